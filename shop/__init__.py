@@ -1,0 +1,70 @@
+"""Made Known: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the store. With `config`, the environment is not read at all."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    if config is None:
+        from shop.config import load_config
+
+        app.config.from_mapping(load_config(app.instance_path))
+    else:
+        app.config.from_mapping(config)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from shop.cli import register_commands
+    from shop.web import register_error_handlers, register_security_headers
+
+    register_commands(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+    logging.getLogger("shop").setLevel(logging.INFO)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from shop import models  # noqa: F401  (every model registered before mapping)
+    from shop.database import configure_sqlite, forbid_lazy_loads_in_requests
+    from shop.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
+    forbid_lazy_loads_in_requests(db.session.session_factory.class_)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from shop.catalog.views import bp as catalog_bp
+    from shop.provenance.views import bp as provenance_bp
+    from shop.web import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(provenance_bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from shop.web import template_helpers
+
+    template_helpers(app)

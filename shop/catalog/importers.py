@@ -1,0 +1,169 @@
+"""CSV import of products and their variants (one row per variant)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from shop import csv_import as f
+from shop.catalog.models import Category, Product, ProductStatus, Variant
+from shop.csv_import import (
+    FieldError,
+    Importer,
+    ImportResult,
+    RowError,
+    apply_changes,
+    duplicate_errors,
+    unknown_workshop_errors,
+)
+from shop.extensions import db
+from shop.money import MoneyError, check_currency
+from shop.provenance.services import workshops_by_slug
+
+# Columns that describe the product, so every row of one product must agree.
+PRODUCT_COLUMNS = (
+    "product_name", "category", "description", "story",
+    "impact_share_bps", "status", "workshop_slug",
+)  # fmt: skip
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class CatalogImporter(Importer):
+    name = "catalog"
+    columns = (
+        "product_slug", "product_name", "category", "description", "story",
+        "impact_share_bps", "status", "workshop_slug", "sku", "options", "price", "currency",
+    )  # fmt: skip
+
+    def __init__(self, store_currency: str):
+        self.store_currency = store_currency
+
+    def _currency(self, value: str, column: str) -> str:
+        try:
+            currency = check_currency(value)
+        except MoneyError as exc:
+            raise FieldError(column, str(exc)) from None
+        if currency != self.store_currency:
+            raise FieldError(column, f"is {currency}; the store sells in {self.store_currency}")
+        return currency
+
+    def parse(self, row: dict[str, str]) -> dict:
+        values = f.collect(
+            row,
+            {
+                "product_slug": f.slug,
+                "product_name": f.text,
+                "category": partial(f.text, required=False, max_length=120),
+                "description": partial(f.text, required=False, max_length=5_000),
+                "story": partial(f.text, required=False, max_length=10_000),
+                "impact_share_bps": partial(f.integer, minimum=0, maximum=10_000, default=1000),
+                "status": partial(
+                    f.choice, choices=[s.value for s in ProductStatus], default="draft"
+                ),
+                "workshop_slug": f.slug,
+                "sku": partial(f.code, max_length=64),
+                "options": f.key_values,
+                "currency": self._currency,
+            },
+        )
+        values["price"] = f.money(row.get("price") or "", "price", values["currency"])
+        return values
+
+    def check(self, rows):
+        errors = duplicate_errors(rows, "sku", "SKU")
+        first_row: dict[str, tuple[int, dict]] = {}
+        for n, v in rows:
+            if v["product_slug"] not in first_row:
+                first_row[v["product_slug"]] = (n, v)
+                continue
+            first_n, first_v = first_row[v["product_slug"]]
+            errors += [
+                RowError(n, column, f"differs from row {first_n} for the same product")
+                for column in PRODUCT_COLUMNS
+                if v[column] != first_v[column]
+            ]
+        errors += unknown_workshop_errors(
+            rows, workshops_by_slug({v["workshop_slug"] for _, v in rows})
+        )
+        owners = dict(
+            db.session.execute(
+                select(Variant.sku, Product.slug)
+                .join(Variant.product)
+                .where(Variant.sku.in_({v["sku"] for _, v in rows}))
+            ).all()
+        )
+        errors += [
+            RowError(n, "sku", f"{v['sku']} belongs to product '{owners[v['sku']]}'")
+            for n, v in rows
+            if v["sku"] in owners and owners[v["sku"]] != v["product_slug"]
+        ]
+        return errors
+
+    def _categories(self, names: set[str]) -> dict[str, Category]:
+        slugs = {slugify(n): n for n in names if n}
+        found = {
+            c.slug: c for c in db.session.scalars(select(Category).where(Category.slug.in_(slugs)))
+        }
+        for category_slug, name in slugs.items():
+            if category_slug not in found:
+                found[category_slug] = Category(slug=category_slug, name=name)
+                db.session.add(found[category_slug])
+        return {name: found[category_slug] for category_slug, name in slugs.items()}
+
+    def write(self, rows, progress: Callable[[int], None]) -> ImportResult:
+        result = ImportResult()
+        workshops = workshops_by_slug({v["workshop_slug"] for _, v in rows})
+        categories = self._categories({v["category"] for _, v in rows})
+        products = {
+            p.slug: p
+            for p in db.session.scalars(
+                select(Product)
+                .where(Product.slug.in_({v["product_slug"] for _, v in rows}))
+                .options(selectinload(Product.variants))
+            )
+        }
+        variants = {v.sku: v for p in products.values() for v in p.variants}
+        position: dict[str, int] = {}
+        for _, v in rows:
+            product_fields = {
+                "name": v["product_name"],
+                "category": categories.get(v["category"]),
+                "description": v["description"],
+                "story": v["story"],
+                "impact_share_bps": v["impact_share_bps"],
+                "status": ProductStatus(v["status"]),
+                "workshop": workshops[v["workshop_slug"]],
+            }
+            product = products.get(v["product_slug"])
+            product_changed = False
+            if product is None:
+                product = Product(slug=v["product_slug"], **product_fields)
+                products[product.slug] = product
+                db.session.add(product)
+            elif product.slug not in position:  # the first row of a product sets it
+                product_changed = apply_changes(product, product_fields)
+            position[product.slug] = position.get(product.slug, -1) + 1
+            variant_fields = {
+                "options": v["options"],
+                "price": v["price"],
+                "currency": v["currency"],
+                "position": position[product.slug],
+            }
+            variant = variants.get(v["sku"])
+            if variant is None:
+                product.variants.append(Variant(sku=v["sku"], stock=0, **variant_fields))
+                result.created += 1
+            elif apply_changes(variant, variant_fields) or product_changed:
+                result.updated += 1
+            else:
+                result.unchanged += 1
+            progress(1)
+        db.session.flush()
+        return result

@@ -1,0 +1,81 @@
+"""Storefront pages: home, product listing, product page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from shop.catalog import services
+from shop.catalog.models import ProductStatus
+from shop.provenance.services import current_batch, public_workshop
+from shop.visibility import public_view
+
+bp = Blueprint("catalog", __name__)
+
+FEATURED_ON_HOME = 8
+MAX_SEARCH_LENGTH = 100
+
+
+@bp.get("/")
+def home():
+    featured = services.product_cards(
+        services.product_cards_query(featured_only=True), FEATURED_ON_HOME
+    )
+    if not featured:
+        featured = services.product_cards(services.product_cards_query(), FEATURED_ON_HOME)
+    return render_template("catalog/home.html", products=featured)
+
+
+@bp.get("/products")
+def products():
+    category = request.args.get("category", "").strip() or None
+    text = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH] or None
+    sort = request.args.get("sort", services.DEFAULT_SORT)
+    if sort not in services.SORTS:
+        sort = services.DEFAULT_SORT
+    page_number = request.args.get("page", 1, type=int) or 1
+    stmt = services.product_cards_query(category_slug=category, text=text, sort=sort)
+    page = services.product_page(stmt, page_number, current_app.config["PRODUCTS_PER_PAGE"])
+    return render_template(
+        "catalog/products.html",
+        page=page,
+        categories=services.categories_in_use(),
+        category=category,
+        q=text or "",
+        sort=sort,
+        sorts=services.SORTS,
+    )
+
+
+@bp.get("/products/<slug>")
+def product(slug: str):
+    item = services.product_for_page(slug)
+    if item is None:
+        abort(404)
+    workshop = public_workshop(
+        item.workshop,
+        current_app.config["VETTING_VISIT_INTERVAL_DAYS"],
+        current_app.config["STORE_LOCALE"],
+    )
+    on_sale = item.status == ProductStatus.ACTIVE and not workshop.suspended
+    variants = []
+    for variant in item.variants:
+        batch = current_batch(variant)
+        variants.append(
+            {
+                "sku": variant.sku,
+                "label": variant.options_label or "One size",
+                "price": variant.price,
+                "currency": variant.currency,
+                "stock": variant.stock,
+                "available": on_sale and variant.stock > 0,
+                "batch": public_view(batch) if batch else None,
+            }
+        )
+    return render_template(
+        "catalog/product.html",
+        product=item,
+        workshop=workshop,
+        variants=variants,
+        on_sale=on_sale,
+        archived=item.status == ProductStatus.ARCHIVED,
+    )

@@ -1,0 +1,58 @@
+"""Engine tuning and request-time guards for the database layer."""
+
+from __future__ import annotations
+
+from flask import current_app, has_request_context
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import ORMExecuteState, Session
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class LazyLoadInRequest(RuntimeError):
+    """A page touched a relationship it did not load up front."""
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, foreign keys, and transactions SQLAlchemy controls.
+
+    pysqlite opens transactions lazily on its own, which breaks SAVEPOINTs and
+    lets a read silently upgrade to a write lock; handing BEGIN to SQLAlchemy
+    (the recipe in SQLAlchemy's SQLite dialect docs) makes both behave.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def _raise_on_lazy_load(state: ORMExecuteState) -> None:
+    if not state.is_select or state.lazy_loaded_from is None or not has_request_context():
+        return
+    if current_app.config.get("RAISE_ON_LAZY_LOAD"):
+        raise LazyLoadInRequest(
+            f"lazy load from {state.lazy_loaded_from.class_.__name__}: {state.statement}"
+        )
+
+
+def forbid_lazy_loads_in_requests(session_class: type[Session]) -> None:
+    """With RAISE_ON_LAZY_LOAD set, a lazy load during a request raises.
+
+    Pages must say what they load; the test suite turns this on so a missed
+    eager load fails loudly instead of turning into one query per row.
+    """
+    if not event.contains(session_class, "do_orm_execute", _raise_on_lazy_load):
+        event.listen(session_class, "do_orm_execute", _raise_on_lazy_load)

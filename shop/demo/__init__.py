@@ -1,0 +1,141 @@
+"""Demo data: the CSV files beside this module, fed through the real importers,
+plus vetting histories and product images drawn here (no downloaded photos).
+
+Safe to run again: imports update in place, recorded batches are skipped, and
+vetting events and images are only added where a record has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from shop.catalog.importers import CatalogImporter
+from shop.catalog.models import Product, ProductImage
+from shop.csv_import import Importer, validate
+from shop.demo.images import draw_product_image
+from shop.extensions import db
+from shop.provenance.importers import BatchImporter, TraineeImporter, WorkshopImporter
+from shop.provenance.models import VettingKind, VettingOutcome, Workshop
+from shop.provenance.services import record_vetting_event
+from shop.timeutil import today
+
+DATA = Path(__file__).parent / "data"
+FEATURED = {"buy-her-bag-tote", "rice-paper-tote", "carved-card-holder", "lantern-necklace"}
+
+# Days before today of each workshop's vetting steps; the last is the latest visit.
+VETTING_HISTORY = {
+    "riverside-sewing-school": [
+        (VettingKind.INTERVIEW, 2450), (VettingKind.INITIAL_SITE_VISIT, 2420),
+        (VettingKind.STANDARDS_CHECK, 2400), (VettingKind.AGREEMENT_SIGNED, 2390),
+        (VettingKind.FOLLOW_UP_VISIT, 75),
+    ],
+    "mekong-stitch-works": [
+        (VettingKind.INTERVIEW, 2310), (VettingKind.INITIAL_SITE_VISIT, 2290),
+        (VettingKind.STANDARDS_CHECK, 2280), (VettingKind.AGREEMENT_SIGNED, 2260),
+        (VettingKind.FOLLOW_UP_VISIT, 40),
+    ],
+    "bihar-livelihoods-workshop": [
+        (VettingKind.INTERVIEW, 2130), (VettingKind.INITIAL_SITE_VISIT, 2100),
+        (VettingKind.STANDARDS_CHECK, 2080), (VettingKind.AGREEMENT_SIGNED, 2070),
+        (VettingKind.FOLLOW_UP_VISIT, 120),
+    ],
+    "bengal-woodcraft-collective": [
+        (VettingKind.INTERVIEW, 1690), (VettingKind.INITIAL_SITE_VISIT, 1670),
+        (VettingKind.STANDARDS_CHECK, 1660), (VettingKind.AGREEMENT_SIGNED, 1650),
+        (VettingKind.FOLLOW_UP_VISIT, 230),  # overdue: older than the 180-day policy
+    ],
+    "lantern-jewellery-studio": [
+        (VettingKind.INTERVIEW, 2230), (VettingKind.INITIAL_SITE_VISIT, 2200),
+        (VettingKind.STANDARDS_CHECK, 2190), (VettingKind.AGREEMENT_SIGNED, 2180),
+        (VettingKind.FOLLOW_UP_VISIT, 20),
+    ],
+}  # fmt: skip
+
+ProgressFactory = Callable[[str, int], object]
+
+
+def _import(importer: Importer, filename: str, progress: ProgressFactory):
+    parsed = validate(importer, (DATA / filename).read_bytes())
+    with progress(f"Demo {importer.name}", len(parsed)) as bar:
+        result = importer.write(parsed, bar.update)
+    result.rows = len(parsed)
+    return result
+
+
+def seed_vetting() -> int:
+    added = 0
+    workshops = db.session.scalars(
+        select(Workshop).options(selectinload(Workshop.vetting_events))
+    ).all()
+    for workshop in workshops:
+        if workshop.vetting_events or workshop.slug not in VETTING_HISTORY:
+            continue
+        for kind, days_ago in VETTING_HISTORY[workshop.slug]:
+            record_vetting_event(
+                workshop,
+                kind=kind,
+                occurred_on=today() - timedelta(days=days_ago),
+                author="Programme staff (demo)",
+                outcome=VettingOutcome.PASSED,
+                notes="Demo note: private to staff.",
+            )
+            added += 1
+    return added
+
+
+def seed_images(progress: ProgressFactory) -> int:
+    media_root = Path(current_app.config["MEDIA_ROOT"])
+    products = db.session.scalars(
+        select(Product).options(selectinload(Product.images), selectinload(Product.category))
+    ).all()
+    drawn = 0
+    with progress("Demo images", len(products)) as bar:
+        for product in products:
+            if not product.images:
+                filename = f"products/{product.slug}-1.png"
+                product.images.append(
+                    ProductImage(
+                        filename=filename,
+                        alt_text=f"Illustration of the {product.name}",
+                        width=0,
+                        height=0,
+                        position=0,
+                    )
+                )
+            for image in product.images:
+                path = media_root / image.filename
+                if not path.exists():
+                    category = product.category.slug if product.category else ""
+                    image.width, image.height = draw_product_image(path, product.slug, category)
+                    drawn += 1
+            bar.update(1)
+    db.session.flush()
+    return drawn
+
+
+def seed_demo(progress_label: ProgressFactory) -> list[str]:
+    report = []
+    currency = current_app.config["STORE_CURRENCY"]
+    for importer, filename, noun in (
+        (WorkshopImporter(), "workshops.csv", "workshops"),
+        (CatalogImporter(currency), "catalog.csv", "variants"),
+        (TraineeImporter(), "trainees.csv", "trainees"),
+        (BatchImporter(skip_recorded=True), "batches.csv", "batches"),
+    ):
+        result = _import(importer, filename, progress_label)
+        report.append(
+            f"{noun}: {result.created} created, {result.updated} updated, "
+            f"{result.unchanged} unchanged"
+        )
+    for product in db.session.scalars(select(Product).where(Product.slug.in_(FEATURED))):
+        product.featured = True
+    report.append(f"vetting events: {seed_vetting()} added")
+    report.append(f"images: {seed_images(progress_label)} drawn")
+    report.append("Demo data is ready.")
+    return report

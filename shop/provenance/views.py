@@ -1,0 +1,86 @@
+"""Public provenance pages: workshops and batch records (with QR codes)."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import Blueprint, Response, abort, current_app, render_template, url_for
+
+from shop.catalog import services as catalog
+from shop.provenance import services
+from shop.visibility import public_view
+
+bp = Blueprint("provenance", __name__)
+
+
+def _public(workshop):
+    return services.public_workshop(
+        workshop,
+        current_app.config["VETTING_VISIT_INTERVAL_DAYS"],
+        current_app.config["STORE_LOCALE"],
+    )
+
+
+@bp.get("/workshops")
+def workshops():
+    listed = [_public(w) for w in services.workshops_for_listing()]
+    return render_template("provenance/workshops.html", workshops=listed)
+
+
+@bp.get("/workshops/<slug>")
+def workshop(slug: str):
+    found = services.workshop_by_slug(slug)
+    if found is None:
+        abort(404)
+    products = catalog.product_cards(catalog.product_cards_query(workshop_id=found.id), 48)
+    return render_template(
+        "provenance/workshop.html",
+        workshop=_public(found),
+        products=products,
+        aliases=services.public_aliases(found.id),
+    )
+
+
+def batch_url(code: str) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return base + url_for("provenance.batch", code=code)
+    return url_for("provenance.batch", code=code, _external=True)
+
+
+@bp.get("/p/<code>")
+def batch(code: str):
+    found = services.batch_for_page(code)
+    if found is None:
+        abort(404)
+    product = found.variant.product
+    return render_template(
+        "provenance/batch.html",
+        batch=public_view(found),
+        product={"name": product.name, "slug": product.slug},
+        variant_label=found.variant.options_label,
+        workshop=_public(found.workshop),
+        record_url=batch_url(found.code),
+    )
+
+
+@bp.get("/p/<code>/qr.svg")
+def batch_qr(code: str):
+    found = services.batch_for_page(code)
+    if found is None:
+        abort(404)
+    qr = segno.make(batch_url(found.code), error="m")
+    out = io.BytesIO()
+    qr.save(
+        out,
+        kind="svg",
+        scale=6,
+        border=2,
+        dark="#1f2a2e",
+        xmldecl=False,
+        title=f"Batch {found.code}",
+    )
+    return Response(
+        out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )

@@ -1,0 +1,132 @@
+"""Store-wide web pieces: health check, media files, errors, headers, filters."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from decimal import Decimal
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from flask import Blueprint, Flask, current_app, jsonify, render_template, send_from_directory
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from shop.extensions import db
+from shop.money import format_money
+from shop.provenance.services import country_name
+
+log = logging.getLogger("shop")
+bp = Blueprint("web", __name__)
+
+ERROR_COPY = {
+    400: (
+        "That request did not make sense",
+        "Something in the request was missing or malformed. Please go back and try again.",
+    ),
+    403: ("This page is not for you", "Your account does not have access to this page."),
+    404: (
+        "We could not find that page",
+        "The link may be old, or the item may no longer be in the shop.",
+    ),
+    405: ("That action is not allowed here", "This page cannot be used that way."),
+    429: ("Too many attempts", "Please wait a minute and try again."),
+    500: (
+        "Something went wrong on our side",
+        "Nothing you did caused this, and nothing was charged. Please try again in a moment.",
+    ),
+}
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # the check's whole point is to report any failure
+        log.exception("health check: database unreachable")
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")
+
+
+@bp.get("/media/<path:filename>")
+def media(filename: str):
+    # send_from_directory refuses paths that leave MEDIA_ROOT.
+    response = send_from_directory(current_app.config["MEDIA_ROOT"], filename, max_age=86_400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def render_error(code: int):
+    title, message = ERROR_COPY.get(code, ERROR_COPY[500])
+    return render_template("error.html", code=code, title=title, message=message), code
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code is None or exc.code < 400:
+            return exc
+        return render_error(exc.code)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        db.session.rollback()
+        log.exception("unhandled error")
+        if app.testing and app.config.get("PROPAGATE_TEST_ERRORS", True):
+            raise exc
+        return render_error(500)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
+        return response
+
+
+def template_helpers(app: Flask) -> None:
+    def locale() -> str:
+        return current_app.config["STORE_LOCALE"]
+
+    @app.template_filter("money")
+    def money_filter(amount: int | None, currency: str | None = None) -> str:
+        if amount is None:
+            return ""
+        return format_money(amount, currency or current_app.config["STORE_CURRENCY"], locale())
+
+    @app.template_filter("month")
+    def month_filter(value: date | None) -> str:
+        return format_date(value, "MMMM y", locale=locale()) if value else ""
+
+    @app.template_filter("country")
+    def country_filter(code: str | None) -> str:
+        return country_name(code, locale()) or "Location withheld"
+
+    @app.template_filter("percent_bps")
+    def percent_bps(bps: int) -> str:
+        """1000 -> '10', 1250 -> '12.5'."""
+        return format_decimal(Decimal(bps).scaleb(-2), locale=locale())
+
+    @app.context_processor
+    def store_globals():
+        return {"store_name": current_app.config["STORE_NAME"]}
