@@ -6,6 +6,7 @@ exits non-zero, so a failed command leaves the database as it found it.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -31,9 +32,7 @@ def _importer(kind: str) -> Importer:
 
 def import_with_progress(importer: Importer, data: bytes, label: str) -> ImportResult:
     parsed = validate(importer, data)
-    with click.progressbar(
-        length=len(parsed), label=label, file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(length=len(parsed), label=label, file=sys.stderr) as bar:
         result = importer.write(parsed, bar.update)
     result.rows = len(parsed)
     return result
@@ -79,6 +78,9 @@ def make_import_group(kind: str, noun: str) -> AppGroup:
                 err=True,
             )
             raise SystemExit(1) from None
+        except BaseException:
+            db.session.rollback()
+            raise
         click.echo(f"{file}: {summary(result, noun)}")
 
     return group
@@ -101,7 +103,7 @@ def register_commands(app: Flask) -> None:
         try:
             report = seed_demo(
                 progress_label=lambda label, n: click.progressbar(
-                    length=n, label=label, file=click.get_text_stream("stderr")
+                    length=n, label=label, file=sys.stderr
                 )
             )
             db.session.commit()

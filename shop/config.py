@@ -98,7 +98,7 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def testing_config(database_url: str, media_root: str, **overrides) -> dict:
+def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
     """Settings for the test suite: no environment, lazy loads raise."""
     config = {
         "TESTING": True,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 11:02:13.951565
+Create Date: 2026-11-22 11:03:36.988816
 
 """
 from alembic import op
@@ -33,6 +33,7 @@ def upgrade():
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.Enum('training_centre', 'production_site', 'partner_employer', name='workshop_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('country_code', sa.String(length=2), nullable=True),
+    sa.Column('country_public', sa.Boolean(), nullable=False),
     sa.Column('region', sa.String(length=120), nullable=False),
     sa.Column('crafts', sa.JSON(), nullable=False),
     sa.Column('story', sa.Text(), nullable=False),

@@ -55,7 +55,7 @@ class CatalogImporter(Importer):
         return currency
 
     def parse(self, row: dict[str, str]) -> dict:
-        values = f.collect(
+        return f.collect(
             row,
             {
                 "product_slug": f.slug,
@@ -71,10 +71,10 @@ class CatalogImporter(Importer):
                 "sku": partial(f.code, max_length=64),
                 "options": f.key_values,
                 "currency": self._currency,
+                # Every row must be in the store's currency, so parse in it.
+                "price": partial(f.money, currency=self.store_currency),
             },
         )
-        values["price"] = f.money(row.get("price") or "", "price", values["currency"])
-        return values
 
     def check(self, rows):
         errors = duplicate_errors(rows, "sku", "SKU")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from shop.catalog.models import (
@@ -181,7 +181,9 @@ def product_cards_query(
             ProductImage.alt_text,
             Workshop.name.label("workshop_name"),
             Workshop.slug.label("workshop_slug"),
-            Workshop.country_code,
+            case((Workshop.country_public, Workshop.country_code), else_=None).label(
+                "country_code"
+            ),
             (Workshop.status == WorkshopStatus.SUSPENDED).label("workshop_suspended"),
             Category.name.label("category_name"),
             func.count().over().label("total"),

@@ -64,7 +64,7 @@ class WorkshopImporter(Importer):
             fields = {
                 "name": v["name"],
                 "kind": WorkshopKind(v["kind"]),
-                "country_code": v["country"],
+                "country_public": v["country"] is not None,
                 "region": v["region"],
                 "crafts": v["crafts"],
                 "story": v["story"],
@@ -73,6 +73,9 @@ class WorkshopImporter(Importer):
                 "contact": v["contact"],
                 "head_count": v["head_count"],
             }
+            if v["country"] is not None:
+                # 'withheld' hides the country; it never erases what staff recorded.
+                fields["country_code"] = v["country"]
             workshop = existing.get(v["slug"])
             if workshop is None:
                 db.session.add(Workshop(slug=v["slug"], **fields))

@@ -77,9 +77,12 @@ class Workshop(db.Model):
     slug: Mapped[str] = public_column(String(80), unique=True)
     name: Mapped[str] = public_column(String(200))
     kind: Mapped[WorkshopKind] = public_column(enum_column(WorkshopKind, "workshop_kind"))
-    # ISO 3166 alpha-2, or NULL when the country itself is withheld.
-    country_code: Mapped[str | None] = public_column(String(2))
-    # At most province level; blank when the country is withheld.
+    # ISO 3166 alpha-2. Staff may know it even when it is withheld publicly;
+    # NULL when not even staff records it.
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    # False: the country itself is withheld, and with it the region.
+    country_public: Mapped[bool] = public_column(default=True)
+    # At most province level.
     region: Mapped[str] = public_column(String(120), default="")
     crafts: Mapped[list] = public_column(JSON, default=list)
     story: Mapped[str] = public_column(Text, default="")
@@ -100,6 +103,10 @@ class Workshop(db.Model):
         back_populates="workshop", order_by="VettingEvent.occurred_on, VettingEvent.id"
     )
     trainees: Mapped[list[Trainee]] = relationship(back_populates="workshop")
+
+    @property
+    def public_country_code(self) -> str | None:
+        return self.country_code if self.country_public else None
 
     @property
     def is_suspended(self) -> bool:

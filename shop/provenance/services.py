@@ -88,10 +88,12 @@ def country_name(code: str | None, locale: str = "en_US") -> str | None:
 def public_workshop(workshop: Workshop, interval_days: int, locale: str = "en_US"):
     """The public face of a workshop: its public columns and vetting summary."""
     summary = summary_for(workshop, interval_days)
+    withheld = workshop.public_country_code is None
     return public_view(
         workshop,
-        country=country_name(workshop.country_code, locale),
-        country_withheld=workshop.country_code is None,
+        country=country_name(workshop.public_country_code, locale),
+        country_withheld=withheld,
+        region="" if withheld else workshop.region,
         kind_label=workshop.kind.label,
         suspended=workshop.is_suspended,
         vetting=summary,

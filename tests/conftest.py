@@ -1,0 +1,134 @@
+"""Test fixtures.
+
+The schema is built once per run by the real migrations, on SQLite by default
+or in a fresh PostgreSQL schema when TEST_DATABASE_URL is set. Each test runs
+inside one outer transaction that is rolled back afterwards; sessions opened
+during the test (one per request, as in production) join it through
+savepoints, so their commits are real to the code under test and vanish after.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from shop import create_app
+from shop.config import config_for_tests
+from shop.extensions import db
+
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
+
+
+def _postgres_schema_url(base_url: str) -> tuple[str, str]:
+    schema = f"test_{secrets.token_hex(4)}"
+    url = make_url(base_url).set(drivername="postgresql+psycopg")
+    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False), schema
+
+
+def _run_postgres(base_url: str, sql: str) -> None:
+    import psycopg
+
+    conninfo = make_url(base_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    url, schema = _postgres_schema_url(base)
+    _run_postgres(base, f'CREATE SCHEMA "{schema}"')
+    try:
+        yield url
+    finally:
+        _run_postgres(base, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def migrated_app(database_url, tmp_path_factory):
+    media = tmp_path_factory.mktemp("media")
+    application = create_app(config_for_tests(database_url, str(media)))
+    with application.app_context():
+        upgrade()
+        db.session.session_factory.configure(join_transaction_mode="create_savepoint")
+    return application
+
+
+@pytest.fixture
+def app(migrated_app):
+    """The app, with every session in this test joined to one rolled-back transaction."""
+    with migrated_app.app_context():
+        engines = db.engines
+        engine = engines[None]
+        connection = engine.connect()
+        transaction = connection.begin()
+        engines[None] = connection
+        db.session.remove()
+    try:
+        yield migrated_app
+    finally:
+        with migrated_app.app_context():
+            db.session.remove()
+            transaction.rollback()
+            connection.close()
+            engines[None] = engine
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for setting up data; commit to make it visible."""
+    with app.app_context():
+        yield db.session
+
+
+class QueryCounter:
+    def __init__(self):
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """`with count_queries() as q: ...` then `q.count` SQL statements (not transaction control)."""
+
+    @contextmanager
+    def counting():
+        with app.app_context():
+            connection = db.engines[None]
+        counter = QueryCounter()
+        event.listen(connection, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            event.remove(connection, "before_cursor_execute", counter)
+
+    return counting
+
+
+@pytest.fixture
+def media_root(app) -> Path:
+    return Path(app.config["MEDIA_ROOT"])

@@ -1,0 +1,141 @@
+"""No public page shows a trainee's identity, a workshop's private details or a
+withheld country. Recognisable values go into every private field; then every
+public page is crawled (links followed, plus every product, workshop and batch
+address) and searched for them."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+from datetime import timedelta
+from urllib.parse import urljoin, urlsplit
+
+from sqlalchemy import select
+
+from shop.catalog.models import Product, Variant
+from shop.extensions import db
+from shop.provenance.models import Batch, Trainee, VettingKind, VettingOutcome, Workshop
+from shop.provenance.services import record_vetting_event
+from shop.timeutil import today
+from tests import factories as f
+
+MARK = "7731"
+LINK_RE = re.compile(r"""(?:href|src)=["']([^"'#]+)""")
+TEXT_TYPES = ("text/", "image/svg+xml", "application/json")
+
+
+def plant_secrets() -> list[str]:
+    """A workshop and trainees whose every private field holds a marker."""
+    w = f.workshop(
+        slug="secret-studio",
+        name="Quiet Studio",
+        country_code="MN",
+        country_public=False,
+        region="",
+        address=f"PRIVATE-ADDRESS-{MARK}",
+        contact=f"PRIVATE-CONTACT-{MARK}",
+        head_count=98_765,
+        latitude=47.918_731,
+        longitude=106.917_731,
+    )
+    f.vet(w)
+    record_vetting_event(
+        w,
+        kind=VettingKind.CONCERN_RAISED,
+        occurred_on=today() - timedelta(days=3),
+        author=f"PRIVATE-AUTHOR-{MARK}",
+        outcome=VettingOutcome.NEEDS_ACTION,
+        notes=f"PRIVATE-NOTES-{MARK}",
+    )
+    makers = [
+        f.trainee(
+            w,
+            code=f"PRIVCODE{MARK}{i}",
+            legal_name=f"PRIVATE-LEGAL-{MARK}-{i}",
+            alias=f"PRIVATEALIAS{MARK}{i}",
+            alias_consent=False,
+            cohort=f"PRIVATE-COHORT-{MARK}",
+        )
+        for i in range(3)
+    ]
+    p = f.product(w, name="Quiet Necklace", slug="quiet-necklace")
+    f.batch(p.variants[0], code="QS-2026-01", makers=[(m, 1) for m in makers])
+    return [
+        MARK, "Mongolia", "98765", "98,765", "47.918", "106.917",
+    ]  # fmt: skip
+
+
+def crawl(client, start: list[str], limit: int = 600):
+    seen, queue, pages = set(), deque(start), {}
+    while queue and len(seen) < limit:
+        url = queue.popleft()
+        if url in seen:
+            continue
+        seen.add(url)
+        response = client.get(url)
+        assert response.status_code < 500, url
+        if response.status_code in (301, 302, 303, 307, 308):
+            queue.append(response.headers["Location"])
+            continue
+        if not response.mimetype.startswith(TEXT_TYPES):
+            continue
+        body = response.get_data(as_text=True)
+        pages[url] = body
+        for link in LINK_RE.findall(body):
+            absolute = urljoin(url, link.replace("&amp;", "&"))
+            parts = urlsplit(absolute)
+            if parts.netloc in ("", "localhost") and parts.path.startswith("/"):
+                queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return pages
+
+
+def test_no_public_page_reveals_private_provenance(app, client, caplog):
+    caplog.set_level(logging.DEBUG)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    with app.app_context():
+        secrets = plant_secrets()
+        db.session.commit()
+        trainees = db.session.scalars(select(Trainee)).all()
+        # every trainee's legal name and code, demo ones included
+        secrets += [t.legal_name for t in trainees] + [t.code for t in trainees]
+        secrets += [t.alias for t in trainees if t.alias and not t.alias_consent]
+        workshops = db.session.scalars(select(Workshop)).all()
+        secrets += [w.address for w in workshops if w.address]
+        secrets += [w.contact for w in workshops if w.contact]
+        start = ["/", "/products", "/workshops", "/healthz", "/no-such-page"]
+        start += [f"/products/{slug}" for slug in db.session.scalars(select(Product.slug))]
+        start += [f"/workshops/{w.slug}" for w in workshops]
+        for code in db.session.scalars(select(Batch.code)):
+            start += [f"/p/{code}", f"/p/{code}/qr.svg"]
+        start += [f"/products?q={s}" for s in (MARK, "Mongolia")]
+        variants = db.session.scalar(select(db.func.count(Variant.id)))
+
+    pages = crawl(client, start)
+    assert len(pages) > 40 and variants > 20  # the crawl really covered the store
+    assert "/p/QS-2026-01" in pages and "/workshops/secret-studio" in pages
+
+    leaks = [
+        (url, secret)
+        for url, body in pages.items()
+        for secret in secrets
+        if secret and secret in body and not url.startswith("/products?q=")
+    ]
+    assert leaks == []
+    # a search for a private value finds nothing and echoes only the query
+    for term in (MARK, "Mongolia"):
+        body = pages[f"/products?q={term}"]
+        assert "No products match" in body
+    # and nothing private reaches the logs either
+    assert [s for s in secrets if s in caplog.text] == []
+
+
+def test_a_batch_page_never_names_its_makers_even_with_consent(client, ctx):
+    w = f.workshop()
+    makers = [f.trainee(w, alias=f"Alias{i}", alias_consent=True) for i in range(4)]
+    p = f.product(w)
+    f.batch(p.variants[0], code="B-CONSENT", makers=[(m, 1) for m in makers])
+    db.session.commit()
+    page = client.get("/p/B-CONSENT").get_data(as_text=True)
+    assert not any(m.alias in page or m.code in page for m in makers)
