@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app app
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-pg bench lint install clean
+.PHONY: run test lint install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,6 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-
-bench: $(STAMP)
-	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

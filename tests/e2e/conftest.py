@@ -1,0 +1,71 @@
+"""Browser tests: the real store served on 127.0.0.1, driven in headless
+Chromium (Debian's `chromium`) by Playwright. Without Chromium they skip, with
+the reason, rather than pass."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from shop import create_app
+from shop.config import config_for_tests
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    candidate = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    return candidate if os.path.exists(candidate) else None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); browser tests skipped")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """A seeded store of its own (SQLite file), served on a free local port."""
+    root = tmp_path_factory.mktemp("live")
+    app = create_app(config_for_tests(f"sqlite:///{root / 'live.db'}", str(root / "media")))
+    with app.app_context():
+        upgrade()
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path):
+    path = os.environ.get("SCREENSHOT_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        return path
+    return str(tmp_path)
