@@ -257,6 +257,21 @@ def apply_changes(record: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
+def upsert(result: ImportResult, record: Any | None, model: type, key: dict, fields: dict) -> Any:
+    """Create `model(**key, **fields)` when there is no record, else update it; count which."""
+    from shop.extensions import db
+
+    if record is None:
+        record = model(**key, **fields)
+        db.session.add(record)
+        result.created += 1
+    elif apply_changes(record, fields):
+        result.updated += 1
+    else:
+        result.unchanged += 1
+    return record
+
+
 # --- The importer protocol and the driver ------------------------------------
 
 

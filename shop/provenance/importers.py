@@ -16,9 +16,9 @@ from shop.csv_import import (
     Importer,
     ImportResult,
     RowError,
-    apply_changes,
     duplicate_errors,
     unknown_workshop_errors,
+    upsert,
 )
 from shop.extensions import db
 from shop.provenance.models import Batch, Trainee, Workshop, WorkshopKind
@@ -76,14 +76,7 @@ class WorkshopImporter(Importer):
             if v["country"] is not None:
                 # 'withheld' hides the country; it never erases what staff recorded.
                 fields["country_code"] = v["country"]
-            workshop = existing.get(v["slug"])
-            if workshop is None:
-                db.session.add(Workshop(slug=v["slug"], **fields))
-                result.created += 1
-            elif apply_changes(workshop, fields):
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            upsert(result, existing.get(v["slug"]), Workshop, {"slug": v["slug"]}, fields)
             progress(1)
         db.session.flush()
         return result
@@ -131,14 +124,7 @@ class TraineeImporter(Importer):
                 "workshop_id": workshops[v["workshop_slug"]].id,
                 "cohort": v["cohort"],
             }
-            trainee = existing.get(v["code"])
-            if trainee is None:
-                db.session.add(Trainee(code=v["code"], **fields))
-                result.created += 1
-            elif apply_changes(trainee, fields):
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            upsert(result, existing.get(v["code"]), Trainee, {"code": v["code"]}, fields)
             progress(1)
         db.session.flush()
         return result

@@ -47,11 +47,15 @@ def test_main_pages_render_cleanly(browser, live_server, screenshot_dir, width_n
     context = browser.new_context(viewport={"width": WIDTHS[width_name], "height": 900})
     page = context.new_page()
     console_errors, failed = [], []
-    page.on("console", lambda m: m.type == "error" and console_errors.append(f"{page.url}: {m.text}"))
+    page.on(
+        "console", lambda m: m.type == "error" and console_errors.append(f"{page.url}: {m.text}")
+    )
     page.on("pageerror", lambda e: console_errors.append(f"{page.url}: {e}"))
     page.on(
         "response",
-        lambda r: r.status >= 400 and "no-such-page" not in r.url and failed.append(f"{r.status} {r.url}"),
+        lambda r: (
+            r.status >= 400 and "no-such-page" not in r.url and failed.append(f"{r.status} {r.url}")
+        ),
     )
     problems = {}
     for path in MAIN_PAGES:
