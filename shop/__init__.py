@@ -53,15 +53,21 @@ def _init_extensions(app: Flask) -> None:
         configure_sqlite(db.engine)
     forbid_lazy_loads_in_requests(db.session.session_factory.class_)
 
+    from shop.orders.gateways import init_gateways
+
+    init_gateways(app)
+
 
 def _register_blueprints(app: Flask) -> None:
     from shop.catalog.views import bp as catalog_bp
+    from shop.orders.views import bp as orders_bp
     from shop.provenance.views import bp as provenance_bp
     from shop.web import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(provenance_bp)
+    app.register_blueprint(orders_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

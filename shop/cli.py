@@ -95,6 +95,8 @@ def register_commands(app: Flask) -> None:
     ):
         app.cli.add_command(make_import_group(kind, noun))
 
+    register_order_commands(app)
+
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Load the demo workshops, products, trainees and batches (safe to repeat)."""
@@ -115,3 +117,83 @@ def register_commands(app: Flask) -> None:
             raise SystemExit(1) from None
         for line in report:
             click.echo(line)
+
+
+def register_order_commands(app: Flask) -> None:
+    orders = AppGroup("orders", help="Orders: expire unpaid ones, refund paid ones.")
+
+    @orders.command("expire")
+    def expire_command() -> None:
+        """Release the stock of unpaid orders whose hold ran out."""
+        from shop.orders.services import release_expired
+        from shop.timeutil import utcnow
+
+        released = release_expired(utcnow())
+        db.session.commit()
+        click.echo(f"Released {released} expired reservation(s).")
+
+    @orders.command("refund")
+    @click.argument("number")
+    @click.option(
+        "--line",
+        "lines",
+        multiple=True,
+        metavar="SKU[=AMOUNT]",
+        help="Refund this line, all of it or AMOUNT in major units (12.50). Repeatable.",
+    )
+    @click.option(
+        "--shipping", is_flag=True, help="Refund the shipping too (implied without --line)."
+    )
+    @click.option("--reason", default="", help="Kept with the refund.")
+    def refund_command(number: str, lines: tuple[str, ...], shipping: bool, reason: str) -> None:
+        """Refund order NUMBER through its gateway: all of it, or some lines."""
+        from sqlalchemy import select
+        from sqlalchemy.orm import selectinload
+
+        from shop.money import MoneyError, format_money, parse_major
+        from shop.orders.gateways import GatewayError, gateway
+        from shop.orders.models import Order
+        from shop.orders.services import RefundError, refund_order
+
+        order = db.session.scalars(
+            select(Order)
+            .where(Order.number == number.strip().upper())
+            .options(
+                selectinload(Order.lines), selectinload(Order.payments), selectinload(Order.refunds)
+            )
+        ).one_or_none()
+        if order is None:
+            raise click.ClickException(f"No order {number}.")
+        amounts = None
+        if lines:
+            by_sku = {line.sku: line for line in order.lines}
+            amounts = {}
+            for item in lines:
+                sku, _, amount = item.partition("=")
+                line = by_sku.get(sku.strip())
+                if line is None:
+                    raise click.ClickException(f"Order {order.number} has no line {sku}.")
+                try:
+                    value = (
+                        parse_major(amount, order.currency)
+                        if amount
+                        else line.line_total - line.refunded_amount
+                    )
+                except MoneyError as exc:
+                    raise click.ClickException(f"{item}: {exc}") from None
+                amounts[line.id] = value
+        try:
+            refund = refund_order(
+                order, gateway(), line_amounts=amounts, include_shipping=shipping, reason=reason
+            )
+            db.session.commit()
+        except (RefundError, GatewayError) as exc:
+            db.session.rollback()
+            raise click.ClickException(f"Nothing was refunded: {exc}") from None
+        locale = current_app.config["STORE_LOCALE"]
+        click.echo(
+            f"Refunded {format_money(refund.amount, refund.currency, locale)} on order {order.number}; "
+            f"it is now {order.status.label.lower()}."
+        )
+
+    app.cli.add_command(orders)

@@ -11,6 +11,10 @@ import secrets
 from pathlib import Path
 
 DEFAULT_CURRENCY = "USD"
+# code:label:price in cents, comma separated
+DEFAULT_SHIPPING_RATES = (
+    "standard:Standard post (7 to 14 days):800,express:Express courier (3 to 5 days):2500"
+)
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -68,6 +72,9 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         # A workshop whose last staff visit is older than this is overdue.
         "VETTING_VISIT_INTERVAL_DAYS": _int("VETTING_VISIT_INTERVAL_DAYS", 180),
         "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", "stripe" if stripe_key else "dummy"),
+        "SHIPPING_RATES": os.environ.get("SHIPPING_RATES", DEFAULT_SHIPPING_RATES),
+        "RESERVATION_MINUTES": _int("RESERVATION_MINUTES", 15),
+        "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
         "STRIPE_SECRET_KEY": stripe_key,
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
@@ -114,6 +121,12 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "PRODUCTS_PER_PAGE": 12,
         "VETTING_VISIT_INTERVAL_DAYS": 180,
         "PAYMENT_GATEWAY": "dummy",
+        "SHIPPING_RATES": DEFAULT_SHIPPING_RATES,
+        "RESERVATION_MINUTES": 15,
+        "STRIPE_JS_URL": "https://js.stripe.com/v3/",
+        "MAIL_SERVER": "",
+        "MAIL_DEFAULT_SENDER": "shop@madeknown.example",
+        "MAIL_OUTBOX": str(Path(media_root).parent / "outbox"),
         "RATELIMIT_STORAGE_URI": "memory://",
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context
+from flask import current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -36,7 +36,17 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # A deferred transaction that reads and then writes fails at once with
+        # "database is locked" when another writer got in between (WAL cannot
+        # upgrade a stale snapshot). Writers take the lock up front instead,
+        # and wait for it under the busy timeout.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+
+
+def _may_write() -> bool:
+    if has_request_context():
+        return request.method not in ("GET", "HEAD", "OPTIONS")
+    return True  # commands and scripts
 
 
 def _raise_on_lazy_load(state: ORMExecuteState) -> None:

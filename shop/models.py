@@ -15,3 +15,24 @@ __all__ = [
     "VettingEvent",
     "Workshop",
 ]
+from shop.orders.models import (
+    GatewayEvent,
+    LineAllocation,
+    Order,
+    OrderLine,
+    Payment,
+    Refund,
+    RefundLine,
+    Reservation,
+)
+
+__all__ += [
+    "GatewayEvent",
+    "LineAllocation",
+    "Order",
+    "OrderLine",
+    "Payment",
+    "Refund",
+    "RefundLine",
+    "Reservation",
+]

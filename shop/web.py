@@ -5,10 +5,19 @@ from __future__ import annotations
 import logging
 from datetime import date
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from flask import Blueprint, Flask, current_app, jsonify, render_template, send_from_directory
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    render_template,
+    send_from_directory,
+    session,
+)
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
@@ -37,19 +46,31 @@ ERROR_COPY = {
     ),
 }
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "style-src 'self'",
-        "script-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(stripe_js_url: str | None = None) -> str:
+    """The store's CSP; with Stripe, its script, frames and API are allowed too."""
+    script, frame, connect = ["'self'"], ["'none'"], ["'self'"]
+    if stripe_js_url:
+        parts = urlsplit(stripe_js_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        script.append(origin)
+        frame = [origin, "https://hooks.stripe.com"]
+        connect += [origin, "https://api.stripe.com"]
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "img-src 'self' data: https:",
+            "style-src 'self'",
+            f"script-src {' '.join(script)}",
+            f"frame-src {' '.join(frame)}",
+            f"connect-src {' '.join(connect)}",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 @bp.get("/healthz")
@@ -92,9 +113,14 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
+    stripe_js = (
+        app.config.get("STRIPE_JS_URL") if app.config.get("PAYMENT_GATEWAY") == "stripe" else None
+    )
+    policy = content_security_policy(stripe_js)
+
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -129,4 +155,9 @@ def template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def store_globals():
-        return {"store_name": current_app.config["STORE_NAME"]}
+        from shop.orders.cart import read
+
+        return {
+            "store_name": current_app.config["STORE_NAME"],
+            "cart_count": sum(read(session).values()),
+        }

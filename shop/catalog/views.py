@@ -62,6 +62,7 @@ def product(slug: str):
         batch = current_batch(variant)
         variants.append(
             {
+                "id": variant.id,
                 "sku": variant.sku,
                 "label": variant.options_label or "One size",
                 "price": variant.price,

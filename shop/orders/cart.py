@@ -1,0 +1,192 @@
+"""The cart: variant ids and quantities in the session, priced on the server."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
+
+from shop.catalog.models import Product, ProductStatus, Variant
+from shop.extensions import db
+
+SESSION_KEY = "cart"
+MAX_LINES = 50
+MAX_QUANTITY = 99
+
+
+class CartError(ValueError):
+    """A cart change that cannot be made; the message is for the shopper."""
+
+
+@dataclass(frozen=True)
+class CartLine:
+    variant_id: int
+    sku: str
+    product_name: str
+    product_slug: str
+    options_label: str
+    unit_price: int
+    currency: str
+    quantity: int
+    available: int
+    impact_share_bps: int
+    workshop_id: int
+    problem: str | None
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class PricedCart:
+    lines: list[CartLine]
+    currency: str
+    messages: list[str]  # lines that were dropped, and why
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.line_total for line in self.lines)
+
+    @property
+    def problems(self) -> list[str]:
+        return [line.problem for line in self.lines if line.problem]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+def read(session: MutableMapping) -> dict[int, int]:
+    raw = session.get(SESSION_KEY) or {}
+    cart = {}
+    for key, quantity in raw.items():
+        try:
+            cart[int(key)] = int(quantity)
+        except (TypeError, ValueError):
+            continue
+    return cart
+
+
+def write(session: MutableMapping, cart: dict[int, int]) -> None:
+    session[SESSION_KEY] = {str(k): v for k, v in cart.items() if v > 0}
+
+
+def parse_quantity(text: str | None) -> int:
+    try:
+        quantity = int((text or "").strip())
+    except ValueError:
+        raise CartError("Please enter a whole number of items.") from None
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise CartError(f"Please choose between 1 and {MAX_QUANTITY} items.")
+    return quantity
+
+
+def _buyable_problem(variant: Variant | None, quantity: int) -> str | None:
+    if variant is None:
+        return "This item is no longer in the shop."
+    product = variant.product
+    if product.status != ProductStatus.ACTIVE:
+        return f"{product.name} is no longer sold."
+    if product.workshop.is_suspended:
+        return f"{product.name} can't be bought at the moment."
+    if variant.stock <= 0:
+        return f"{product.name} ({variant.options_label or variant.sku}) has sold out."
+    if quantity > variant.stock:
+        return f"Only {variant.stock} of {product.name} left; please lower the quantity."
+    return None
+
+
+def load_variants(ids) -> dict[int, Variant]:
+    """Variants with their product and workshop, in one statement."""
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(Variant)
+        .join(Variant.product)
+        .join(Product.workshop)
+        .where(Variant.id.in_(ids))
+        .options(contains_eager(Variant.product).contains_eager(Product.workshop))
+    )
+    return {v.id: v for v in rows}
+
+
+def add(session: MutableMapping, variant_id: int, quantity: int) -> Variant:
+    """Add to the cart, refusing what cannot be bought. Returns the variant."""
+    cart = read(session)
+    variant = load_variants([variant_id]).get(variant_id)
+    new_quantity = cart.get(variant_id, 0) + quantity
+    problem = _buyable_problem(variant, new_quantity)
+    if problem:
+        raise CartError(problem)
+    if variant_id not in cart and len(cart) >= MAX_LINES:
+        raise CartError(f"A cart holds at most {MAX_LINES} different items.")
+    cart[variant_id] = new_quantity
+    write(session, cart)
+    return variant
+
+
+def set_quantity(session: MutableMapping, variant_id: int, quantity: int) -> None:
+    cart = read(session)
+    if variant_id not in cart:
+        raise CartError("That item is not in your cart.")
+    problem = _buyable_problem(load_variants([variant_id]).get(variant_id), quantity)
+    if problem:
+        raise CartError(problem)
+    cart[variant_id] = quantity
+    write(session, cart)
+
+
+def remove(session: MutableMapping, variant_id: int) -> None:
+    cart = read(session)
+    cart.pop(variant_id, None)
+    write(session, cart)
+
+
+def price(session: MutableMapping, currency: str) -> PricedCart:
+    """Current prices and availability for the session's cart.
+
+    Variants that vanished are dropped from the cart with a message; lines that
+    cannot be bought as they stand stay, marked with the problem.
+    """
+    cart = read(session)
+    variants = load_variants(list(cart))
+    messages = []
+    lines = []
+    for variant_id, quantity in cart.items():
+        variant = variants.get(variant_id)
+        if variant is None:
+            messages.append("An item in your cart is no longer in the shop and was removed.")
+            continue
+        lines.append(
+            CartLine(
+                variant_id=variant.id,
+                sku=variant.sku,
+                product_name=variant.product.name,
+                product_slug=variant.product.slug,
+                options_label=variant.options_label,
+                unit_price=variant.price,
+                currency=variant.currency,
+                quantity=quantity,
+                available=variant.stock,
+                impact_share_bps=variant.product.impact_share_bps,
+                workshop_id=variant.product.workshop_id,
+                problem=_buyable_problem(variant, quantity),
+            )
+        )
+    if len(lines) != len(cart):
+        write(session, {line.variant_id: line.quantity for line in lines})
+    return PricedCart(lines=lines, currency=currency, messages=messages)
+
+
+def clear(session: MutableMapping) -> None:
+    session.pop(SESSION_KEY, None)
+
+
+__all__ = ["CartError", "CartLine", "PricedCart"]

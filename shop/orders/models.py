@@ -1,0 +1,260 @@
+"""Orders, their lines and batch allocations, stock reservations, payments,
+gateway events and refunds."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.catalog.models import Variant, enum_column
+from shop.extensions import db
+from shop.provenance.models import Batch
+from shop.timeutil import utcnow
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+    @property
+    def label(self) -> str:
+        return {
+            "pending_payment": "Waiting for payment",
+            "fulfilled": "Shipped",
+        }.get(self.value, self.value.replace("_", " ").capitalize())
+
+
+class ReservationStatus(enum.StrEnum):
+    HELD = "held"
+    RELEASED = "released"  # expired or cancelled: the units went back to stock
+    CONSUMED = "consumed"  # the order was paid: the units were sold
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(
+            "subtotal >= 0 AND shipping >= 0 AND total = subtotal + shipping", name="totals_add_up"
+        ),
+        CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= total", name="refund_within_total"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    # The only way a guest reaches the order: unguessable, never the number.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_column(OrderStatus, "order_status"), default=OrderStatus.PENDING_PAYMENT, index=True
+    )
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address_line1: Mapped[str] = mapped_column(String(200))
+    address_line2: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(120))
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    country_code: Mapped[str] = mapped_column(String(2))
+    shipping_method: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[int] = mapped_column(Integer)
+    shipping: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    gateway: Mapped[str] = mapped_column(String(20))
+    # Set when a payment report did not match the order; staff must look.
+    review_reason: Mapped[str] = mapped_column(Text, default="")
+    last_payment_error: Mapped[str] = mapped_column(Text, default="")
+    tracking_number: Mapped[str] = mapped_column(String(80), default="")
+    reserved_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+    reservations: Mapped[list[Reservation]] = relationship(back_populates="order")
+    payments: Mapped[list[Payment]] = relationship(back_populates="order", order_by="Payment.id")
+    refunds: Mapped[list[Refund]] = relationship(back_populates="order", order_by="Refund.id")
+
+
+class OrderLine(db.Model):
+    """A snapshot of what was bought, at the price and share of that moment."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "unit_price >= 0 AND line_total = unit_price * quantity", name="line_total_matches"
+        ),
+        CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= line_total", name="refund_within_line"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"), index=True)
+    product_name: Mapped[str] = mapped_column(String(200))
+    options_label: Mapped[str] = mapped_column(String(200), default="")
+    sku: Mapped[str] = mapped_column(String(64))
+    unit_price: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    line_total: Mapped[int] = mapped_column(Integer)
+    impact_share_bps: Mapped[int] = mapped_column(Integer)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id"))
+    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    variant: Mapped[Variant] = relationship()
+    allocations: Mapped[list[LineAllocation]] = relationship(
+        back_populates="line", order_by="LineAllocation.id"
+    )
+
+
+class LineAllocation(db.Model):
+    """Which batch a line's units came from (first in, first out). A NULL
+    batch means units that entered stock without one (an adjustment)."""
+
+    __tablename__ = "line_allocations"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    line: Mapped[OrderLine] = relationship(back_populates="allocations")
+    batch: Mapped[Batch | None] = relationship()
+
+
+class Reservation(db.Model):
+    """Units taken out of stock while a buyer pays."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[ReservationStatus] = mapped_column(
+        enum_column(ReservationStatus, "reservation_status"),
+        default=ReservationStatus.HELD,
+        index=True,
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    order: Mapped[Order] = relationship(back_populates="reservations")
+
+
+class Payment(db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("gateway", "reference", name="one_row_per_gateway_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(100))  # e.g. the PaymentIntent id
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[PaymentStatus] = mapped_column(
+        enum_column(PaymentStatus, "payment_status"), default=PaymentStatus.PENDING
+    )
+    client_secret: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="payments")
+
+
+class GatewayEvent(db.Model):
+    """Every event a gateway reported, once: a repeat hits the unique key."""
+
+    __tablename__ = "gateway_events"
+    __table_args__ = (UniqueConstraint("gateway", "event_id", name="one_row_per_event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(60))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Refund(db.Model):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("idempotency_key", name="one_refund_per_request"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    gateway: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(100), default="")
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+    lines: Mapped[list[RefundLine]] = relationship(
+        back_populates="refund", cascade="all, delete-orphan"
+    )
+
+
+class RefundLine(db.Model):
+    __tablename__ = "refund_lines"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id"), index=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+
+    refund: Mapped[Refund] = relationship(back_populates="lines")
+    line: Mapped[OrderLine] = relationship()
+
+
+__all__ = [
+    "GatewayEvent",
+    "LineAllocation",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Payment",
+    "PaymentStatus",
+    "Refund",
+    "RefundLine",
+    "Reservation",
+    "ReservationStatus",
+]

@@ -1,0 +1,300 @@
+"""Cart, checkout, the buyer's order page, the pay page and the Stripe webhook.
+
+Views are thin: they read the request, call one service, commit once, and send
+email only after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from babel import Locale
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms import RadioField, SelectField, StringField
+from wtforms.validators import Email, InputRequired, Length, Optional
+
+from shop.extensions import csrf, db
+from shop.orders import cart as carts
+from shop.orders import services
+from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
+from shop.orders.models import Order, OrderStatus
+from shop.orders.notifications import send_order_confirmation
+
+log = logging.getLogger("shop.orders")
+bp = Blueprint("orders", __name__)
+
+
+def _store_currency() -> str:
+    return current_app.config["STORE_CURRENCY"]
+
+
+def _variant_id() -> int:
+    try:
+        return int(request.form.get("variant_id", ""))
+    except ValueError:
+        abort(400)
+
+
+@bp.post("/cart/add")
+def cart_add():
+    variant_id = _variant_id()
+    back = request.form.get("product_slug", "")
+    try:
+        quantity = carts.parse_quantity(request.form.get("quantity", "1"))
+        variant = carts.add(session, variant_id, quantity)
+    except carts.CartError as exc:
+        flash(str(exc), "error")
+        target = url_for("catalog.product", slug=back) if back else url_for("orders.cart")
+        return redirect(target)
+    flash(f"Added {quantity} × {variant.product.name} to your cart.", "success")
+    return redirect(url_for("orders.cart"))
+
+
+@bp.post("/cart/update")
+def cart_update():
+    variant_id = _variant_id()
+    try:
+        carts.set_quantity(session, variant_id, carts.parse_quantity(request.form.get("quantity")))
+    except carts.CartError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("orders.cart"))
+
+
+@bp.post("/cart/remove")
+def cart_remove():
+    carts.remove(session, _variant_id())
+    flash("Removed from your cart.", "success")
+    return redirect(url_for("orders.cart"))
+
+
+@bp.get("/cart")
+def cart():
+    priced = carts.price(session, _store_currency())
+    for message in priced.messages:
+        flash(message, "error")
+    return render_template("orders/cart.html", cart=priced)
+
+
+def _countries() -> list[tuple[str, str]]:
+    territories = Locale.parse(current_app.config["STORE_LOCALE"]).territories
+    names = [
+        (code, name) for code, name in territories.items() if len(code) == 2 and code.isalpha()
+    ]
+    return sorted(names, key=lambda item: item[1])
+
+
+class CheckoutForm(FlaskForm):
+    email = StringField(
+        "Email",
+        validators=[
+            InputRequired(),
+            Email(message="Please enter a valid email address."),
+            Length(max=254),
+        ],
+    )
+    name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
+    address_line1 = StringField("Address", validators=[InputRequired(), Length(max=200)])
+    address_line2 = StringField("Address, second line", validators=[Optional(), Length(max=200)])
+    city = StringField("Town or city", validators=[InputRequired(), Length(max=120)])
+    postal_code = StringField("Postcode", validators=[Optional(), Length(max=20)])
+    country = SelectField("Country", validators=[InputRequired(message="Please choose a country.")])
+    shipping_method = RadioField(
+        "Shipping", validators=[InputRequired(message="Please choose a shipping method.")]
+    )
+
+
+def _checkout_form() -> CheckoutForm:
+    form = CheckoutForm()
+    form.country.choices = [("", "Choose a country"), *_countries()]
+    form.shipping_method.choices = [(m.code, m.code) for m in services.shipping_methods()]
+    return form
+
+
+@bp.route("/checkout", methods=["GET", "POST"])
+def checkout():
+    priced = carts.price(session, _store_currency())
+    if priced.is_empty:
+        flash("Your cart is empty.", "error")
+        return redirect(url_for("orders.cart"))
+    form = _checkout_form()
+    status = 200
+    if form.validate_on_submit():
+        buyer = services.BuyerDetails(
+            email=form.email.data.strip(),
+            name=form.name.data.strip(),
+            address_line1=form.address_line1.data.strip(),
+            address_line2=(form.address_line2.data or "").strip(),
+            city=form.city.data.strip(),
+            postal_code=(form.postal_code.data or "").strip(),
+            country_code=form.country.data,
+            shipping_method=form.shipping_method.data,
+        )
+        try:
+            order = services.place_order(priced, buyer, gateway_name=gateway().name)
+            db.session.commit()
+        except services.CheckoutError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            status = 409
+        else:
+            carts.clear(session)
+            return redirect(url_for("orders.pay", token=order.token))
+    elif request.method == "POST":
+        status = 400
+    return (
+        render_template(
+            "orders/checkout.html", form=form, cart=priced, methods=services.shipping_methods()
+        ),
+        status,
+    )
+
+
+def _order_or_404(token: str, *, for_payment: bool = False) -> Order:
+    query = select(Order).where(Order.token == token).options(selectinload(Order.lines))
+    if for_payment:
+        query = query.options(selectinload(Order.payments)).with_for_update()
+    order = db.session.scalars(query).one_or_none() if token and len(token) <= 64 else None
+    if order is None:
+        abort(404)
+    return order
+
+
+@bp.get("/orders/<token>")
+def order(token: str):
+    found = _order_or_404(token)
+    return render_template(
+        "orders/order.html", order=found, share=services.share_for_training(found)
+    )
+
+
+@bp.route("/orders/<token>/pay", methods=["GET", "POST"])
+def pay(token: str):
+    found = _order_or_404(token, for_payment=True)
+    if found.status != OrderStatus.PENDING_PAYMENT:
+        return redirect(url_for("orders.order", token=token))
+    active = gateway()
+    if isinstance(active, StripeGateway):
+        return _pay_with_stripe(found, active)
+    return _pay_with_dummy(found, active)
+
+
+def _pay_with_dummy(found: Order, dummy: DummyGateway):
+    status = 200
+    if request.method == "POST":
+        payment = services.start_payment(found, dummy)
+        event = dummy.charge(
+            reference=payment.reference,
+            card_number=request.form.get("card_number", ""),
+            amount=found.total,
+            currency=found.currency,
+        )
+        if event.kind == "payment_succeeded":
+            services.payment_succeeded(
+                found,
+                gateway_name=dummy.name,
+                reference=event.reference,
+                amount=event.amount,
+                currency=event.currency,
+            )
+            db.session.commit()
+            send_order_confirmation(found)
+            flash("Thank you: your payment went through.", "success")
+            return redirect(url_for("orders.order", token=found.token))
+        services.payment_failed(found, reason=event.failure)
+        db.session.commit()
+        flash(event.failure, "error")
+        status = 402
+    return render_template("orders/pay_dummy.html", order=found), status
+
+
+def _pay_with_stripe(found: Order, stripe_gateway: StripeGateway):
+    try:
+        payment = services.start_payment(found, stripe_gateway)
+        db.session.commit()
+    except GatewayError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return render_template("orders/pay_unavailable.html", order=found), 503
+    return render_template(
+        "orders/pay_stripe.html",
+        order=found,
+        client_secret=payment.client_secret,
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        stripe_js_url=current_app.config["STRIPE_JS_URL"],
+    )
+
+
+@bp.post("/stripe/webhook")
+@csrf.exempt  # guarded by the Stripe signature instead
+def stripe_webhook():
+    active = gateway()
+    if not isinstance(active, StripeGateway):
+        abort(404)
+    try:
+        event = active.parse_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
+    except ValueError:
+        return {"error": "bad signature"}, 400
+    outcome, paid_order = handle_gateway_event(active.name, event)
+    db.session.commit()
+    if paid_order is not None:
+        send_order_confirmation(paid_order)
+    return {"received": True, "outcome": outcome}
+
+
+def handle_gateway_event(gateway_name: str, event) -> tuple[str, Order | None]:
+    """Apply one verified gateway event, once. Returns (outcome, order newly paid)."""
+    row = services.record_event(gateway_name, event.id, event.kind)
+    if row is None:
+        return "duplicate: already handled", None
+    if event.kind == "ignored":
+        row.outcome = "ignored"
+        return row.outcome, None
+    found = _order_for_event(gateway_name, event)
+    if found is None:
+        row.outcome = "no matching order"
+        log.warning("gateway event %s matches no order", event.id)
+        return row.outcome, None
+    row.order_id = found.id
+    paid = None
+    if event.kind == "payment_succeeded":
+        row.outcome = services.payment_succeeded(
+            found,
+            gateway_name=gateway_name,
+            reference=event.reference,
+            amount=event.amount,
+            currency=event.currency,
+        )
+        paid = found if row.outcome == "paid" else None
+    elif event.kind == "payment_failed":
+        row.outcome = services.payment_failed(found, reason=event.failure)
+    elif event.kind == "refunded":
+        row.outcome = f"{services.record_external_refunds(found, event.refunds)} refund(s) booked"
+    return row.outcome, paid
+
+
+def _order_for_event(gateway_name: str, event) -> Order | None:
+    from shop.orders.models import Payment
+
+    query = (
+        select(Order)
+        .join(Payment, Payment.order_id == Order.id)
+        .where(Payment.gateway == gateway_name, Payment.reference == event.reference)
+        .options(
+            selectinload(Order.lines), selectinload(Order.payments), selectinload(Order.refunds)
+        )
+        .with_for_update(of=Order)
+    )
+    return db.session.scalars(query).unique().one_or_none()
