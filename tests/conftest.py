@@ -9,6 +9,7 @@ savepoints, so their commits are real to the code under test and vanish after.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import secrets
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from flask import current_app, has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -25,6 +28,18 @@ from shop.config import config_for_tests
 from shop.extensions import db
 
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
+
+
+class RequestIsolatingClient(FlaskClient):
+    """Each request gets its own app context and session, as in production,
+    even while the test holds a context open for its own setup; afterwards the
+    test's objects are expired so its assertions read what the request wrote."""
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context() and current_app._get_current_object() is self.application:
+            db.session.expire_all()
+        return response
 
 
 def _postgres_schema_url(base_url: str) -> tuple[str, str]:
@@ -60,16 +75,17 @@ def database_url(tmp_path_factory) -> Iterator[str]:
 def migrated_app(database_url, tmp_path_factory):
     media = tmp_path_factory.mktemp("media")
     application = create_app(config_for_tests(database_url, str(media)))
+    application.test_client_class = RequestIsolatingClient
     with application.app_context():
         upgrade()
         db.session.session_factory.configure(join_transaction_mode="create_savepoint")
     return application
 
 
-@pytest.fixture
-def app(migrated_app):
-    """The app, with every session in this test joined to one rolled-back transaction."""
-    with migrated_app.app_context():
+@contextmanager
+def rolled_back(application):
+    """Every session of `application` joins one transaction, rolled back at the end."""
+    with application.app_context():
         engines = db.engines
         engine = engines[None]
         connection = engine.connect()
@@ -77,13 +93,20 @@ def app(migrated_app):
         engines[None] = connection
         db.session.remove()
     try:
-        yield migrated_app
+        yield application
     finally:
-        with migrated_app.app_context():
+        with application.app_context():
             db.session.remove()
             transaction.rollback()
             connection.close()
             engines[None] = engine
+
+
+@pytest.fixture
+def app(migrated_app):
+    """The app, with every session in this test joined to one rolled-back transaction."""
+    with rolled_back(migrated_app) as application:
+        yield application
 
 
 @pytest.fixture

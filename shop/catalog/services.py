@@ -41,6 +41,23 @@ class InsufficientStock(StockError):
         self.sku, self.available, self.wanted = sku, available, wanted
 
 
+def take_stock(variant_id: int, quantity: int) -> int | None:
+    """Change a variant's stock by `quantity` unless it would go below zero.
+
+    The UPDATE only matches while the result stays at or above zero, so two
+    transactions racing for the last units cannot both take them; the CHECK
+    constraint on `variants.stock` backs this up. Returns the new stock, or
+    None when there was not enough. The caller records the movement.
+    """
+    return db.session.execute(
+        update(Variant)
+        .where(Variant.id == variant_id, Variant.stock + quantity >= 0)
+        .values(stock=Variant.stock + quantity)
+        .returning(Variant.stock)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+
+
 def move_stock(
     variant: Variant,
     quantity: int,
@@ -49,23 +66,12 @@ def move_stock(
     reason: str = "",
     batch_id: int | None = None,
 ) -> StockMovement:
-    """Change a variant's stock by `quantity` and record the movement.
-
-    The UPDATE only matches while the result stays at or above zero, so two
-    transactions racing for the last units cannot both take them; the CHECK
-    constraint on `variants.stock` backs this up.
-    """
+    """Change a variant's stock by `quantity` and record the movement."""
     if quantity == 0:
         raise StockError("a stock movement must change the stock")
     if kind == StockMovementKind.ADJUSTMENT and not reason.strip():
         raise StockError("a stock adjustment needs a reason")
-    stock_after = db.session.execute(
-        update(Variant)
-        .where(Variant.id == variant.id, Variant.stock + quantity >= 0)
-        .values(stock=Variant.stock + quantity)
-        .returning(Variant.stock)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    stock_after = take_stock(variant.id, quantity)
     if stock_after is None:
         available = db.session.scalar(select(Variant.stock).where(Variant.id == variant.id))
         raise InsufficientStock(variant.sku, available or 0, -quantity)

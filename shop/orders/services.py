@@ -4,20 +4,21 @@ never commit; the request or command commits once, and sends email after."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.models import StockMovementKind, Variant
-from shop.catalog.services import InsufficientStock, move_stock
+from shop.catalog.models import StockMovement, StockMovementKind, Variant
+from shop.catalog.services import move_stock, take_stock
 from shop.extensions import db
 from shop.money import allocate, apply_bps
+from shop.orders import cart as carts
 from shop.orders import signals
-from shop.orders.cart import PricedCart
 from shop.orders.models import (
     GatewayEvent,
     LineAllocation,
@@ -112,10 +113,21 @@ def release_expired(now: datetime, variant_ids: list[int] | None = None) -> int:
 
 
 def place_order(
-    priced: PricedCart, buyer: BuyerDetails, *, gateway_name: str, now: datetime | None = None
+    cart: MutableMapping,
+    buyer: BuyerDetails,
+    *,
+    gateway_name: str,
+    currency: str,
+    now: datetime | None = None,
 ) -> Order:
-    """Create a pending order from the cart and reserve its stock."""
+    """Create a pending order from the session cart and reserve its stock.
+
+    Holds that ran out on these variants are released first, so the stock they
+    kept back is there to be sold again.
+    """
     now = now or utcnow()
+    release_expired(now, sorted(carts.read(cart)))
+    priced = carts.price(cart, currency)
     if priced.is_empty:
         raise CheckoutError("Your cart is empty.")
     if priced.problems:
@@ -123,12 +135,10 @@ def place_order(
     method = next((m for m in shipping_methods() if m.code == buyer.shipping_method), None)
     if method is None:
         raise CheckoutError("Please choose a shipping method.")
-    currencies = {line.currency for line in priced.lines}
-    if currencies != {priced.currency}:
+    if {line.currency for line in priced.lines} != {priced.currency}:
         raise CheckoutError("Your cart mixes currencies; please contact us.")
 
     variant_ids = sorted(line.variant_id for line in priced.lines)
-    release_expired(now, variant_ids)
     minutes = current_app.config["RESERVATION_MINUTES"]
     order = Order(
         number=new_order_number(),
@@ -147,52 +157,46 @@ def place_order(
         total=priced.subtotal + method.price,
         gateway=gateway_name,
         reserved_until=now + timedelta(minutes=minutes),
-        lines=[
-            OrderLine(
-                variant_id=line.variant_id,
-                product_name=line.product_name,
-                options_label=line.options_label,
-                sku=line.sku,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                line_total=line.line_total,
-                impact_share_bps=line.impact_share_bps,
-                workshop_id=line.workshop_id,
-            )
-            for line in priced.lines
-        ],
     )
     db.session.add(order)
     db.session.flush()
     # Take stock in variant-id order, so concurrent checkouts never deadlock.
     by_variant = {line.variant_id: line for line in priced.lines}
-    variants = {
-        v.id: v for v in db.session.scalars(select(Variant).where(Variant.id.in_(variant_ids)))
-    }
+    movements, reservations = [], []
     for variant_id in variant_ids:
         line = by_variant[variant_id]
-        try:
-            move_stock(
-                variants[variant_id],
-                -line.quantity,
-                StockMovementKind.RESERVATION,
-                reason=order.number,
+        stock_after = take_stock(variant_id, -line.quantity)
+        if stock_after is None:
+            available = (
+                db.session.scalar(select(Variant.stock).where(Variant.id == variant_id)) or 0
             )
-        except InsufficientStock as exc:
-            if exc.available == 0:
-                raise CheckoutError(f"Sorry, {line.product_name} has just sold out.") from None
+            if available == 0:
+                raise CheckoutError(f"Sorry, {line.product_name} has just sold out.")
             raise CheckoutError(
-                f"Sorry, only {exc.available} of {line.product_name} left; please lower the quantity."
-            ) from None
-        db.session.add(
-            Reservation(
-                order=order,
-                variant_id=variant_id,
-                quantity=line.quantity,
-                expires_at=order.reserved_until,
+                f"Sorry, only {available} of {line.product_name} left; please lower the quantity."
             )
-        )
-    db.session.flush()
+        movements.append(
+            {"variant_id": variant_id, "quantity": -line.quantity, "kind": StockMovementKind.RESERVATION,
+             "reason": order.number, "stock_after": stock_after, "batch_id": None, "created_at": now}
+        )  # fmt: skip
+        reservations.append(
+            {"order_id": order.id, "variant_id": variant_id, "quantity": line.quantity,
+             "status": ReservationStatus.HELD, "expires_at": order.reserved_until}
+        )  # fmt: skip
+    # One statement each, whatever the size of the cart.
+    db.session.execute(
+        insert(OrderLine),
+        [
+            {"order_id": order.id, "variant_id": line.variant_id, "product_name": line.product_name,
+             "options_label": line.options_label, "sku": line.sku, "unit_price": line.unit_price,
+             "quantity": line.quantity, "line_total": line.line_total,
+             "impact_share_bps": line.impact_share_bps, "workshop_id": line.workshop_id,
+             "refunded_amount": 0}
+            for line in priced.lines
+        ],
+    )  # fmt: skip
+    db.session.execute(insert(StockMovement), movements)
+    db.session.execute(insert(Reservation), reservations)
     return order
 
 

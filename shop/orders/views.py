@@ -125,8 +125,7 @@ def _checkout_form() -> CheckoutForm:
 
 @bp.route("/checkout", methods=["GET", "POST"])
 def checkout():
-    priced = carts.price(session, _store_currency())
-    if priced.is_empty:
+    if not carts.read(session):
         flash("Your cart is empty.", "error")
         return redirect(url_for("orders.cart"))
     form = _checkout_form()
@@ -143,7 +142,10 @@ def checkout():
             shipping_method=form.shipping_method.data,
         )
         try:
-            order = services.place_order(priced, buyer, gateway_name=gateway().name)
+            order = services.place_order(
+                session, buyer, gateway_name=gateway().name, currency=_store_currency()
+            )
+            token = order.token  # read before the commit expires it
             db.session.commit()
         except services.CheckoutError as exc:
             db.session.rollback()
@@ -151,9 +153,10 @@ def checkout():
             status = 409
         else:
             carts.clear(session)
-            return redirect(url_for("orders.pay", token=order.token))
+            return redirect(url_for("orders.pay", token=token))
     elif request.method == "POST":
         status = 400
+    priced = carts.price(session, _store_currency())
     return (
         render_template(
             "orders/checkout.html", form=form, cart=priced, methods=services.shipping_methods()
