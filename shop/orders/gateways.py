@@ -134,7 +134,7 @@ class StripeGateway:
             event = self.client.construct_event(payload, signature, self.webhook_secret)
         except (self._stripe.SignatureVerificationError, ValueError) as exc:
             raise ValueError("bad signature") from exc
-        obj = event.data.object
+        obj = event.data.object.to_dict()
         metadata = obj.get("metadata") or {}
         order_id = metadata.get("order_id")
         order_id = int(order_id) if order_id and str(order_id).isdigit() else None

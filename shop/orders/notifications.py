@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from email.message import EmailMessage
 
+from flask import current_app, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from shop.extensions import db
 from shop.mail import build, send_safely
 from shop.orders.models import Order
 from shop.orders.services import share_for_training
@@ -15,8 +20,16 @@ def order_link(order: Order) -> str:
     return base + path if base else url_for("orders.order", token=order.token, _external=True)
 
 
-def send_order_confirmation(order: Order) -> bool:
-    message = build(
+def _fresh(order_id: int) -> Order:
+    """The order with its lines, read after the commit that changed it."""
+    return db.session.scalars(
+        select(Order).where(Order.id == order_id).options(selectinload(Order.lines))
+    ).one()
+
+
+def confirmation_message(order: Order) -> EmailMessage:
+    """Render before the commit (the order is loaded); send after it."""
+    return build(
         order.email,
         f"Your order {order.number} from {current_app.config['STORE_NAME']}",
         "order_confirmation",
@@ -24,10 +37,14 @@ def send_order_confirmation(order: Order) -> bool:
         link=order_link(order),
         share=share_for_training(order),
     )
-    return send_safely(message, f"the confirmation of order {order.number}")
 
 
-def send_shipping_notice(order: Order) -> bool:
+def send_confirmation(message: EmailMessage, number: str) -> bool:
+    return send_safely(message, f"the confirmation of order {number}")
+
+
+def send_shipping_notice(order_id: int) -> bool:
+    order = _fresh(order_id)
     message = build(
         order.email,
         f"Order {order.number} is on its way",

@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
@@ -30,8 +30,8 @@ from shop.extensions import csrf, db
 from shop.orders import cart as carts
 from shop.orders import services
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
-from shop.orders.models import Order, OrderStatus
-from shop.orders.notifications import send_order_confirmation
+from shop.orders.models import Order, OrderStatus, Payment
+from shop.orders.notifications import confirmation_message, send_confirmation
 
 log = logging.getLogger("shop.orders")
 bp = Blueprint("orders", __name__)
@@ -169,7 +169,7 @@ def _order_or_404(token: str, *, for_payment: bool = False) -> Order:
     query = select(Order).where(Order.token == token).options(selectinload(Order.lines))
     if for_payment:
         query = query.options(selectinload(Order.payments)).with_for_update()
-    order = db.session.scalars(query).one_or_none() if token and len(token) <= 64 else None
+    order = db.session.scalars(query).one_or_none() if services.looks_like_token(token) else None
     if order is None:
         abort(404)
     return order
@@ -212,14 +212,16 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
                 amount=event.amount,
                 currency=event.currency,
             )
+            message, number, token = confirmation_message(found), found.number, found.token
             db.session.commit()
-            send_order_confirmation(found)
+            send_confirmation(message, number)
             flash("Thank you: your payment went through.", "success")
-            return redirect(url_for("orders.order", token=found.token))
+            return redirect(url_for("orders.order", token=token))
         services.payment_failed(found, reason=event.failure)
-        db.session.commit()
         flash(event.failure, "error")
-        status = 402
+        page = render_template("orders/pay_dummy.html", order=found)  # before the commit expires it
+        db.session.commit()
+        return page, 402
     return render_template("orders/pay_dummy.html", order=found), status
 
 
@@ -251,9 +253,11 @@ def stripe_webhook():
     except ValueError:
         return {"error": "bad signature"}, 400
     outcome, paid_order = handle_gateway_event(active.name, event)
+    message = confirmation_message(paid_order) if paid_order is not None else None
+    number = paid_order.number if paid_order is not None else ""
     db.session.commit()
-    if paid_order is not None:
-        send_order_confirmation(paid_order)
+    if message is not None:
+        send_confirmation(message, number)
     return {"received": True, "outcome": outcome}
 
 
@@ -262,42 +266,40 @@ def handle_gateway_event(gateway_name: str, event) -> tuple[str, Order | None]:
     row = services.record_event(gateway_name, event.id, event.kind)
     if row is None:
         return "duplicate: already handled", None
+    outcome, order_id, paid = "ignored", None, None
+    payment = None if event.kind == "ignored" else _payment_for_event(gateway_name, event)
     if event.kind == "ignored":
-        row.outcome = "ignored"
-        return row.outcome, None
-    found = _order_for_event(gateway_name, event)
-    if found is None:
-        row.outcome = "no matching order"
-        log.warning("gateway event %s matches no order", event.id)
-        return row.outcome, None
-    row.order_id = found.id
-    paid = None
-    if event.kind == "payment_succeeded":
-        row.outcome = services.payment_succeeded(
-            found,
-            gateway_name=gateway_name,
-            reference=event.reference,
-            amount=event.amount,
-            currency=event.currency,
-        )
-        paid = found if row.outcome == "paid" else None
-    elif event.kind == "payment_failed":
-        row.outcome = services.payment_failed(found, reason=event.failure)
-    elif event.kind == "refunded":
-        row.outcome = f"{services.record_external_refunds(found, event.refunds)} refund(s) booked"
-    return row.outcome, paid
+        pass
+    elif payment is None:
+        outcome = "no matching order"
+        log.warning("gateway event %s matches no payment", event.id)
+    else:
+        found = payment.order
+        order_id = found.id
+        if event.kind == "payment_succeeded":
+            outcome = services.payment_succeeded(
+                found, gateway_name=gateway_name, reference=event.reference, amount=event.amount,
+                currency=event.currency, payment=payment,
+            )  # fmt: skip
+            paid = found if outcome == "paid" else None
+        elif event.kind == "payment_failed":
+            outcome = services.payment_failed(found, reason=event.failure)
+        elif event.kind == "refunded":
+            outcome = f"{services.record_external_refunds(found, event.refunds)} refund(s) booked"
+    row.order_id, row.outcome = order_id, outcome  # one UPDATE at the commit
+    return outcome, paid
 
 
-def _order_for_event(gateway_name: str, event) -> Order | None:
-    from shop.orders.models import Payment
-
+def _payment_for_event(gateway_name: str, event) -> Payment | None:
+    """The payment and its order (locked), with what the event needs, in two statements."""
+    order_options = [selectinload(Order.lines)]
+    if event.kind == "refunded":
+        order_options += [selectinload(Order.refunds), selectinload(Order.payments)]
     query = (
-        select(Order)
-        .join(Payment, Payment.order_id == Order.id)
+        select(Payment)
+        .join(Payment.order)
         .where(Payment.gateway == gateway_name, Payment.reference == event.reference)
-        .options(
-            selectinload(Order.lines), selectinload(Order.payments), selectinload(Order.refunds)
-        )
+        .options(contains_eager(Payment.order).options(*order_options))
         .with_for_update(of=Order)
     )
-    return db.session.scalars(query).unique().one_or_none()
+    return db.session.scalars(query).one_or_none()

@@ -1,0 +1,341 @@
+"""Paying (dummy gateway and signed Stripe webhooks), allocation to batches,
+the 'order paid' announcement, refunds and emails."""
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
+
+from shop.catalog.models import Variant
+from shop.extensions import db
+from shop.orders import signals
+from shop.orders.gateways import DummyGateway
+from shop.orders.models import (
+    GatewayEvent,
+    LineAllocation,
+    Order,
+    OrderStatus,
+    Payment,
+    Refund,
+)
+from shop.orders.services import RefundError, payment_succeeded, refund_order
+from shop.orders.states import IllegalTransition, transition
+from shop.provenance.models import Batch
+from tests import factories as f
+from tests.conftest import QueryCounter
+from tests.orders.conftest import intent, new_order, sign, stocked_variant, stripe_event
+
+
+@pytest.fixture
+def announcements(app):
+    paid, refunded = [], []
+    on_paid = lambda sender, event: paid.append(event)  # noqa: E731
+    on_refund = lambda sender, event: refunded.append(event)  # noqa: E731
+    signals.order_paid.connect(on_paid)
+    signals.order_line_refunded.connect(on_refund)
+    yield paid, refunded
+    signals.order_paid.disconnect(on_paid)
+    signals.order_line_refunded.disconnect(on_refund)
+
+
+def outbox(app) -> list[str]:
+    """The plain-text bodies of the mails written so far, oldest first."""
+    folder = Path(app.config["MAIL_OUTBOX"])
+    if not folder.exists():
+        return []
+    texts = []
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        texts.append(
+            f"Subject: {message['Subject']}\n" + message.get_body(("plain",)).get_content()
+        )
+    return texts
+
+
+def test_illegal_transitions_raise(ctx):
+    order = new_order([(stocked_variant(), 1)])
+    with pytest.raises(IllegalTransition):
+        transition(order, OrderStatus.FULFILLED)
+    transition(order, OrderStatus.CANCELLED)
+    with pytest.raises(IllegalTransition):
+        transition(order, OrderStatus.PAID)
+
+
+def test_dummy_gateway_declines_then_pays_and_traces_units_to_batches_fifo(
+    client, ctx, app, announcements
+):
+    paid, _ = announcements
+    w = f.workshop()
+    p = f.product(w, price=1000)
+    variant = p.variants[0]
+    a, b = f.trainee(w), f.trainee(w)
+    older = f.batch(
+        variant, quantity=2, makers=[(a, 1)], produced_month=__import__("datetime").date(2026, 1, 1)
+    )
+    newer = f.batch(variant, quantity=5, makers=[(b, 1)])
+    order = new_order([(variant, 3)])
+    db.session.commit()
+    before = len(outbox(app))
+
+    declined = client.post(
+        f"/orders/{order.token}/pay", data={"card_number": "4000 0000 0000 0002"}
+    )
+    assert declined.status_code == 402 and "declined" in declined.get_data(as_text=True)
+    assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
+
+    response = client.post(
+        f"/orders/{order.token}/pay", data={"card_number": "4242 4242 4242 4242"}
+    )
+    assert response.status_code == 302
+    order = db.session.get(Order, order.id)
+    assert order.status == OrderStatus.PAID
+    allocations = db.session.scalars(select(LineAllocation).order_by(LineAllocation.id)).all()
+    assert [(x.batch_id, x.quantity) for x in allocations] == [(older.id, 2), (newer.id, 1)]
+    assert db.session.get(Batch, older.id).units_allocated == 2
+    assert db.session.scalar(select(Variant.stock).where(Variant.id == variant.id)) == 4
+
+    assert len(paid) == 1
+    (line,) = paid[0].lines
+    assert (line.line_total, line.share) == (3000, 300)
+    assert line.allocations == (signals.BatchShare(older.id, 2), signals.BatchShare(newer.id, 1))
+
+    mails = outbox(app)
+    assert len(mails) == before + 1
+    assert (
+        order.number in mails[-1]
+        and "$3.00 of your purchase goes to the training accounts" in mails[-1]
+    )
+    assert order.token in mails[-1]
+    # paying again is impossible: the page sends the buyer to the order
+    assert (
+        client.post(
+            f"/orders/{order.token}/pay", data={"card_number": "4242424242424242"}
+        ).status_code
+        == 302
+    )
+    assert len(paid) == 1
+
+
+def test_a_mail_failure_never_loses_the_order(client, ctx, app, monkeypatch, caplog):
+    import shop.mail as mail
+
+    def broken(message):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr(mail, "deliver", broken)
+    order = new_order([(stocked_variant(), 1)])
+    db.session.commit()
+    response = client.post(f"/orders/{order.token}/pay", data={"card_number": "4242424242424242"})
+    assert response.status_code == 302
+    assert db.session.get(Order, order.id).status == OrderStatus.PAID
+    assert "could not send the confirmation of order" in caplog.text
+    assert "buyer@example.com" not in caplog.text
+
+
+def test_a_fault_while_paying_leaves_the_order_unpaid_and_stock_untouched(
+    client, ctx, monkeypatch, announcements
+):
+    import shop.orders.services as services
+
+    paid, _ = announcements
+    variant = stocked_variant(quantity=5)
+    order = new_order([(variant, 2)])
+    db.session.commit()
+
+    def broken(line):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "_allocate_batches", broken)
+    with pytest.raises(RuntimeError):
+        client.post(f"/orders/{order.token}/pay", data={"card_number": "4242424242424242"})
+    assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
+    assert db.session.scalar(select(func.count(LineAllocation.id))) == 0
+    assert db.session.scalar(select(func.count(Payment.id))) == 0
+    assert db.session.scalar(select(Variant.stock).where(Variant.id == variant.id)) == 3
+    assert paid == []  # announced, but rolled back with everything else: nobody saw it commit
+
+
+def _stripe_order(reference="pi_test_1"):
+    order = new_order([(stocked_variant(quantity=5, price=2400), 1)], gateway_name="stripe")
+    db.session.add(
+        Payment(
+            order=order, gateway="stripe", reference=reference, amount=order.total, currency="USD"
+        )
+    )
+    db.session.commit()
+    return order
+
+
+def post_event(client, payload: bytes, signature: str | None = None):
+    headers = {"Stripe-Signature": signature if signature is not None else sign(payload)}
+    return client.post(
+        "/stripe/webhook", data=payload, headers=headers, content_type="application/json"
+    )
+
+
+def test_webhook_rejects_a_forged_or_missing_signature_and_changes_nothing(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _stripe_order()
+        payload = stripe_event(
+            "evt_forged", "payment_intent.succeeded", intent("pi_test_1", order.total)
+        )
+        assert post_event(client, payload, sign(payload, secret="whsec_wrong")).status_code == 400
+        assert post_event(client, payload, "").status_code == 400
+        assert post_event(client, payload + b" ", sign(payload)).status_code == 400
+        assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
+        assert db.session.scalar(select(func.count(GatewayEvent.id))) == 0
+
+
+def test_webhook_pays_once_however_often_the_event_is_replayed(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _stripe_order()
+        paid = []
+        handler = lambda sender, event: paid.append(event)  # noqa: E731
+        signals.order_paid.connect(handler)
+        try:
+            payload = stripe_event(
+                "evt_ok", "payment_intent.succeeded", intent("pi_test_1", order.total)
+            )
+            responses = [post_event(client, payload) for _ in range(20)]
+        finally:
+            signals.order_paid.disconnect(handler)
+        assert all(r.status_code == 200 for r in responses)
+        assert responses[0].get_json()["outcome"] == "paid"
+        assert {r.get_json()["outcome"] for r in responses[1:]} == {"duplicate: already handled"}
+        assert len(paid) == 1
+        assert db.session.get(Order, order.id).status == OrderStatus.PAID
+        assert db.session.scalar(select(func.count(LineAllocation.id))) == 1
+
+        # a failure reported after the success does not un-pay the order
+        late = stripe_event("evt_late_fail", "payment_intent.payment_failed",
+                            intent("pi_test_1", order.total, last_payment_error={"message": "declined"}))  # fmt: skip
+        assert post_event(client, late).get_json()["outcome"] == "ignored: already paid"
+        assert db.session.get(Order, order.id).status == OrderStatus.PAID
+
+
+def test_webhook_query_budget(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        for _ in range(20):
+            stocked_variant()
+        order = _stripe_order()
+        payload = stripe_event(
+            "evt_budget", "payment_intent.succeeded", intent("pi_test_1", order.total)
+        )
+        counter = QueryCounter()
+        connection = db.engines[None]
+        sa_event.listen(connection, "before_cursor_execute", counter)
+        try:
+            assert post_event(client, payload).get_json()["outcome"] == "paid"
+        finally:
+            sa_event.remove(connection, "before_cursor_execute", counter)
+    assert counter.count <= 10, "\n".join(s[:100] for s in counter.statements)
+
+
+def test_a_failure_then_a_success_pays(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _stripe_order()
+        fail = stripe_event("evt_f", "payment_intent.payment_failed",
+                            intent("pi_test_1", order.total, last_payment_error={"message": "Card declined"}))  # fmt: skip
+        assert post_event(client, fail).get_json()["outcome"] == "failure recorded"
+        assert db.session.get(Order, order.id).last_payment_error == "Card declined"
+        ok = stripe_event("evt_s", "payment_intent.succeeded", intent("pi_test_1", order.total))
+        assert post_event(client, ok).get_json()["outcome"] == "paid"
+
+
+def test_a_success_for_the_wrong_amount_or_currency_flags_the_order_instead_of_paying(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _stripe_order()
+        short = stripe_event(
+            "evt_short", "payment_intent.succeeded", intent("pi_test_1", order.total - 1)
+        )
+        assert post_event(client, short).get_json()["outcome"] == "flagged: amount mismatch"
+        euros = stripe_event(
+            "evt_eur", "payment_intent.succeeded", intent("pi_test_1", order.total, "eur")
+        )
+        assert post_event(client, euros).get_json()["outcome"] == "flagged: amount mismatch"
+        found = db.session.get(Order, order.id)
+        assert found.status == OrderStatus.PENDING_PAYMENT and "EUR" in found.review_reason
+
+
+def test_an_unknown_payment_changes_nothing(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        payload = stripe_event("evt_x", "payment_intent.succeeded", intent("pi_nobody", 100))
+        assert post_event(client, payload).get_json()["outcome"] == "no matching order"
+
+
+def test_refunds_partial_then_full_announce_each_line_once(ctx, app, announcements):
+    _, refunded = announcements
+    v1, v2 = stocked_variant(price=1000), stocked_variant(price=500)
+    order = new_order([(v1, 2), (v2, 1)])
+    payment_succeeded(
+        order, gateway_name="dummy", reference="dummy_pi_1", amount=order.total, currency="USD"
+    )
+    db.session.commit()
+    lines = {line.sku: line for line in order.lines}
+    first = lines[v1.sku]
+
+    refund = refund_order(order, DummyGateway(), line_amounts={first.id: 750}, idempotency_key="k1")
+    db.session.commit()
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED and refund.amount == 750
+    assert [(e.line_id, e.amount, e.refunded_total) for e in refunded] == [(first.id, 750, 750)]
+    # the same request again (a double press) books nothing more
+    assert (
+        refund_order(order, DummyGateway(), line_amounts={first.id: 750}, idempotency_key="k1").id
+        == refund.id
+    )
+    assert len(refunded) == 1
+    with pytest.raises(RefundError, match="at most 1250"):
+        refund_order(order, DummyGateway(), line_amounts={first.id: 1251})
+
+    rest = refund_order(order, DummyGateway(), idempotency_key="k2")
+    db.session.commit()
+    assert rest.amount == order.total - 750
+    assert order.status == OrderStatus.REFUNDED and order.refunded_amount == order.total
+    assert sorted(e.amount for e in refunded[1:]) == [500, 1250]
+    with pytest.raises(RefundError, match="only paid orders"):
+        refund_order(order, DummyGateway())
+    assert db.session.scalar(select(func.count(Refund.id))) == 2
+
+
+def test_refund_command_refunds_a_line_through_the_gateway(app, ctx):
+    variant = stocked_variant(price=2000)
+    order = new_order([(variant, 1)])
+    payment_succeeded(
+        order, gateway_name="dummy", reference="dummy_pi_2", amount=order.total, currency="USD"
+    )
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["orders", "refund", order.number, "--line", f"{variant.sku}=5.00"])
+    assert result.exit_code == 0, result.output
+    assert "Refunded $5.00" in result.output and "partially refunded" in result.output
+    bad = runner.invoke(args=["orders", "refund", order.number, "--line", f"{variant.sku}=99.00"])
+    assert bad.exit_code != 0 and "Nothing was refunded" in bad.output
+
+
+def test_charge_refunded_webhook_books_refunds_made_outside_the_store(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _stripe_order()
+        paid = stripe_event("evt_p", "payment_intent.succeeded", intent("pi_test_1", order.total))
+        post_event(client, paid)
+        charge = {"id": "ch_1", "object": "charge", "payment_intent": "pi_test_1", "amount_refunded": 1000,
+                  "currency": "usd", "metadata": {}, "refunds": {"data": [{"id": "re_1", "amount": 1000}]}}  # fmt: skip
+        payload = stripe_event("evt_r", "charge.refunded", charge)
+        assert post_event(client, payload).get_json()["outcome"] == "1 refund(s) booked"
+        assert (
+            post_event(client, stripe_event("evt_r2", "charge.refunded", charge)).get_json()[
+                "outcome"
+            ]
+            == "0 refund(s) booked"
+        )
+        found = db.session.get(Order, order.id)
+        assert found.refunded_amount == 1000 and found.status == OrderStatus.PARTIALLY_REFUNDED
