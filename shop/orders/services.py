@@ -209,12 +209,15 @@ def looks_like_token(token: str) -> bool:
     return bool(token) and TOKEN_RE.fullmatch(token) is not None
 
 
-def order_by_token(token: str) -> Order | None:
+def order_by_token(token: str, *, for_payment: bool = False) -> Order | None:
+    """The order behind a guest's link, with its lines; locked, with its
+    payments, when it is about to be paid."""
     if not looks_like_token(token):
         return None
-    return db.session.scalars(
-        select(Order).where(Order.token == token).options(selectinload(Order.lines))
-    ).one_or_none()
+    query = select(Order).where(Order.token == token).options(selectinload(Order.lines))
+    if for_payment:
+        query = query.options(selectinload(Order.payments)).with_for_update()
+    return db.session.scalars(query).one_or_none()
 
 
 def start_payment(order: Order, gateway) -> Payment:

@@ -166,10 +166,7 @@ def checkout():
 
 
 def _order_or_404(token: str, *, for_payment: bool = False) -> Order:
-    query = select(Order).where(Order.token == token).options(selectinload(Order.lines))
-    if for_payment:
-        query = query.options(selectinload(Order.payments)).with_for_update()
-    order = db.session.scalars(query).one_or_none() if services.looks_like_token(token) else None
+    order = services.order_by_token(token, for_payment=for_payment)
     if order is None:
         abort(404)
     return order
