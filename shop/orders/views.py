@@ -223,20 +223,23 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
 
 
 def _pay_with_stripe(found: Order, stripe_gateway: StripeGateway):
+    # The gateway is called before anything is written, so no lock is held while Stripe answers.
     try:
         payment = services.start_payment(found, stripe_gateway)
-        db.session.commit()
     except GatewayError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
-        return render_template("orders/pay_unavailable.html", order=found), 503
-    return render_template(
+        page = render_template("orders/pay_unavailable.html", order=found)
+        db.session.rollback()
+        return page, 503
+    page = render_template(  # before the commit expires the order
         "orders/pay_stripe.html",
         order=found,
         client_secret=payment.client_secret,
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
         stripe_js_url=current_app.config["STRIPE_JS_URL"],
     )
+    db.session.commit()
+    return page
 
 
 @bp.post("/stripe/webhook")

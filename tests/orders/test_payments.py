@@ -339,3 +339,19 @@ def test_charge_refunded_webhook_books_refunds_made_outside_the_store(stripe_app
         )
         found = db.session.get(Order, order.id)
         assert found.refunded_amount == 1000 and found.status == OrderStatus.PARTIALLY_REFUNDED
+
+
+def test_the_stripe_pay_page_says_plainly_when_stripe_cannot_be_reached(stripe_app):
+    # STRIPE_API_BASE points at a closed port in this app: the gateway is unreachable.
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        variant = stocked_variant()
+        order = new_order([(variant, 1)], gateway_name="stripe")
+        token, order_id = order.token, order.id
+        db.session.commit()
+    response = client.get(f"/orders/{token}/pay")
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert "can't take payment right now" in page and "try again" in page
+    with stripe_app.app_context():
+        assert db.session.get(Order, order_id).payments == []

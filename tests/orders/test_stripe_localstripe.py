@@ -1,0 +1,214 @@
+"""Stripe end to end against localstripe, a stateful Stripe-compatible server.
+
+Nothing here is a double: localstripe runs as its own process on a free port,
+the store is served over HTTP on its own SQLite database, and localstripe
+delivers its signed `payment_intent.succeeded` webhook to the store by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from shop import create_app
+from shop.catalog.models import StockMovement, Variant
+from shop.config import config_for_tests
+from shop.extensions import db
+from shop.orders.models import (
+    LineAllocation,
+    Order,
+    OrderStatus,
+    Payment,
+    Reservation,
+    ReservationStatus,
+)
+from tests.orders.conftest import new_order, stocked_variant
+
+WEBHOOK_SECRET = "whsec_localstripe_e2e"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _localstripe_command() -> list[str] | None:
+    beside_python = Path(sys.executable).with_name("localstripe")
+    found = str(beside_python) if beside_python.exists() else shutil.which("localstripe")
+    return [found] if found else None
+
+
+def _wait_for(url: str, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers, even if with an error
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def localstripe():
+    command = _localstripe_command()
+    if command is None:
+        pytest.fail("localstripe is pinned in requirements-dev.txt but is not installed")
+    port = _free_port()
+    process = subprocess.Popen(
+        [*command, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{base}/v1/customers")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def stripe_store(localstripe, tmp_path_factory):
+    """The store with PAYMENT_GATEWAY=stripe aimed at localstripe, served over HTTP."""
+    root = tmp_path_factory.mktemp("stripe-live")
+    app = create_app(
+        config_for_tests(
+            f"sqlite:///{root / 'store.db'}",
+            str(root / "media"),
+            PAYMENT_GATEWAY="stripe",
+            STRIPE_SECRET_KEY="sk_test_localstripe",
+            STRIPE_PUBLISHABLE_KEY="pk_test_localstripe",
+            STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            STRIPE_API_BASE=localstripe,
+            STRIPE_JS_URL=f"{localstripe}/js.stripe.com/v3/",
+        )
+    )
+    with app.app_context():
+        upgrade()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    _post_json(
+        f"{localstripe}/_config/webhooks/store",
+        {"url": f"{base}/stripe/webhook", "secret": WEBHOOK_SECRET},
+    )
+    try:
+        yield app, base
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def _post_json(url: str, body: dict) -> None:
+    data = "&".join(f"{key}={urllib.request.quote(value)}" for key, value in body.items())
+    request = urllib.request.Request(url, data=data.encode(), method="POST")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+
+def _placed_order(app) -> tuple[int, str, int]:
+    with app.app_context():
+        variant = stocked_variant(quantity=6, price=3100, makers=3)
+        variant_id = variant.id
+        order = new_order([(variant, 2)], gateway_name="stripe")
+        token, order_id = order.token, order.id
+        db.session.commit()
+    return order_id, token, variant_id
+
+
+def test_a_card_payment_confirmed_at_localstripe_pays_the_order_through_its_webhook(
+    localstripe, stripe_store
+):
+    import stripe
+
+    app, base = stripe_store
+    order_id, token, variant_id = _placed_order(app)
+
+    with urllib.request.urlopen(f"{base}/orders/{token}/pay", timeout=10) as response:
+        page = response.read().decode()
+    assert response.status == 200
+    assert "Pay" in page
+
+    with app.app_context():
+        payment = db.session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
+        reference, client_secret = payment.reference, payment.client_secret
+        assert payment.amount == db.session.get(Order, order_id).total
+    assert reference.startswith("pi_")
+    assert client_secret and client_secret in page  # the Payment Element receives it
+
+    client = stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe})
+    intent = client.v1.payment_intents.retrieve(reference)
+    assert intent.metadata["order_id"] == str(order_id)
+    assert intent.currency == "usd"
+    method = client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+        }
+    )
+    client.v1.payment_intents.update(reference, params={"payment_method": method.id})
+    confirmed = client.v1.payment_intents.confirm(reference)
+    assert confirmed.status == "succeeded"
+
+    deadline = time.monotonic() + 15
+    while True:
+        with app.app_context():
+            status = db.session.get(Order, order_id).status
+        if status != OrderStatus.PENDING_PAYMENT or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status == OrderStatus.PAID, "localstripe's signed webhook never paid the order"
+
+    with app.app_context():
+        variant = db.session.get(Variant, variant_id)
+        assert variant.stock == 4
+        sold = db.session.scalar(
+            select(func.sum(StockMovement.quantity)).where(
+                StockMovement.variant_id == variant_id, StockMovement.quantity < 0
+            )
+        )
+        assert sold == -2
+        allocated = db.session.scalar(select(func.sum(LineAllocation.quantity)))
+        assert allocated == 2
+        held = db.session.scalars(
+            select(Reservation.status).where(Reservation.order_id == order_id)
+        )
+        assert list(held) == [ReservationStatus.CONSUMED]
+    with urllib.request.urlopen(f"{base}/orders/{token}", timeout=10) as response:
+        assert "Paid" in response.read().decode()
+
+
+def test_a_forged_webhook_reaching_the_live_store_is_refused(stripe_store):
+    _app, base = stripe_store
+    body = json.dumps({"id": "evt_forged", "type": "payment_intent.succeeded"}).encode()
+    request = urllib.request.Request(f"{base}/stripe/webhook", data=body, method="POST")
+    request.add_header("Stripe-Signature", "t=1,v1=00")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 400
