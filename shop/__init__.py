@@ -53,21 +53,31 @@ def _init_extensions(app: Flask) -> None:
         configure_sqlite(db.engine)
     forbid_lazy_loads_in_requests(db.session.session_factory.class_)
 
+    from shop.accounts.views import init_login
     from shop.orders.gateways import init_gateways
+    from shop.training.listeners import init_training
 
+    init_login(app)
     init_gateways(app)
+    init_training(app)
 
 
 def _register_blueprints(app: Flask) -> None:
+    from shop.accounts.views import bp as accounts_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.orders.views import bp as orders_bp
     from shop.provenance.views import bp as provenance_bp
+    from shop.training.views import bp as training_bp
+    from shop.training.views import staff as staff_bp
     from shop.web import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(provenance_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(training_bp)
+    app.register_blueprint(staff_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -96,6 +96,8 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(make_import_group(kind, noun))
 
     register_order_commands(app)
+    register_account_commands(app)
+    register_ledger_commands(app)
 
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
@@ -197,3 +199,65 @@ def register_order_commands(app: Flask) -> None:
         )
 
     app.cli.add_command(orders)
+
+
+def register_account_commands(app: Flask) -> None:
+    @app.cli.command("create-user")
+    @click.argument("email")
+    @click.option(
+        "--role", "roles", multiple=True, required=True,
+        type=click.Choice(["customer", "admin", "staff"]), help="Repeatable.",
+    )  # fmt: skip
+    @click.option("--name", default="", help="How colleagues see this person.")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    def create_user_command(
+        email: str, roles: tuple[str, ...], name: str, password_stdin: bool
+    ) -> None:
+        """Create a user with ROLE(s); the password comes from a prompt or standard input."""
+        from shop.accounts.models import Role
+        from shop.accounts.services import AccountError, create_user
+
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            user = create_user(email, password, {Role(r) for r in roles}, name=name)
+            db.session.commit()
+        except AccountError as exc:
+            db.session.rollback()
+            raise click.ClickException(f"No user was created: {exc}") from None
+        click.echo(f"Created {user.email} with role(s): {', '.join(sorted(roles))}.")
+
+
+def register_ledger_commands(app: Flask) -> None:
+    ledger = AppGroup("ledger", help="Training accounts: check the ledger.")
+
+    @ledger.command("verify")
+    def verify_command() -> None:
+        """Recompute every balance from the transfers; exit 1 on any difference."""
+        from sqlalchemy import func, select
+
+        from shop.money import format_money
+        from shop.training.models import LedgerAccount
+        from shop.training.reports import verify
+
+        accounts = db.session.scalar(select(func.count(LedgerAccount.id)))
+        with click.progressbar(length=accounts, label="Checking accounts", file=sys.stderr) as bar:
+            check = verify(bar.update)
+        locale, currency = current_app.config["STORE_LOCALE"], current_app.config["STORE_CURRENCY"]
+        click.echo(
+            f"{check.accounts} account(s), {check.transfers} transfer(s); total debits "
+            f"{format_money(check.total_debits, currency, locale)}, total credits "
+            f"{format_money(check.total_credits, currency, locale)}."
+        )
+        if not check.clean:
+            for problem in check.problems:
+                click.secho(f"  {problem}", fg="red", err=True)
+            click.secho(
+                f"The ledger does not add up: {len(check.problems)} problem(s).", fg="red", err=True
+            )
+            raise SystemExit(1)
+        click.secho("The ledger adds up: every balance matches its transfers.", fg="green")
+
+    app.cli.add_command(ledger)

@@ -1,20 +1,7 @@
 """Imports every model, so the mapper and Alembic see the whole schema."""
 
+from shop.accounts.models import User, UserRole
 from shop.catalog.models import Category, Product, ProductImage, StockMovement, Variant
-from shop.provenance.models import Batch, BatchMaker, Trainee, VettingEvent, Workshop
-
-__all__ = [
-    "Batch",
-    "BatchMaker",
-    "Category",
-    "Product",
-    "ProductImage",
-    "StockMovement",
-    "Trainee",
-    "Variant",
-    "VettingEvent",
-    "Workshop",
-]
 from shop.orders.models import (
     GatewayEvent,
     LineAllocation,
@@ -25,14 +12,32 @@ from shop.orders.models import (
     RefundLine,
     Reservation,
 )
+from shop.provenance.models import Batch, BatchMaker, Trainee, VettingEvent, Workshop
+from shop.training.models import DevelopmentGoal, LedgerAccount, Transfer, Withdrawal
 
-__all__ += [
+__all__ = [
+    "Batch",
+    "BatchMaker",
+    "Category",
+    "DevelopmentGoal",
     "GatewayEvent",
+    "LedgerAccount",
     "LineAllocation",
     "Order",
     "OrderLine",
     "Payment",
+    "Product",
+    "ProductImage",
     "Refund",
     "RefundLine",
     "Reservation",
+    "StockMovement",
+    "Trainee",
+    "Transfer",
+    "User",
+    "UserRole",
+    "Variant",
+    "VettingEvent",
+    "Withdrawal",
+    "Workshop",
 ]

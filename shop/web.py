@@ -141,8 +141,14 @@ def template_helpers(app: Flask) -> None:
         return format_money(amount, currency or current_app.config["STORE_CURRENCY"], locale())
 
     @app.template_filter("month")
-    def month_filter(value: date | None) -> str:
+    def month_filter(value: date | str | None) -> str:
+        if isinstance(value, str):  # 'YYYY-MM', as the ledger reports group by
+            value = date.fromisoformat(f"{value}-01") if len(value) == 7 else None
         return format_date(value, "MMMM y", locale=locale()) if value else ""
+
+    @app.template_filter("day")
+    def day_filter(value: date | None) -> str:
+        return format_date(value, "d MMM y", locale=locale()) if value else ""
 
     @app.template_filter("country")
     def country_filter(code: str | None) -> str:

@@ -126,3 +126,22 @@ def batch(variant: Variant, quantity: int = 10, makers=(), **fields):
     }
     values.update(fields)
     return record_batch(**values)
+
+
+def user(*roles: str, email: str | None = None, password: str = "correct horse battery"):
+    """A user with `roles`. The hash is a cheap PBKDF2 so tests stay fast; the store's own
+    accounts use Werkzeug's default (scrypt), which check_password_hash reads alike."""
+    from werkzeug.security import generate_password_hash
+
+    from shop.accounts.models import Role, User, UserRole
+
+    i = n()
+    person = User(
+        email=email or f"person{i}@example.org",
+        name=f"Staff Member {i}",
+        password_hash=generate_password_hash(password, method="pbkdf2:sha256:1000"),
+    )
+    person.roles = [UserRole(role=Role(r)) for r in roles]
+    db.session.add(person)
+    db.session.flush()
+    return person

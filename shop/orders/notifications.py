@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from shop.extensions import db
 from shop.mail import build, send_safely
 from shop.orders.models import Order
-from shop.orders.services import share_for_training
+from shop.orders.services import share_for_training, training_shares
 
 
 def order_link(order: Order) -> str:
@@ -36,6 +36,7 @@ def confirmation_message(order: Order) -> EmailMessage:
         order=order,
         link=order_link(order),
         share=share_for_training(order),
+        shares=training_shares(order),
     )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import defaultdict
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import distinct, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -34,7 +35,7 @@ from shop.orders.models import (
     ReservationStatus,
 )
 from shop.orders.states import PAID_STATES, transition
-from shop.provenance.models import Batch
+from shop.provenance.models import Batch, BatchMaker, Workshop
 from shop.timeutil import utcnow
 
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
@@ -320,6 +321,7 @@ def payment_succeeded(
             signals.PaidLine(
                 line_id=line.id,
                 workshop_id=line.workshop_id,
+                product_name=line.product_name,
                 line_total=line.line_total,
                 impact_share_bps=line.impact_share_bps,
                 share=apply_bps(line.line_total, line.impact_share_bps),
@@ -499,3 +501,32 @@ def record_external_refunds(order: Order, refunds: tuple[tuple[str, int], ...]) 
 def share_for_training(order: Order) -> int:
     """What the order puts into training accounts, as promised at checkout."""
     return sum(apply_bps(line.line_total, line.impact_share_bps) for line in order.lines)
+
+
+@dataclass(frozen=True)
+class WorkshopShare:
+    workshop: str
+    amount: int
+    makers: int  # distinct makers credited; 0 when the units had no recorded makers
+
+
+def training_shares(order: Order) -> list[WorkshopShare]:
+    """What a paid order put into training accounts, per workshop, in one statement.
+
+    The same split the ledger posts (each line's share over its batches' makers), told
+    as amounts and head counts only: never who.
+    """
+    amounts: dict[int, int] = defaultdict(int)
+    for line in order.lines:
+        amounts[line.workshop_id] += apply_bps(line.line_total, line.impact_share_bps)
+    rows = db.session.execute(
+        select(Workshop.id, Workshop.name, func.count(distinct(BatchMaker.trainee_id)))
+        .select_from(OrderLine)
+        .join(Workshop, Workshop.id == OrderLine.workshop_id)
+        .outerjoin(LineAllocation, LineAllocation.line_id == OrderLine.id)
+        .outerjoin(BatchMaker, BatchMaker.batch_id == LineAllocation.batch_id)
+        .where(OrderLine.order_id == order.id)
+        .group_by(Workshop.id, Workshop.name)
+        .order_by(Workshop.name)
+    ).all()
+    return [WorkshopShare(name, amounts[wid], makers) for wid, name, makers in rows if amounts[wid]]

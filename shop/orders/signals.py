@@ -24,6 +24,7 @@ class BatchShare:
 class PaidLine:
     line_id: int
     workshop_id: int
+    product_name: str  # for the trainee's statement: the product, never the buyer
     line_total: int
     impact_share_bps: int
     share: int  # line_total x bps / 10000, rounded down

@@ -32,6 +32,7 @@ from shop.orders import services
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, Payment
 from shop.orders.notifications import confirmation_message, send_confirmation
+from shop.orders.states import PAID_STATES
 
 log = logging.getLogger("shop.orders")
 bp = Blueprint("orders", __name__)
@@ -175,8 +176,12 @@ def _order_or_404(token: str, *, for_payment: bool = False) -> Order:
 @bp.get("/orders/<token>")
 def order(token: str):
     found = _order_or_404(token)
+    paid = found.status in PAID_STATES
     return render_template(
-        "orders/order.html", order=found, share=services.share_for_training(found)
+        "orders/order.html",
+        order=found,
+        share=services.share_for_training(found),
+        shares=services.training_shares(found) if paid else [],
     )
 
 

@@ -1,0 +1,78 @@
+"""Users and roles. Services flush; the caller commits."""
+
+from __future__ import annotations
+
+import functools
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from shop.accounts.models import Role, User, UserRole
+from shop.extensions import db
+
+MIN_PASSWORD_LENGTH = 10
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be met; the message is safe to show."""
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise AccountError(f"{raw.strip() or 'That'} is not a valid email address.") from exc
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalars(
+        select(User)
+        .where(func.lower(User.email) == email.lower())
+        .options(selectinload(User.roles))
+    ).one_or_none()
+
+
+def create_user(email: str, password: str, roles: set[Role], name: str = "") -> User:
+    address = normalise_email(email)
+    check_new_password(password)
+    if user_by_email(address) is not None:
+        raise AccountError(f"There is already an account for {address}.")
+    user = User(email=address, name=name.strip())
+    user.set_password(password)
+    user.roles = [UserRole(role=r) for r in sorted(roles or {Role.CUSTOMER})]
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def add_roles(user: User, roles: set[Role]) -> None:
+    missing = set(roles) - {r.role for r in user.roles}
+    user.roles.extend(UserRole(role=r) for r in sorted(missing))
+    db.session.flush()
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """Checked when the email is unknown, so it costs as long as a wrong password."""
+    return generate_password_hash("no account has this password")
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user, when the email and password match an active account; else None.
+
+    An unknown email still checks a password hash, so both failures take the same time.
+    """
+    user = user_by_email(email.strip())
+    if user is None:
+        check_password_hash(_unknown_user_hash(), password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user

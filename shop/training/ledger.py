@@ -1,0 +1,270 @@
+"""Posting transfers: the one place account totals change.
+
+`post()` locks the accounts it touches in id order (no deadlocks between two
+postings), moves their totals in one UPDATE that refuses to take a flagged
+account below zero, and inserts the transfers in one statement. It flushes
+and never commits: a sale's shares commit with its payment, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import case, event, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from shop.extensions import db
+from shop.provenance.models import Trainee, Workshop
+from shop.timeutil import utcnow
+from shop.training.models import AccountKind, LedgerAccount, Transfer, TransferKind
+
+SYSTEM_KINDS = (AccountKind.SALE_SHARE_SOURCE, AccountKind.WITHDRAWALS, AccountKind.REFUND_LOSS)
+EARNING_KINDS = (TransferKind.SALE_SHARE, TransferKind.MATCH)
+
+
+class LedgerError(RuntimeError):
+    """A posting that must not happen; the whole transaction is to be rolled back."""
+
+
+class InsufficientBalance(LedgerError):
+    pass
+
+
+@dataclass(frozen=True)
+class PlannedTransfer:
+    debit: int  # account ids
+    credit: int
+    amount: int
+    kind: TransferKind
+    idempotency_key: str
+    cause_type: str
+    cause_id: int | None = None
+    memo: str = ""
+    subject_account_id: int | None = None
+    created_by_id: int | None = None
+
+
+def trainee_code(trainee_id: int) -> str:
+    return f"trainee:{trainee_id}"
+
+
+def pool_code(workshop_id: int) -> str:
+    return f"pool:{workshop_id}"
+
+
+def store_currency() -> str:
+    return current_app.config["STORE_CURRENCY"]
+
+
+# Accounts open with their owner: every trainee and workshop gets one in the
+# same flush that creates it, so paying an order never has to create accounts.
+
+
+def _open_accounts_for_new_owners(session: Session, _context, _instances) -> None:
+    currency = None
+    for owner in list(session.new):
+        if isinstance(owner, Trainee):
+            currency = currency or store_currency()
+            session.add(
+                LedgerAccount(
+                    kind=AccountKind.TRAINEE,
+                    currency=currency,
+                    trainee=owner,
+                    workshop=owner.workshop,
+                    workshop_id=owner.workshop_id,
+                    debits_must_not_exceed_credits=True,
+                )
+            )
+        elif isinstance(owner, Workshop):
+            currency = currency or store_currency()
+            session.add(
+                LedgerAccount(
+                    kind=AccountKind.WORKSHOP_POOL,
+                    currency=currency,
+                    workshop=owner,
+                    debits_must_not_exceed_credits=True,
+                )
+            )
+
+
+def _code_from_owner(_mapper, _connection, account: LedgerAccount) -> None:
+    if not account.code:
+        if account.kind == AccountKind.TRAINEE:
+            account.code = trainee_code(account.trainee_id)
+        elif account.kind == AccountKind.WORKSHOP_POOL:
+            account.code = pool_code(account.workshop_id)
+        else:
+            account.code = account.kind.value
+
+
+def open_accounts_with_owners(session_class: type[Session]) -> None:
+    if not event.contains(session_class, "before_flush", _open_accounts_for_new_owners):
+        event.listen(session_class, "before_flush", _open_accounts_for_new_owners)
+    if not event.contains(LedgerAccount, "before_insert", _code_from_owner):
+        event.listen(LedgerAccount, "before_insert", _code_from_owner)
+
+
+def ensure_accounts(trainee_ids: Iterable[int] = (), workshop_ids: Iterable[int] = ()) -> None:
+    """Open any missing accounts: the system ones, and those of owners made outside the ORM."""
+    trainee_ids, workshop_ids = set(trainee_ids), set(workshop_ids)
+    wanted = {k.value for k in SYSTEM_KINDS}
+    wanted |= {trainee_code(t) for t in trainee_ids} | {pool_code(w) for w in workshop_ids}
+    have = set(db.session.scalars(select(LedgerAccount.code).where(LedgerAccount.code.in_(wanted))))
+    missing = wanted - have
+    if not missing:
+        return
+    currency = store_currency()
+    workshops_of = dict(
+        db.session.execute(
+            select(Trainee.id, Trainee.workshop_id).where(Trainee.id.in_(trainee_ids))
+        ).all()
+    )
+    for code in sorted(missing):
+        kind, _, owner = code.partition(":")
+        account = LedgerAccount(code=code, currency=currency)
+        if kind == "trainee":
+            account.kind, account.trainee_id = AccountKind.TRAINEE, int(owner)
+            account.workshop_id = workshops_of.get(int(owner))
+            account.debits_must_not_exceed_credits = True
+        elif kind == "pool":
+            account.kind, account.workshop_id = AccountKind.WORKSHOP_POOL, int(owner)
+            account.debits_must_not_exceed_credits = True
+        else:
+            account.kind = AccountKind(code)
+        savepoint = db.session.begin_nested()
+        db.session.add(account)
+        try:
+            db.session.flush()
+            savepoint.commit()
+        except IntegrityError:  # opened by a concurrent request meanwhile: that one will do
+            savepoint.rollback()
+
+
+def lock_accounts(
+    *, ids: Iterable[int] = (), codes: Iterable[str] = (), trainee_ids: Iterable[int] = ()
+) -> dict[int, LedgerAccount]:
+    """Accounts by id, row-locked in id order for the rest of the transaction."""
+    conditions = []
+    if ids := set(ids):
+        conditions.append(LedgerAccount.id.in_(ids))
+    if codes := set(codes):
+        conditions.append(LedgerAccount.code.in_(codes))
+    if trainee_ids := set(trainee_ids):
+        conditions.append(LedgerAccount.trainee_id.in_(trainee_ids))
+    if not conditions:
+        return {}
+    rows = db.session.scalars(
+        select(LedgerAccount)
+        .where(or_(*conditions))
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {a.id: a for a in rows}
+
+
+@dataclass
+class _Movement:
+    debits: int = 0
+    credits: int = 0
+    earned: int = 0
+    credited: bool = field(default=False)
+
+
+def post(transfers: Sequence[PlannedTransfer], accounts: dict[int, LedgerAccount]) -> None:
+    """Post `transfers` between `accounts` (as returned by `lock_accounts`).
+
+    Raises InsufficientBalance, changing nothing, when a flagged account would
+    go below zero; LedgerError on a currency mismatch or an unknown account.
+    """
+    if not transfers:
+        return
+    currency = None
+    moves: dict[int, _Movement] = defaultdict(_Movement)
+    for t in transfers:
+        if t.amount <= 0:
+            raise LedgerError(f"transfer {t.idempotency_key}: the amount must be positive")
+        for account_id in (t.debit, t.credit):
+            if account_id not in accounts:
+                raise LedgerError(f"transfer {t.idempotency_key}: account {account_id} not locked")
+        pair = {accounts[t.debit].currency, accounts[t.credit].currency}
+        if len(pair) != 1 or (currency and pair != {currency}):
+            raise LedgerError(f"transfer {t.idempotency_key}: currencies differ {sorted(pair)}")
+        currency = pair.pop()
+        moves[t.debit].debits += t.amount
+        moves[t.credit].credits += t.amount
+        if t.kind in EARNING_KINDS:
+            moves[t.credit].earned += t.amount
+            moves[t.credit].credited = True
+
+    now = utcnow()
+    ids = sorted(moves)
+
+    def delta(attribute: str):
+        values = {i: getattr(moves[i], attribute) for i in ids if getattr(moves[i], attribute)}
+        return case(values, value=LedgerAccount.id, else_=0) if values else 0
+
+    debit_delta, credit_delta = delta("debits"), delta("credits")
+    credited_ids = [i for i in ids if moves[i].credited]
+    values = {
+        "debits_posted": LedgerAccount.debits_posted + debit_delta,
+        "credits_posted": LedgerAccount.credits_posted + credit_delta,
+        "earned_posted": LedgerAccount.earned_posted + delta("earned"),
+    }
+    if credited_ids:
+        values["last_credit_at"] = case(
+            (LedgerAccount.id.in_(credited_ids), now), else_=LedgerAccount.last_credit_at
+        )
+    moved = db.session.execute(
+        update(LedgerAccount)
+        .where(
+            LedgerAccount.id.in_(ids),
+            or_(
+                ~LedgerAccount.debits_must_not_exceed_credits,
+                LedgerAccount.debits_posted + debit_delta
+                <= LedgerAccount.credits_posted + credit_delta,
+            ),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != len(ids):
+        short = [
+            a.code
+            for i in ids
+            if (a := accounts[i]).debits_must_not_exceed_credits
+            and a.debits_posted + moves[i].debits > a.credits_posted + moves[i].credits
+        ]
+        raise InsufficientBalance(f"not enough on {', '.join(short) or 'an account'}")
+    db.session.execute(
+        insert(Transfer),
+        [
+            {
+                "debit_account_id": t.debit,
+                "credit_account_id": t.credit,
+                "amount": t.amount,
+                "currency": currency,
+                "kind": t.kind,
+                "idempotency_key": t.idempotency_key,
+                "cause_type": t.cause_type,
+                "cause_id": t.cause_id,
+                "subject_account_id": t.subject_account_id,
+                "memo": t.memo[:300],
+                "created_by_id": t.created_by_id,
+                "created_at": now,
+            }
+            for t in transfers
+        ],
+    )
+    for i in ids:  # the locked rows were fresh: keep them in step without reading again
+        account, move = accounts[i], moves[i]
+        set_committed_value(account, "debits_posted", account.debits_posted + move.debits)
+        set_committed_value(account, "credits_posted", account.credits_posted + move.credits)
+        set_committed_value(account, "earned_posted", account.earned_posted + move.earned)
+        if move.credited:
+            set_committed_value(account, "last_credit_at", now)

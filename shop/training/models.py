@@ -1,0 +1,216 @@
+"""The ledger, modelled on TigerBeetle's accounts and transfers.
+
+Every transfer moves an amount from one account's debits to another's
+credits, so total debits always equal total credits. Account rows carry their
+running totals, updated in the same transaction as the transfer, so a balance
+is read, never summed. Transfers are append-only: the database refuses an
+UPDATE or DELETE of one (triggers in migration 0003).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.catalog.models import enum_column
+from shop.extensions import db
+from shop.timeutil import utcnow
+
+
+class AccountKind(enum.StrEnum):
+    TRAINEE = "trainee"  # one per trainee: credit-normal, never below zero
+    WORKSHOP_POOL = "workshop_pool"  # units sold with no recorded makers
+    SALE_SHARE_SOURCE = "sale_share_source"  # the store's side of every share
+    WITHDRAWALS = "withdrawals"  # paid out to schools and suppliers
+    REFUND_LOSS = "refund_loss"  # reversals a trainee had already spent
+
+
+class TransferKind(enum.StrEnum):
+    SALE_SHARE = "sale_share"
+    REFUND_REVERSAL = "refund_reversal"
+    WITHDRAWAL = "withdrawal"
+    MATCH = "match"
+    CORRECTION = "correction"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class LedgerAccount(db.Model):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        CheckConstraint("debits_posted >= 0 AND credits_posted >= 0", name="totals_not_negative"),
+        # TigerBeetle's debits_must_not_exceed_credits: a flagged account never goes below zero.
+        CheckConstraint(
+            "NOT debits_must_not_exceed_credits OR debits_posted <= credits_posted",
+            name="balance_not_negative",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the account is for, unique: trainee:12, pool:3, sale_share_source, withdrawals, refund_loss.
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[AccountKind] = mapped_column(enum_column(AccountKind, "ledger_account_kind"))
+    currency: Mapped[str] = mapped_column(String(3))
+    trainee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trainees.id"), unique=True, nullable=True
+    )
+    workshop_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workshops.id"), index=True, nullable=True
+    )
+    debits_must_not_exceed_credits: Mapped[bool] = mapped_column(default=False)
+    debits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Sale shares and matches only: what a trainee earned, and when last.
+    earned_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_credit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    trainee = relationship("Trainee")
+    workshop = relationship("Workshop")
+
+    @property
+    def balance(self) -> int:
+        """Credit-normal balance (what the account holds for its owner)."""
+        return self.credits_posted - self.debits_posted
+
+
+class Transfer(db.Model):
+    __tablename__ = "ledger_transfers"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
+        Index("ix_ledger_transfers_cause", "cause_type", "cause_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[TransferKind] = mapped_column(enum_column(TransferKind, "transfer_kind"))
+    # Derived from the cause (order line + account, refund line + account, withdrawal…): a
+    # cause can post its transfer once, however often it is reported.
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    cause_type: Mapped[str] = mapped_column(
+        String(32)
+    )  # order_line, refund, withdrawal, correction
+    cause_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The trainee or pool account a reversal is about, even when a shortfall is booked to
+    # refund_loss instead: cumulative reversals per account are summed over it.
+    subject_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_accounts.id"), index=True, nullable=True
+    )
+    # Never a buyer: sales read as product and month.
+    memo: Mapped[str] = mapped_column(String(300), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+    debit_account: Mapped[LedgerAccount] = relationship(foreign_keys=[debit_account_id])
+    credit_account: Mapped[LedgerAccount] = relationship(foreign_keys=[credit_account_id])
+
+
+class WithdrawalPurpose(enum.StrEnum):
+    COURSE_FEES = "course_fees"
+    SCHOOL_FEES = "school_fees"
+    MATERIALS = "materials"
+    BUSINESS = "business"
+
+    @property
+    def label(self) -> str:
+        return {
+            "course_fees": "Course fees",
+            "school_fees": "School fees",
+            "materials": "Materials or tools",
+            "business": "Starting a business",
+        }[self.value]
+
+
+class WithdrawalStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"  # the transfer is posted: paid to the payee
+    REJECTED = "rejected"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class Withdrawal(db.Model):
+    __tablename__ = "withdrawals"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "decided_by_id IS NULL OR decided_by_id <> requested_by_id", name="four_eyes"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    purpose: Mapped[WithdrawalPurpose] = mapped_column(
+        enum_column(WithdrawalPurpose, "withdrawal_purpose")
+    )
+    payee: Mapped[str] = mapped_column(String(200))  # the school or supplier paid
+    details: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[WithdrawalStatus] = mapped_column(
+        enum_column(WithdrawalStatus, "withdrawal_status"), default=WithdrawalStatus.REQUESTED
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+    transfer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_transfers.id"), nullable=True
+    )
+
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+    trainee = relationship("Trainee")
+
+
+class GoalStatus(enum.StrEnum):
+    OPEN = "open"
+    REACHED = "reached"
+    DROPPED = "dropped"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class DevelopmentGoal(db.Model):
+    """One goal of a trainee's individual development plan."""
+
+    __tablename__ = "development_goals"
+    __table_args__ = (CheckConstraint("target_amount > 0", name="target_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    target_amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    target_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[GoalStatus] = mapped_column(
+        enum_column(GoalStatus, "goal_status"), default=GoalStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

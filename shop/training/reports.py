@@ -1,0 +1,425 @@
+"""Reading the ledger: balances, statements, reconciliation, verification, impact.
+
+Balances are read from the account rows, never summed from transfers, so the
+staff pages cost the same whatever the number of transfers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, literal_column, or_, select
+from sqlalchemy.orm import aliased
+
+from shop.extensions import db
+from shop.provenance.models import Trainee, Workshop
+from shop.training.models import (
+    AccountKind,
+    LedgerAccount,
+    Transfer,
+    TransferKind,
+    Withdrawal,
+    WithdrawalStatus,
+)
+
+# A workshop with fewer credited trainees than this is shown publicly only in the totals.
+PUBLIC_MIN_TRAINEES = 5
+
+
+def month_of(column):
+    """'YYYY-MM' of a timestamp, on SQLite and PostgreSQL."""
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+# --- staff: balances ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    trainee_id: int
+    code: str
+    legal_name: str
+    workshop: str
+    cohort: str
+    active: bool
+    balance: int
+    earned: int
+    last_credit_at: datetime | None
+
+
+def _balance_query(workshop_id: int | None, cohort: str | None):
+    query = (
+        select(
+            Trainee.id,
+            Trainee.code,
+            Trainee.legal_name,
+            Workshop.name,
+            Trainee.cohort,
+            Trainee.active,
+            LedgerAccount.credits_posted - LedgerAccount.debits_posted,
+            LedgerAccount.earned_posted,
+            LedgerAccount.last_credit_at,
+        )
+        .join(Workshop, Workshop.id == Trainee.workshop_id)
+        .outerjoin(LedgerAccount, LedgerAccount.trainee_id == Trainee.id)
+    )
+    if workshop_id:
+        query = query.where(Trainee.workshop_id == workshop_id)
+    if cohort:
+        query = query.where(Trainee.cohort == cohort)
+    return query
+
+
+def balances(
+    *, workshop_id: int | None = None, cohort: str | None = None, page: int = 1, per_page: int = 50
+) -> tuple[list[BalanceRow], int]:
+    """One page of trainees with their balances, and how many trainees match: two statements."""
+    query = _balance_query(workshop_id, cohort)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.execute(
+        query.order_by(Trainee.code).limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return [_balance_row(r) for r in rows], total
+
+
+def _balance_row(r) -> BalanceRow:
+    return BalanceRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6] or 0), int(r[7] or 0), r[8])
+
+
+def all_balances(
+    workshop_id: int | None = None, cohort: str | None = None, chunk: int = 1000
+) -> Iterator[BalanceRow]:
+    """Every trainee's balance, streamed in pages (the CSV export)."""
+    last_code = ""
+    while True:
+        rows = db.session.execute(
+            _balance_query(workshop_id, cohort)
+            .where(Trainee.code > last_code)
+            .order_by(Trainee.code)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield from (_balance_row(r) for r in rows)
+        last_code = rows[-1][1]
+
+
+def filter_choices() -> tuple[list[tuple[int, str]], list[str]]:
+    workshops = db.session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name)).all()
+    cohorts = db.session.scalars(
+        select(Trainee.cohort).where(Trainee.cohort != "").distinct().order_by(Trainee.cohort)
+    ).all()
+    return [(w.id, w.name) for w in workshops], list(cohorts)
+
+
+# --- staff: a trainee's statement --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    transfer_id: int
+    at: datetime
+    kind: TransferKind
+    memo: str
+    amount: int  # signed: + credited to the trainee, - debited
+    running_balance: int
+
+
+def statement(
+    account_id: int, *, page: int | None = None, per_page: int = 100
+) -> tuple[list[StatementLine], int]:
+    """Every transfer on the account with the balance after it, newest first; one statement
+    (a window sum), so a page costs the same however long the history is."""
+    signed = case(
+        (Transfer.credit_account_id == account_id, Transfer.amount), else_=-Transfer.amount
+    )
+    inner = (
+        select(
+            Transfer.id,
+            Transfer.created_at,
+            Transfer.kind,
+            Transfer.memo,
+            signed.label("signed"),
+            func.sum(signed).over(order_by=Transfer.id).label("running"),
+            func.count().over().label("total"),
+        )
+        .where(
+            or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id)
+        )
+        .subquery()
+    )
+    query = select(inner).order_by(inner.c.id.desc())
+    if page is not None:
+        query = query.limit(per_page).offset((max(page, 1) - 1) * per_page)
+    rows = db.session.execute(query).all()
+    lines = [
+        StatementLine(
+            r.id, r.created_at, TransferKind(r.kind), r.memo, int(r.signed), int(r.running)
+        )
+        for r in rows
+    ]
+    return lines, int(rows[0].total) if rows else 0
+
+
+# --- reconciliation and verification ---------------------------------------------------
+
+
+@dataclass
+class LedgerCheck:
+    accounts: int = 0
+    transfers: int = 0
+    total_debits: int = 0
+    total_credits: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+def verify(progress: Callable[[int], None] | None = None) -> LedgerCheck:
+    """Recompute every account's totals from the transfers and compare with its row."""
+    check = LedgerCheck()
+    debits = dict(
+        db.session.execute(
+            select(Transfer.debit_account_id, func.sum(Transfer.amount)).group_by(
+                Transfer.debit_account_id
+            )
+        ).all()
+    )
+    credits = dict(
+        db.session.execute(
+            select(Transfer.credit_account_id, func.sum(Transfer.amount)).group_by(
+                Transfer.credit_account_id
+            )
+        ).all()
+    )
+    check.transfers = db.session.scalar(select(func.count(Transfer.id)))
+    rows = db.session.execute(
+        select(
+            LedgerAccount.id,
+            LedgerAccount.code,
+            LedgerAccount.debits_posted,
+            LedgerAccount.credits_posted,
+            LedgerAccount.debits_must_not_exceed_credits,
+        ).order_by(LedgerAccount.id)
+    ).all()
+    known = set()
+    for account_id, code, debits_posted, credits_posted, flagged in rows:
+        known.add(account_id)
+        check.accounts += 1
+        check.total_debits += debits_posted
+        check.total_credits += credits_posted
+        summed_debits, summed_credits = (
+            int(debits.get(account_id, 0)),
+            int(credits.get(account_id, 0)),
+        )
+        if summed_debits != debits_posted:
+            check.problems.append(
+                f"{code}: debits_posted {debits_posted} but its transfers sum to {summed_debits}"
+            )
+        if summed_credits != credits_posted:
+            check.problems.append(
+                f"{code}: credits_posted {credits_posted} but its transfers sum to {summed_credits}"
+            )
+        if flagged and debits_posted > credits_posted:
+            check.problems.append(f"{code}: balance below zero ({credits_posted - debits_posted})")
+        if progress:
+            progress(1)
+    for orphan in (set(debits) | set(credits)) - known:
+        check.problems.append(f"transfers name account {orphan}, which does not exist")
+    if check.total_debits != check.total_credits:
+        check.problems.append(
+            f"total debits {check.total_debits} differ from total credits {check.total_credits}"
+        )
+    return check
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    check: LedgerCheck
+    by_kind: list[tuple[str, int, int]]  # transfer kind, count, sum
+    by_account_kind: list[tuple[str, int, int, int]]  # account kind, accounts, debits, credits
+    pending_withdrawals: tuple[int, int]  # count, sum
+
+
+def reconciliation() -> Reconciliation:
+    by_kind = db.session.execute(
+        select(Transfer.kind, func.count(Transfer.id), func.sum(Transfer.amount))
+        .group_by(Transfer.kind)
+        .order_by(Transfer.kind)
+    ).all()
+    by_account_kind = db.session.execute(
+        select(
+            LedgerAccount.kind,
+            func.count(LedgerAccount.id),
+            func.sum(LedgerAccount.debits_posted),
+            func.sum(LedgerAccount.credits_posted),
+        )
+        .group_by(LedgerAccount.kind)
+        .order_by(LedgerAccount.kind)
+    ).all()
+    pending = db.session.execute(
+        select(func.count(Withdrawal.id), func.coalesce(func.sum(Withdrawal.amount), 0)).where(
+            Withdrawal.status == WithdrawalStatus.REQUESTED
+        )
+    ).one()
+    return Reconciliation(
+        verify(),
+        [(TransferKind(k).label, c, int(s or 0)) for k, c, s in by_kind],
+        [
+            (AccountKind(k).value.replace("_", " "), c, int(d or 0), int(cr or 0))
+            for k, c, d, cr in by_account_kind
+        ],
+        (pending[0], int(pending[1])),
+    )
+
+
+# --- the public impact page --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkshopImpact:
+    slug: str
+    name: str
+    credited: int
+    trainees: int
+
+
+@dataclass(frozen=True)
+class Impact:
+    credited: int  # sale shares and matches, less what refunds took back
+    withdrawn: int  # paid out to schools and suppliers
+    trainees: int  # trainees ever credited
+    months: list[tuple[str, int]]  # ('2026-03', cents), oldest first
+    workshops: list[WorkshopImpact]  # only those with PUBLIC_MIN_TRAINEES or more
+    other_workshops: int  # how many workshops are counted only in the totals
+
+
+def _net_credit():
+    """Per transfer: + a share or match credited, - a reversal taken from the account."""
+    return case(
+        (Transfer.kind.in_([TransferKind.SALE_SHARE, TransferKind.MATCH]), Transfer.amount),
+        (
+            and_(
+                Transfer.kind == TransferKind.REFUND_REVERSAL,
+                Transfer.debit_account_id == Transfer.subject_account_id,
+            ),
+            -Transfer.amount,
+        ),
+        else_=0,
+    )
+
+
+def impact(months: int = 12) -> Impact:
+    subject = aliased(LedgerAccount)
+    relevant = Transfer.kind.in_(
+        [TransferKind.SALE_SHARE, TransferKind.MATCH, TransferKind.REFUND_REVERSAL]
+    )
+    month = month_of(Transfer.created_at)
+    per_month = db.session.execute(
+        select(month.label("month"), func.sum(_net_credit()))
+        .where(relevant)
+        .group_by(literal_column("month"))
+        .order_by(literal_column("month").desc())
+        .limit(months)
+    ).all()
+    per_workshop = db.session.execute(
+        select(subject.workshop_id, func.sum(_net_credit()))
+        .join(subject, subject.id == Transfer.subject_account_id)
+        .where(relevant)
+        .group_by(subject.workshop_id)
+    ).all()
+    trainees_per_workshop = dict(
+        db.session.execute(
+            select(LedgerAccount.workshop_id, func.count(LedgerAccount.id))
+            .where(LedgerAccount.kind == AccountKind.TRAINEE, LedgerAccount.earned_posted > 0)
+            .group_by(LedgerAccount.workshop_id)
+        ).all()
+    )
+    withdrawn = db.session.scalar(
+        select(func.coalesce(func.sum(LedgerAccount.credits_posted), 0)).where(
+            LedgerAccount.kind == AccountKind.WITHDRAWALS
+        )
+    )
+    credited_by_workshop = {w: int(total or 0) for w, total in per_workshop}
+    shown_ids = [
+        w for w, n in trainees_per_workshop.items() if w is not None and n >= PUBLIC_MIN_TRAINEES
+    ]
+    names = {
+        w.id: w
+        for w in db.session.execute(
+            select(Workshop.id, Workshop.slug, Workshop.name).where(Workshop.id.in_(shown_ids))
+        ).all()
+    }
+    shown = sorted(
+        (
+            WorkshopImpact(
+                names[w].slug,
+                names[w].name,
+                credited_by_workshop.get(w, 0),
+                trainees_per_workshop[w],
+            )
+            for w in shown_ids
+            if w in names
+        ),
+        key=lambda item: -item.credited,
+    )
+    credited_workshops = {w for w, total in credited_by_workshop.items() if total and w is not None}
+    return Impact(
+        credited=sum(credited_by_workshop.values()),
+        withdrawn=int(withdrawn or 0),
+        trainees=sum(trainees_per_workshop.values()),
+        months=[(m, int(total or 0)) for m, total in reversed(per_month)],
+        workshops=shown,
+        other_workshops=len(credited_workshops - set(shown_ids)),
+    )
+
+
+# --- charts -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    value: int
+
+
+def bar_chart(values: list[tuple[str, int]], *, width: int = 640, height: int = 220) -> list[Bar]:
+    """Geometry for a server-rendered SVG bar chart (the template draws it)."""
+    if not values:
+        return []
+    top = max(max(v for _, v in values), 1)
+    plot_height = height - 40
+    slot = (width - 20) / len(values)
+    bars = []
+    for i, (label, value) in enumerate(values):
+        h = plot_height * max(value, 0) / top
+        bars.append(
+            Bar(10 + i * slot + slot * 0.15, 10 + plot_height - h, slot * 0.7, h, label, value)
+        )
+    return bars
+
+
+def pending_withdrawal_list() -> list[Withdrawal]:
+    from sqlalchemy.orm import joinedload
+
+    return list(
+        db.session.scalars(
+            select(Withdrawal)
+            .where(Withdrawal.status == WithdrawalStatus.REQUESTED)
+            .options(
+                joinedload(Withdrawal.trainee),
+                joinedload(Withdrawal.requested_by),
+            )
+            .order_by(Withdrawal.requested_at)
+        )
+    )

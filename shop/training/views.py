@@ -1,0 +1,404 @@
+"""Staff review of training accounts under /staff/, and the public /impact page.
+
+Every /staff/ route is guarded once, for the whole blueprint: anonymous
+visitors are sent to sign in, anyone without the staff role gets 403.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from collections.abc import Iterable, Iterator
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from shop.accounts.models import Role
+from shop.extensions import db, login_manager
+from shop.money import MoneyError, parse_major
+from shop.provenance.models import Trainee
+from shop.training import reports, services
+from shop.training.models import (
+    DevelopmentGoal,
+    GoalStatus,
+    Withdrawal,
+    WithdrawalPurpose,
+)
+
+bp = Blueprint("training", __name__)
+staff = Blueprint("staff", __name__, url_prefix="/staff")
+
+PER_PAGE = 50
+
+
+@staff.before_request
+def _staff_only():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.has_role(Role.STAFF):
+        abort(403)
+    return None
+
+
+def _currency() -> str:
+    return current_app.config["STORE_CURRENCY"]
+
+
+class MoneyField(StringField):
+    """An amount in major units ('12.50'), kept as minor units in `.cents`."""
+
+    def __init__(self, *args, signed: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.signed = signed
+        self.cents: int | None = None
+
+    def pre_validate(self, form):
+        text = (self.data or "").strip()
+        negative = self.signed and text.startswith("-")
+        try:
+            cents = parse_major(text[1:] if negative else text, _currency())
+        except MoneyError as exc:
+            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+        self.cents = -cents if negative else cents
+
+
+class WithdrawalForm(FlaskForm):
+    amount = MoneyField("Amount", validators=[InputRequired()])
+    purpose = SelectField(
+        "Purpose", choices=[(p.value, p.label) for p in WithdrawalPurpose],
+        validators=[InputRequired()],
+    )  # fmt: skip
+    payee = StringField(
+        "Paid to (school, institution or supplier)", validators=[InputRequired(), Length(max=200)]
+    )
+    details = TextAreaField(
+        "Details (course, invoice number)", validators=[Optional(), Length(max=2000)]
+    )
+
+
+class DecisionForm(FlaskForm):
+    note = StringField("Reason for rejecting", validators=[Optional(), Length(max=500)])
+
+
+class GoalForm(FlaskForm):
+    title = StringField("Goal", validators=[InputRequired(), Length(max=200)])
+    target_amount = MoneyField("Target amount", validators=[InputRequired()])
+    target_date = DateField("Target date", validators=[Optional()])
+
+
+class GoalStatusForm(FlaskForm):
+    status = SelectField("Status", choices=[(s.value, s.label) for s in GoalStatus])
+
+
+class CorrectionForm(FlaskForm):
+    amount = MoneyField("Amount (negative to take back)", signed=True, validators=[InputRequired()])
+    reason = StringField("Reason", validators=[InputRequired(), Length(max=250)])
+    request_key = HiddenField()
+
+
+# --- public ---------------------------------------------------------------------------
+
+
+@bp.get("/impact")
+def impact():
+    summary = reports.impact()
+    return render_template(
+        "training/impact.html",
+        impact=summary,
+        bars=reports.bar_chart(summary.months),
+        min_trainees=reports.PUBLIC_MIN_TRAINEES,
+    )
+
+
+# --- staff ----------------------------------------------------------------------------
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@staff.get("/")
+def index():
+    return redirect(url_for("staff.trainees"))
+
+
+@staff.get("/trainees")
+def trainees():
+    workshop_id, cohort = _int_arg("workshop"), request.args.get("cohort") or None
+    page = _int_arg("page") or 1
+    rows, total = reports.balances(
+        workshop_id=workshop_id, cohort=cohort, page=page, per_page=PER_PAGE
+    )
+    workshops, cohorts = reports.filter_choices()
+    return render_template(
+        "training/trainees.html", rows=rows, total=total, page=page,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), workshops=workshops, cohorts=cohorts,
+        workshop_id=workshop_id, cohort=cohort,
+    )  # fmt: skip
+
+
+def _trainee_or_404(trainee_id: int) -> Trainee:
+    trainee = db.session.scalars(
+        select(Trainee).where(Trainee.id == trainee_id).options(joinedload(Trainee.workshop))
+    ).one_or_none()
+    if trainee is None:
+        abort(404)
+    return trainee
+
+
+def _trainee_page(trainee: Trainee, status: int = 200, **forms):
+    account = services.trainee_account(trainee.id)
+    page = _int_arg("page") or 1
+    lines, count = reports.statement(account.id, page=page)
+    goals = list(
+        db.session.scalars(
+            select(DevelopmentGoal)
+            .where(DevelopmentGoal.trainee_id == trainee.id)
+            .order_by(DevelopmentGoal.id)
+        )
+    )
+    withdrawals = list(
+        db.session.scalars(
+            select(Withdrawal)
+            .where(Withdrawal.trainee_id == trainee.id)
+            .options(joinedload(Withdrawal.requested_by), joinedload(Withdrawal.decided_by))
+            .order_by(Withdrawal.requested_at.desc())
+        )
+    )
+    correction = forms.get("correction_form") or CorrectionForm()
+    if not correction.request_key.data:
+        correction.request_key.data = secrets.token_urlsafe(16)
+    return render_template(
+        "training/trainee.html", trainee=trainee, account=account, lines=lines,
+        statement_count=count, page=page, pages=max((count + 99) // 100, 1),
+        progress=services.goal_progress(goals, account.balance), withdrawals=withdrawals,
+        withdrawal_form=forms.get("withdrawal_form") or WithdrawalForm(),
+        goal_form=forms.get("goal_form") or GoalForm(), correction_form=correction,
+        goal_status_form=GoalStatusForm(),
+        pending=sum(w.amount for w in withdrawals if w.status == "requested"),
+    ), status  # fmt: skip
+
+
+@staff.get("/trainees/<int:trainee_id>")
+def trainee(trainee_id: int):
+    return _trainee_page(_trainee_or_404(trainee_id))
+
+
+def _refuse(trainee: Trainee, message: str, **forms):
+    db.session.rollback()
+    flash(message, "error")
+    return _trainee_page(trainee, 400, **forms)
+
+
+@staff.post("/trainees/<int:trainee_id>/withdrawals")
+def request_withdrawal(trainee_id: int):
+    found = _trainee_or_404(trainee_id)
+    form = WithdrawalForm()
+    if not form.validate_on_submit():
+        return _refuse(found, "Please correct the withdrawal request.", withdrawal_form=form)
+    try:
+        services.request_withdrawal(
+            trainee_id=found.id, amount=form.amount.cents, purpose=WithdrawalPurpose(form.purpose.data),
+            payee=form.payee.data, details=form.details.data or "", requested_by=current_user,
+        )  # fmt: skip
+    except services.TrainingError as exc:
+        return _refuse(found, str(exc), withdrawal_form=form)
+    db.session.commit()
+    flash("Withdrawal requested; another staff member must approve it.", "success")
+    return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+
+
+@staff.get("/withdrawals")
+def withdrawals():
+    return render_template(
+        "training/withdrawals.html",
+        pending=reports.pending_withdrawal_list(),
+        form=DecisionForm(),
+    )
+
+
+@staff.post("/withdrawals/<int:withdrawal_id>/<any(approve, reject):decision>")
+def decide_withdrawal(withdrawal_id: int, decision: str):
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("staff.withdrawals"))
+    try:
+        if decision == "approve":
+            done = services.approve_withdrawal(withdrawal_id, current_user)
+            message = "Withdrawal approved: the payout is posted to the ledger."
+        else:
+            done = services.reject_withdrawal(withdrawal_id, current_user, form.note.data or "")
+            message = "Withdrawal rejected."
+        trainee_id = done.trainee_id
+        db.session.commit()
+    except services.TrainingError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("staff.withdrawals"))
+    flash(message, "success")
+    if request.form.get("back") == "trainee":
+        return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+    return redirect(url_for("staff.withdrawals"))
+
+
+@staff.post("/trainees/<int:trainee_id>/goals")
+def add_goal(trainee_id: int):
+    found = _trainee_or_404(trainee_id)
+    form = GoalForm()
+    if not form.validate_on_submit():
+        return _refuse(found, "Please correct the goal.", goal_form=form)
+    try:
+        services.add_goal(
+            trainee_id=found.id, title=form.title.data, target_amount=form.target_amount.cents,
+            target_date=form.target_date.data, currency=_currency(),
+        )  # fmt: skip
+    except services.TrainingError as exc:
+        return _refuse(found, str(exc), goal_form=form)
+    db.session.commit()
+    flash("Goal added to the development plan.", "success")
+    return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+
+
+@staff.post("/goals/<int:goal_id>/status")
+def goal_status(goal_id: int):
+    form = GoalStatusForm()
+    goal = db.session.get(DevelopmentGoal, goal_id) or abort(404)
+    trainee_id = goal.trainee_id
+    if not form.validate_on_submit():
+        flash("Choose a status.", "error")
+    else:
+        services.set_goal_status(goal_id, GoalStatus(form.status.data))
+        db.session.commit()
+        flash("Goal updated.", "success")
+    return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+
+
+@staff.post("/trainees/<int:trainee_id>/corrections")
+def correction(trainee_id: int):
+    found = _trainee_or_404(trainee_id)
+    form = CorrectionForm()
+    if not form.validate_on_submit():
+        return _refuse(found, "Please correct the correction.", correction_form=form)
+    try:
+        posted = services.post_correction(
+            trainee_id=found.id, amount=form.amount.cents, reason=form.reason.data,
+            actor=current_user, request_key=form.request_key.data,
+        )  # fmt: skip
+    except services.TrainingError as exc:
+        return _refuse(found, str(exc), correction_form=form)
+    db.session.commit()
+    flash("Correction posted." if posted else "That correction was already posted.", "success")
+    return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+
+
+@staff.get("/reconciliation")
+def reconciliation():
+    return render_template("training/reconciliation.html", report=reports.reconciliation())
+
+
+# --- CSV -----------------------------------------------------------------------------
+
+
+def _cell(value) -> str:
+    """Spreadsheet-safe: a leading = + - @ would run as a formula."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_response(filename: str, header: list[str], rows: Iterable[list]) -> Response:
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([_cell(v) if isinstance(v, str) else v for v in row])
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _major(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+@staff.get("/balances.csv")
+def balances_csv():
+    rows = reports.all_balances(_int_arg("workshop"), request.args.get("cohort") or None)
+    return _csv_response(
+        "training-balances.csv",
+        [
+            "trainee_code",
+            "legal_name",
+            "workshop",
+            "cohort",
+            "active",
+            "balance",
+            "earned",
+            "last_credit",
+            "currency",
+        ],
+        (
+            [
+                r.code,
+                r.legal_name,
+                r.workshop,
+                r.cohort,
+                "yes" if r.active else "no",
+                _major(r.balance),
+                _major(r.earned),
+                r.last_credit_at.date().isoformat() if r.last_credit_at else "",
+                _currency(),
+            ]
+            for r in rows
+        ),
+    )
+
+
+@staff.get("/trainees/<int:trainee_id>/statement.csv")
+def statement_csv(trainee_id: int):
+    found = _trainee_or_404(trainee_id)
+    account = services.trainee_account(found.id)
+    lines, _count = reports.statement(account.id)
+    return _csv_response(
+        f"statement-{found.code}.csv",
+        ["date", "kind", "memo", "amount", "balance", "currency"],
+        (
+            [
+                line.at.date().isoformat(),
+                line.kind.label,
+                line.memo,
+                _major(line.amount),
+                _major(line.running_balance),
+                account.currency,
+            ]
+            for line in reversed(lines)
+        ),
+    )

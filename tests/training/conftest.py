@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from shop.extensions import db
+from shop.orders.gateways import DummyGateway
+from shop.orders.services import payment_succeeded, refund_order, start_payment
+from shop.training.models import LedgerAccount
+from tests.orders.conftest import new_order
+
+
+def pay(order):
+    """Pay `order` through the dummy gateway's real code path (as its Pay button does)."""
+    gateway = DummyGateway()
+    payment = start_payment(order, gateway)
+    return payment_succeeded(
+        order, gateway_name="dummy", reference=payment.reference, amount=order.total,
+        currency=order.currency,
+    )  # fmt: skip
+
+
+def paid_order(variants_quantities):
+    order = new_order(variants_quantities)
+    assert pay(order) == "paid"
+    db.session.flush()
+    return order
+
+
+def refund(order, line_amounts=None, **kwargs):
+    return refund_order(order, DummyGateway(), line_amounts=line_amounts, **kwargs)
+
+
+def balance_of(trainee) -> int:
+    account = db.session.scalars(
+        select(LedgerAccount)
+        .where(LedgerAccount.trainee_id == trainee.id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return account.credits_posted - account.debits_posted
+
+
+def totals() -> tuple[int, int]:
+    return db.session.execute(
+        select(func.sum(LedgerAccount.debits_posted), func.sum(LedgerAccount.credits_posted))
+    ).one()
+
+
+def sign_in(client, person) -> None:
+    """Flask-Login's session, as a successful sign-in leaves it."""
+    with client.session_transaction() as session:
+        session["_user_id"] = str(person.id)
+        session["_fresh"] = True
+
+
+@pytest.fixture
+def staff(ctx):
+    from tests import factories as f
+
+    return f.user("staff")
