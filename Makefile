@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app app
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Scale benchmarks, reported as ratios measured in one run (not part of `make test`).
+BENCH_TRANSFERS ?= 1000000
+bench: $(STAMP)
+	$(BIN)/python bench/staff_balances.py --transfers $(BENCH_TRANSFERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

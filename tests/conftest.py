@@ -36,6 +36,7 @@ class RequestIsolatingClient(FlaskClient):
     test's objects are expired so its assertions read what the request wrote."""
 
     def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)  # a streamed body is read inside its own context
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context() and current_app._get_current_object() is self.application:
             db.session.expire_all()
@@ -155,3 +156,32 @@ def count_queries(app):
 @pytest.fixture
 def media_root(app) -> Path:
     return Path(app.config["MEDIA_ROOT"])
+
+
+@pytest.fixture
+def committed_app(tmp_path):
+    """A migrated database of its own whose commits are real: for tests of concurrency."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    schema = None
+    if base:
+        url, schema = _postgres_schema_url(base)
+        _run_postgres(base, f'CREATE SCHEMA "{schema}"')
+    else:
+        url = f"sqlite:///{tmp_path / 'concurrent.db'}"
+    app = create_app(
+        config_for_tests(
+            url,
+            str(tmp_path / "media"),
+            SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 40} if base else {},
+        )
+    )
+    with app.app_context():
+        upgrade()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        if schema:
+            _run_postgres(base, f'DROP SCHEMA "{schema}" CASCADE')

@@ -137,5 +137,52 @@ def seed_demo(progress_label: ProgressFactory) -> list[str]:
         product.featured = True
     report.append(f"vetting events: {seed_vetting()} added")
     report.append(f"images: {seed_images(progress_label)} drawn")
+    report.append(f"demo orders: {seed_demo_sales(progress_label)} paid")
     report.append("Demo data is ready.")
     return report
+
+
+DEMO_BUYER_EMAIL = "demo.buyer@example.com"
+
+
+def seed_demo_sales(progress_label: ProgressFactory, orders: int = 12) -> int:
+    """A few paid orders through the real checkout and dummy gateway, so the training
+    accounts and the impact page have something to show. Only once."""
+    from shop.catalog.models import ProductStatus, Variant
+    from shop.orders import cart as carts
+    from shop.orders.gateways import DummyGateway
+    from shop.orders.models import Order
+    from shop.orders.services import BuyerDetails, payment_succeeded, place_order, start_payment
+
+    if db.session.scalar(select(Order.id).where(Order.email == DEMO_BUYER_EMAIL).limit(1)):
+        return 0
+    variants = db.session.scalars(
+        select(Variant)
+        .join(Variant.product)
+        .where(Product.status == ProductStatus.ACTIVE, Variant.stock >= 3)
+        .order_by(Variant.id)
+    ).all()
+    buyer = BuyerDetails(
+        email=DEMO_BUYER_EMAIL, name="Demo Buyer", address_line1="1 Example Street",
+        address_line2="", city="Lyon", postal_code="69001", country_code="FR",
+        shipping_method="standard",
+    )  # fmt: skip
+    gateway, paid = DummyGateway(), 0
+    with progress_label("Demo orders", min(orders, len(variants))) as bar:
+        for i, variant in enumerate(variants[:orders]):
+            cart: dict = {}
+            carts.write(cart, {variant.id: 1 + i % 2})
+            order = place_order(
+                cart,
+                buyer,
+                gateway_name=gateway.name,
+                currency=current_app.config["STORE_CURRENCY"],
+            )
+            payment = start_payment(order, gateway)
+            payment_succeeded(
+                order, gateway_name=gateway.name, reference=payment.reference,
+                amount=order.total, currency=order.currency,
+            )  # fmt: skip
+            paid += 1
+            bar.update(1)
+    return paid

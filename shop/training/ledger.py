@@ -70,16 +70,19 @@ def _open_accounts_for_new_owners(session: Session, _context, _instances) -> Non
     for owner in list(session.new):
         if isinstance(owner, Trainee):
             currency = currency or store_currency()
-            session.add(
-                LedgerAccount(
-                    kind=AccountKind.TRAINEE,
-                    currency=currency,
-                    trainee=owner,
-                    workshop=owner.workshop,
-                    workshop_id=owner.workshop_id,
-                    debits_must_not_exceed_credits=True,
-                )
+            account = LedgerAccount(
+                kind=AccountKind.TRAINEE,
+                currency=currency,
+                trainee=owner,
+                debits_must_not_exceed_credits=True,
             )
+            # The relationship when it was set, else the id: setting either to None would
+            # blank the other at the flush.
+            if owner.workshop is not None:
+                account.workshop = owner.workshop
+            else:
+                account.workshop_id = owner.workshop_id
+            session.add(account)
         elif isinstance(owner, Workshop):
             currency = currency or store_currency()
             session.add(

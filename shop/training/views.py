@@ -28,6 +28,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from shop.accounts.models import Role
@@ -82,7 +83,7 @@ class MoneyField(StringField):
 class WithdrawalForm(FlaskForm):
     amount = MoneyField("Amount", validators=[InputRequired()])
     purpose = SelectField(
-        "Purpose", choices=[(p.value, p.label) for p in WithdrawalPurpose],
+        "Purpose", choices=[SelectChoice(p.value, p.label) for p in WithdrawalPurpose],
         validators=[InputRequired()],
     )  # fmt: skip
     payee = StringField(
@@ -104,7 +105,7 @@ class GoalForm(FlaskForm):
 
 
 class GoalStatusForm(FlaskForm):
-    status = SelectField("Status", choices=[(s.value, s.label) for s in GoalStatus])
+    status = SelectField("Status", choices=[SelectChoice(s.value, s.label) for s in GoalStatus])
 
 
 class CorrectionForm(FlaskForm):
@@ -192,7 +193,7 @@ def _trainee_page(trainee: Trainee, status: int = 200, **forms):
         progress=services.goal_progress(goals, account.balance), withdrawals=withdrawals,
         withdrawal_form=forms.get("withdrawal_form") or WithdrawalForm(),
         goal_form=forms.get("goal_form") or GoalForm(), correction_form=correction,
-        goal_status_form=GoalStatusForm(),
+        goal_statuses=list(GoalStatus),
         pending=sum(w.amount for w in withdrawals if w.status == "requested"),
     ), status  # fmt: skip
 
@@ -203,9 +204,12 @@ def trainee(trainee_id: int):
 
 
 def _refuse(trainee: Trainee, message: str, **forms):
-    db.session.rollback()
     flash(message, "error")
-    return _trainee_page(trainee, 400, **forms)
+    page = _trainee_page(
+        trainee, 400, **forms
+    )  # rendered before the rollback expires what it shows
+    db.session.rollback()
+    return page
 
 
 @staff.post("/trainees/<int:trainee_id>/withdrawals")

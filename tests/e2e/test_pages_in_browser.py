@@ -16,6 +16,9 @@ MAIN_PAGES = [
     "/workshops/riverside-sewing-school",
     "/workshops/lantern-jewellery-studio",
     "/p/MS-2026-03-BHB-N",
+    "/impact",
+    "/login",
+    "/cart",
     "/no-such-page",
 ]
 WIDTHS = {"phone": 375, "desktop": 1280}

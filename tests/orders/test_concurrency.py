@@ -7,46 +7,13 @@ from __future__ import annotations
 import os
 import threading
 
-import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from shop import create_app
 from shop.catalog.models import Variant
-from shop.config import config_for_tests
 from shop.extensions import db
 from shop.orders.models import Order, Reservation
-from tests.conftest import _postgres_schema_url, _run_postgres
 from tests.orders.conftest import stocked_variant
 from tests.orders.test_cart_and_checkout import CHECKOUT
-
-
-@pytest.fixture
-def committed_app(tmp_path):
-    base = os.environ.get("TEST_DATABASE_URL")
-    schema = None
-    if base:
-        url, schema = _postgres_schema_url(base)
-        _run_postgres(base, f'CREATE SCHEMA "{schema}"')
-    else:
-        url = f"sqlite:///{tmp_path / 'concurrent.db'}"
-    app = create_app(
-        config_for_tests(
-            url,
-            str(tmp_path / "media"),
-            SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 40} if base else {},
-        )
-    )
-    with app.app_context():
-        upgrade()
-    try:
-        yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if schema:
-            _run_postgres(base, f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def test_concurrent_buyers_never_oversell(committed_app):

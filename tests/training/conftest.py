@@ -58,3 +58,28 @@ def staff(ctx):
     from tests import factories as f
 
     return f.user("staff")
+
+
+def one_maker_sale(stock: int = 10, sold: int = 1, price: int = 1000):
+    """A workshop, one trainee who made a batch of `stock`, and `sold` units paid for."""
+    from tests import factories as f
+
+    w = f.workshop()
+    product = f.product(w, price=price, impact_share_bps=1000)
+    maker = f.trainee(w)
+    f.batch(product.variants[0], quantity=stock, makers=[(maker, 1)])
+    order = paid_order([(product.variants[0], sold)])
+    return maker, product, order
+
+
+@pytest.fixture
+def staff_client(app, ctx):
+    """A client signed in as a (new) staff member."""
+    from tests import factories as f
+
+    person = f.user("staff")
+    db.session.commit()
+    client = app.test_client()
+    sign_in(client, person)
+    client.person = person
+    return client
