@@ -146,6 +146,11 @@ def template_helpers(app: Flask) -> None:
             value = date.fromisoformat(f"{value}-01") if len(value) == 7 else None
         return format_date(value, "MMMM y", locale=locale()) if value else ""
 
+    @app.template_filter("short_month")
+    def short_month_filter(value: str) -> str:
+        """'2026-03' -> 'Mar'."""
+        return format_date(date.fromisoformat(f"{value}-01"), "MMM", locale=locale())
+
     @app.template_filter("day")
     def day_filter(value: date | None) -> str:
         return format_date(value, "d MMM y", locale=locale()) if value else ""

@@ -139,6 +139,10 @@ def seed_demo(progress_label: ProgressFactory) -> list[str]:
     report.append(f"images: {seed_images(progress_label)} drawn")
     report.append(f"demo orders: {seed_demo_sales(progress_label)} paid")
     report.append("Demo data is ready.")
+    report.append(
+        "To review training accounts, create a staff member: "
+        "flask --app app create-user you@example.org --role staff (then sign in at /login)."
+    )
     return report
 
 

@@ -315,6 +315,22 @@ def _net_credit():
     )
 
 
+def earned_by_month(account_id: int, months: int = 12) -> list[tuple[str, int]]:
+    """What one account earned (shares and matches) per month, oldest first."""
+    month = month_of(Transfer.created_at)
+    rows = db.session.execute(
+        select(month.label("month"), func.sum(Transfer.amount))
+        .where(
+            Transfer.credit_account_id == account_id,
+            Transfer.kind.in_([TransferKind.SALE_SHARE, TransferKind.MATCH]),
+        )
+        .group_by(literal_column("month"))
+        .order_by(literal_column("month").desc())
+        .limit(months)
+    ).all()
+    return [(m, int(total or 0)) for m, total in reversed(rows)]
+
+
 def impact(months: int = 12) -> Impact:
     subject = aliased(LedgerAccount)
     relevant = Transfer.kind.in_(
@@ -393,10 +409,24 @@ class Bar:
     value: int
 
 
+def last_months(values: list[tuple[str, int]], months: int = 12) -> list[tuple[str, int]]:
+    """The last `months` calendar months up to this one, with zeros where nothing happened."""
+    from shop.timeutil import today
+
+    year, month = today().year, today().month
+    labels = []
+    for _ in range(months):
+        labels.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    known = dict(values)
+    return [(label, known.get(label, 0)) for label in reversed(labels)]
+
+
 def bar_chart(values: list[tuple[str, int]], *, width: int = 640, height: int = 220) -> list[Bar]:
-    """Geometry for a server-rendered SVG bar chart (the template draws it)."""
-    if not values:
+    """Geometry for a server-rendered SVG bar chart of the last twelve months."""
+    if not any(v for _, v in values):
         return []
+    values = last_months(values)
     top = max(max(v for _, v in values), 1)
     plot_height = height - 40
     slot = (width - 20) / len(values)

@@ -194,6 +194,7 @@ def _trainee_page(trainee: Trainee, status: int = 200, **forms):
         withdrawal_form=forms.get("withdrawal_form") or WithdrawalForm(),
         goal_form=forms.get("goal_form") or GoalForm(), correction_form=correction,
         goal_statuses=list(GoalStatus),
+        earned_bars=reports.bar_chart(reports.earned_by_month(account.id)),
         pending=sum(w.amount for w in withdrawals if w.status == "requested"),
     ), status  # fmt: skip
 

@@ -81,6 +81,7 @@ def test_the_statement_shows_sales_as_product_and_month_never_the_buyer(staff_cl
     assert "buyer@example.com" not in page and "Ana Buyer" not in page
     assert setting["trainee"].legal_name in page  # staff see the legal name
     assert "$2.00" in page  # the balance
+    assert "Earned per month" in page and 'class="chart-bar"' in page
 
     exported = client.get(f"/staff/trainees/{setting['trainee'].id}/statement.csv")
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
