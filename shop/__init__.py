@@ -44,11 +44,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from shop import models  # noqa: F401  (every model registered before mapping)
     from shop.database import configure_sqlite, forbid_lazy_loads_in_requests
-    from shop.extensions import csrf, db, migrate
+    from shop.extensions import csrf, db, limiter, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
     forbid_lazy_loads_in_requests(db.session.session_factory.class_)
@@ -64,6 +65,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from shop.accounts.views import bp as accounts_bp
+    from shop.admin.views import bp as admin_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.orders.views import bp as orders_bp
     from shop.provenance.views import bp as provenance_bp
@@ -78,6 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(training_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(admin_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -21,5 +23,6 @@ NAMING_CONVENTION = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 csrf = CSRFProtect()
-# Bound by the accounts package once users exist; nothing signs in before then.
 login_manager = LoginManager()
+# Storage from RATELIMIT_STORAGE_URI: memory by default, Redis where several processes serve.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

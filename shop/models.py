@@ -1,6 +1,7 @@
 """Imports every model, so the mapper and Alembic see the whole schema."""
 
 from shop.accounts.models import User, UserRole
+from shop.audit.models import AuditEntry
 from shop.catalog.models import Category, Product, ProductImage, StockMovement, Variant
 from shop.orders.models import (
     GatewayEvent,
@@ -16,6 +17,7 @@ from shop.provenance.models import Batch, BatchMaker, Trainee, VettingEvent, Wor
 from shop.training.models import DevelopmentGoal, LedgerAccount, Transfer, Withdrawal
 
 __all__ = [
+    "AuditEntry",
     "Batch",
     "BatchMaker",
     "Category",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from datetime import date
 from decimal import Decimal
@@ -12,11 +14,13 @@ from babel.numbers import format_decimal
 from flask import (
     Blueprint,
     Flask,
+    Response,
     current_app,
     jsonify,
     render_template,
     send_from_directory,
     session,
+    stream_with_context,
 )
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
@@ -172,3 +176,43 @@ def template_helpers(app: Flask) -> None:
             "store_name": current_app.config["STORE_NAME"],
             "cart_count": sum(read(session).values()),
         }
+
+
+# --- CSV downloads ----------------------------------------------------------------------
+
+
+def _cell(value):
+    """Spreadsheet-safe: a leading = + - @ would run as a formula."""
+    if not isinstance(value, str):
+        return value
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def csv_response(filename: str, header: list[str], rows) -> Response:
+    """Stream rows as a CSV download, a chunk at a time."""
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([_cell(v) for v in row])
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def major(amount: int, currency: str | None = None) -> str:
+    """Minor units as a plain decimal for spreadsheets: -1234 USD -> '-12.34'."""
+    from shop.money import minor_digits
+
+    digits = minor_digits(currency or current_app.config["STORE_CURRENCY"])
+    return str(Decimal(amount).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))

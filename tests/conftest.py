@@ -105,7 +105,12 @@ def rolled_back(application):
 
 @pytest.fixture
 def app(migrated_app):
-    """The app, with every session in this test joined to one rolled-back transaction."""
+    """The app, with every session in this test joined to one rolled-back transaction,
+    and fresh rate-limit counters (they live in memory across the test session)."""
+    from shop.extensions import limiter
+
+    with migrated_app.app_context():
+        limiter.reset()
     with rolled_back(migrated_app) as application:
         yield application
 

@@ -76,3 +76,94 @@ def authenticate(email: str, password: str) -> User | None:
     if not user.check_password(password) or not user.active:
         return None
     return user
+
+
+# --- emailed links: password reset and email verification ----------------------------
+
+RESET_MINUTES = 60
+VERIFY_DAYS = 3
+
+
+def _serializer(purpose: str):
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"accounts.{purpose}")
+
+
+def _hash_tail(user: User) -> str:
+    # Part of the current password hash: once the password changes, the link is spent.
+    return user.password_hash[-16:]
+
+
+def reset_token(user: User) -> str:
+    return _serializer("reset").dumps({"u": user.id, "h": _hash_tail(user)})
+
+
+def user_for_reset_token(token: str) -> User | None:
+    from itsdangerous import BadSignature
+
+    try:
+        data = _serializer("reset").loads(token, max_age=RESET_MINUTES * 60)
+    except BadSignature:  # also SignatureExpired
+        return None
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or not user.active or data.get("h") != _hash_tail(user):
+        return None
+    return user
+
+
+def change_password(user: User, new_password: str) -> None:
+    check_new_password(new_password)
+    user.set_password(new_password)
+    db.session.flush()
+
+
+def verification_token(user: User) -> str:
+    return _serializer("verify").dumps({"u": user.id, "e": user.email})
+
+
+def verify_email(token: str) -> User | None:
+    from itsdangerous import BadSignature
+
+    try:
+        data = _serializer("verify").loads(token, max_age=VERIFY_DAYS * 86400)
+    except BadSignature:
+        return None
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or data.get("e") != user.email:
+        return None
+    if user.email_verified_at is None:
+        from shop.timeutil import utcnow
+
+        user.email_verified_at = utcnow()
+        db.session.flush()
+    return user
+
+
+def claimable_orders(user: User) -> int:
+    """Guest orders placed with this (verified) email and not yet in an account."""
+    from shop.orders.models import Order
+
+    if user.email_verified_at is None:
+        return 0
+    return db.session.scalar(
+        select(func.count(Order.id)).where(
+            func.lower(Order.email) == user.email, Order.user_id.is_(None)
+        )
+    )
+
+
+def claim_orders(user: User) -> int:
+    """Attach guest orders with the user's verified email to the account."""
+    from sqlalchemy import update
+
+    from shop.orders.models import Order
+
+    if user.email_verified_at is None:
+        raise AccountError("Please confirm your email address first.")
+    return db.session.execute(
+        update(Order)
+        .where(func.lower(Order.email) == user.email, Order.user_id.is_(None))
+        .values(user_id=user.id)
+    ).rowcount

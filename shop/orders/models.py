@@ -89,6 +89,9 @@ class Order(db.Model):
     review_reason: Mapped[str] = mapped_column(Text, default="")
     last_payment_error: Mapped[str] = mapped_column(Text, default="")
     tracking_number: Mapped[str] = mapped_column(String(80), default="")
+    # The customer account the order belongs to: set at checkout when signed in, or when
+    # a customer with this verified email claims it. Guests reach it by token only.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, nullable=True)
     reserved_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True

@@ -121,6 +121,7 @@ def place_order(
     gateway_name: str,
     currency: str,
     now: datetime | None = None,
+    user_id: int | None = None,
 ) -> Order:
     """Create a pending order from the session cart and reserve its stock.
 
@@ -143,6 +144,7 @@ def place_order(
     variant_ids = sorted(line.variant_id for line in priced.lines)
     minutes = current_app.config["RESERVATION_MINUTES"]
     order = Order(
+        user_id=user_id,
         number=new_order_number(),
         token=secrets.token_urlsafe(32),
         email=buyer.email,

@@ -20,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
@@ -144,8 +145,9 @@ def checkout():
         )
         try:
             order = services.place_order(
-                session, buyer, gateway_name=gateway().name, currency=_store_currency()
-            )
+                session, buyer, gateway_name=gateway().name, currency=_store_currency(),
+                user_id=current_user.id if current_user.is_authenticated else None,
+            )  # fmt: skip
             token = order.token  # read before the commit expires it
             db.session.commit()
         except services.CheckoutError as exc:

@@ -6,21 +6,16 @@ visitors are sent to sign in, anyone without the staff role gets 403.
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
-from collections.abc import Iterable, Iterator
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -32,6 +27,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from shop.accounts.models import Role
+from shop.audit.services import audit_page, record
 from shop.extensions import db, login_manager
 from shop.money import MoneyError, parse_major
 from shop.provenance.models import Trainee
@@ -42,6 +38,7 @@ from shop.training.models import (
     Withdrawal,
     WithdrawalPurpose,
 )
+from shop.web import csv_response, major
 
 bp = Blueprint("training", __name__)
 staff = Blueprint("staff", __name__, url_prefix="/staff")
@@ -220,12 +217,15 @@ def request_withdrawal(trainee_id: int):
     if not form.validate_on_submit():
         return _refuse(found, "Please correct the withdrawal request.", withdrawal_form=form)
     try:
-        services.request_withdrawal(
+        withdrawal = services.request_withdrawal(
             trainee_id=found.id, amount=form.amount.cents, purpose=WithdrawalPurpose(form.purpose.data),
             payee=form.payee.data, details=form.details.data or "", requested_by=current_user,
         )  # fmt: skip
     except services.TrainingError as exc:
         return _refuse(found, str(exc), withdrawal_form=form)
+    record("withdrawal.request", "withdrawal", withdrawal.id,
+           summary=f"{found.code}: {withdrawal.purpose.label} to {withdrawal.payee}",
+           after={"amount": withdrawal.amount, "trainee": found.code})  # fmt: skip
     db.session.commit()
     flash("Withdrawal requested; another staff member must approve it.", "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
@@ -254,6 +254,8 @@ def decide_withdrawal(withdrawal_id: int, decision: str):
             done = services.reject_withdrawal(withdrawal_id, current_user, form.note.data or "")
             message = "Withdrawal rejected."
         trainee_id = done.trainee_id
+        record(f"withdrawal.{decision}", "withdrawal", done.id, summary=done.payee,
+               before={"status": "requested"}, after={"status": done.status.value, "amount": done.amount})  # fmt: skip
         db.session.commit()
     except services.TrainingError as exc:
         db.session.rollback()
@@ -310,9 +312,17 @@ def correction(trainee_id: int):
         )  # fmt: skip
     except services.TrainingError as exc:
         return _refuse(found, str(exc), correction_form=form)
+    if posted:
+        record("ledger.correction", "trainee", found.id, summary=form.reason.data.strip(),
+               after={"amount": form.amount.cents, "trainee": found.code})  # fmt: skip
     db.session.commit()
     flash("Correction posted." if posted else "That correction was already posted.", "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+
+
+@staff.get("/audit")
+def audit():
+    return audit_page()
 
 
 @staff.get("/reconciliation")
@@ -323,41 +333,10 @@ def reconciliation():
 # --- CSV -----------------------------------------------------------------------------
 
 
-def _cell(value) -> str:
-    """Spreadsheet-safe: a leading = + - @ would run as a formula."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv_response(filename: str, header: list[str], rows: Iterable[list]) -> Response:
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([_cell(v) if isinstance(v, str) else v for v in row])
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def _major(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-
-
 @staff.get("/balances.csv")
 def balances_csv():
     rows = reports.all_balances(_int_arg("workshop"), request.args.get("cohort") or None)
-    return _csv_response(
+    return csv_response(
         "training-balances.csv",
         [
             "trainee_code",
@@ -377,8 +356,8 @@ def balances_csv():
                 r.workshop,
                 r.cohort,
                 "yes" if r.active else "no",
-                _major(r.balance),
-                _major(r.earned),
+                major(r.balance),
+                major(r.earned),
                 r.last_credit_at.date().isoformat() if r.last_credit_at else "",
                 _currency(),
             ]
@@ -392,7 +371,7 @@ def statement_csv(trainee_id: int):
     found = _trainee_or_404(trainee_id)
     account = services.trainee_account(found.id)
     lines, _count = reports.statement(account.id)
-    return _csv_response(
+    return csv_response(
         f"statement-{found.code}.csv",
         ["date", "kind", "memo", "amount", "balance", "currency"],
         (
@@ -400,8 +379,8 @@ def statement_csv(trainee_id: int):
                 line.at.date().isoformat(),
                 line.kind.label,
                 line.memo,
-                _major(line.amount),
-                _major(line.running_balance),
+                major(line.amount),
+                major(line.running_balance),
                 account.currency,
             ]
             for line in reversed(lines)

@@ -1,0 +1,46 @@
+"""Serve a store in its own process (for tests of what several processes share).
+
+Reads DB_URL, MEDIA_ROOT, RATELIMIT_STORAGE_URI and RATELIMIT_KEY_PREFIX from the
+environment, binds 127.0.0.1 on a free port, prints it, and serves until killed
+or until its parent (the test) goes away.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from werkzeug.serving import make_server
+
+from shop import create_app
+from shop.config import config_for_tests
+
+
+def _stop_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def main() -> None:
+    app = create_app(
+        config_for_tests(
+            os.environ["DB_URL"],
+            os.environ["MEDIA_ROOT"],
+            RATELIMIT_STORAGE_URI=os.environ["RATELIMIT_STORAGE_URI"],
+            RATELIMIT_KEY_PREFIX=os.environ["RATELIMIT_KEY_PREFIX"],
+        )
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=_stop_with_parent, args=(os.getppid(),), daemon=True).start()
+    print(server.server_port, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Customer accounts: registering, verifying, claiming guest orders, passwords, limits."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from shop.accounts import services as accounts
+from shop.accounts.models import User
+from shop.extensions import db
+from shop.orders.models import Order
+from tests import factories as f
+from tests.orders.conftest import new_order, stocked_variant
+from tests.orders.test_payments import outbox
+from tests.training.conftest import sign_in
+
+
+def _link(mail: str, path: str) -> str:
+    found = re.search(rf"https?://[^/\s]+({path}[^\s]+)", mail)
+    assert found, mail
+    return found.group(1)
+
+
+def test_register_verify_and_claim_guest_orders(app, ctx):
+    variant = stocked_variant()
+    guest_order = new_order([(variant, 1)])  # BUYER's email: buyer@example.com
+    someone_elses = new_order([(variant, 1)])
+    someone_elses.email = "other@example.com"
+    db.session.commit()
+    client = app.test_client()
+
+    weak = client.post("/register", data={"email": "buyer@example.com", "password": "short",
+                                          "confirm": "short"})  # fmt: skip
+    assert weak.status_code == 400 and "at least 10 characters" in weak.get_data(as_text=True)
+    made = client.post("/register", data={"name": "Ana", "email": "Buyer@Example.com",
+                                          "password": "a fine long password",
+                                          "confirm": "a fine long password"})  # fmt: skip
+    assert made.status_code == 302
+    page = client.get("/account").get_data(as_text=True)
+    assert guest_order.number not in page  # not before the email is confirmed
+    assert "Confirm your email address" in page
+
+    link = _link(outbox(app)[-1], "/verify/")
+    verified = client.get(link, follow_redirects=True).get_data(as_text=True)
+    assert "1 earlier order(s) added to your account" in verified
+    page = client.get("/account").get_data(as_text=True)
+    assert guest_order.number in page and someone_elses.number not in page
+    user = accounts.user_by_email("buyer@example.com")
+    assert db.session.get(Order, guest_order.id).user_id == user.id
+    assert db.session.get(Order, someone_elses.id).user_id is None
+
+    duplicate = app.test_client().post(
+        "/register", data={"email": "buyer@example.com", "password": "another long one",
+                           "confirm": "another long one"},
+    )  # fmt: skip
+    assert duplicate.status_code == 400 and "already an account" in duplicate.get_data(as_text=True)
+
+
+def test_a_customer_sees_only_their_own_orders(app, ctx):
+    variant = stocked_variant()
+    alice, bob = f.user("customer"), f.user("customer")
+    mine, theirs = new_order([(variant, 1)]), new_order([(variant, 1)])
+    mine.user_id, theirs.user_id = alice.id, bob.id
+    db.session.commit()
+    client = app.test_client()
+    sign_in(client, alice)
+    page = client.get("/account").get_data(as_text=True)
+    assert mine.number in page and theirs.number not in page
+    # numbers are no key: only the unguessable token opens an order
+    assert client.get(f"/orders/{theirs.number}").status_code == 404
+    assert client.get(f"/admin/orders/{theirs.id}").status_code == 403
+    assert client.post(f"/admin/orders/{theirs.id}/refund").status_code == 403
+
+
+def test_password_reset_link_works_once_and_unknown_emails_get_the_same_answer(app, ctx):
+    person = f.user("customer", email="kim@example.org", password="old password 1")
+    db.session.commit()
+    client = app.test_client()
+    before = len(outbox(app))
+    unknown = client.post(
+        "/password/forgot", data={"email": "nobody@example.org"}, follow_redirects=True
+    )
+    known = client.post(
+        "/password/forgot", data={"email": "kim@example.org"}, follow_redirects=True
+    )
+    message = "If there is an account for that address, we sent it a link"
+    assert message in unknown.get_data(as_text=True) and message in known.get_data(as_text=True)
+    mails = outbox(app)
+    assert len(mails) == before + 1  # only the real account got mail
+
+    link = _link(mails[-1], "/password/reset/")
+    assert client.get(link).status_code == 200
+    changed = client.post(link, data={"password": "new password 22", "confirm": "new password 22"})
+    assert changed.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, person.id).check_password("new password 22")
+    again = client.post(link, data={"password": "third password 3", "confirm": "third password 3"},
+                        follow_redirects=True)  # fmt: skip
+    assert "invalid, has expired or was already used" in again.get_data(as_text=True)
+    assert db.session.get(User, person.id).check_password("new password 22")
+    tampered = client.get(link[:-3] + "abc", follow_redirects=True)
+    assert "invalid, has expired or was already used" in tampered.get_data(as_text=True)
+
+
+def test_the_eleventh_wrong_password_is_refused_without_checking_it(app, ctx, monkeypatch):
+    f.user("customer", email="target@example.org", password="the right password")
+    db.session.commit()
+    checks = []
+    real_check = User.check_password
+    monkeypatch.setattr(
+        User, "check_password", lambda self, pw: checks.append(pw) or real_check(self, pw)
+    )
+    client = app.test_client()
+    for _ in range(10):
+        assert (
+            client.post(
+                "/login", data={"email": "target@example.org", "password": "wrong"}
+            ).status_code
+            == 401
+        )
+    assert len(checks) == 10
+    refused = client.post(
+        "/login", data={"email": "target@example.org", "password": "the right password"}
+    )
+    assert refused.status_code == 429
+    assert len(checks) == 10  # the password was not even looked at
+    assert "Too many" in refused.get_data(as_text=True) or "too many" in refused.get_data(
+        as_text=True
+    )
+
+
+def test_one_account_is_protected_from_many_addresses(app, ctx):
+    f.user("customer", email="target@example.org", password="the right password")
+    db.session.commit()
+    for i in range(10):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.0.0.{i}"
+        client.post("/login", data={"email": "target@example.org", "password": "wrong"})
+    fresh = app.test_client()
+    fresh.environ_base["REMOTE_ADDR"] = "10.0.1.1"
+    assert (
+        fresh.post("/login", data={"email": "target@example.org", "password": "wrong"}).status_code
+        == 429
+    )
+    other = fresh.post("/login", data={"email": "someone@example.org", "password": "wrong"})
+    assert other.status_code == 401  # other accounts from that address are not locked out
+
+
+def test_changing_the_password_needs_the_current_one(app, ctx):
+    person = f.user("customer", password="current password")
+    db.session.commit()
+    client = app.test_client()
+    sign_in(client, person)
+    wrong = client.post("/account/password", data={"current": "nope", "password": "brand new password",
+                                                   "confirm": "brand new password"})  # fmt: skip
+    assert wrong.status_code == 401
+    right = client.post("/account/password", data={"current": "current password",
+                                                    "password": "brand new password",
+                                                    "confirm": "brand new password"})  # fmt: skip
+    assert right.status_code == 302
+    db.session.expire_all()
+    assert (
+        db.session.scalars(select(User).where(User.id == person.id))
+        .one()
+        .check_password("brand new password")
+    )
