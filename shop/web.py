@@ -101,6 +101,17 @@ def render_error(code: int):
 
 
 def register_error_handlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_exc: CSRFError):
+        db.session.rollback()
+        return render_template(
+            "error.html", code=400, title="This form has expired",
+            message="The form was open too long, or was sent from another site. Nothing was "
+            "changed: please go back, reload the page and try again.",
+        ), 400  # fmt: skip
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:

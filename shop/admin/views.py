@@ -138,7 +138,7 @@ def orders():
     )  # fmt: skip
 
 
-def _order_or_404(order_id: int, *, lock: bool = False) -> Order:
+def _order_or_404(order_id: int, *, lock: bool = False, reservations: bool = False) -> Order:
     query = (
         select(Order)
         .where(Order.id == order_id)
@@ -146,6 +146,8 @@ def _order_or_404(order_id: int, *, lock: bool = False) -> Order:
             selectinload(Order.lines), selectinload(Order.payments), selectinload(Order.refunds)
         )
     )
+    if reservations:
+        query = query.options(selectinload(Order.reservations))
     if lock:
         query = query.with_for_update(of=Order)
     order = db.session.scalars(query).one_or_none()
@@ -210,7 +212,7 @@ def ship(order_id: int):
 
 @bp.post("/orders/<int:order_id>/cancel")
 def cancel(order_id: int):
-    found = _order_or_404(order_id, lock=True)
+    found = _order_or_404(order_id, lock=True, reservations=True)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:

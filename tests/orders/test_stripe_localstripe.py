@@ -31,6 +31,7 @@ from shop.extensions import db
 from shop.orders.models import (
     LineAllocation,
     Order,
+    OrderLine,
     OrderStatus,
     Payment,
     Reservation,
@@ -142,12 +143,11 @@ def _placed_order(app) -> tuple[int, str, int]:
     return order_id, token, variant_id
 
 
-def test_a_card_payment_confirmed_at_localstripe_pays_the_order_through_its_webhook(
-    localstripe, stripe_store
-):
+def _pay_at_localstripe(app, base: str, localstripe: str) -> tuple[int, str, int, str]:
+    """Place an order, open its pay page, pay it with a test card at localstripe, and wait
+    for localstripe's signed webhook. Returns (order id, token, variant id, intent id)."""
     import stripe
 
-    app, base = stripe_store
     order_id, token, variant_id = _placed_order(app)
 
     with urllib.request.urlopen(f"{base}/orders/{token}/pay", timeout=10) as response:
@@ -184,6 +184,14 @@ def test_a_card_payment_confirmed_at_localstripe_pays_the_order_through_its_webh
             break
         time.sleep(0.2)
     assert status == OrderStatus.PAID, "localstripe's signed webhook never paid the order"
+    return order_id, token, variant_id, reference
+
+
+def test_a_card_payment_confirmed_at_localstripe_pays_the_order_through_its_webhook(
+    localstripe, stripe_store
+):
+    app, base = stripe_store
+    order_id, token, variant_id, _reference = _pay_at_localstripe(app, base, localstripe)
 
     with app.app_context():
         variant = db.session.get(Variant, variant_id)
@@ -194,7 +202,11 @@ def test_a_card_payment_confirmed_at_localstripe_pays_the_order_through_its_webh
             )
         )
         assert sold == -2
-        allocated = db.session.scalar(select(func.sum(LineAllocation.quantity)))
+        allocated = db.session.scalar(
+            select(func.sum(LineAllocation.quantity))
+            .join(OrderLine, OrderLine.id == LineAllocation.line_id)
+            .where(OrderLine.order_id == order_id)
+        )
         assert allocated == 2
         held = db.session.scalars(
             select(Reservation.status).where(Reservation.order_id == order_id)
@@ -212,3 +224,44 @@ def test_a_forged_webhook_reaching_the_live_store_is_refused(stripe_store):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 400
+
+
+def test_a_back_office_refund_reaches_localstripe_once_however_often_it_is_pressed(
+    localstripe, stripe_store
+):
+    import stripe
+
+    from shop.orders.models import Refund
+    from shop.training.models import Transfer, TransferKind
+    from tests import factories as f
+
+    app, base = stripe_store
+    order_id, _token, _variant, reference = _pay_at_localstripe(app, base, localstripe)
+    with app.app_context():
+        admin = f.user("admin")
+        order = db.session.get(Order, order_id)
+        line_id, line_total = order.lines[0].id, order.lines[0].line_total
+        db.session.commit()
+        admin_id = admin.id
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = str(admin_id), True
+    form = {"request_key": "pressed-twice", f"line-{line_id}": f"{line_total / 200:.2f}"}
+    for _ in range(2):
+        assert client.post(f"/admin/orders/{order_id}/refund", data=form).status_code == 302
+
+    with app.app_context():
+        refunds = db.session.scalars(select(Refund).where(Refund.order_id == order_id)).all()
+        assert len(refunds) == 1 and refunds[0].amount == line_total // 2
+        assert refunds[0].reference.startswith("re_")
+        assert db.session.get(Order, order_id).status == OrderStatus.PARTIALLY_REFUNDED
+        reversals = db.session.scalars(
+            select(Transfer).where(
+                Transfer.kind == TransferKind.REFUND_REVERSAL, Transfer.cause_id == line_id
+            )
+        ).all()
+        assert reversals and sum(t.amount for t in reversals) > 0
+        refund_reference = refunds[0].reference
+    stripe_client = stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe})
+    at_stripe = stripe_client.v1.refunds.retrieve(refund_reference)
+    assert at_stripe.amount == line_total // 2 and at_stripe.payment_intent == reference

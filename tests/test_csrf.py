@@ -1,0 +1,81 @@
+"""With CSRF protection on (as in production), every state-changing form refuses a post
+without a valid token and changes nothing. Only the Stripe webhook is exempt: its
+signature guards it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select, text
+
+from shop import create_app
+from shop.config import config_for_tests
+from shop.extensions import db
+from tests import factories as f
+from tests.conftest import RequestIsolatingClient, rolled_back
+from tests.training.conftest import one_maker_sale, sign_in
+
+TABLES = ["orders", "refunds", "ledger_transfers", "withdrawals", "audit_log", "users",
+          "stock_movements", "development_goals", "batches", "gateway_events"]  # fmt: skip
+
+
+@pytest.fixture
+def csrf_app(migrated_app):
+    application = create_app(
+        config_for_tests(
+            migrated_app.config["SQLALCHEMY_DATABASE_URI"],
+            migrated_app.config["MEDIA_ROOT"],
+            WTF_CSRF_ENABLED=True,
+        )
+    )
+    application.test_client_class = RequestIsolatingClient
+    with application.app_context():
+        db.session.session_factory.configure(join_transaction_mode="create_savepoint")
+    with rolled_back(application) as app:
+        yield app
+
+
+def _counts() -> dict[str, int]:
+    return {t: db.session.scalar(text(f"SELECT count(*) FROM {t}")) for t in TABLES}
+
+
+def test_every_form_refuses_a_post_without_a_valid_token(csrf_app):
+    with csrf_app.app_context():
+        maker, product, order = one_maker_sale(stock=10, sold=2)
+        person = f.user("admin", "staff", "customer")
+        goal_id = db.session.scalar(text("SELECT max(id) FROM development_goals")) or 1
+        db.session.commit()
+        values = {"order_id": order.id, "variant_id": product.variants[0].id, "trainee_id": maker.id,
+                  "withdrawal_id": 1, "goal_id": goal_id, "decision": "approve", "token": order.token}  # fmt: skip
+        before = _counts()
+        user_id = person.id
+
+    posts = []
+    for rule in csrf_app.url_map.iter_rules():
+        if "POST" not in rule.methods or rule.rule == "/stripe/webhook":
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            path = re.sub(rf"<[^>]*\b{name}>", str(values.get(name, "x")), path)
+        posts.append(path)
+    assert len(posts) >= 20
+
+    for signed_in in (False, True):
+        client = csrf_app.test_client()
+        if signed_in:
+            sign_in(client, type("U", (), {"id": user_id})())
+        for path in posts:
+            for token in (None, "forged-token"):
+                data = {"csrf_token": token} if token else {}
+                data |= {"quantity": "1", "variant_id": "1", "amount": "1.00", "reason": "x",
+                         "tracking_number": "T", "email": "a@example.org", "password": "pw"}  # fmt: skip
+                response = client.post(path, data=data)
+                assert response.status_code == 400, (signed_in, path, response.status_code)
+                assert "This form has expired" in response.get_data(as_text=True), path
+
+    with csrf_app.app_context():
+        assert _counts() == before
+        assert (
+            db.session.scalar(select(func.count()).select_from(text("orders"))) == before["orders"]
+        )
