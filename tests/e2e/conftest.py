@@ -15,6 +15,9 @@ from werkzeug.serving import make_server
 from shop import create_app
 from shop.config import config_for_tests
 
+ADMIN_EMAIL, STAFF_EMAIL = "admin@example.org", "staff@example.org"
+PASSWORD = "browser test password"
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -52,6 +55,11 @@ def live_server(tmp_path_factory):
         upgrade()
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
+    for email, role in ((ADMIN_EMAIL, "admin"), (STAFF_EMAIL, "staff")):
+        made = app.test_cli_runner().invoke(
+            args=["create-user", email, "--role", role, "--password-stdin"], input=f"{PASSWORD}\n"
+        )
+        assert made.exit_code == 0, made.output
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
