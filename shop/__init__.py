@@ -68,9 +68,10 @@ def _register_blueprints(app: Flask) -> None:
     from shop.admin.views import bp as admin_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.orders.views import bp as orders_bp
+    from shop.provenance import staff_views  # noqa: F401  (adds its routes to /staff/)
     from shop.provenance.views import bp as provenance_bp
+    from shop.staff import staff as staff_bp
     from shop.training.views import bp as training_bp
-    from shop.training.views import staff as staff_bp
     from shop.web import bp as web_bp
 
     app.register_blueprint(web_bp)

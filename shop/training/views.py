@@ -26,11 +26,11 @@ from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from shop.accounts.models import Role
 from shop.audit.services import audit_page, record
-from shop.extensions import db, login_manager
+from shop.extensions import db
 from shop.money import MoneyError, parse_major
 from shop.provenance.models import Trainee
+from shop.staff import staff
 from shop.training import reports, services
 from shop.training.models import (
     DevelopmentGoal,
@@ -41,18 +41,8 @@ from shop.training.models import (
 from shop.web import csv_response, major
 
 bp = Blueprint("training", __name__)
-staff = Blueprint("staff", __name__, url_prefix="/staff")
 
 PER_PAGE = 50
-
-
-@staff.before_request
-def _staff_only():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.has_role(Role.STAFF):
-        abort(403)
-    return None
 
 
 def _currency() -> str:

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from shop.extensions import db
+from shop.provenance.models import Workshop, WorkshopStatus
 from shop.training.models import Withdrawal, WithdrawalPurpose, WithdrawalStatus
 from shop.training.reports import PUBLIC_MIN_TRAINEES
 from shop.training.services import add_goal, request_withdrawal
@@ -16,10 +17,10 @@ from tests import factories as f
 from tests.training.conftest import balance_of, one_maker_sale, paid_order, sign_in
 
 
-def _staff_urls(app, trainee_id: int, withdrawal_id: int, goal_id: int):
+def _staff_urls(app, trainee_id: int, withdrawal_id: int, goal_id: int, workshop_id: int):
     """Every /staff/ route in the URL map, with its methods, arguments filled in."""
     values = {"trainee_id": trainee_id, "withdrawal_id": withdrawal_id, "goal_id": goal_id,
-              "decision": "approve"}  # fmt: skip
+              "decision": "approve", "workshop_id": workshop_id}  # fmt: skip
     found = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/staff"):
@@ -52,7 +53,8 @@ def setting(ctx):
 
 
 def test_only_staff_reach_staff_pages(app, ctx, setting):
-    urls = _staff_urls(app, setting["trainee"].id, setting["withdrawal"].id, setting["goal"].id)
+    urls = _staff_urls(app, setting["trainee"].id, setting["withdrawal"].id, setting["goal"].id,
+                       setting["workshop"].id)  # fmt: skip
     assert len(urls) >= 12
     people = {role: f.user(*roles) for role, roles in
               {"customer": ["customer"], "admin": ["admin"], "staff": ["staff"]}.items()}  # fmt: skip
@@ -72,6 +74,7 @@ def test_only_staff_reach_staff_pages(app, ctx, setting):
     # nothing was changed by anyone turned away
     assert db.session.get(Withdrawal, setting["withdrawal"].id).status == WithdrawalStatus.REQUESTED
     assert balance_of(setting["trainee"]) == 200
+    assert db.session.get(Workshop, setting["workshop"].id).status == WorkshopStatus.ACTIVE
 
 
 def test_the_statement_shows_sales_as_product_and_month_never_the_buyer(staff_client, setting):

@@ -1,0 +1,219 @@
+"""Staff back office for people and partners: trainees (the legal name is shown only
+here), workshops, their private details and vetting. Routes join the /staff/
+blueprint, so they share its single role check."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional, Regexp
+
+from shop.audit.services import record, snapshot
+from shop.extensions import db
+from shop.provenance.models import (
+    Trainee,
+    VettingKind,
+    VettingOutcome,
+    Workshop,
+    WorkshopStatus,
+)
+from shop.provenance.services import ProvenanceError, record_vetting_event, summary_for
+from shop.staff import staff
+from shop.timeutil import today
+from shop.training.models import LedgerAccount  # moved with her: see _save_trainee
+
+TRAINEE_FIELDS = ["code", "legal_name", "alias", "alias_consent", "workshop_id", "cohort", "active"]
+
+
+def _workshop_choices() -> list[SelectChoice]:
+    rows = db.session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name))
+    return [SelectChoice(w.id, w.name) for w in rows]
+
+
+class TraineeForm(FlaskForm):
+    code = StringField("Code", validators=[InputRequired(), Length(max=32),
+                       Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]*$", message="Letters, digits and dashes only.")])  # fmt: skip
+    legal_name = StringField(
+        "Legal name (staff only)", validators=[InputRequired(), Length(max=200)]
+    )
+    alias = StringField("Public alias", validators=[Optional(), Length(max=80)])
+    alias_consent = BooleanField("She consents to the alias being shown publicly")
+    workshop_id = SelectField("Workshop", coerce=int, validators=[InputRequired()])
+    cohort = StringField("Cohort", validators=[Optional(), Length(max=40)])
+    active = BooleanField("Active", default=True)
+
+
+def _save_trainee(form: TraineeForm, trainee: Trainee | None) -> Trainee:
+    code = form.code.data.strip()
+    clash = db.session.scalar(select(Trainee.id).where(Trainee.code == code))
+    if clash and (trainee is None or clash != trainee.id):
+        raise ProvenanceError(f"the code {code} is already used")
+    if db.session.get(Workshop, form.workshop_id.data) is None:
+        raise ProvenanceError("choose a workshop")
+    if form.alias_consent.data and not (form.alias.data or "").strip():
+        raise ProvenanceError("consent needs an alias to consent to")
+    creating = trainee is None
+    before = None if creating else snapshot(trainee, TRAINEE_FIELDS)
+    trainee = trainee or Trainee()
+    trainee.code, trainee.legal_name = code, form.legal_name.data.strip()
+    trainee.alias, trainee.alias_consent = (form.alias.data or "").strip(), form.alias_consent.data
+    trainee.cohort, trainee.active = (form.cohort.data or "").strip(), form.active.data
+    moved = not creating and trainee.workshop_id != form.workshop_id.data
+    trainee.workshop_id = form.workshop_id.data
+    if creating:
+        db.session.add(trainee)
+    db.session.flush()
+    if moved:  # her account counts towards the workshop she is now at
+        db.session.execute(
+            update(LedgerAccount)
+            .where(LedgerAccount.trainee_id == trainee.id)
+            .values(workshop_id=trainee.workshop_id)
+        )
+    record("trainee.create" if creating else "trainee.update", "trainee", trainee.id,
+           summary=trainee.code, before=before, after=snapshot(trainee, TRAINEE_FIELDS))  # fmt: skip
+    return trainee
+
+
+@staff.route("/trainees/new", methods=["GET", "POST"])
+def new_trainee():
+    return _trainee_form(None)
+
+
+@staff.route("/trainees/<int:trainee_id>/edit", methods=["GET", "POST"])
+def edit_trainee(trainee_id: int):
+    return _trainee_form(db.session.get(Trainee, trainee_id) or abort(404))
+
+
+def _trainee_form(trainee: Trainee | None):
+    form = TraineeForm(obj=trainee)
+    form.workshop_id.choices = _workshop_choices()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            saved = _save_trainee(form, trainee)
+        except ProvenanceError as exc:
+            db.session.rollback()
+            flash(f"Nothing was saved: {exc}.", "error")
+            status = 400
+        else:
+            trainee_id = saved.id
+            db.session.commit()
+            flash("Trainee saved.", "success")
+            return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+    elif request.method == "POST":
+        status = 400
+    return render_template("training/trainee_form.html", form=form, trainee=trainee), status
+
+
+# --- workshops and vetting -----------------------------------------------------------
+
+
+class VettingForm(FlaskForm):
+    kind = SelectField(
+        "What happened", choices=[SelectChoice(k.value, k.label) for k in VettingKind]
+    )
+    occurred_on = DateField("On", validators=[InputRequired(message="Enter the date.")])
+    outcome = SelectField(
+        "Outcome",
+        choices=[
+            SelectChoice(o.value, o.value.replace("_", " ").capitalize()) for o in VettingOutcome
+        ],
+    )
+    notes = TextAreaField("Private notes", validators=[Optional(), Length(max=5000)])
+
+
+class ReinstateForm(FlaskForm):
+    reason = StringField("Why sales can resume", validators=[InputRequired(), Length(max=300)])
+
+
+def _interval() -> int:
+    return current_app.config["VETTING_VISIT_INTERVAL_DAYS"]
+
+
+@staff.get("/workshops")
+def workshops():
+    rows = db.session.scalars(
+        select(Workshop).options(selectinload(Workshop.vetting_events)).order_by(Workshop.name)
+    ).all()
+    summaries = [(w, summary_for(w, _interval())) for w in rows]
+    if request.args.get("overdue"):
+        summaries = [(w, s) for w, s in summaries if s.overdue]
+    return render_template(
+        "training/workshops.html", summaries=summaries, interval=_interval(),
+        overdue_only=bool(request.args.get("overdue")),
+    )  # fmt: skip
+
+
+def _workshop_or_404(workshop_id: int) -> Workshop:
+    found = db.session.scalars(
+        select(Workshop)
+        .where(Workshop.id == workshop_id)
+        .options(selectinload(Workshop.vetting_events), selectinload(Workshop.trainees))
+    ).one_or_none()
+    return found or abort(404)
+
+
+def _workshop_page(workshop: Workshop, status: int = 200, vetting_form: VettingForm | None = None):
+    return render_template(
+        "training/workshop.html", workshop=workshop, summary=summary_for(workshop, _interval()),
+        events=sorted(workshop.vetting_events, key=lambda e: (e.occurred_on, e.id), reverse=True),
+        vetting_form=vetting_form or VettingForm(occurred_on=today()),
+        reinstate_form=ReinstateForm(), interval=_interval(),
+    ), status  # fmt: skip
+
+
+@staff.get("/workshops/<int:workshop_id>")
+def workshop(workshop_id: int):
+    return _workshop_page(_workshop_or_404(workshop_id))
+
+
+@staff.post("/workshops/<int:workshop_id>/vetting")
+def record_vetting(workshop_id: int):
+    found = _workshop_or_404(workshop_id)
+    form = VettingForm()
+    if not form.validate_on_submit():
+        flash("Please correct the vetting event.", "error")
+        return _workshop_page(found, 400, form)
+    before = {"status": found.status.value}
+    try:
+        event = record_vetting_event(
+            found, kind=VettingKind(form.kind.data), occurred_on=form.occurred_on.data,
+            author=current_user.label, outcome=VettingOutcome(form.outcome.data),
+            notes=(form.notes.data or "").strip(),
+        )  # fmt: skip
+    except ProvenanceError as exc:
+        flash(f"Nothing was recorded: {exc}.", "error")
+        page = _workshop_page(found, 400, form)
+        db.session.rollback()
+        return page
+    record("vetting.record", "workshop", found.id, summary=f"{found.name}: {event.kind.label}",
+           before=before, after={"status": found.status.value, "event": event.kind.value,
+                                 "outcome": event.outcome.value})  # fmt: skip
+    suspended = found.status == WorkshopStatus.SUSPENDED and before["status"] != "suspended"
+    db.session.commit()
+    flash("Suspended: its products cannot be bought from now on." if suspended
+          else "Vetting event recorded.", "success")  # fmt: skip
+    return redirect(url_for("staff.workshop", workshop_id=workshop_id))
+
+
+@staff.post("/workshops/<int:workshop_id>/reinstate")
+def reinstate(workshop_id: int):
+    found = _workshop_or_404(workshop_id)
+    form = ReinstateForm()
+    if not form.validate_on_submit():
+        flash("Say why sales can resume.", "error")
+        return _workshop_page(found, 400)
+    if found.status != WorkshopStatus.SUSPENDED:
+        flash("This workshop is not suspended.", "error")
+        return redirect(url_for("staff.workshop", workshop_id=workshop_id))
+    found.status = WorkshopStatus.ACTIVE
+    record("workshop.reinstate", "workshop", found.id, summary=form.reason.data.strip(),
+           before={"status": "suspended"}, after={"status": "active"})  # fmt: skip
+    db.session.commit()
+    flash("Sales from this workshop have resumed.", "success")
+    return redirect(url_for("staff.workshop", workshop_id=workshop_id))
