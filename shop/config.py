@@ -69,6 +69,7 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(instance / "media")),
         "PRODUCTS_PER_PAGE": _int("PRODUCTS_PER_PAGE", 12),
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,  # the largest upload a request may carry
         # A workshop whose last staff visit is older than this is overdue.
         "VETTING_VISIT_INTERVAL_DAYS": _int("VETTING_VISIT_INTERVAL_DAYS", 180),
         "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", "stripe" if stripe_key else "dummy"),
@@ -119,6 +120,7 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "PUBLIC_BASE_URL": "",
         "MEDIA_ROOT": media_root,
         "PRODUCTS_PER_PAGE": 12,
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "VETTING_VISIT_INTERVAL_DAYS": 180,
         "PAYMENT_GATEWAY": "dummy",
         "SHIPPING_RATES": DEFAULT_SHIPPING_RATES,

@@ -43,6 +43,7 @@ ERROR_COPY = {
         "The link may be old, or the item may no longer be in the shop.",
     ),
     405: ("That action is not allowed here", "This page cannot be used that way."),
+    413: ("That file is too large", "Files may be at most 8 MB. Nothing was saved."),
     429: ("Too many attempts", "Please wait a minute and try again."),
     500: (
         "Something went wrong on our side",

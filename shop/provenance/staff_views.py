@@ -150,12 +150,11 @@ def workshops():
 
 
 def _workshop_or_404(workshop_id: int) -> Workshop:
-    found = db.session.scalars(
+    return db.one_or_404(
         select(Workshop)
         .where(Workshop.id == workshop_id)
         .options(selectinload(Workshop.vetting_events), selectinload(Workshop.trainees))
-    ).one_or_none()
-    return found or abort(404)
+    )
 
 
 def _workshop_page(workshop: Workshop, status: int = 200, vetting_form: VettingForm | None = None):

@@ -48,7 +48,8 @@ def test_every_admin_route_sends_visitors_to_sign_in_and_refuses_others(app, ctx
     people = {r: f.user(r) for r in ("customer", "staff")}
     admin = f.user("admin")
     db.session.commit()
-    urls = _urls(app, "/admin", {"order_id": order.id, "variant_id": variant.id})
+    urls = _urls(app, "/admin", {"order_id": order.id, "variant_id": variant.id,
+                                 "product_id": variant.product_id})  # fmt: skip
     assert len(urls) >= 12
     for method, path in urls:
         anonymous = app.test_client().open(path, method=method)

@@ -1,0 +1,121 @@
+"""Admins manage products, variants, categories and images."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image
+from sqlalchemy import select
+
+from shop.audit.models import AuditEntry
+from shop.catalog.models import Category, Product, ProductImage, ProductStatus
+from shop.extensions import db
+from tests import factories as f
+from tests.admin.test_back_office import admin_client  # noqa: F401  (fixture)
+
+
+def _png(width=800, height=600, extra: bytes = b"") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (120, 30, 60)).save(out, "PNG")
+    return out.getvalue() + extra
+
+
+def test_create_publish_and_reprice_a_product(app, ctx, admin_client):  # noqa: F811
+    w = f.workshop(name="Loom House")
+    db.session.commit()
+    form = {"name": "Woven Scarf", "slug": "woven-scarf", "description": "Soft.", "story": "",
+            "category_id": "0", "workshop_id": str(w.id), "status": "active", "impact_share": "12.5"}  # fmt: skip
+    early = admin_client.post("/admin/products/new", data=form)
+    assert early.status_code == 400 and "add a variant" in early.get_data(as_text=True)
+    bad_share = admin_client.post("/admin/products/new", data={**form, "impact_share": "101"})
+    assert bad_share.status_code == 400 and "from 0 to 100" in bad_share.get_data(as_text=True)
+    created = admin_client.post("/admin/products/new", data={**form, "status": "draft"})
+    assert created.status_code == 302, created.get_data(as_text=True)[-1500:]
+    product = db.session.scalars(select(Product).where(Product.slug == "woven-scarf")).one()
+    assert product.impact_share_bps == 1250 and product.status == ProductStatus.DRAFT
+    assert app.test_client().get("/products/woven-scarf").status_code == 404
+
+    bad_price = admin_client.post(f"/admin/products/{product.id}/variants",
+                                  data={"sku": "SCARF-1", "options": "colour=red", "price": "12.345"})  # fmt: skip
+    assert bad_price.status_code == 400
+    admin_client.post(f"/admin/products/{product.id}/variants",
+                      data={"sku": "SCARF-1", "options": "colour=red", "price": "30.00"})  # fmt: skip
+    assert admin_client.post(f"/admin/products/{product.id}", data=form).status_code == 302
+    assert app.test_client().get("/products/woven-scarf").status_code == 200
+
+    variant_id = db.session.get(Product, product.id).variants[0].id
+    admin_client.post(
+        f"/admin/variants/{variant_id}/price", data={"options": "colour=red", "price": "32.50"}
+    )
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "variant.price")).one()
+    assert (entry.before["price"], entry.after["price"]) == (3000, 3250)
+    updates = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "product.update")
+    ).all()
+    assert updates[-1].after == {"status": "active"}
+
+
+def test_images_are_checked_reencoded_and_stored_under_a_name_we_choose(app, ctx, admin_client):  # noqa: F811
+    w = f.workshop()
+    product = f.product(w, price=1000)
+    db.session.commit()
+    media = Path(app.config["MEDIA_ROOT"])
+    images_before = {
+        i.id
+        for i in db.session.scalars(
+            select(ProductImage).where(ProductImage.product_id == product.id)
+        )
+    }
+
+    def upload(data: bytes, name: str, alt: str = "A red scarf folded on a table"):
+        return admin_client.post(
+            f"/admin/products/{product.id}/images",
+            data={"image": (io.BytesIO(data), name), "alt_text": alt},
+            content_type="multipart/form-data", follow_redirects=True,
+        )  # fmt: skip
+
+    text_file = upload(b"<script>alert(1)</script>", "photo.png")
+    assert "not an image we can read" in text_file.get_data(as_text=True)
+    gif = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(gif, "GIF")
+    assert "only JPEG, PNG and WebP" in upload(gif.getvalue(), "a.gif").get_data(as_text=True)
+    big = upload(b"\x89PNG" + b"0" * (5 * 1024 * 1024 + 10), "big.png")
+    assert "larger than 5 MB" in big.get_data(as_text=True)
+    assert {
+        i.id
+        for i in db.session.scalars(
+            select(ProductImage).where(ProductImage.product_id == product.id)
+        )
+    } == images_before
+
+    ok = upload(_png(3000, 1500, extra=b"<?php echo 'hidden'; ?>"), "../../../etc/evil.php.png")
+    assert "Image added" in ok.get_data(as_text=True)
+    image = db.session.scalars(
+        select(ProductImage).where(
+            ProductImage.product_id == product.id, ProductImage.id.not_in(images_before)
+        )
+    ).one()
+    assert image.filename.startswith(f"products/{product.slug}-") and "evil" not in image.filename
+    stored = (media / image.filename).read_bytes()
+    assert b"<?php" not in stored  # re-encoded: what rode along is gone
+    assert (image.width, image.height) == (1600, 800)
+    assert app.test_client().get(f"/media/{image.filename}").status_code == 200
+    assert app.test_client().get("/media/../../etc/passwd").status_code == 404
+
+
+def test_categories_can_be_added_once(app, ctx, admin_client):  # noqa: F811
+    assert (
+        admin_client.post(
+            "/admin/categories", data={"name": "Scarves", "slug": "scarves"}
+        ).status_code
+        == 302
+    )
+    again = admin_client.post("/admin/categories", data={"name": "Scarves 2", "slug": "scarves"})
+    assert again.status_code == 400 and "already used" in again.get_data(as_text=True)
+    bad = admin_client.post("/admin/categories", data={"name": "X", "slug": "Not A Slug"})
+    assert bad.status_code == 400
+    assert (
+        db.session.scalars(select(Category).where(Category.slug == "scarves")).one().name
+        == "Scarves"
+    )
