@@ -264,12 +264,14 @@ def add_goal(trainee_id: int):
     if not form.validate_on_submit():
         return _refuse(found, "Please correct the goal.", goal_form=form)
     try:
-        services.add_goal(
+        goal = services.add_goal(
             trainee_id=found.id, title=form.title.data, target_amount=form.target_amount.cents,
             target_date=form.target_date.data, currency=_currency(),
         )  # fmt: skip
     except services.TrainingError as exc:
         return _refuse(found, str(exc), goal_form=form)
+    record("goal.create", "trainee", found.id, summary=goal.title,
+           after={"target_amount": goal.target_amount})  # fmt: skip
     db.session.commit()
     flash("Goal added to the development plan.", "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
@@ -283,7 +285,10 @@ def goal_status(goal_id: int):
     if not form.validate_on_submit():
         flash("Choose a status.", "error")
     else:
+        before = goal.status.value
         services.set_goal_status(goal_id, GoalStatus(form.status.data))
+        record("goal.status", "trainee", trainee_id, summary=goal.title,
+               before={"status": before}, after={"status": form.status.data})  # fmt: skip
         db.session.commit()
         flash("Goal updated.", "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))

@@ -177,7 +177,7 @@ def test_admin_lists_cost_the_same_statements_whatever_the_size(
     variant = stocked_variant(quantity=200)
     paid_order([(variant, 1)])
     db.session.commit()
-    paths = ["/admin/", "/admin/orders", "/admin/orders?status=paid", "/admin/stock",
+    paths = ["/admin/", "/admin/orders", "/admin/orders?status=paid", "/admin/stock", "/admin/products",
              "/admin/stock/movements", "/admin/audit"]  # fmt: skip
 
     def counts() -> list[int]:

@@ -1,0 +1,49 @@
+"""Cookies, headers and the sign-in check, as an operator would inspect them."""
+
+from __future__ import annotations
+
+import shop.accounts.services as accounts
+from shop import create_app
+from shop.config import load_config
+from shop.extensions import db
+from tests import factories as f
+
+
+def test_production_cookies_are_secure_httponly_and_lax(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
+    config = load_config(str(tmp_path))
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SESSION_COOKIE_HTTPONLY"] is True
+    assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    app = create_app(config)
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["x"] = 1
+        response = app.make_response("ok")
+        app.session_interface.save_session(app, session, response)
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_an_unknown_email_costs_a_password_check_like_a_wrong_password(app, ctx, monkeypatch):
+    f.user("customer", email="known@example.org", password="the right password")
+    db.session.commit()
+    checks = []
+    real = accounts.check_password_hash
+    monkeypatch.setattr(
+        accounts, "check_password_hash", lambda h, p: checks.append(h) or real(h, p)
+    )
+    assert accounts.authenticate("nobody@example.org", "guess") is None
+    assert len(checks) == 1 and checks[0].startswith("scrypt:")  # as slow as a real account's
+
+
+def test_pages_carry_the_security_headers(client):
+    response = client.get("/login")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
