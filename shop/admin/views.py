@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -88,16 +88,16 @@ def dashboard():
     credited = db.session.execute(
         select(month.label("month"), func.sum(Transfer.amount))
         .where(Transfer.kind == TransferKind.SALE_SHARE)
-        .group_by(month)
-        .order_by(month.desc())
+        .group_by(literal_column("month"))
+        .order_by(literal_column("month").desc())
         .limit(12)
     ).all()
     this_month = f"{today():%Y-%m}"
     monthly_sales = db.session.execute(
         select(month_of(Order.paid_at).label("m"), func.sum(Order.total - Order.refunded_amount))
         .where(paid, Order.paid_at.is_not(None))
-        .group_by(month_of(Order.paid_at))
-        .order_by(month_of(Order.paid_at).desc())
+        .group_by(literal_column("m"))
+        .order_by(literal_column("m").desc())
         .limit(12)
     ).all()
     return render_template(
