@@ -161,6 +161,7 @@ class ShipForm(FlaskForm):
 
 
 class RefundForm(FlaskForm):
+    everything = BooleanField("Refund the whole order (everything not yet refunded)")
     include_shipping = BooleanField("Refund the shipping too")
     reason = StringField("Reason", validators=[Optional(), Length(max=300)])
     request_key = HiddenField()
@@ -233,7 +234,7 @@ def refund(order_id: int):
     if not form.validate_on_submit() or not form.request_key.data:
         flash("The form expired; please try again.", "error")
         return _order_page(found, 400)
-    amounts: dict[int, int] = {}
+    amounts: dict[int, int] | None = {}
     try:
         for line in found.lines:
             text = (request.form.get(f"line-{line.id}") or "").strip()
@@ -244,7 +245,9 @@ def refund(order_id: int):
     except MoneyError as exc:
         flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
         return _order_page(found, 400, refund_form=form)
-    if not amounts and not form.include_shipping.data:
+    if form.everything.data:
+        amounts = None  # the refund service takes all that is left, shipping included
+    elif not amounts and not form.include_shipping.data:
         flash("Enter an amount for at least one line, or refund the shipping.", "error")
         return _order_page(found, 400, refund_form=form)
     key = f"admin-refund-{found.id}-{form.request_key.data[:40]}"
@@ -252,7 +255,7 @@ def refund(order_id: int):
     before = snapshot(found, ["status", "refunded_amount"])
     try:
         done = refund_order(
-            found, gateway(), line_amounts=amounts or {}, include_shipping=form.include_shipping.data,
+            found, gateway(), line_amounts=amounts, include_shipping=form.include_shipping.data,
             idempotency_key=key, reason=(form.reason.data or "").strip(),
         )  # fmt: skip
     except (RefundError, GatewayError) as exc:

@@ -207,3 +207,50 @@ def test_csv_exports_of_orders_and_stock(app, ctx, admin_client):
     assert order.number in orders_csv and "number,placed,status" in orders_csv
     stock_csv = admin_client.get("/admin/stock.csv").get_data(as_text=True)
     assert f"{variant.sku}," in stock_csv and ",3," in stock_csv
+
+
+def test_refund_the_whole_order_reverses_every_share(app, ctx, admin_client):
+    w = f.workshop()
+    product = f.product(w, price=1500, impact_share_bps=2000)
+    maker = f.trainee(w)
+    f.batch(product.variants[0], quantity=5, makers=[(maker, 1)])
+    order = paid_order([(product.variants[0], 2)])  # share 600
+    db.session.commit()
+    response = admin_client.post(f"/admin/orders/{order.id}/refund",
+                                 data={"request_key": "whole", "everything": "y"})  # fmt: skip
+    assert response.status_code == 302
+    found = db.session.get(Order, order.id)
+    assert found.status == OrderStatus.REFUNDED and found.refunded_amount == found.total
+    reversed_ = db.session.scalar(
+        select(func.sum(Transfer.amount)).where(Transfer.kind == TransferKind.REFUND_REVERSAL)
+    )
+    assert reversed_ == 600
+
+
+def test_a_customer_reaches_no_one_elses_order_through_any_url(app, ctx):
+    variant = stocked_variant()
+    alice, bob = f.user("customer"), f.user("customer")
+    order = paid_order([(variant, 1)])
+    order.user_id = alice.id
+    db.session.commit()
+    client = app.test_client()
+    sign_in(client, bob)
+    values = {"order_id": order.id, "token": order.number, "variant_id": variant.id,
+              "product_id": variant.product_id}  # fmt: skip
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        if not {"order_id", "token"} & set(rule.arguments) or "order" not in rule.rule:
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            path = re.sub(rf"<[^>]*\b{name}>", str(values[name]), path)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(
+                path, method=method, data={"everything": "y", "request_key": "k"}
+            )
+            assert response.status_code in (403, 404), (method, path, response.status_code)
+            tried += 1
+    assert tried >= 6
+    found = db.session.get(Order, order.id)
+    assert found.status == OrderStatus.PAID and found.refunded_amount == 0
+    assert order.number not in client.get("/account").get_data(as_text=True)
