@@ -16,7 +16,7 @@ from shop.training.models import Transfer, TransferKind
 from tests import factories as f
 from tests.orders.conftest import new_order, stocked_variant
 from tests.orders.test_payments import outbox
-from tests.training.conftest import paid_order, sign_in
+from tests.training.conftest import one_maker_sale, paid_order, sign_in
 
 
 def _urls(app, prefix: str, values: dict):
@@ -67,11 +67,7 @@ def test_every_admin_route_sends_visitors_to_sign_in_and_refuses_others(app, ctx
 
 
 def test_a_refund_pressed_twice_refunds_and_reverses_once(app, ctx, admin_client):
-    w = f.workshop()
-    product = f.product(w, price=2000, impact_share_bps=1000)
-    maker = f.trainee(w)
-    f.batch(product.variants[0], quantity=5, makers=[(maker, 1)])
-    order = paid_order([(product.variants[0], 2)])  # share 400
+    _maker, _product, order = one_maker_sale(stock=5, sold=2, price=2000)  # share 400
     line_id = order.lines[0].id
     db.session.commit()
     page = admin_client.get(f"/admin/orders/{order.id}").get_data(as_text=True)
@@ -210,11 +206,7 @@ def test_csv_exports_of_orders_and_stock(app, ctx, admin_client):
 
 
 def test_refund_the_whole_order_reverses_every_share(app, ctx, admin_client):
-    w = f.workshop()
-    product = f.product(w, price=1500, impact_share_bps=2000)
-    maker = f.trainee(w)
-    f.batch(product.variants[0], quantity=5, makers=[(maker, 1)])
-    order = paid_order([(product.variants[0], 2)])  # share 600
+    _maker, _product, order = one_maker_sale(stock=5, sold=2, price=1500, bps=2000)  # share 600
     db.session.commit()
     response = admin_client.post(f"/admin/orders/{order.id}/refund",
                                  data={"request_key": "whole", "everything": "y"})  # fmt: skip

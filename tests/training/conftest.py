@@ -60,12 +60,12 @@ def staff(ctx):
     return f.user("staff")
 
 
-def one_maker_sale(stock: int = 10, sold: int = 1, price: int = 1000):
+def one_maker_sale(stock: int = 10, sold: int = 1, price: int = 1000, bps: int = 1000):
     """A workshop, one trainee who made a batch of `stock`, and `sold` units paid for."""
     from tests import factories as f
 
     w = f.workshop()
-    product = f.product(w, price=price, impact_share_bps=1000)
+    product = f.product(w, price=price, impact_share_bps=bps)
     maker = f.trainee(w)
     f.batch(product.variants[0], quantity=stock, makers=[(maker, 1)])
     order = paid_order([(product.variants[0], sold)])
