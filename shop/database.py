@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -43,7 +43,15 @@ def configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
 
 
+def begin_writing() -> None:
+    """The next transaction of this request writes: on SQLite it takes the write lock
+    at BEGIN (a read-only request's snapshot could not be upgraded later)."""
+    g.shop_writes = True
+
+
 def _may_write() -> bool:
+    if has_app_context() and g.get("shop_writes"):
+        return True
     if has_request_context():
         return request.method not in ("GET", "HEAD", "OPTIONS")
     return True  # commands and scripts

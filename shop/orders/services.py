@@ -223,17 +223,33 @@ def order_by_token(token: str, *, for_payment: bool = False) -> Order | None:
     return db.session.scalars(query).one_or_none()
 
 
+def pending_payment(order: Order) -> Payment | None:
+    return next((p for p in order.payments if p.status == PaymentStatus.PENDING), None)
+
+
 def start_payment(order: Order, gateway) -> Payment:
-    """The order's pending payment, created at the gateway on first use."""
-    existing = next((p for p in order.payments if p.status == PaymentStatus.PENDING), None)
+    """The order's pending payment, created at the gateway on first use.
+
+    For gateways that answer at once (dummy). The Stripe pay page calls Stripe with
+    no transaction open and then `record_started_payment`, so no lock waits on Stripe.
+    """
+    existing = pending_payment(order)
     if existing is not None:
         return existing
     started = gateway.start_payment(
         order_id=order.id, number=order.number, amount=order.total, currency=order.currency
     )
+    return record_started_payment(order, gateway.name, started)
+
+
+def record_started_payment(order: Order, gateway_name: str, started) -> Payment:
+    """Keep what the gateway answered; another tab may have kept the same one already."""
+    existing = pending_payment(order)
+    if existing is not None and existing.reference == started.reference:
+        return existing
     payment = Payment(
         order=order,
-        gateway=gateway.name,
+        gateway=gateway_name,
         reference=started.reference,
         amount=order.total,
         currency=order.currency,

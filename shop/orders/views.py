@@ -27,6 +27,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
+from shop.database import begin_writing
 from shop.extensions import csrf, db
 from shop.orders import cart as carts
 from shop.orders import services
@@ -230,14 +231,24 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
 
 
 def _pay_with_stripe(found: Order, stripe_gateway: StripeGateway):
-    # The gateway is called before anything is written, so no lock is held while Stripe answers.
-    try:
-        payment = services.start_payment(found, stripe_gateway)
-    except GatewayError as exc:
-        flash(str(exc), "error")
-        page = render_template("orders/pay_unavailable.html", order=found)
+    payment = services.pending_payment(found)
+    if payment is None:
+        token, amounts = found.token, (found.id, found.number, found.total, found.currency)
+        # Stripe is called with no transaction open: no row lock or write lock waits on it.
         db.session.rollback()
-        return page, 503
+        try:
+            started = stripe_gateway.start_payment(
+                order_id=amounts[0], number=amounts[1], amount=amounts[2], currency=amounts[3]
+            )
+        except GatewayError as exc:
+            flash(str(exc), "error")
+            return render_template("orders/pay_unavailable.html", order=_order_or_404(token)), 503
+        begin_writing()
+        found = _order_or_404(token, for_payment=True)
+        if found.status != OrderStatus.PENDING_PAYMENT:
+            db.session.rollback()
+            return redirect(url_for("orders.order", token=token))
+        payment = services.record_started_payment(found, stripe_gateway.name, started)
     page = render_template(  # before the commit expires the order
         "orders/pay_stripe.html",
         order=found,

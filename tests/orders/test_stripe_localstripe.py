@@ -37,6 +37,7 @@ from shop.orders.models import (
     Reservation,
     ReservationStatus,
 )
+from tests.conftest import _postgres_schema_url, _run_postgres
 from tests.orders.conftest import new_order, stocked_variant
 
 WEBHOOK_SECRET = "whsec_localstripe_e2e"
@@ -94,11 +95,18 @@ def localstripe():
 
 @pytest.fixture(scope="module")
 def stripe_store(localstripe, tmp_path_factory):
-    """The store with PAYMENT_GATEWAY=stripe aimed at localstripe, served over HTTP."""
+    """The store with PAYMENT_GATEWAY=stripe aimed at localstripe, served over HTTP, on a
+    database of its own (a fresh PostgreSQL schema when TEST_DATABASE_URL is set)."""
     root = tmp_path_factory.mktemp("stripe-live")
+    base_url, schema = os.environ.get("TEST_DATABASE_URL"), None
+    if base_url:
+        url, schema = _postgres_schema_url(base_url)
+        _run_postgres(base_url, f'CREATE SCHEMA "{schema}"')
+    else:
+        url = f"sqlite:///{root / 'store.db'}"
     app = create_app(
         config_for_tests(
-            f"sqlite:///{root / 'store.db'}",
+            url,
             str(root / "media"),
             PAYMENT_GATEWAY="stripe",
             STRIPE_SECRET_KEY="sk_test_localstripe",
@@ -123,6 +131,11 @@ def stripe_store(localstripe, tmp_path_factory):
     finally:
         server.shutdown()
         thread.join(timeout=5)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        if schema:
+            _run_postgres(base_url, f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def _post_json(url: str, body: dict) -> None:
@@ -265,3 +278,39 @@ def test_a_back_office_refund_reaches_localstripe_once_however_often_it_is_press
     stripe_client = stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe})
     at_stripe = stripe_client.v1.refunds.retrieve(refund_reference)
     assert at_stripe.amount == line_total // 2 and at_stripe.payment_intent == reference
+
+
+def test_no_lock_waits_on_stripe_while_the_pay_page_creates_the_intent(stripe_store):
+    """While Stripe is creating the PaymentIntent, another request writes to the same order
+    row; it must not wait, and the pay page must still record the payment afterwards."""
+    from sqlalchemy import update
+
+    app, base = stripe_store
+    order_id, token, _variant = _placed_order(app)
+    gateway = app.extensions["payment_gateway"]
+    real_start = gateway.start_payment
+    writer_took: list[float] = []
+
+    def write_meanwhile():
+        began = time.monotonic()
+        with app.app_context():
+            db.session.execute(update(Order).where(Order.id == order_id).values(review_reason=""))
+            db.session.commit()
+        writer_took.append(time.monotonic() - began)
+
+    def start_payment_while_someone_writes(**kwargs):
+        writer = threading.Thread(target=write_meanwhile)
+        writer.start()
+        writer.join(timeout=10)
+        return real_start(**kwargs)
+
+    gateway.start_payment = start_payment_while_someone_writes
+    try:
+        with urllib.request.urlopen(f"{base}/orders/{token}/pay", timeout=30) as response:
+            assert response.status == 200
+    finally:
+        gateway.start_payment = real_start
+    assert writer_took and writer_took[0] < 5, "a write waited on the call to Stripe"
+    with app.app_context():
+        payment = db.session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
+        assert payment.reference.startswith("pi_")
