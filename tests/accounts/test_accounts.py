@@ -165,3 +165,17 @@ def test_changing_the_password_needs_the_current_one(app, ctx):
         .one()
         .check_password("brand new password")
     )
+
+
+def test_a_signed_in_customer_checks_out_into_their_account(app, ctx):
+    from tests.orders.test_cart_and_checkout import CHECKOUT
+
+    variant = stocked_variant()
+    person = f.user("customer")
+    db.session.commit()
+    client = app.test_client()
+    client.post("/cart/add", data={"variant_id": variant.id, "quantity": "1"})
+    sign_in(client, person)
+    assert client.post("/checkout", data=CHECKOUT).status_code == 302
+    order = db.session.scalars(select(Order).where(Order.user_id == person.id)).one()
+    assert order.number in client.get("/account").get_data(as_text=True)
