@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -93,8 +94,10 @@ def _failed_sign_in(response) -> bool:
 
 
 def _submitted_account() -> str:
-    """The account being tried, so one account is protected from many addresses too."""
-    return "account:" + (request.form.get("email") or "").strip().lower()[:254]
+    """The account being tried, so one account is protected from many addresses too.
+    Hashed: the limiter's counters and log lines never hold an email address."""
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return "account:" + hashlib.sha256(email.encode()).hexdigest()[:24]
 
 
 @bp.route("/login", methods=["GET", "POST"])

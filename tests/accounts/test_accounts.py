@@ -179,3 +179,14 @@ def test_a_signed_in_customer_checks_out_into_their_account(app, ctx):
     assert client.post("/checkout", data=CHECKOUT).status_code == 302
     order = db.session.scalars(select(Order).where(Order.user_id == person.id)).one()
     assert order.number in client.get("/account").get_data(as_text=True)
+
+
+def test_rate_limit_records_never_hold_the_email(app, ctx, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client = app.test_client()
+    for _ in range(11):
+        client.post("/login", data={"email": "private.person@example.org", "password": "wrong"})
+    assert "exceeded" in caplog.text  # the limiter did log the breach
+    assert "private.person" not in caplog.text
