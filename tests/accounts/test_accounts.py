@@ -190,3 +190,17 @@ def test_rate_limit_records_never_hold_the_email(app, ctx, caplog):
         client.post("/login", data={"email": "private.person@example.org", "password": "wrong"})
     assert "exceeded" in caplog.text  # the limiter did log the breach
     assert "private.person" not in caplog.text
+
+
+def test_a_reset_link_expires(app, ctx, monkeypatch):
+    import time
+
+    person = f.user("customer", email="late@example.org", password="old password 1")
+    db.session.commit()
+    token = accounts.reset_token(person)
+    assert accounts.user_for_reset_token(token) is not None
+    monkeypatch.setattr(accounts, "RESET_MINUTES", 0)
+    time.sleep(1.1)  # itsdangerous counts whole seconds
+    assert accounts.user_for_reset_token(token) is None
+    page = app.test_client().get(f"/password/reset/{token}", follow_redirects=True)
+    assert "invalid, has expired or was already used" in page.get_data(as_text=True)
