@@ -81,6 +81,8 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # How many reverse proxies stand in front (their X-Forwarded-* headers are trusted).
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": _int("MAIL_PORT", 587),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
@@ -130,6 +132,7 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "MAIL_DEFAULT_SENDER": "shop@madeknown.example",
         "MAIL_OUTBOX": str(Path(media_root).parent / "outbox"),
         "RATELIMIT_STORAGE_URI": "memory://",
+        "TRUSTED_PROXIES": 0,
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,
         "RAISE_ON_LAZY_LOAD": True,

@@ -84,6 +84,10 @@ class ImageForm(FlaskForm):
                            validators=[InputRequired(), Length(max=300)])  # fmt: skip
 
 
+class ImageDeleteForm(FlaskForm):
+    """Only the CSRF token."""
+
+
 class CategoryForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=120)])
     slug = StringField("Address name (slug)", validators=[InputRequired(), Length(max=80), SLUG])
@@ -321,6 +325,21 @@ def upload_image(product_id: int):
     )  # written before the commit: a failed commit leaves an orphan file, never a broken row
     db.session.commit()
     flash("Image added.", "success")
+    return redirect(url_for("admin.product", product_id=product_id))
+
+
+@bp.post("/images/<int:image_id>/delete")
+def delete_image(image_id: int):
+    image = db.session.get(ProductImage, image_id) or abort(404)
+    if not ImageDeleteForm().validate_on_submit():
+        abort(400)
+    product_id, filename = image.product_id, image.filename
+    db.session.delete(image)
+    record("image.delete", "product", product_id, summary=filename)
+    db.session.commit()
+    # The file goes only once the row is gone for good; a failed commit keeps both.
+    (Path(current_app.config["MEDIA_ROOT"]) / filename).unlink(missing_ok=True)
+    flash("Image removed.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
 

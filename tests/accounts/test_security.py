@@ -47,3 +47,22 @@ def test_pages_carry_the_security_headers(client):
     assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_behind_a_trusted_proxy_limits_count_the_visitor_not_the_proxy(migrated_app):
+    from tests.conftest import rolled_back
+
+    application = create_app({**migrated_app.config, "TRUSTED_PROXIES": 1})
+    with rolled_back(application) as app, app.app_context():
+        from shop.extensions import limiter
+
+        limiter.reset()
+        client = app.test_client()
+        for _ in range(10):
+            client.post("/login", data={"email": "a@example.org", "password": "x"},
+                        headers={"X-Forwarded-For": "203.0.113.7"})  # fmt: skip
+        blocked = client.post("/login", data={"email": "b@example.org", "password": "x"},
+                              headers={"X-Forwarded-For": "203.0.113.7"})  # fmt: skip
+        other_visitor = client.post("/login", data={"email": "b@example.org", "password": "x"},
+                                    headers={"X-Forwarded-For": "198.51.100.9"})  # fmt: skip
+        assert blocked.status_code == 429 and other_visitor.status_code == 401

@@ -49,7 +49,7 @@ def test_every_admin_route_sends_visitors_to_sign_in_and_refuses_others(app, ctx
     admin = f.user("admin")
     db.session.commit()
     urls = _urls(app, "/admin", {"order_id": order.id, "variant_id": variant.id,
-                                 "product_id": variant.product_id})  # fmt: skip
+                                 "product_id": variant.product_id, "image_id": 999999})  # fmt: skip
     assert len(urls) >= 12
     for method, path in urls:
         anonymous = app.test_client().open(path, method=method)

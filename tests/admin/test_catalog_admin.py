@@ -103,6 +103,11 @@ def test_images_are_checked_reencoded_and_stored_under_a_name_we_choose(app, ctx
     assert app.test_client().get(f"/media/{image.filename}").status_code == 200
     assert app.test_client().get("/media/../../etc/passwd").status_code == 404
 
+    image_id, filename = image.id, image.filename
+    admin_client.post(f"/admin/images/{image_id}/delete")
+    assert db.session.get(ProductImage, image_id) is None
+    assert not (media / filename).exists()
+
 
 def test_categories_can_be_added_once(app, ctx, admin_client):  # noqa: F811
     assert (
