@@ -266,6 +266,9 @@ def test_demo_seed_is_idempotent_and_complete(app, media_root):
     assert first.exit_code == 0, first.output
     counts = snapshot(app)
     assert counts["workshops"] >= 4 and counts["products"] >= 12 and counts["batches"] > 0
+    assert counts["orders"] >= 10 and counts["ledger_transfers"] > counts["orders"]
+    verified = runner.invoke(args=["ledger", "verify"])
+    assert verified.exit_code == 0, verified.output
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0, second.output
     assert "0 created, 0 updated" in second.output
