@@ -107,7 +107,7 @@ def _trainee_form(trainee: Trainee | None):
             return redirect(url_for("staff.trainee", trainee_id=trainee_id))
     elif request.method == "POST":
         status = 400
-    return render_template("training/trainee_form.html", form=form, trainee=trainee), status
+    return render_template("staff/trainee_form.html", form=form, trainee=trainee), status
 
 
 # --- workshops and vetting -----------------------------------------------------------
@@ -144,7 +144,7 @@ def workshops():
     if request.args.get("overdue"):
         summaries = [(w, s) for w, s in summaries if s.overdue]
     return render_template(
-        "training/workshops.html", summaries=summaries, interval=_interval(),
+        "staff/workshops.html", summaries=summaries, interval=_interval(),
         overdue_only=bool(request.args.get("overdue")),
     )  # fmt: skip
 
@@ -159,7 +159,7 @@ def _workshop_or_404(workshop_id: int) -> Workshop:
 
 def _workshop_page(workshop: Workshop, status: int = 200, vetting_form: VettingForm | None = None):
     return render_template(
-        "training/workshop.html", workshop=workshop, summary=summary_for(workshop, _interval()),
+        "staff/workshop.html", workshop=workshop, summary=summary_for(workshop, _interval()),
         events=sorted(workshop.vetting_events, key=lambda e: (e.occurred_on, e.id), reverse=True),
         vetting_form=vetting_form or VettingForm(occurred_on=today()),
         reinstate_form=ReinstateForm(), interval=_interval(),

@@ -137,7 +137,7 @@ def trainees():
     )
     workshops, cohorts = reports.filter_choices()
     return render_template(
-        "training/trainees.html", rows=rows, total=total, page=page,
+        "staff/trainees.html", rows=rows, total=total, page=page,
         pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), workshops=workshops, cohorts=cohorts,
         workshop_id=workshop_id, cohort=cohort,
     )  # fmt: skip
@@ -175,7 +175,7 @@ def _trainee_page(trainee: Trainee, status: int = 200, **forms):
     if not correction.request_key.data:
         correction.request_key.data = secrets.token_urlsafe(16)
     return render_template(
-        "training/trainee.html", trainee=trainee, account=account, lines=lines,
+        "staff/trainee.html", trainee=trainee, account=account, lines=lines,
         statement_count=count, page=page, pages=max((count + 99) // 100, 1),
         progress=services.goal_progress(goals, account.balance), withdrawals=withdrawals,
         withdrawal_form=forms.get("withdrawal_form") or WithdrawalForm(),
@@ -224,7 +224,7 @@ def request_withdrawal(trainee_id: int):
 @staff.get("/withdrawals")
 def withdrawals():
     return render_template(
-        "training/withdrawals.html",
+        "staff/withdrawals.html",
         pending=reports.pending_withdrawal_list(),
         form=DecisionForm(),
     )
@@ -322,7 +322,7 @@ def audit():
 
 @staff.get("/reconciliation")
 def reconciliation():
-    return render_template("training/reconciliation.html", report=reports.reconciliation())
+    return render_template("staff/reconciliation.html", report=reports.reconciliation())
 
 
 # --- CSV -----------------------------------------------------------------------------
