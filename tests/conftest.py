@@ -190,3 +190,39 @@ def committed_app(tmp_path):
             db.engine.dispose()
         if schema:
             _run_postgres(base, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def sign_in(client, person) -> None:
+    """Flask-Login's session, as a successful sign-in leaves it."""
+    with client.session_transaction() as session:
+        session["_user_id"] = str(person.id)
+        session["_fresh"] = True
+
+
+def client_as(app, *roles: str):
+    """A client signed in as a new user holding `roles`; the user is `client.person`."""
+    from tests import factories as f
+
+    person = f.user(*roles)
+    db.session.commit()
+    client = app.test_client()
+    sign_in(client, person)
+    client.person = person
+    return client
+
+
+def routes(app, values: dict, keep=lambda rule: True) -> list[tuple[str, str]]:
+    """(method, path) for every route of the URL map that `keep` accepts, its arguments
+    filled in from `values`: for tests that must cover every route, new ones included."""
+    import re
+
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not keep(rule):
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            path = re.sub(rf"<[^>]*\b{name}>", str(values.get(name, "x")), path)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, path))
+    return found

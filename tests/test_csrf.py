@@ -4,8 +4,6 @@ signature guards it."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import func, select, text
 
@@ -13,7 +11,7 @@ from shop import create_app
 from shop.config import config_for_tests
 from shop.extensions import db
 from tests import factories as f
-from tests.conftest import RequestIsolatingClient, rolled_back
+from tests.conftest import RequestIsolatingClient, rolled_back, routes
 from tests.training.conftest import one_maker_sale, sign_in
 
 TABLES = ["orders", "refunds", "ledger_transfers", "withdrawals", "audit_log", "users",
@@ -51,14 +49,13 @@ def test_every_form_refuses_a_post_without_a_valid_token(csrf_app):
         before = _counts()
         user_id = person.id
 
-    posts = []
-    for rule in csrf_app.url_map.iter_rules():
-        if "POST" not in rule.methods or rule.rule == "/stripe/webhook":
-            continue
-        path = rule.rule
-        for name in rule.arguments:
-            path = re.sub(rf"<[^>]*\b{name}>", str(values.get(name, "x")), path)
-        posts.append(path)
+    posts = [
+        path
+        for method, path in routes(
+            csrf_app, values, keep=lambda rule: rule.rule != "/stripe/webhook"
+        )
+        if method == "POST"
+    ]
     assert len(posts) >= 20
 
     for signed_in in (False, True):

@@ -14,32 +14,15 @@ from shop.extensions import db
 from shop.orders.models import Order, OrderStatus, Refund
 from shop.training.models import Transfer, TransferKind
 from tests import factories as f
+from tests.conftest import client_as, routes, sign_in
 from tests.orders.conftest import new_order, stocked_variant
 from tests.orders.test_payments import outbox
-from tests.training.conftest import one_maker_sale, paid_order, sign_in
-
-
-def _urls(app, prefix: str, values: dict):
-    found = []
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith(prefix):
-            continue
-        path = rule.rule
-        for name in rule.arguments:
-            path = re.sub(rf"<[^>]*\b{name}>", str(values[name]), path)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found.append((method, path))
-    return found
+from tests.training.conftest import one_maker_sale, paid_order
 
 
 @pytest.fixture
 def admin_client(app, ctx):
-    person = f.user("admin")
-    db.session.commit()
-    client = app.test_client()
-    sign_in(client, person)
-    client.person = person
-    return client
+    return client_as(app, "admin")
 
 
 def test_every_admin_route_sends_visitors_to_sign_in_and_refuses_others(app, ctx):
@@ -48,8 +31,8 @@ def test_every_admin_route_sends_visitors_to_sign_in_and_refuses_others(app, ctx
     people = {r: f.user(r) for r in ("customer", "staff")}
     admin = f.user("admin")
     db.session.commit()
-    urls = _urls(app, "/admin", {"order_id": order.id, "variant_id": variant.id,
-                                 "product_id": variant.product_id, "image_id": 999999})  # fmt: skip
+    urls = routes(app, {"order_id": order.id, "variant_id": variant.id, "product_id": variant.product_id, "image_id": 999999},
+                  keep=lambda rule: rule.rule.startswith("/admin"))  # fmt: skip
     assert len(urls) >= 12
     for method, path in urls:
         anonymous = app.test_client().open(path, method=method)
@@ -230,18 +213,15 @@ def test_a_customer_reaches_no_one_elses_order_through_any_url(app, ctx):
     values = {"order_id": order.id, "token": order.number, "variant_id": variant.id,
               "product_id": variant.product_id}  # fmt: skip
     tried = 0
-    for rule in app.url_map.iter_rules():
-        if not {"order_id", "token"} & set(rule.arguments) or "order" not in rule.rule:
-            continue
-        path = rule.rule
-        for name in rule.arguments:
-            path = re.sub(rf"<[^>]*\b{name}>", str(values[name]), path)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = client.open(
-                path, method=method, data={"everything": "y", "request_key": "k"}
-            )
-            assert response.status_code in (403, 404), (method, path, response.status_code)
-            tried += 1
+    order_routes = routes(
+        app,
+        values,
+        keep=lambda rule: {"order_id", "token"} & set(rule.arguments) and "order" in rule.rule,
+    )
+    for method, path in order_routes:
+        response = client.open(path, method=method, data={"everything": "y", "request_key": "k"})
+        assert response.status_code in (403, 404), (method, path, response.status_code)
+        tried += 1
     assert tried >= 6
     found = db.session.get(Order, order.id)
     assert found.status == OrderStatus.PAID and found.refunded_amount == 0

@@ -7,6 +7,7 @@ from shop.extensions import db
 from shop.orders.gateways import DummyGateway
 from shop.orders.services import payment_succeeded, refund_order, start_payment
 from shop.training.models import LedgerAccount
+from tests.conftest import client_as, sign_in  # noqa: F401  (sign_in: used by tests importing it from here)
 from tests.orders.conftest import new_order
 
 
@@ -46,13 +47,6 @@ def totals() -> tuple[int, int]:
     ).one()
 
 
-def sign_in(client, person) -> None:
-    """Flask-Login's session, as a successful sign-in leaves it."""
-    with client.session_transaction() as session:
-        session["_user_id"] = str(person.id)
-        session["_fresh"] = True
-
-
 @pytest.fixture
 def staff(ctx):
     from tests import factories as f
@@ -75,11 +69,4 @@ def one_maker_sale(stock: int = 10, sold: int = 1, price: int = 1000, bps: int =
 @pytest.fixture
 def staff_client(app, ctx):
     """A client signed in as a (new) staff member."""
-    from tests import factories as f
-
-    person = f.user("staff")
-    db.session.commit()
-    client = app.test_client()
-    sign_in(client, person)
-    client.person = person
-    return client
+    return client_as(app, "staff")

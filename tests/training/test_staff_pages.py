@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import pytest
 
@@ -14,23 +13,8 @@ from shop.training.models import Withdrawal, WithdrawalPurpose, WithdrawalStatus
 from shop.training.reports import PUBLIC_MIN_TRAINEES
 from shop.training.services import add_goal, request_withdrawal
 from tests import factories as f
+from tests.conftest import routes
 from tests.training.conftest import balance_of, one_maker_sale, paid_order, sign_in
-
-
-def _staff_urls(app, trainee_id: int, withdrawal_id: int, goal_id: int, workshop_id: int):
-    """Every /staff/ route in the URL map, with its methods, arguments filled in."""
-    values = {"trainee_id": trainee_id, "withdrawal_id": withdrawal_id, "goal_id": goal_id,
-              "decision": "approve", "workshop_id": workshop_id}  # fmt: skip
-    found = []
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/staff"):
-            continue
-        path = rule.rule
-        for name in rule.arguments:
-            path = re.sub(rf"<[^>]*\b{name}>", str(values[name]), path)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found.append((method, path))
-    return found
 
 
 @pytest.fixture
@@ -53,8 +37,10 @@ def setting(ctx):
 
 
 def test_only_staff_reach_staff_pages(app, ctx, setting):
-    urls = _staff_urls(app, setting["trainee"].id, setting["withdrawal"].id, setting["goal"].id,
-                       setting["workshop"].id)  # fmt: skip
+    values = {"trainee_id": setting["trainee"].id, "withdrawal_id": setting["withdrawal"].id,
+              "goal_id": setting["goal"].id, "decision": "approve",
+              "workshop_id": setting["workshop"].id}  # fmt: skip
+    urls = routes(app, values, keep=lambda rule: rule.rule.startswith("/staff"))
     assert len(urls) >= 12
     people = {role: f.user(*roles) for role, roles in
               {"customer": ["customer"], "admin": ["admin"], "staff": ["staff"]}.items()}  # fmt: skip
