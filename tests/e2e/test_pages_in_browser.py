@@ -18,6 +18,8 @@ MAIN_PAGES = [
     "/p/MS-2026-03-BHB-N",
     "/impact",
     "/login",
+    "/register",
+    "/password/forgot",
     "/cart",
     "/no-such-page",
 ]
