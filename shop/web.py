@@ -18,6 +18,7 @@ from flask import (
     current_app,
     jsonify,
     render_template,
+    request,
     send_from_directory,
     session,
     stream_with_context,
@@ -228,3 +229,8 @@ def major(amount: int, currency: str | None = None) -> str:
 
     digits = minor_digits(currency or current_app.config["STORE_CURRENCY"])
     return str(Decimal(amount).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
+
+
+def page_number() -> int:
+    """The ?page= of a paginated list: a whole number from 1, anything else is page 1."""
+    return max(request.args.get("page", 1, type=int) or 1, 1)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import functools
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from shop.accounts.models import Role, User, UserRole
 from shop.extensions import db
+from shop.orders.models import Order
+from shop.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -85,8 +89,6 @@ VERIFY_DAYS = 3
 
 
 def _serializer(purpose: str):
-    from flask import current_app
-    from itsdangerous import URLSafeTimedSerializer
 
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"accounts.{purpose}")
 
@@ -101,8 +103,6 @@ def reset_token(user: User) -> str:
 
 
 def user_for_reset_token(token: str) -> User | None:
-    from itsdangerous import BadSignature
-
     try:
         data = _serializer("reset").loads(token, max_age=RESET_MINUTES * 60)
     except BadSignature:  # also SignatureExpired
@@ -124,8 +124,6 @@ def verification_token(user: User) -> str:
 
 
 def verify_email(token: str) -> User | None:
-    from itsdangerous import BadSignature
-
     try:
         data = _serializer("verify").loads(token, max_age=VERIFY_DAYS * 86400)
     except BadSignature:
@@ -134,8 +132,6 @@ def verify_email(token: str) -> User | None:
     if user is None or data.get("e") != user.email:
         return None
     if user.email_verified_at is None:
-        from shop.timeutil import utcnow
-
         user.email_verified_at = utcnow()
         db.session.flush()
     return user
@@ -143,8 +139,6 @@ def verify_email(token: str) -> User | None:
 
 def claimable_orders(user: User) -> int:
     """Guest orders placed with this (verified) email and not yet in an account."""
-    from shop.orders.models import Order
-
     if user.email_verified_at is None:
         return 0
     return db.session.scalar(
@@ -156,10 +150,6 @@ def claimable_orders(user: User) -> int:
 
 def claim_orders(user: User) -> int:
     """Attach guest orders with the user's verified email to the account."""
-    from sqlalchemy import update
-
-    from shop.orders.models import Order
-
     if user.email_verified_at is None:
         raise AccountError("Please confirm your email address first.")
     return db.session.execute(

@@ -20,6 +20,7 @@ from shop.accounts.services import authenticate
 from shop.extensions import db, limiter, login_manager
 from shop.mail import build, send_safely
 from shop.orders.cart import SESSION_KEY as CART_KEY
+from shop.web import page_number
 
 bp = Blueprint("accounts", __name__)
 
@@ -196,7 +197,7 @@ def _verification_message(user: User):
 def account():
     from shop.orders.models import Order
 
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     orders = db.session.scalars(
         select(Order)
         .where(Order.user_id == current_user.id)

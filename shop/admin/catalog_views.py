@@ -26,6 +26,7 @@ from shop.csv_import import FieldError, key_values
 from shop.extensions import db
 from shop.money import MoneyError, parse_major
 from shop.provenance.models import Workshop
+from shop.web import page_number
 
 PRODUCT_FIELDS = ["name", "slug", "description", "story", "category_id", "workshop_id", "status",
                   "impact_share_bps"]  # fmt: skip
@@ -104,7 +105,7 @@ def _choices(form: ProductForm) -> None:
 
 @bp.get("/products")
 def products():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     total = db.session.scalar(select(func.count(Product.id)))
     rows = db.session.execute(
         select(Product.id, Product.name, Product.status, Workshop.name.label("workshop"),

@@ -37,7 +37,7 @@ from shop.provenance.services import ProvenanceError, record_batch
 from shop.timeutil import today
 from shop.training.models import Transfer, TransferKind
 from shop.training.reports import bar_chart, month_of
-from shop.web import csv_response, major
+from shop.web import csv_response, major, page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -52,10 +52,6 @@ def _admins_only():
     if not current_user.has_role(Role.ADMIN):
         abort(403)
     return None
-
-
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
 
 
 # --- dashboard ----------------------------------------------------------------------------
@@ -124,7 +120,7 @@ def orders():
     status = request.args.get("status") or None
     if status and status not in {s.value for s in OrderStatus}:
         status = None
-    page = _page()
+    page = page_number()
     query = _orders_query(status)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
@@ -314,7 +310,7 @@ def orders_csv():
 
 @bp.get("/stock")
 def stock():
-    page = _page()
+    page = page_number()
     query = select(
         Variant.id, Variant.sku, Variant.options, Variant.stock, Product.name, Product.status
     ).join(Variant.product)
@@ -371,7 +367,7 @@ def adjust(variant_id: int):
 @bp.get("/stock/movements")
 def movements():
     variant_id = request.args.get("variant", type=int)
-    page = _page()
+    page = page_number()
     query = select(StockMovement).options(joinedload(StockMovement.variant))
     if variant_id:
         query = query.where(StockMovement.variant_id == variant_id)

@@ -7,11 +7,14 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from flask import has_request_context, request
+from flask import has_request_context, render_template, request
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from shop.audit.models import AuditEntry
 from shop.extensions import db
+from shop.web import page_number
 
 
 def _plain(value: Any) -> Any:
@@ -65,11 +68,7 @@ def record(
 
 def audit_page(per_page: int = 30):
     """The newest entries first, a page at a time (shared by /admin/audit and /staff/audit)."""
-    from flask import render_template
-    from sqlalchemy import select
-    from sqlalchemy.orm import joinedload
-
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     rows = db.session.scalars(
         select(AuditEntry)
         .options(joinedload(AuditEntry.actor))

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, literal_column, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 
 from shop.extensions import db
 from shop.provenance.models import Trainee, Workshop
+from shop.timeutil import today
 from shop.training.models import (
     AccountKind,
     LedgerAccount,
@@ -411,8 +412,6 @@ class Bar:
 
 def last_months(values: list[tuple[str, int]], months: int = 12) -> list[tuple[str, int]]:
     """The last `months` calendar months up to this one, with zeros where nothing happened."""
-    from shop.timeutil import today
-
     year, month = today().year, today().month
     labels = []
     for _ in range(months):
@@ -440,8 +439,6 @@ def bar_chart(values: list[tuple[str, int]], *, width: int = 640, height: int = 
 
 
 def pending_withdrawal_list() -> list[Withdrawal]:
-    from sqlalchemy.orm import joinedload
-
     return list(
         db.session.scalars(
             select(Withdrawal)

@@ -38,7 +38,7 @@ from shop.training.models import (
     Withdrawal,
     WithdrawalPurpose,
 )
-from shop.web import csv_response, major
+from shop.web import csv_response, major, page_number
 
 bp = Blueprint("training", __name__)
 
@@ -131,7 +131,7 @@ def index():
 @staff.get("/trainees")
 def trainees():
     workshop_id, cohort = _int_arg("workshop"), request.args.get("cohort") or None
-    page = _int_arg("page") or 1
+    page = page_number()
     rows, total = reports.balances(
         workshop_id=workshop_id, cohort=cohort, page=page, per_page=PER_PAGE
     )
@@ -154,7 +154,7 @@ def _trainee_or_404(trainee_id: int) -> Trainee:
 
 def _trainee_page(trainee: Trainee, status: int = 200, **forms):
     account = services.trainee_account(trainee.id)
-    page = _int_arg("page") or 1
+    page = page_number()
     lines, count = reports.statement(account.id, page=page)
     goals = list(
         db.session.scalars(
