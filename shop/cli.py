@@ -127,7 +127,7 @@ def register_order_commands(app: Flask) -> None:
     @orders.command("expire")
     def expire_command() -> None:
         """Release the stock of unpaid orders whose hold ran out."""
-        from shop.orders.services import release_expired
+        from shop.orders.checkout import release_expired
         from shop.timeutil import utcnow
 
         released = release_expired(utcnow())
@@ -155,7 +155,7 @@ def register_order_commands(app: Flask) -> None:
         from shop.money import MoneyError, format_money, parse_major
         from shop.orders.gateways import GatewayError, gateway
         from shop.orders.models import Order
-        from shop.orders.services import RefundError, refund_order
+        from shop.orders.refunds import RefundError, refund_order
 
         order = db.session.scalars(
             select(Order)

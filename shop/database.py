@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
+
 from flask import current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import Enum, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -74,3 +76,15 @@ def forbid_lazy_loads_in_requests(session_class: type[Session]) -> None:
     """
     if not event.contains(session_class, "do_orm_execute", _raise_on_lazy_load):
         event.listen(session_class, "do_orm_execute", _raise_on_lazy_load)
+
+
+def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
+    """A portable enum: VARCHAR plus a named CHECK, stored by value."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )

@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.catalog.models import enum_column
+from shop.database import enum_column
 from shop.extensions import db
 from shop.timeutil import utcnow
 

@@ -26,10 +26,11 @@ from shop.catalog.services import adjust_stock
 from shop.csv_import import FieldError
 from shop.extensions import db, login_manager
 from shop.money import MoneyError, parse_major
+from shop.orders.checkout import cancel_unpaid
 from shop.orders.gateways import GatewayError, gateway
 from shop.orders.models import Order, OrderStatus
 from shop.orders.notifications import send_shipping_notice
-from shop.orders.services import RefundError, cancel_unpaid, refund_order
+from shop.orders.refunds import RefundError, refund_order
 from shop.orders.states import PAID_STATES, IllegalTransition, transition
 from shop.provenance.importers import parse_makers
 from shop.provenance.models import Batch, Trainee, Workshop

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -18,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.database import enum_column
 from shop.extensions import db
 from shop.timeutil import utcnow
 
@@ -39,18 +39,6 @@ class StockMovementKind(enum.StrEnum):
     SALE = "sale"  # units left with a paid order (later issues)
     RESERVATION = "reservation"  # held while a buyer pays (later issues)
     RELEASE = "release"  # a hold given back (later issues)
-
-
-def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
-    """A portable enum: VARCHAR plus a named CHECK, stored by value."""
-    return Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class Category(db.Model):

@@ -154,9 +154,10 @@ def seed_demo_sales(progress_label: ProgressFactory, orders: int = 12) -> int:
     accounts and the impact page have something to show. Only once."""
     from shop.catalog.models import ProductStatus, Variant
     from shop.orders import cart as carts
+    from shop.orders.checkout import BuyerDetails, place_order
     from shop.orders.gateways import DummyGateway
     from shop.orders.models import Order
-    from shop.orders.services import BuyerDetails, payment_succeeded, place_order, start_payment
+    from shop.orders.payments import payment_succeeded, start_payment
 
     if db.session.scalar(select(Order.id).where(Order.email == DEMO_BUYER_EMAIL).limit(1)):
         return 0

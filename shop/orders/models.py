@@ -17,7 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.catalog.models import Variant, enum_column
+from shop.catalog.models import Variant
+from shop.database import enum_column
 from shop.extensions import db
 from shop.provenance.models import Batch
 from shop.timeutil import utcnow

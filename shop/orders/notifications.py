@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from shop.extensions import db
 from shop.mail import build, send_safely
 from shop.orders.models import Order
-from shop.orders.services import share_for_training, training_shares
+from shop.orders.shares import share_for_training, training_shares
 
 
 def order_link(order: Order) -> str:

@@ -30,7 +30,8 @@ from wtforms.validators import Email, InputRequired, Length, Optional
 from shop.database import begin_writing
 from shop.extensions import csrf, db
 from shop.orders import cart as carts
-from shop.orders import services
+from shop.orders import checkout as checkout_service
+from shop.orders import payments, refunds, shares
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, Payment
 from shop.orders.notifications import confirmation_message, send_confirmation
@@ -122,7 +123,7 @@ class CheckoutForm(FlaskForm):
 def _checkout_form() -> CheckoutForm:
     form = CheckoutForm()
     form.country.choices = [("", "Choose a country"), *_countries()]
-    form.shipping_method.choices = [(m.code, m.code) for m in services.shipping_methods()]
+    form.shipping_method.choices = [(m.code, m.code) for m in checkout_service.shipping_methods()]
     return form
 
 
@@ -134,7 +135,7 @@ def checkout():
     form = _checkout_form()
     status = 200
     if form.validate_on_submit():
-        buyer = services.BuyerDetails(
+        buyer = checkout_service.BuyerDetails(
             email=form.email.data.strip(),
             name=form.name.data.strip(),
             address_line1=form.address_line1.data.strip(),
@@ -145,13 +146,13 @@ def checkout():
             shipping_method=form.shipping_method.data,
         )
         try:
-            order = services.place_order(
+            order = checkout_service.place_order(
                 session, buyer, gateway_name=gateway().name, currency=_store_currency(),
                 user_id=current_user.id if current_user.is_authenticated else None,
             )  # fmt: skip
             token = order.token  # read before the commit expires it
             db.session.commit()
-        except services.CheckoutError as exc:
+        except checkout_service.CheckoutError as exc:
             db.session.rollback()
             flash(str(exc), "error")
             status = 409
@@ -163,14 +164,17 @@ def checkout():
     priced = carts.price(session, _store_currency())
     return (
         render_template(
-            "orders/checkout.html", form=form, cart=priced, methods=services.shipping_methods()
+            "orders/checkout.html",
+            form=form,
+            cart=priced,
+            methods=checkout_service.shipping_methods(),
         ),
         status,
     )
 
 
 def _order_or_404(token: str, *, for_payment: bool = False) -> Order:
-    order = services.order_by_token(token, for_payment=for_payment)
+    order = checkout_service.order_by_token(token, for_payment=for_payment)
     if order is None:
         abort(404)
     return order
@@ -183,8 +187,8 @@ def order(token: str):
     return render_template(
         "orders/order.html",
         order=found,
-        share=services.share_for_training(found),
-        shares=services.training_shares(found) if paid else [],
+        share=shares.share_for_training(found),
+        shares=shares.training_shares(found) if paid else [],
     )
 
 
@@ -202,7 +206,7 @@ def pay(token: str):
 def _pay_with_dummy(found: Order, dummy: DummyGateway):
     status = 200
     if request.method == "POST":
-        payment = services.start_payment(found, dummy)
+        payment = payments.start_payment(found, dummy)
         event = dummy.charge(
             reference=payment.reference,
             card_number=request.form.get("card_number", ""),
@@ -210,7 +214,7 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
             currency=found.currency,
         )
         if event.kind == "payment_succeeded":
-            services.payment_succeeded(
+            payments.payment_succeeded(
                 found,
                 gateway_name=dummy.name,
                 reference=event.reference,
@@ -222,7 +226,7 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
             send_confirmation(message, number)
             flash("Thank you: your payment went through.", "success")
             return redirect(url_for("orders.order", token=token))
-        services.payment_failed(found, reason=event.failure)
+        payments.payment_failed(found, reason=event.failure)
         flash(event.failure, "error")
         page = render_template("orders/pay_dummy.html", order=found)  # before the commit expires it
         db.session.commit()
@@ -231,7 +235,7 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
 
 
 def _pay_with_stripe(found: Order, stripe_gateway: StripeGateway):
-    payment = services.pending_payment(found)
+    payment = payments.pending_payment(found)
     if payment is None:
         token, amounts = found.token, (found.id, found.number, found.total, found.currency)
         # Stripe is called with no transaction open: no row lock or write lock waits on it.
@@ -248,7 +252,7 @@ def _pay_with_stripe(found: Order, stripe_gateway: StripeGateway):
         if found.status != OrderStatus.PENDING_PAYMENT:
             db.session.rollback()
             return redirect(url_for("orders.order", token=token))
-        payment = services.record_started_payment(found, stripe_gateway.name, started)
+        payment = payments.record_started_payment(found, stripe_gateway.name, started)
     page = render_template(  # before the commit expires the order
         "orders/pay_stripe.html",
         order=found,
@@ -281,7 +285,7 @@ def stripe_webhook():
 
 def handle_gateway_event(gateway_name: str, event) -> tuple[str, Order | None]:
     """Apply one verified gateway event, once. Returns (outcome, order newly paid)."""
-    row = services.record_event(gateway_name, event.id, event.kind)
+    row = payments.record_event(gateway_name, event.id, event.kind)
     if row is None:
         return "duplicate: already handled", None
     outcome, order_id, paid = "ignored", None, None
@@ -295,15 +299,15 @@ def handle_gateway_event(gateway_name: str, event) -> tuple[str, Order | None]:
         found = payment.order
         order_id = found.id
         if event.kind == "payment_succeeded":
-            outcome = services.payment_succeeded(
+            outcome = payments.payment_succeeded(
                 found, gateway_name=gateway_name, reference=event.reference, amount=event.amount,
                 currency=event.currency, payment=payment,
             )  # fmt: skip
             paid = found if outcome == "paid" else None
         elif event.kind == "payment_failed":
-            outcome = services.payment_failed(found, reason=event.failure)
+            outcome = payments.payment_failed(found, reason=event.failure)
         elif event.kind == "refunded":
-            outcome = f"{services.record_external_refunds(found, event.refunds)} refund(s) booked"
+            outcome = f"{refunds.record_external_refunds(found, event.refunds)} refund(s) booked"
     row.order_id, row.outcome = order_id, outcome  # one UPDATE at the commit
     return outcome, paid
 

@@ -24,7 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.catalog.models import Product, Variant, enum_column
+from shop.catalog.models import Product, Variant
+from shop.database import enum_column
 from shop.extensions import db
 from shop.timeutil import utcnow
 from shop.visibility import public_column

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.catalog.models import enum_column
+from shop.database import enum_column
 from shop.extensions import db
 from shop.timeutil import utcnow
 

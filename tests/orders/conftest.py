@@ -11,7 +11,7 @@ from shop import create_app
 from shop.config import config_for_tests
 from shop.extensions import db
 from shop.orders import cart as carts
-from shop.orders.services import BuyerDetails, place_order
+from shop.orders.checkout import BuyerDetails, place_order
 from tests import factories as f
 from tests.conftest import RequestIsolatingClient, rolled_back
 

@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 
 from shop.catalog.models import ProductStatus, StockMovement, Variant
 from shop.extensions import db
+from shop.orders.checkout import CheckoutError, release_expired
 from shop.orders.models import Order, OrderLine, OrderStatus, Reservation, ReservationStatus
-from shop.orders.services import CheckoutError, release_expired
 from shop.provenance.models import VettingKind
 from shop.provenance.services import record_vetting_event
 from shop.timeutil import today, utcnow
@@ -151,7 +151,7 @@ def test_expired_reservations_go_back_to_stock_by_command_and_at_the_next_checko
 
 def test_a_fault_midway_through_placing_an_order_leaves_nothing(client, ctx, app, monkeypatch):
     """Fault injection: the second variant's stock update blows up."""
-    import shop.orders.services as services
+    import shop.orders.checkout as services
 
     first, second = stocked_variant(quantity=5), stocked_variant(quantity=5)
     db.session.commit()

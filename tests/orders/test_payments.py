@@ -21,7 +21,8 @@ from shop.orders.models import (
     Payment,
     Refund,
 )
-from shop.orders.services import RefundError, payment_succeeded, refund_order
+from shop.orders.payments import payment_succeeded
+from shop.orders.refunds import RefundError, refund_order
 from shop.orders.states import IllegalTransition, transition
 from shop.provenance.models import Batch
 from tests import factories as f
@@ -137,7 +138,7 @@ def test_a_mail_failure_never_loses_the_order(client, ctx, app, monkeypatch, cap
 def test_a_fault_while_paying_leaves_the_order_unpaid_and_stock_untouched(
     client, ctx, monkeypatch, announcements
 ):
-    import shop.orders.services as services
+    import shop.orders.payments as services
 
     paid, _ = announcements
     variant = stocked_variant(quantity=5)

@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.orders.gateways import DummyGateway
-from shop.orders.services import payment_succeeded, refund_order, start_payment
+from shop.orders.payments import payment_succeeded, start_payment
+from shop.orders.refunds import refund_order
 from shop.training.models import LedgerAccount
 from tests.conftest import client_as, sign_in  # noqa: F401  (sign_in: used by tests importing it from here)
 from tests.orders.conftest import new_order

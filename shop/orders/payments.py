@@ -1,0 +1,168 @@
+"""Paying for orders: payments started at the gateway, events recorded once,
+an order marked paid exactly once with its units traced to batches."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from shop.extensions import db
+from shop.money import apply_bps
+from shop.orders import signals
+from shop.orders.models import (
+    GatewayEvent,
+    LineAllocation,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Reservation,
+    ReservationStatus,
+)
+from shop.orders.states import transition
+from shop.provenance.models import Batch
+from shop.timeutil import utcnow
+
+
+def pending_payment(order: Order) -> Payment | None:
+    return next((p for p in order.payments if p.status == PaymentStatus.PENDING), None)
+
+
+def start_payment(order: Order, gateway) -> Payment:
+    """The order's pending payment, created at the gateway on first use.
+
+    For gateways that answer at once (dummy). The Stripe pay page calls Stripe with
+    no transaction open and then `record_started_payment`, so no lock waits on Stripe.
+    """
+    existing = pending_payment(order)
+    if existing is not None:
+        return existing
+    started = gateway.start_payment(
+        order_id=order.id, number=order.number, amount=order.total, currency=order.currency
+    )
+    return record_started_payment(order, gateway.name, started)
+
+
+def record_started_payment(order: Order, gateway_name: str, started) -> Payment:
+    """Keep what the gateway answered; another tab may have kept the same one already."""
+    existing = pending_payment(order)
+    if existing is not None and existing.reference == started.reference:
+        return existing
+    payment = Payment(
+        order=order,
+        gateway=gateway_name,
+        reference=started.reference,
+        amount=order.total,
+        currency=order.currency,
+        client_secret=started.client_secret,
+    )
+    db.session.add(payment)
+    db.session.flush()
+    return payment
+
+
+def record_event(gateway_name: str, event_id: str, kind: str) -> GatewayEvent | None:
+    """Store the event id; None when it was seen before (nothing more to do)."""
+    savepoint = db.session.begin_nested()
+    row = GatewayEvent(gateway=gateway_name, event_id=event_id, kind=kind)
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the unique key says: seen before
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return row
+
+
+def _allocate_batches(line: OrderLine) -> list[LineAllocation]:
+    """Trace a paid line's units to batches, oldest first (first in, first out)."""
+    needed = line.quantity
+    allocations = []
+    batches = db.session.scalars(
+        select(Batch)
+        .where(Batch.variant_id == line.variant_id, Batch.units_allocated < Batch.quantity)
+        .order_by(Batch.produced_month, Batch.id)
+        .with_for_update()
+    ).all()
+    for batch in batches:
+        if needed == 0:
+            break
+        take = min(needed, batch.quantity - batch.units_allocated)
+        batch.units_allocated += take
+        allocations.append(LineAllocation(line=line, batch_id=batch.id, quantity=take))
+        needed -= take
+    if needed:
+        allocations.append(LineAllocation(line=line, batch_id=None, quantity=needed))
+    return allocations
+
+
+def payment_succeeded(
+    order: Order,
+    *,
+    gateway_name: str,
+    reference: str,
+    amount: int,
+    currency: str,
+    payment: Payment | None = None,
+) -> str:
+    """Mark the order paid, once. The dummy gateway and the webhook both come here."""
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        if order.status == OrderStatus.EXPIRED or order.status == OrderStatus.CANCELLED:
+            order.review_reason = f"A payment of {amount} {currency} ({reference}) arrived after the order was {order.status}."
+            return "flagged: paid after it ended"
+        return f"ignored: already {order.status}"
+    if amount != order.total or currency.upper() != order.currency:
+        order.review_reason = f"Payment {reference} was {amount} {currency.upper()}, but the order is {order.total} {order.currency}."
+        return "flagged: amount mismatch"
+    transition(order, OrderStatus.PAID)
+    order.paid_at = utcnow()
+    order.last_payment_error = ""
+    db.session.execute(
+        update(Reservation)
+        .where(Reservation.order_id == order.id, Reservation.status == ReservationStatus.HELD)
+        .values(status=ReservationStatus.CONSUMED)
+        .execution_options(synchronize_session=False)
+    )
+    if payment is None:
+        payment = next((p for p in order.payments if p.reference == reference), None)
+    if payment is None:
+        payment = Payment(
+            order=order, gateway=gateway_name, reference=reference, amount=amount, currency=currency
+        )
+        db.session.add(payment)
+    payment.status = PaymentStatus.SUCCEEDED
+    paid_lines = []
+    for line in order.lines:
+        allocations = _allocate_batches(line)
+        db.session.add_all(allocations)
+        paid_lines.append(
+            signals.PaidLine(
+                line_id=line.id,
+                workshop_id=line.workshop_id,
+                product_name=line.product_name,
+                line_total=line.line_total,
+                impact_share_bps=line.impact_share_bps,
+                share=apply_bps(line.line_total, line.impact_share_bps),
+                allocations=tuple(signals.BatchShare(a.batch_id, a.quantity) for a in allocations),
+            )
+        )
+    db.session.flush()
+    signals.order_paid.send(
+        current_app._get_current_object(),
+        event=signals.PaidOrder(order.id, order.currency, tuple(paid_lines)),
+    )
+    return "paid"
+
+
+def payment_failed(order: Order, *, reason: str) -> str:
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return f"ignored: already {order.status}"  # a failure after success never un-pays
+    order.last_payment_error = reason[:500]
+    return "failure recorded"
+
+
+def succeeded_payment(order: Order) -> Payment | None:
+    return next((p for p in order.payments if p.status == PaymentStatus.SUCCEEDED), None)

@@ -1,0 +1,51 @@
+"""What an order put into training accounts, told as amounts and head counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import distinct, func, select
+
+from shop.extensions import db
+from shop.money import apply_bps
+from shop.orders.models import (
+    LineAllocation,
+    Order,
+    OrderLine,
+)
+from shop.provenance.models import BatchMaker, Workshop
+
+
+def share_for_training(order: Order) -> int:
+    """What the order puts into training accounts, as promised at checkout."""
+    return sum(apply_bps(line.line_total, line.impact_share_bps) for line in order.lines)
+
+
+@dataclass(frozen=True)
+class WorkshopShare:
+    workshop: str
+    amount: int
+    makers: int  # distinct makers credited; 0 when the units had no recorded makers
+
+
+def training_shares(order: Order) -> list[WorkshopShare]:
+    """What a paid order put into training accounts, per workshop, in one statement.
+
+    The same split the ledger posts (each line's share over its batches' makers), told
+    as amounts and head counts only: never who.
+    """
+    amounts: dict[int, int] = defaultdict(int)
+    for line in order.lines:
+        amounts[line.workshop_id] += apply_bps(line.line_total, line.impact_share_bps)
+    rows = db.session.execute(
+        select(Workshop.id, Workshop.name, func.count(distinct(BatchMaker.trainee_id)))
+        .select_from(OrderLine)
+        .join(Workshop, Workshop.id == OrderLine.workshop_id)
+        .outerjoin(LineAllocation, LineAllocation.line_id == OrderLine.id)
+        .outerjoin(BatchMaker, BatchMaker.batch_id == LineAllocation.batch_id)
+        .where(OrderLine.order_id == order.id)
+        .group_by(Workshop.id, Workshop.name)
+        .order_by(Workshop.name)
+    ).all()
+    return [WorkshopShare(name, amounts[wid], makers) for wid, name, makers in rows if amounts[wid]]
