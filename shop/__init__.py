@@ -70,8 +70,13 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from shop.accounts.views import bp as accounts_bp
-    from shop.admin import catalog_views  # noqa: F401  (adds its routes to /admin/)
-    from shop.admin.views import bp as admin_bp
+    from shop.admin import (  # noqa: F401  (each adds its routes to /admin/)
+        catalog_views,
+        dashboard_views,
+        order_views,
+        stock_views,
+    )
+    from shop.admin.blueprint import bp as admin_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.orders.views import bp as orders_bp
     from shop.provenance import staff_views  # noqa: F401  (adds its routes to /staff/)

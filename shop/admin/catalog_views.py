@@ -19,7 +19,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
-from shop.admin.views import PER_PAGE, bp
+from shop.admin.blueprint import PER_PAGE, bp
 from shop.audit.services import record, snapshot
 from shop.catalog.models import Category, Product, ProductImage, ProductStatus, Variant
 from shop.csv_import import FieldError, key_values

@@ -1,0 +1,221 @@
+"""Admin: orders (list, detail, shipping, cancelling, refunds) and their CSV."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from wtforms import BooleanField, HiddenField, StringField
+from wtforms.validators import InputRequired, Length, Optional
+
+from shop.admin.blueprint import PER_PAGE, bp
+from shop.audit.services import record, snapshot
+from shop.extensions import db
+from shop.money import MoneyError, parse_major
+from shop.orders.checkout import cancel_unpaid
+from shop.orders.gateways import GatewayError, gateway
+from shop.orders.models import Order, OrderStatus
+from shop.orders.notifications import send_shipping_notice
+from shop.orders.refunds import RefundError, refund_order
+from shop.orders.states import PAID_STATES, IllegalTransition, transition
+from shop.web import csv_response, major, page_number
+
+
+def _orders_query(status: str | None):
+    query = select(Order)
+    if status:
+        query = query.where(Order.status == status)
+    return query
+
+
+@bp.get("/orders")
+def orders():
+    status = request.args.get("status") or None
+    if status and status not in {s.value for s in OrderStatus}:
+        status = None
+    page = page_number()
+    query = _orders_query(status)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    return render_template(
+        "admin/orders.html", orders=rows, total=total, page=page, status=status,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), statuses=list(OrderStatus),
+    )  # fmt: skip
+
+
+def _order_or_404(order_id: int, *, lock: bool = False, reservations: bool = False) -> Order:
+    query = (
+        select(Order)
+        .where(Order.id == order_id)
+        .options(
+            selectinload(Order.lines), selectinload(Order.payments), selectinload(Order.refunds)
+        )
+    )
+    if reservations:
+        query = query.options(selectinload(Order.reservations))
+    if lock:
+        query = query.with_for_update(of=Order)
+    order = db.session.scalars(query).one_or_none()
+    if order is None:
+        abort(404)
+    return order
+
+
+class ShipForm(FlaskForm):
+    tracking_number = StringField("Tracking number", validators=[InputRequired(), Length(max=80)])
+
+
+class RefundForm(FlaskForm):
+    everything = BooleanField("Refund the whole order (everything not yet refunded)")
+    include_shipping = BooleanField("Refund the shipping too")
+    reason = StringField("Reason", validators=[Optional(), Length(max=300)])
+    request_key = HiddenField()
+
+
+class EmptyForm(FlaskForm):
+    """Only the CSRF token: for buttons."""
+
+
+def _order_page(order: Order, status: int = 200, **forms):
+    refund_form = forms.get("refund_form") or RefundForm()
+    if not refund_form.request_key.data:
+        refund_form.request_key.data = secrets.token_urlsafe(16)
+    return render_template(
+        "admin/order.html", order=order, ship_form=forms.get("ship_form") or ShipForm(),
+        refund_form=refund_form, button_form=EmptyForm(), paid_states=PAID_STATES,
+    ), status  # fmt: skip
+
+
+@bp.get("/orders/<int:order_id>")
+def order(order_id: int):
+    return _order_page(_order_or_404(order_id))
+
+
+@bp.post("/orders/<int:order_id>/ship")
+def ship(order_id: int):
+    found = _order_or_404(order_id, lock=True)
+    form = ShipForm()
+    if not form.validate_on_submit():
+        flash("Enter the tracking number.", "error")
+        return _order_page(found, 400, ship_form=form)
+    before = snapshot(found, ["status", "tracking_number"])
+    try:
+        transition(found, OrderStatus.FULFILLED)
+    except IllegalTransition:
+        flash(
+            f"Order {found.number} is {found.status.label.lower()}: it cannot be shipped now.",
+            "error",
+        )
+        return redirect(url_for("admin.order", order_id=order_id))
+    found.tracking_number = form.tracking_number.data.strip()
+    record("order.ship", "order", found.id, summary=f"Order {found.number} shipped",
+           before=before, after=snapshot(found, ["status", "tracking_number"]))  # fmt: skip
+    db.session.commit()
+    send_shipping_notice(order_id)
+    flash("Marked as shipped; the buyer was sent the shipping notice.", "success")
+    return redirect(url_for("admin.order", order_id=order_id))
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+def cancel(order_id: int):
+    found = _order_or_404(order_id, lock=True, reservations=True)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        cancel_unpaid(found)
+    except IllegalTransition:
+        flash("Only an unpaid order can be cancelled; refund a paid one instead.", "error")
+        return redirect(url_for("admin.order", order_id=order_id))
+    record("order.cancel", "order", found.id, summary=f"Order {found.number} cancelled")
+    db.session.commit()
+    flash("Order cancelled; its held stock is back on sale.", "success")
+    return redirect(url_for("admin.order", order_id=order_id))
+
+
+@bp.post("/orders/<int:order_id>/refund")
+def refund(order_id: int):
+    found = _order_or_404(order_id, lock=True)
+    form = RefundForm()
+    if not form.validate_on_submit() or not form.request_key.data:
+        flash("The form expired; please try again.", "error")
+        return _order_page(found, 400)
+    amounts: dict[int, int] | None = {}
+    try:
+        for line in found.lines:
+            text = (request.form.get(f"line-{line.id}") or "").strip()
+            if text:
+                cents = parse_major(text, found.currency)
+                if cents:
+                    amounts[line.id] = cents
+    except MoneyError as exc:
+        flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
+        return _order_page(found, 400, refund_form=form)
+    if form.everything.data:
+        amounts = None  # the refund service takes all that is left, shipping included
+    elif not amounts and not form.include_shipping.data:
+        flash("Enter an amount for at least one line, or refund the shipping.", "error")
+        return _order_page(found, 400, refund_form=form)
+    key = f"admin-refund-{found.id}-{form.request_key.data[:40]}"
+    number = found.number
+    before = snapshot(found, ["status", "refunded_amount"])
+    try:
+        done = refund_order(
+            found, gateway(), line_amounts=amounts, include_shipping=form.include_shipping.data,
+            idempotency_key=key, reason=(form.reason.data or "").strip(),
+        )  # fmt: skip
+    except (RefundError, GatewayError) as exc:
+        db.session.rollback()
+        flash(f"Nothing was refunded: {exc}", "error")
+        return redirect(url_for("admin.order", order_id=order_id))
+    after = snapshot(found, ["status", "refunded_amount"])
+    if after != before:  # a second press of the same form refunds nothing more
+        record("order.refund", "order", found.id, summary=f"Refund of order {number}",
+               before=before, after={**after, "refund": done.amount})  # fmt: skip
+    db.session.commit()
+    flash("Refunded through the payment gateway.", "success")
+    return redirect(url_for("admin.order", order_id=order_id))
+
+
+@bp.get("/orders.csv")
+def orders_csv():
+    status = request.args.get("status") or None
+
+    def rows():
+        last = 0
+        while True:
+            chunk = db.session.scalars(
+                _orders_query(status).where(Order.id > last).order_by(Order.id).limit(500)
+            ).all()
+            if not chunk:
+                return
+            for o in chunk:
+                yield [o.number, o.created_at.isoformat(timespec="seconds"), o.status.value,
+                       o.email, o.name, o.country_code, major(o.subtotal), major(o.shipping),
+                       major(o.total), major(o.refunded_amount), o.currency, o.tracking_number]  # fmt: skip
+            last = chunk[-1].id
+
+    return csv_response(
+        "orders.csv",
+        [
+            "number",
+            "placed",
+            "status",
+            "email",
+            "name",
+            "country",
+            "subtotal",
+            "shipping",
+            "total",
+            "refunded",
+            "currency",
+            "tracking",
+        ],
+        rows(),
+    )
