@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import case, event, insert, or_, select, update
+from sqlalchemy import case, event, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -95,6 +95,26 @@ def _open_accounts_for_new_owners(session: Session, _context, _instances) -> Non
             )
 
 
+def _move_accounts_with_trainees(session: Session, _context) -> None:
+    """A trainee who moves takes her account to her new workshop, whoever moved her
+    (the staff form, the import): it counts towards the workshop she is now at."""
+    moved = [
+        t
+        for t in session.dirty
+        if isinstance(t, Trainee)
+        and (
+            inspect(t).attrs.workshop_id.history.has_changes()
+            or inspect(t).attrs.workshop.history.has_changes()
+        )
+    ]
+    for trainee in moved:
+        session.connection().execute(
+            update(LedgerAccount.__table__)
+            .where(LedgerAccount.__table__.c.trainee_id == trainee.id)
+            .values(workshop_id=trainee.workshop_id)
+        )
+
+
 def _code_from_owner(_mapper, _connection, account: LedgerAccount) -> None:
     if not account.code:
         if account.kind == AccountKind.TRAINEE:
@@ -108,6 +128,8 @@ def _code_from_owner(_mapper, _connection, account: LedgerAccount) -> None:
 def open_accounts_with_owners(session_class: type[Session]) -> None:
     if not event.contains(session_class, "before_flush", _open_accounts_for_new_owners):
         event.listen(session_class, "before_flush", _open_accounts_for_new_owners)
+    if not event.contains(session_class, "after_flush", _move_accounts_with_trainees):
+        event.listen(session_class, "after_flush", _move_accounts_with_trainees)
     if not event.contains(LedgerAccount, "before_insert", _code_from_owner):
         event.listen(LedgerAccount, "before_insert", _code_from_owner)
 
