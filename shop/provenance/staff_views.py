@@ -9,7 +9,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -24,6 +31,7 @@ from shop.provenance.models import (
 )
 from shop.provenance.services import ProvenanceError, record_vetting_event, summary_for
 from shop.provenance.trainees import TraineeDetails, TraineeRefused, save_trainee
+from shop.provenance.workshop_details import PRIVATE_DETAILS, set_private_details
 from shop.staff import staff
 from shop.timeutil import today
 
@@ -113,6 +121,12 @@ class VettingForm(FlaskForm):
     notes = TextAreaField("Private notes", validators=[Optional(), Length(max=5000)])
 
 
+class WorkshopDetailsForm(FlaskForm):
+    address = TextAreaField("Address")
+    contact = TextAreaField("Contact")
+    head_count = IntegerField("Head count", validators=[Optional()])
+
+
 class ReinstateForm(FlaskForm):
     reason = StringField("Why sales can resume", validators=[InputRequired(), Length(max=300)])
 
@@ -143,12 +157,16 @@ def _workshop_or_404(workshop_id: int) -> Workshop:
     )
 
 
-def _workshop_page(workshop: Workshop, status: int = 200, vetting_form: VettingForm | None = None):
+def _workshop_page(
+    workshop: Workshop, status: int = 200, vetting_form: VettingForm | None = None,
+    details_form: WorkshopDetailsForm | None = None,
+):  # fmt: skip
     return render_template(
         "staff/workshop.html", workshop=workshop, summary=summary_for(workshop, _interval()),
         events=sorted(workshop.vetting_events, key=lambda e: (e.occurred_on, e.id), reverse=True),
         vetting_form=vetting_form or VettingForm(occurred_on=today()),
         reinstate_form=ReinstateForm(), interval=_interval(),
+        details_form=details_form or WorkshopDetailsForm(obj=workshop, prefix="details"),
     ), status  # fmt: skip
 
 
@@ -183,6 +201,28 @@ def record_vetting(workshop_id: int):
     db.session.commit()
     flash("Suspended: its products cannot be bought from now on." if suspended
           else "Vetting event recorded.", "success")  # fmt: skip
+    return redirect(url_for("staff.workshop", workshop_id=workshop_id))
+
+
+@staff.post("/workshops/<int:workshop_id>/details")
+def workshop_details(workshop_id: int):
+    found = _workshop_or_404(workshop_id)
+    form = WorkshopDetailsForm(prefix="details")
+    if not form.validate_on_submit():
+        flash("Please correct the private details.", "error")
+        return _workshop_page(found, 400, details_form=form)
+    before = snapshot(found, PRIVATE_DETAILS)
+    try:
+        set_private_details(found, address=form.address.data or "",
+                            contact=form.contact.data or "", head_count=form.head_count.data)  # fmt: skip
+    except ProvenanceError as exc:
+        db.session.rollback()
+        flash(f"Nothing was saved: {exc}.", "error")
+        return _workshop_page(_workshop_or_404(workshop_id), 400, details_form=form)
+    record("workshop.details", "workshop", found.id, summary=found.name, before=before,
+           after=snapshot(found, PRIVATE_DETAILS))  # fmt: skip
+    db.session.commit()
+    flash("Private details saved.", "success")
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))
 
 
