@@ -31,6 +31,7 @@ from shop.extensions import db
 from shop.money import MoneyError, parse_major
 from shop.provenance.models import Trainee
 from shop.staff import staff
+from shop.training import impact as public_impact
 from shop.training import reports, services
 from shop.training.models import (
     DevelopmentGoal,
@@ -106,12 +107,12 @@ class CorrectionForm(FlaskForm):
 
 @bp.get("/impact")
 def impact():
-    summary = reports.impact()
+    summary = public_impact.impact()
     return render_template(
         "training/impact.html",
         impact=summary,
         bars=reports.bar_chart(summary.months),
-        min_trainees=reports.PUBLIC_MIN_TRAINEES,
+        min_trainees=public_impact.PUBLIC_MIN_TRAINEES,
     )
 
 
