@@ -74,6 +74,9 @@ def trainee_problems(details: TraineeDetails) -> list[tuple[str, str]]:
     ):
         if len(value) > longest:
             problems.append((field, f"is {len(value)} characters long; at most {longest}"))
+    for field in ("code", "legal_name", "alias", "cohort"):
+        if "\x00" in getattr(d, field):  # PostgreSQL cannot store it; nobody types it
+            problems.append((field, "must not contain a NUL character"))
     if not d.legal_name:
         problems.append(("legal_name", "is required"))
     if d.alias_consent and not d.alias:

@@ -182,3 +182,14 @@ def test_a_trainee_moved_by_the_import_takes_her_account_along(app, ctx):
         select(LedgerAccount).where(LedgerAccount.trainee_id == t.id)
     ).one()
     assert account.workshop_id == other.id
+
+
+def test_the_form_refuses_a_nul_byte_with_a_message_not_a_500(app, staff_client):
+    home = f.workshop()
+    db.session.commit()
+    before = _trainee_rows()
+    refused = staff_client.post("/staff/trainees/new", data={
+        "code": "KH-NUL", "legal_name": "Srey\x00Mom", "workshop_id": home.id})  # fmt: skip
+    assert refused.status_code == 400
+    assert "must not contain a NUL character" in refused.get_data(as_text=True)
+    assert _trainee_rows() == before
