@@ -1,9 +1,11 @@
 """Posting transfers: the one place account totals change.
 
-`post()` locks the accounts it touches in id order (no deadlocks between two
-postings), moves their totals in one UPDATE that refuses to take a flagged
-account below zero, and inserts the transfers in one statement. It flushes
-and never commits: a sale's shares commit with its payment, or not at all.
+`post()` is given the accounts it touches, locked in id order (no deadlocks
+between two postings). It checks every rule on them before writing anything,
+then moves their totals in one UPDATE (which still refuses to take a flagged
+account below zero) and inserts the transfers in one statement, both inside a
+savepoint: whatever it refuses, it leaves nothing behind. It flushes and never
+commits: a sale's shares commit with its payment, or not at all.
 """
 
 from __future__ import annotations
