@@ -176,7 +176,7 @@ def test_batches_import_adds_stock_with_movements_and_makers(app, loaded):
                                      "tote,Tote 2,Bags,,,1000,active,riverside,T-1,,1,USD\n",
          ["row 3, column 'product_name': differs from row 2", "row 3, column 'sku': SKU 'T-1' is already on row 2"]),
         ("trainees", TRAINEES_HEADER + "T9,Sokha Example,,yes,riverside,\nT8,Chenda Lim,Chenda,no,riverside,\nT7,A B,,maybe,nowhere,\n",
-         ["row 2, column 'alias': is blank, but alias_consent says yes",
+         ["row 2, column 'alias': is needed when she consents to an alias being shown",
           "row 3, column 'alias': must not be part of the trainee's legal name",
           "row 4, column 'alias_consent': 'maybe' must be yes or no"]),
         ("batches", BATCHES_HEADER + "B-9,riverside,NOPE,0,2026-13,,T001\nB-8,lantern,TOTE-N,1,2099-01,,T001:1;X:1\n",

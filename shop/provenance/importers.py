@@ -16,6 +16,7 @@ from shop.csv_import import (
     Importer,
     ImportResult,
     RowError,
+    RowFailed,
     duplicate_errors,
     unknown_workshop_errors,
     upsert,
@@ -23,6 +24,7 @@ from shop.csv_import import (
 from shop.extensions import db
 from shop.provenance.models import Batch, Trainee, Workshop, WorkshopKind
 from shop.provenance.services import record_batch, workshops_by_slug
+from shop.provenance.trainees import TraineeDetails, save_trainee, trainee_problems
 
 
 class WorkshopImporter(Importer):
@@ -83,6 +85,8 @@ class WorkshopImporter(Importer):
 
 
 class TraineeImporter(Importer):
+    """Reads the file; the rules of a trainee's record are shop.provenance.trainees'."""
+
     name = "trainees"
     columns = ("code", "legal_name", "alias", "alias_consent", "workshop_slug", "cohort")
 
@@ -90,20 +94,25 @@ class TraineeImporter(Importer):
         values = f.collect(
             row,
             {
-                "code": f.code,
-                "legal_name": f.text,
-                "alias": partial(f.text, required=False, max_length=80),
+                "code": partial(f.text, max_length=1_000),
+                "legal_name": partial(f.text, max_length=1_000),
+                "alias": partial(f.text, required=False, max_length=1_000),
                 "alias_consent": f.yes_no,
                 "workshop_slug": f.slug,
-                "cohort": partial(f.text, required=False, max_length=40),
+                "cohort": partial(f.text, required=False, max_length=1_000),
             },
         )
-        if values["alias_consent"] and not values["alias"]:
-            raise FieldError("alias", "is blank, but alias_consent says yes")
-        alias, legal = values["alias"].lower(), values["legal_name"].lower()
-        if alias and (alias in legal.split() or alias == legal):
-            raise FieldError("alias", "must not be part of the trainee's legal name")
+        problems = trainee_problems(self._details(values, workshop_id=None))
+        if problems:
+            raise RowFailed([FieldError(field, message) for field, message in problems])
         return values
+
+    @staticmethod
+    def _details(values: dict, workshop_id: int | None) -> TraineeDetails:
+        return TraineeDetails(
+            code=values["code"], legal_name=values["legal_name"], alias=values["alias"],
+            alias_consent=values["alias_consent"], workshop_id=workshop_id, cohort=values["cohort"],
+        )  # fmt: skip
 
     def check(self, rows):
         known = workshops_by_slug({v["workshop_slug"] for _, v in rows})
@@ -117,16 +126,19 @@ class TraineeImporter(Importer):
             t.code: t for t in db.session.scalars(select(Trainee).where(Trainee.code.in_(codes)))
         }
         for _, v in rows:
-            fields = {
-                "legal_name": v["legal_name"],
-                "alias": v["alias"],
-                "alias_consent": v["alias_consent"],
-                "workshop_id": workshops[v["workshop_slug"]].id,
-                "cohort": v["cohort"],
-            }
-            upsert(result, existing.get(v["code"]), Trainee, {"code": v["code"]}, fields)
+            details = self._details(v, workshops[v["workshop_slug"]].id)
+            trainee = existing.get(v["code"])
+            if trainee is None:
+                result.created += 1
+            elif any(
+                getattr(trainee, name) != getattr(details, name)
+                for name in ("legal_name", "alias", "alias_consent", "workshop_id", "cohort")
+            ):
+                result.updated += 1
+            else:
+                result.unchanged += 1
+            save_trainee(details, trainee)
             progress(1)
-        db.session.flush()
         return result
 
 

@@ -1,6 +1,7 @@
 """Workshops, their vetting, production batches and the trainees who make things.
 
-Every column is private unless it is declared with `public_column`; public
+Every column is private unless it is declared with `public_column` (each model
+is marked `@private_unless_public`); public
 pages see these records only through `shop.visibility.public_view`.
 """
 
@@ -28,7 +29,7 @@ from shop.catalog.models import Product, Variant
 from shop.database import enum_column
 from shop.extensions import db
 from shop.timeutil import utcnow
-from shop.visibility import public_column
+from shop.visibility import private_unless_public, public_column
 
 
 class WorkshopKind(enum.StrEnum):
@@ -70,6 +71,7 @@ def new_public_id() -> str:
     return secrets.token_urlsafe(9)
 
 
+@private_unless_public
 class Workshop(db.Model):
     __tablename__ = "workshops"
 
@@ -114,6 +116,7 @@ class Workshop(db.Model):
         return self.status == WorkshopStatus.SUSPENDED
 
 
+@private_unless_public
 class VettingEvent(db.Model):
     __tablename__ = "vetting_events"
 
@@ -131,6 +134,7 @@ class VettingEvent(db.Model):
     workshop: Mapped[Workshop] = relationship(back_populates="vetting_events")
 
 
+@private_unless_public
 class Trainee(db.Model):
     """A maker. Identified publicly by nothing; by an alias only with consent."""
 
@@ -153,6 +157,7 @@ class Trainee(db.Model):
         return self.alias if self.alias_consent and self.alias else None
 
 
+@private_unless_public
 class Batch(db.Model):
     """A production run of one variant at one workshop; the source of stock."""
 
@@ -182,6 +187,7 @@ class Batch(db.Model):
     )
 
 
+@private_unless_public
 class BatchMaker(db.Model):
     """Who made a batch, and by how much (pieces or hours). Never public."""
 

@@ -7,11 +7,18 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms.validators import InputRequired, Length, Optional
 
 from shop.audit.services import record, snapshot
 from shop.extensions import db
@@ -23,9 +30,10 @@ from shop.provenance.models import (
     WorkshopStatus,
 )
 from shop.provenance.services import ProvenanceError, record_vetting_event, summary_for
+from shop.provenance.trainees import TraineeDetails, TraineeRefused, save_trainee
+from shop.provenance.workshop_details import PRIVATE_DETAILS, set_private_details
 from shop.staff import staff
 from shop.timeutil import today
-from shop.training.models import LedgerAccount  # moved with her: see _save_trainee
 
 TRAINEE_FIELDS = ["code", "legal_name", "alias", "alias_consent", "workshop_id", "cohort", "active"]
 
@@ -36,47 +44,31 @@ def _workshop_choices() -> list[SelectChoice]:
 
 
 class TraineeForm(FlaskForm):
-    code = StringField("Code", validators=[InputRequired(), Length(max=32),
-                       Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]*$", message="Letters, digits and dashes only.")])  # fmt: skip
-    legal_name = StringField(
-        "Legal name (staff only)", validators=[InputRequired(), Length(max=200)]
-    )
-    alias = StringField("Public alias", validators=[Optional(), Length(max=80)])
+    """Only reads what was typed: the rules are shop.provenance.trainees'."""
+
+    code = StringField("Code")
+    legal_name = StringField("Legal name (staff only)")
+    alias = StringField("Public alias")
     alias_consent = BooleanField("She consents to the alias being shown publicly")
-    workshop_id = SelectField("Workshop", coerce=int, validators=[InputRequired()])
-    cohort = StringField("Cohort", validators=[Optional(), Length(max=40)])
+    workshop_id = SelectField("Workshop", coerce=int)
+    cohort = StringField("Cohort")
     active = BooleanField("Active", default=True)
+
+    def details(self) -> TraineeDetails:
+        return TraineeDetails(
+            code=self.code.data or "", legal_name=self.legal_name.data or "",
+            alias=self.alias.data or "", alias_consent=self.alias_consent.data,
+            workshop_id=self.workshop_id.data, cohort=self.cohort.data or "",
+            active=self.active.data,
+        )  # fmt: skip
 
 
 def _save_trainee(form: TraineeForm, trainee: Trainee | None) -> Trainee:
-    code = form.code.data.strip()
-    clash = db.session.scalar(select(Trainee.id).where(Trainee.code == code))
-    if clash and (trainee is None or clash != trainee.id):
-        raise ProvenanceError(f"the code {code} is already used")
-    if db.session.get(Workshop, form.workshop_id.data) is None:
-        raise ProvenanceError("choose a workshop")
-    if form.alias_consent.data and not (form.alias.data or "").strip():
-        raise ProvenanceError("consent needs an alias to consent to")
-    creating = trainee is None
-    before = None if creating else snapshot(trainee, TRAINEE_FIELDS)
-    trainee = trainee or Trainee()
-    trainee.code, trainee.legal_name = code, form.legal_name.data.strip()
-    trainee.alias, trainee.alias_consent = (form.alias.data or "").strip(), form.alias_consent.data
-    trainee.cohort, trainee.active = (form.cohort.data or "").strip(), form.active.data
-    moved = not creating and trainee.workshop_id != form.workshop_id.data
-    trainee.workshop_id = form.workshop_id.data
-    if creating:
-        db.session.add(trainee)
-    db.session.flush()
-    if moved:  # her account counts towards the workshop she is now at
-        db.session.execute(
-            update(LedgerAccount)
-            .where(LedgerAccount.trainee_id == trainee.id)
-            .values(workshop_id=trainee.workshop_id)
-        )
-    record("trainee.create" if creating else "trainee.update", "trainee", trainee.id,
-           summary=trainee.code, before=before, after=snapshot(trainee, TRAINEE_FIELDS))  # fmt: skip
-    return trainee
+    before = None if trainee is None else snapshot(trainee, TRAINEE_FIELDS)
+    saved = save_trainee(form.details(), trainee)
+    record("trainee.create" if trainee is None else "trainee.update", "trainee", saved.id,
+           summary=saved.code, before=before, after=snapshot(saved, TRAINEE_FIELDS))  # fmt: skip
+    return saved
 
 
 @staff.route("/trainees/new", methods=["GET", "POST"])
@@ -96,9 +88,11 @@ def _trainee_form(trainee: Trainee | None):
     if form.validate_on_submit():
         try:
             saved = _save_trainee(form, trainee)
-        except ProvenanceError as exc:
+        except TraineeRefused as refused:
             db.session.rollback()
-            flash(f"Nothing was saved: {exc}.", "error")
+            for name, message in refused.problems:
+                getattr(form, name).errors.append(message)
+            flash(f"Nothing was saved: {refused}.", "error")
             status = 400
         else:
             trainee_id = saved.id
@@ -125,6 +119,12 @@ class VettingForm(FlaskForm):
         ],
     )
     notes = TextAreaField("Private notes", validators=[Optional(), Length(max=5000)])
+
+
+class WorkshopDetailsForm(FlaskForm):
+    address = TextAreaField("Address")
+    contact = TextAreaField("Contact")
+    head_count = IntegerField("Head count", validators=[Optional()])
 
 
 class ReinstateForm(FlaskForm):
@@ -157,12 +157,16 @@ def _workshop_or_404(workshop_id: int) -> Workshop:
     )
 
 
-def _workshop_page(workshop: Workshop, status: int = 200, vetting_form: VettingForm | None = None):
+def _workshop_page(
+    workshop: Workshop, status: int = 200, vetting_form: VettingForm | None = None,
+    details_form: WorkshopDetailsForm | None = None,
+):  # fmt: skip
     return render_template(
         "staff/workshop.html", workshop=workshop, summary=summary_for(workshop, _interval()),
         events=sorted(workshop.vetting_events, key=lambda e: (e.occurred_on, e.id), reverse=True),
         vetting_form=vetting_form or VettingForm(occurred_on=today()),
         reinstate_form=ReinstateForm(), interval=_interval(),
+        details_form=details_form or WorkshopDetailsForm(obj=workshop, prefix="details"),
     ), status  # fmt: skip
 
 
@@ -197,6 +201,28 @@ def record_vetting(workshop_id: int):
     db.session.commit()
     flash("Suspended: its products cannot be bought from now on." if suspended
           else "Vetting event recorded.", "success")  # fmt: skip
+    return redirect(url_for("staff.workshop", workshop_id=workshop_id))
+
+
+@staff.post("/workshops/<int:workshop_id>/details")
+def workshop_details(workshop_id: int):
+    found = _workshop_or_404(workshop_id)
+    form = WorkshopDetailsForm(prefix="details")
+    if not form.validate_on_submit():
+        flash("Please correct the private details.", "error")
+        return _workshop_page(found, 400, details_form=form)
+    before = snapshot(found, PRIVATE_DETAILS)
+    try:
+        set_private_details(found, address=form.address.data or "",
+                            contact=form.contact.data or "", head_count=form.head_count.data)  # fmt: skip
+    except ProvenanceError as exc:
+        db.session.rollback()
+        flash(f"Nothing was saved: {exc}.", "error")
+        return _workshop_page(_workshop_or_404(workshop_id), 400, details_form=form)
+    record("workshop.details", "workshop", found.id, summary=found.name, before=before,
+           after=snapshot(found, PRIVATE_DETAILS))  # fmt: skip
+    db.session.commit()
+    flash("Private details saved.", "success")
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))
 
 

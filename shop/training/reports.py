@@ -1,4 +1,4 @@
-"""Reading the ledger: balances, statements, reconciliation, verification, impact.
+"""Reading the ledger: balances, statements, reconciliation, verification, charts.
 
 Balances are read from the account rows, never summed from transfers, so the
 staff pages cost the same whatever the number of transfers.
@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, literal_column, or_, select
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy import case, func, literal_column, or_, select
+from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
 from shop.provenance.models import Trainee, Workshop
@@ -24,9 +24,6 @@ from shop.training.models import (
     Withdrawal,
     WithdrawalStatus,
 )
-
-# A workshop with fewer credited trainees than this is shown publicly only in the totals.
-PUBLIC_MIN_TRAINEES = 5
 
 
 def month_of(column):
@@ -280,40 +277,7 @@ def reconciliation() -> Reconciliation:
     )
 
 
-# --- the public impact page --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WorkshopImpact:
-    slug: str
-    name: str
-    credited: int
-    trainees: int
-
-
-@dataclass(frozen=True)
-class Impact:
-    credited: int  # sale shares and matches, less what refunds took back
-    withdrawn: int  # paid out to schools and suppliers
-    trainees: int  # trainees ever credited
-    months: list[tuple[str, int]]  # ('2026-03', cents), oldest first
-    workshops: list[WorkshopImpact]  # only those with PUBLIC_MIN_TRAINEES or more
-    other_workshops: int  # how many workshops are counted only in the totals
-
-
-def _net_credit():
-    """Per transfer: + a share or match credited, - a reversal taken from the account."""
-    return case(
-        (Transfer.kind.in_([TransferKind.SALE_SHARE, TransferKind.MATCH]), Transfer.amount),
-        (
-            and_(
-                Transfer.kind == TransferKind.REFUND_REVERSAL,
-                Transfer.debit_account_id == Transfer.subject_account_id,
-            ),
-            -Transfer.amount,
-        ),
-        else_=0,
-    )
+# --- a trainee's earnings ----------------------------------------------------------------
 
 
 def earned_by_month(account_id: int, months: int = 12) -> list[tuple[str, int]]:
@@ -330,71 +294,6 @@ def earned_by_month(account_id: int, months: int = 12) -> list[tuple[str, int]]:
         .limit(months)
     ).all()
     return [(m, int(total or 0)) for m, total in reversed(rows)]
-
-
-def impact(months: int = 12) -> Impact:
-    subject = aliased(LedgerAccount)
-    relevant = Transfer.kind.in_(
-        [TransferKind.SALE_SHARE, TransferKind.MATCH, TransferKind.REFUND_REVERSAL]
-    )
-    month = month_of(Transfer.created_at)
-    per_month = db.session.execute(
-        select(month.label("month"), func.sum(_net_credit()))
-        .where(relevant)
-        .group_by(literal_column("month"))
-        .order_by(literal_column("month").desc())
-        .limit(months)
-    ).all()
-    per_workshop = db.session.execute(
-        select(subject.workshop_id, func.sum(_net_credit()))
-        .join(subject, subject.id == Transfer.subject_account_id)
-        .where(relevant)
-        .group_by(subject.workshop_id)
-    ).all()
-    trainees_per_workshop = dict(
-        db.session.execute(
-            select(LedgerAccount.workshop_id, func.count(LedgerAccount.id))
-            .where(LedgerAccount.kind == AccountKind.TRAINEE, LedgerAccount.earned_posted > 0)
-            .group_by(LedgerAccount.workshop_id)
-        ).all()
-    )
-    withdrawn = db.session.scalar(
-        select(func.coalesce(func.sum(LedgerAccount.credits_posted), 0)).where(
-            LedgerAccount.kind == AccountKind.WITHDRAWALS
-        )
-    )
-    credited_by_workshop = {w: int(total or 0) for w, total in per_workshop}
-    shown_ids = [
-        w for w, n in trainees_per_workshop.items() if w is not None and n >= PUBLIC_MIN_TRAINEES
-    ]
-    names = {
-        w.id: w
-        for w in db.session.execute(
-            select(Workshop.id, Workshop.slug, Workshop.name).where(Workshop.id.in_(shown_ids))
-        ).all()
-    }
-    shown = sorted(
-        (
-            WorkshopImpact(
-                names[w].slug,
-                names[w].name,
-                credited_by_workshop.get(w, 0),
-                trainees_per_workshop[w],
-            )
-            for w in shown_ids
-            if w in names
-        ),
-        key=lambda item: -item.credited,
-    )
-    credited_workshops = {w for w, total in credited_by_workshop.items() if total and w is not None}
-    return Impact(
-        credited=sum(credited_by_workshop.values()),
-        withdrawn=int(withdrawn or 0),
-        trainees=sum(trainees_per_workshop.values()),
-        months=[(m, int(total or 0)) for m, total in reversed(per_month)],
-        workshops=shown,
-        other_workshops=len(credited_workshops - set(shown_ids)),
-    )
 
 
 # --- charts -------------------------------------------------------------------------

@@ -204,17 +204,23 @@ def reverse_for_refund(event: RefundedLine) -> int:
 # --- withdrawals -----------------------------------------------------------------------
 
 
-def trainee_account(trainee_id: int, *, lock: bool = False) -> LedgerAccount:
+def _read_trainee_account(trainee_id: int, lock: bool) -> LedgerAccount | None:
     if lock:
-        found = lock_accounts(trainee_ids={trainee_id})
-        account = next(iter(found.values()), None)
-    else:
-        account = db.session.scalars(
-            select(LedgerAccount).where(LedgerAccount.trainee_id == trainee_id)
-        ).one_or_none()
+        return next(iter(lock_accounts(trainee_ids={trainee_id}).values()), None)
+    return db.session.scalars(
+        select(LedgerAccount).where(LedgerAccount.trainee_id == trainee_id)
+    ).one_or_none()
+
+
+def trainee_account(trainee_id: int, *, lock: bool = False) -> LedgerAccount:
+    """The trainee's account, opened if she was made outside the ORM; LedgerError when
+    there is no such trainee."""
+    account = _read_trainee_account(trainee_id, lock)
     if account is None:
         ensure_accounts(trainee_ids={trainee_id})
-        return trainee_account(trainee_id, lock=lock)
+        account = _read_trainee_account(trainee_id, lock)
+    if account is None:
+        raise LedgerError(f"no account for trainee {trainee_id}")
     return account
 
 

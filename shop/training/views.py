@@ -26,11 +26,12 @@ from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from shop.audit.services import audit_page, record
+from shop.audit.services import STAFF_AREA, audit_page, record
 from shop.extensions import db
 from shop.money import MoneyError, parse_major
 from shop.provenance.models import Trainee
 from shop.staff import staff
+from shop.training import impact as public_impact
 from shop.training import reports, services
 from shop.training.models import (
     DevelopmentGoal,
@@ -106,12 +107,12 @@ class CorrectionForm(FlaskForm):
 
 @bp.get("/impact")
 def impact():
-    summary = reports.impact()
+    summary = public_impact.impact()
     return render_template(
         "training/impact.html",
         impact=summary,
         bars=reports.bar_chart(summary.months),
-        min_trainees=reports.PUBLIC_MIN_TRAINEES,
+        min_trainees=public_impact.PUBLIC_MIN_TRAINEES,
     )
 
 
@@ -214,7 +215,7 @@ def request_withdrawal(trainee_id: int):
     except services.TrainingError as exc:
         return _refuse(found, str(exc), withdrawal_form=form)
     record("withdrawal.request", "withdrawal", withdrawal.id,
-           summary=f"{found.code}: {withdrawal.purpose.label} to {withdrawal.payee}",
+           summary=f"{found.code}: {withdrawal.purpose.label}",
            after={"amount": withdrawal.amount, "trainee": found.code})  # fmt: skip
     db.session.commit()
     flash("Withdrawal requested; another staff member must approve it.", "success")
@@ -244,7 +245,7 @@ def decide_withdrawal(withdrawal_id: int, decision: str):
             done = services.reject_withdrawal(withdrawal_id, current_user, form.note.data or "")
             message = "Withdrawal rejected."
         trainee_id = done.trainee_id
-        record(f"withdrawal.{decision}", "withdrawal", done.id, summary=done.payee,
+        record(f"withdrawal.{decision}", "withdrawal", done.id, summary=done.purpose.label,
                before={"status": "requested"}, after={"status": done.status.value, "amount": done.amount})  # fmt: skip
         db.session.commit()
     except services.TrainingError as exc:
@@ -317,7 +318,7 @@ def correction(trainee_id: int):
 
 @staff.get("/audit")
 def audit():
-    return audit_page()
+    return audit_page(STAFF_AREA)
 
 
 @staff.get("/reconciliation")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from shop.audit.models import AuditEntry
@@ -19,10 +20,10 @@ from tests import factories as f
 def test_staff_create_and_edit_trainees_and_every_change_is_audited(app, staff_client):
     home, other = f.workshop(name="Home Workshop"), f.workshop(name="Other Workshop")
     db.session.commit()
-    form = {"code": "KH-NEW-1", "legal_name": "Srey Legal", "alias": "Srey", "workshop_id": home.id,
+    form = {"code": "KH-NEW-1", "legal_name": "Srey Legal", "alias": "Bopha", "workshop_id": home.id,
             "cohort": "2026-B", "active": "y"}  # fmt: skip
     bad = staff_client.post("/staff/trainees/new", data={**form, "alias": "", "alias_consent": "y"})
-    assert bad.status_code == 400 and "consent needs an alias" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "is needed when she consents" in bad.get_data(as_text=True)
     assert staff_client.post("/staff/trainees/new", data=form).status_code == 302
     trainee = db.session.scalars(select(Trainee).where(Trainee.code == "KH-NEW-1")).one()
     account = db.session.scalars(
@@ -47,8 +48,12 @@ def test_staff_create_and_edit_trainees_and_every_change_is_audited(app, staff_c
         select(AuditEntry).where(AuditEntry.target_type == "trainee").order_by(AuditEntry.id)
     ).all()
     assert [e.action for e in entries] == ["trainee.create", "trainee.update"]
-    assert entries[1].before == {"alias_consent": False, "workshop_id": home.id}
-    assert entries[1].after == {"alias_consent": True, "workshop_id": other.id}
+    # Trainee fields are private: the entry says which changed, never their values.
+    assert entries[1].before == {"alias_consent": "(private)", "workshop_id": "(private)"}
+    assert entries[1].after == {
+        "alias_consent": "(private: changed)",
+        "workshop_id": "(private: changed)",
+    }
     assert entries[1].actor_id == staff_client.person.id
 
 
@@ -111,3 +116,80 @@ def test_the_overdue_list_shows_only_workshops_past_the_visit_interval(app, staf
     assert VettingKind.SUSPENDED.label in staff_client.get(f"/staff/workshops/{fresh.id}").get_data(
         as_text=True
     )
+
+
+def _trainee_rows():
+    return db.session.execute(
+        select(Trainee.id, Trainee.code, Trainee.legal_name, Trainee.alias, Trainee.alias_consent,
+               Trainee.workshop_id).order_by(Trainee.id)
+    ).all()  # fmt: skip
+
+
+def test_the_form_refuses_an_alias_that_is_part_of_the_legal_name(app, staff_client):
+    home = f.workshop(name="Home Workshop")
+    db.session.commit()
+    form = {"code": "KH-ALIAS-1", "legal_name": "Sreý Mom Chan", "alias": "Dara",
+            "workshop_id": home.id, "active": "y"}  # fmt: skip
+    for alias in ("Srey", "SREY", "chan", "Mom", "Srey Mom Chan", "Lily Chan"):
+        before = _trainee_rows()
+        refused = staff_client.post("/staff/trainees/new",
+                                    data={**form, "alias": alias, "alias_consent": "y"})  # fmt: skip
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 400, alias
+        assert "must not be part of the trainee&#39;s legal name" in page, alias
+        assert _trainee_rows() == before
+    assert staff_client.post("/staff/trainees/new", data=form).status_code == 302
+    trainee = db.session.scalars(select(Trainee).where(Trainee.code == "KH-ALIAS-1")).one()
+
+    before = _trainee_rows()
+    refused = staff_client.post(f"/staff/trainees/{trainee.id}/edit",
+                                data={**form, "alias": "Sreý", "alias_consent": "y"})  # fmt: skip
+    assert refused.status_code == 400
+    assert "must not be part of the trainee&#39;s legal name" in refused.get_data(as_text=True)
+    assert _trainee_rows() == before
+    assert db.session.get(Trainee, trainee.id).alias == "Dara"
+
+
+def test_the_import_refuses_what_the_form_refuses(app, staff_client):
+    from shop.csv_import import ImportFailed, run_import
+    from shop.provenance.importers import TraineeImporter
+
+    w = f.workshop(slug="riverside-x")
+    db.session.commit()
+    data = "code,legal_name,alias,alias_consent,workshop_slug,cohort\nT-ACC,Chénda Lim,chenda,yes,riverside-x,\n"
+    with pytest.raises(ImportFailed) as failed:
+        run_import(TraineeImporter(), data.encode())
+    assert [str(e) for e in failed.value.errors] == [
+        "row 2, column 'alias': must not be part of the trainee's legal name"
+    ]
+    assert w.id and _trainee_rows() == []
+
+
+def test_a_trainee_moved_by_the_import_takes_her_account_along(app, ctx):
+    from shop.csv_import import run_import
+    from shop.provenance.importers import TraineeImporter
+
+    home, other = f.workshop(slug="home-y"), f.workshop(slug="other-y")
+    t = f.trainee(home)
+    db.session.commit()
+    header = "code,legal_name,alias,alias_consent,workshop_slug,cohort\n"
+    result = run_import(
+        TraineeImporter(), f"{header}{t.code},{t.legal_name},,no,other-y,\n".encode()
+    )
+    assert (result.created, result.updated) == (0, 1)
+    db.session.expire_all()
+    account = db.session.scalars(
+        select(LedgerAccount).where(LedgerAccount.trainee_id == t.id)
+    ).one()
+    assert account.workshop_id == other.id
+
+
+def test_the_form_refuses_a_nul_byte_with_a_message_not_a_500(app, staff_client):
+    home = f.workshop()
+    db.session.commit()
+    before = _trainee_rows()
+    refused = staff_client.post("/staff/trainees/new", data={
+        "code": "KH-NUL", "legal_name": "Srey\x00Mom", "workshop_id": home.id})  # fmt: skip
+    assert refused.status_code == 400
+    assert "must not contain a NUL character" in refused.get_data(as_text=True)
+    assert _trainee_rows() == before

@@ -1,0 +1,111 @@
+"""The one set of rules for a trainee's record, used by the staff form and the import.
+
+`trainee_problems` lists what is wrong with some details without touching the
+database; `save_trainee` checks those and the database (the code is unique, the
+workshop exists) and only then writes. It flushes and never commits.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from shop.csv_import import CODE_RE
+from shop.extensions import db
+from shop.provenance.models import Trainee, Workshop
+from shop.provenance.services import ProvenanceError
+
+CODE_MAX, LEGAL_NAME_MAX, ALIAS_MAX, COHORT_MAX = 32, 200, 80, 40
+
+
+@dataclass(frozen=True)
+class TraineeDetails:
+    code: str
+    legal_name: str
+    alias: str = ""
+    alias_consent: bool = False
+    workshop_id: int | None = None
+    cohort: str = ""
+    active: bool | None = None  # None: as it was (a new trainee is active)
+
+    def cleaned(self) -> TraineeDetails:
+        return TraineeDetails(
+            code=self.code.strip(), legal_name=self.legal_name.strip(), alias=self.alias.strip(),
+            alias_consent=self.alias_consent, workshop_id=self.workshop_id,
+            cohort=self.cohort.strip(), active=self.active,
+        )  # fmt: skip
+
+
+class TraineeRefused(ProvenanceError):
+    """Details that break a rule, each as (field, message); nothing was changed."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{field.replace('_', ' ')} {msg}" for field, msg in problems))
+
+
+def _words(name: str) -> list[str]:
+    """Lower-case words without accents: 'Sreý-Mom' -> ['srey', 'mom']."""
+    plain = unicodedata.normalize("NFKD", name.casefold())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return [w for w in re.split(r"[\W_]+", plain) if w]
+
+
+def alias_gives_away_legal_name(alias: str, legal_name: str) -> bool:
+    """Whether any word of the alias is a word of the legal name, whatever the case or
+    accents: a public alias must not name her, not even in part."""
+    return bool(set(_words(alias)) & set(_words(legal_name)))
+
+
+def trainee_problems(details: TraineeDetails) -> list[tuple[str, str]]:
+    """What is wrong with `details` on their own (the database is not asked)."""
+    d = details.cleaned()
+    problems = []
+    if not CODE_RE.match(d.code) or len(d.code) > CODE_MAX:
+        problems.append(("code", f"'{d.code}' is not a code (letters, digits, '-', '_' or '.', "
+                                 f"at most {CODE_MAX} characters)"))  # fmt: skip
+    for field, value, longest in (
+        ("legal_name", d.legal_name, LEGAL_NAME_MAX),
+        ("alias", d.alias, ALIAS_MAX),
+        ("cohort", d.cohort, COHORT_MAX),
+    ):
+        if len(value) > longest:
+            problems.append((field, f"is {len(value)} characters long; at most {longest}"))
+    for field in ("code", "legal_name", "alias", "cohort"):
+        if "\x00" in getattr(d, field):  # PostgreSQL cannot store it; nobody types it
+            problems.append((field, "must not contain a NUL character"))
+    if not d.legal_name:
+        problems.append(("legal_name", "is required"))
+    if d.alias_consent and not d.alias:
+        problems.append(("alias", "is needed when she consents to an alias being shown"))
+    if d.alias and alias_gives_away_legal_name(d.alias, d.legal_name):
+        problems.append(("alias", "must not be part of the trainee's legal name"))
+    return problems
+
+
+def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Trainee:
+    """Create a trainee (`trainee` None) or change one; raise TraineeRefused, changing
+    nothing, when any rule is broken."""
+    d = details.cleaned()
+    problems = trainee_problems(d)
+    clash = db.session.scalar(select(Trainee.id).where(Trainee.code == d.code))
+    if clash is not None and (trainee is None or clash != trainee.id):
+        problems.append(("code", f"'{d.code}' is already used by another trainee"))
+    if d.workshop_id is None or db.session.get(Workshop, d.workshop_id) is None:
+        problems.append(("workshop_id", "must be a workshop we know"))
+    if problems:
+        raise TraineeRefused(problems)
+    if trainee is None:
+        trainee = Trainee(active=True if d.active is None else d.active)
+        db.session.add(trainee)
+    elif d.active is not None:
+        trainee.active = d.active
+    trainee.code, trainee.legal_name, trainee.cohort = d.code, d.legal_name, d.cohort
+    trainee.alias, trainee.alias_consent = d.alias, d.alias_consent
+    # Her training account follows her to the new workshop (shop.training.ledger listens).
+    trainee.workshop_id = d.workshop_id
+    db.session.flush()
+    return trainee
