@@ -169,7 +169,7 @@ def check_deployment(config: MutableMapping) -> None:
         raise ConfigError(
             f"PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY (SHOP_ENV={environment})."
         )
-    config["TRUSTED_HOSTS"] = [urlsplit(base).hostname, *trusted]
+    config["TRUSTED_HOSTS"] = list(dict.fromkeys([urlsplit(base).hostname, *trusted]))
 
 
 def normalise_database_url(url: str) -> str:

@@ -12,6 +12,6 @@
   }
   if (field.value) {
     var wrapper = field.closest(".field");
-    if (wrapper) wrapper.hidden = true;
+    if (wrapper) wrapper.style.display = "none"; // .field sets its own display
   }
 })();
