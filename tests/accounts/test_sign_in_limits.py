@@ -58,3 +58,14 @@ def test_the_per_address_limit_still_holds_for_a_known_browser(app, ctx):
     for i in range(10):  # ten failures from one address, on ten different accounts
         assert _try(_client(app, "192.0.2.10"), "wrong", email=f"x{i}@example.org") == 401
     assert _try(home, RIGHT) == 429
+
+
+def test_a_nul_byte_in_the_email_is_a_failed_sign_in_not_an_error(app, ctx):
+    """The limiter looks the account up before the view: on PostgreSQL a NUL would raise."""
+    client = _client(app, "192.0.2.77")
+    assert _try(client, "wrong", email="target\x00@example.org") in (400, 401)
+    assert client.post("/register", data={"email": "a\x00@example.org"}).status_code == 400
+    assert client.post("/password/forgot", data={"email": "a\x00@example.org"}).status_code in (
+        302,
+        400,
+    )
