@@ -13,7 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the store. With `config`, the environment is not read at all."""
+    """Build the store. With `config`, the environment is not read at all.
+
+    Raises shop.config.ConfigError, saying what to set, for a deployment that would be
+    unsafe (no PUBLIC_BASE_URL, or the test gateway by default, outside development).
+    """
+    from shop.config import check_deployment
+
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),
@@ -26,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(load_config(app.instance_path))
     else:
         app.config.from_mapping(config)
+    check_deployment(app.config)
 
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies:  # the visitor's address, not the proxy's, for rate limits and the audit log
@@ -69,6 +76,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from shop.accounts import password_views  # noqa: F401  (adds its routes to accounts)
     from shop.accounts.views import bp as accounts_bp
     from shop.admin import (  # noqa: F401  (each adds its routes to /admin/)
         catalog_views,

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import MutableMapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
+DEVELOPMENT = "development"  # SHOP_ENV of `make run`; anything else is a real deployment
+GATEWAYS = ("dummy", "stripe")
 DEFAULT_CURRENCY = "USD"
 # code:label:price in cents, comma separated
 DEFAULT_SHIPPING_RATES = (
@@ -17,10 +21,19 @@ DEFAULT_SHIPPING_RATES = (
 )
 
 
+class ConfigError(RuntimeError):
+    """A setting the store refuses to start with; the message says what to set."""
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(value: str | None) -> list[str] | None:
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    return items or None
 
 
 def _int(name: str, default: int) -> int:
@@ -57,6 +70,9 @@ def load_config(instance_path: str | os.PathLike) -> dict:
     default_db = f"sqlite:///{instance / 'shop.db'}"
     environment = os.environ.get("SHOP_ENV", "development")
     stripe_key = os.environ.get("STRIPE_SECRET_KEY", "")
+    # Outside development the dummy gateway is never a silent default: an empty choice
+    # makes check_deployment() refuse to start (see there).
+    default_gateway = "stripe" if stripe_key else ("dummy" if environment == DEVELOPMENT else "")
     return {
         "ENV_NAME": environment,
         "SECRET_KEY": _secret_key(instance),
@@ -66,13 +82,16 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "STORE_NAME": os.environ.get("STORE_NAME", "Made Known"),
         "STORE_CURRENCY": os.environ.get("STORE_CURRENCY", DEFAULT_CURRENCY).upper(),
         "STORE_LOCALE": os.environ.get("STORE_LOCALE", "en_US"),
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
+        # Hosts served besides PUBLIC_BASE_URL's own (comma separated); check_deployment()
+        # adds that one. Requests for any other Host get 400 outside development.
+        "TRUSTED_HOSTS": _list(os.environ.get("TRUSTED_HOSTS")),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(instance / "media")),
         "PRODUCTS_PER_PAGE": _int("PRODUCTS_PER_PAGE", 12),
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,  # the largest upload a request may carry
         # A workshop whose last staff visit is older than this is overdue.
         "VETTING_VISIT_INTERVAL_DAYS": _int("VETTING_VISIT_INTERVAL_DAYS", 180),
-        "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", "stripe" if stripe_key else "dummy"),
+        "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", default_gateway).strip().lower(),
         "SHIPPING_RATES": os.environ.get("SHIPPING_RATES", DEFAULT_SHIPPING_RATES),
         "RESERVATION_MINUTES": _int("RESERVATION_MINUTES", 15),
         "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
@@ -93,11 +112,64 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(
-            os.environ.get("SESSION_COOKIE_SECURE"), environment != "development"
+            os.environ.get("SESSION_COOKIE_SECURE"), environment != DEVELOPMENT
         ),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "RAISE_ON_LAZY_LOAD": False,
     }
+
+
+def check_deployment(config: MutableMapping) -> None:
+    """Refuse to start a store that would be unsafe where real buyers reach it.
+
+    Outside development (SHOP_ENV other than `development`): every absolute link comes
+    from PUBLIC_BASE_URL, so it must be set, and requests for another Host are refused
+    (Flask's TRUSTED_HOSTS, its host plus any TRUSTED_HOSTS given); the test gateway
+    that takes card 4242 runs only when PAYMENT_GATEWAY=dummy was chosen explicitly.
+    Raises ConfigError with what to set; fills in TRUSTED_HOSTS.
+    """
+    environment = config.get("ENV_NAME") or DEVELOPMENT
+    base = config.get("PUBLIC_BASE_URL") or ""
+    if base:
+        parts = urlsplit(base)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+        ):
+            raise ConfigError(
+                f"PUBLIC_BASE_URL must be the store's address, like https://shop.example.org; got {base!r}"
+            )
+    gateway = config.get("PAYMENT_GATEWAY") or ("dummy" if environment == DEVELOPMENT else "")
+    if gateway and gateway not in GATEWAYS:
+        raise ConfigError(f"PAYMENT_GATEWAY must be one of {', '.join(GATEWAYS)}; got {gateway!r}")
+    config["PAYMENT_GATEWAY"] = gateway
+    trusted = list(config.get("TRUSTED_HOSTS") or [])
+    if environment == DEVELOPMENT:
+        # `make run` works on 127.0.0.1:PORT with nothing configured; a Host list set
+        # by hand is still honoured.
+        if trusted and base:
+            trusted.append(urlsplit(base).hostname)
+        config["TRUSTED_HOSTS"] = trusted or None
+        return
+    if not base:
+        raise ConfigError(
+            f"PUBLIC_BASE_URL is not set (SHOP_ENV={environment}). Every emailed link and QR "
+            "code is built from it, and requests for any other host are refused: set it to "
+            "the store's public address, like PUBLIC_BASE_URL=https://shop.example.org"
+        )
+    if not gateway:
+        raise ConfigError(
+            f"No payment gateway is configured (SHOP_ENV={environment}): set STRIPE_SECRET_KEY "
+            "(and the other STRIPE_* settings) to take payments, or PAYMENT_GATEWAY=dummy to "
+            'run in test mode, where no money moves and card 4242 4242 4242 4242 "pays".'
+        )
+    if gateway == "stripe" and not config.get("STRIPE_SECRET_KEY"):
+        raise ConfigError(
+            f"PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY (SHOP_ENV={environment})."
+        )
+    config["TRUSTED_HOSTS"] = list(dict.fromkeys([urlsplit(base).hostname, *trusted]))
 
 
 def normalise_database_url(url: str) -> str:
@@ -119,7 +191,10 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "STORE_NAME": "Made Known",
         "STORE_CURRENCY": DEFAULT_CURRENCY,
         "STORE_LOCALE": "en_US",
-        "PUBLIC_BASE_URL": "",
+        # Tests run with the deployment rules on: links from here, other Hosts refused
+        # (127.0.0.1 is where the tests' live servers listen).
+        "PUBLIC_BASE_URL": "http://localhost",
+        "TRUSTED_HOSTS": ["127.0.0.1"],
         "MEDIA_ROOT": media_root,
         "PRODUCTS_PER_PAGE": 12,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,

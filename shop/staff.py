@@ -1,24 +1,15 @@
 """The /staff/ blueprint, shared by the training and provenance back-office views.
 
-Guarded once for every route: anonymous visitors are sent to sign in, anyone
-without the staff role (admins included) gets 403.
+Guarded once for every route (shop.accounts.guards): anonymous visitors are sent to
+sign in, anyone without the staff role (admins included) gets 403.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
-from flask_login import current_user
+from flask import Blueprint
 
+from shop.accounts.guards import role_guard
 from shop.accounts.models import Role
-from shop.extensions import login_manager
 
 staff = Blueprint("staff", __name__, url_prefix="/staff")
-
-
-@staff.before_request
-def _staff_only():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.has_role(Role.STAFF):
-        abort(403)
-    return None
+staff.before_request(role_guard(Role.STAFF))

@@ -16,15 +16,17 @@ from flask import (
     Flask,
     Response,
     current_app,
+    has_request_context,
     jsonify,
     render_template,
     request,
     send_from_directory,
     session,
     stream_with_context,
+    url_for,
 )
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from shop.extensions import db
 from shop.money import format_money
@@ -114,6 +116,11 @@ def register_error_handlers(app: Flask) -> None:
             "changed: please go back, reload the page and try again.",
         ), 400  # fmt: skip
 
+    @app.errorhandler(SecurityError)
+    def untrusted_host(_exc: SecurityError):
+        # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no page template.
+        return Response("Unknown host.\n", status=400, mimetype="text/plain")
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
@@ -129,11 +136,17 @@ def register_error_handlers(app: Flask) -> None:
         return render_error(500)
 
 
+# Browsers reach a deployed store over HTTPS only, for a year after any visit.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+
+
 def register_security_headers(app: Flask) -> None:
     stripe_js = (
         app.config.get("STRIPE_JS_URL") if app.config.get("PAYMENT_GATEWAY") == "stripe" else None
     )
     policy = content_security_policy(stripe_js)
+    # Not in development: `make run` serves plain HTTP on 127.0.0.1.
+    hsts = app.config.get("ENV_NAME", "development") != "development"
 
     @app.after_request
     def security_headers(response):
@@ -144,10 +157,39 @@ def register_security_headers(app: Flask) -> None:
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         return response
 
 
+# --- absolute links ---------------------------------------------------------------------
+
+# Where `make run` serves when a link is built outside any request in development.
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def public_url(endpoint: str, **values) -> str:
+    """The absolute link to `endpoint` for emails, QR codes and anything read off-site.
+
+    Always on PUBLIC_BASE_URL, never on the Host header a request came with (which
+    anyone can set: a reset link on evil.example would hand its token to the attacker).
+    Only in development, where the store may run with nothing configured, does a
+    missing PUBLIC_BASE_URL fall back to the address of the request being served;
+    create_app refuses to start without it anywhere else.
+    """
+    app = current_app._get_current_object()
+    base = app.config.get("PUBLIC_BASE_URL")
+    if not base and has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    parts = urlsplit(base or DEVELOPMENT_BASE_URL)
+    adapter = app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+    app.inject_url_defaults(endpoint, values)
+    return adapter.build(endpoint, values, force_external=True)
+
+
 def template_helpers(app: Flask) -> None:
+    app.add_template_global(public_url)
+
     def locale() -> str:
         return current_app.config["STORE_LOCALE"]
 

@@ -195,7 +195,8 @@ def committed_app(tmp_path):
 def sign_in(client, person) -> None:
     """Flask-Login's session, as a successful sign-in leaves it."""
     with client.session_transaction() as session:
-        session["_user_id"] = str(person.id)
+        # "<id>.<session version>" as User.get_id() gives it; a bare id counts as version 1
+        session["_user_id"] = person.get_id() if hasattr(person, "get_id") else str(person.id)
         session["_fresh"] = True
 
 

@@ -31,6 +31,9 @@ class User(UserMixin, db.Model):
         DateTime(timezone=True), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Part of every session's user id (get_id): bumping it ends every session signed in
+    # before, wherever their cookies were copied to (sign-out, password change or reset).
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -39,6 +42,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's "alternative id": the session holds it, load_user checks it."""
+        return f"{self.id}.{self.session_version}"
 
     @property
     def role_names(self) -> set[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import secrets
+from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -36,6 +38,8 @@ def check_new_password(password: str) -> None:
 
 
 def user_by_email(email: str) -> User | None:
+    if "\x00" in email:  # no address holds one, and PostgreSQL refuses it in text
+        return None
     return db.session.scalars(
         select(User)
         .where(func.lower(User.email) == email.lower())
@@ -54,6 +58,35 @@ def create_user(email: str, password: str, roles: set[Role], name: str = "") -> 
     db.session.add(user)
     db.session.flush()
     return user
+
+
+@dataclass(frozen=True)
+class Registration:
+    user: User
+    new: bool  # False: the address already had an account, which is left as it was
+
+
+def register(email: str, name: str = "") -> Registration:
+    """Ask for an account for `email`; the mailbox owner finishes it by choosing a password.
+
+    Nobody's password is taken from the registration form: whoever registers an address
+    (its owner, or a stranger getting in before a guest buyer) only causes a link to be
+    mailed to it, so the account's password is always chosen by whoever reads that
+    mailbox, and the account is verified by that same step. An address that already
+    has an account is left alone (its owner is told instead). Both cases cost one
+    password hash, so the answer's timing does not tell them apart either.
+    """
+    address = normalise_email(email)
+    existing = user_by_email(address)
+    unguessable = secrets.token_urlsafe(32)
+    if existing is not None:
+        generate_password_hash(unguessable)  # as long as creating one takes
+        return Registration(existing, new=False)
+    user = User(email=address, name=name.strip(), roles=[UserRole(role=Role.CUSTOMER)])
+    user.set_password(unguessable)  # nobody knows it: the emailed link sets the real one
+    db.session.add(user)
+    db.session.flush()
+    return Registration(user, new=True)
 
 
 def add_roles(user: User, roles: set[Role]) -> None:
@@ -113,28 +146,58 @@ def user_for_reset_token(token: str) -> User | None:
     return user
 
 
+def end_sessions(user: User) -> None:
+    """Every session signed in as `user` so far stops working (cookies copied anywhere
+    included): the session version in their user id no longer matches."""
+    user.session_version = (user.session_version or 1) + 1
+    db.session.flush()
+
+
 def change_password(user: User, new_password: str) -> None:
+    """Set a new password and end every session signed in with the old one."""
     check_new_password(new_password)
     user.set_password(new_password)
-    db.session.flush()
+    end_sessions(user)
+
+
+def set_password_from_link(token: str, new_password: str) -> User | None:
+    """The emailed link (reset, or finishing a registration): None when it is invalid,
+    expired or spent. Whoever holds it reads the account's mailbox and now chose its
+    password, so the address counts as confirmed."""
+    user = user_for_reset_token(token)
+    if user is None:
+        return None
+    change_password(user, new_password)
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        db.session.flush()
+    return user
 
 
 def verification_token(user: User) -> str:
     return _serializer("verify").dumps({"u": user.id, "e": user.email})
 
 
-def verify_email(token: str) -> User | None:
+def verify_email(token: str, signed_in: User) -> bool:
+    """Confirm `signed_in`'s address with the token mailed to it.
+
+    Both halves are needed: the token shows the mailbox, the session shows the
+    password. A mailbox owner who clicks a link that a stranger's registration sent
+    them (before registration stopped taking passwords) must not confirm the account
+    whose password the stranger knows.
+    """
     try:
         data = _serializer("verify").loads(token, max_age=VERIFY_DAYS * 86400)
     except BadSignature:
-        return None
-    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
-    if user is None or data.get("e") != user.email:
-        return None
-    if user.email_verified_at is None:
-        user.email_verified_at = utcnow()
+        return False
+    if not isinstance(data, dict) or data.get("u") != signed_in.id:
+        return False
+    if data.get("e") != signed_in.email:
+        return False
+    if signed_in.email_verified_at is None:
+        signed_in.email_verified_at = utcnow()
         db.session.flush()
-    return user
+    return True
 
 
 def claimable_orders(user: User) -> int:
@@ -149,7 +212,8 @@ def claimable_orders(user: User) -> int:
 
 
 def claim_orders(user: User) -> int:
-    """Attach guest orders with the user's verified email to the account."""
+    """Attach guest orders with the user's verified email to the account: only ever when
+    its signed-in owner asks (the button on /account), never as a side effect."""
     if user.email_verified_at is None:
         raise AccountError("Please confirm your email address first.")
     return db.session.execute(

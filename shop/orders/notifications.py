@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -12,12 +12,11 @@ from shop.extensions import db
 from shop.mail import build, send_safely
 from shop.orders.models import Order
 from shop.orders.shares import share_for_training, training_shares
+from shop.web import public_url
 
 
 def order_link(order: Order) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    path = url_for("orders.order", token=order.token)
-    return base + path if base else url_for("orders.order", token=order.token, _external=True)
+    return public_url("orders.order", token=order.token)
 
 
 def _fresh(order_id: int) -> Order:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 
 import segno
-from flask import Blueprint, Response, abort, current_app, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, render_template
 
 from shop.catalog import services as catalog
 from shop.provenance import services
 from shop.visibility import public_view
+from shop.web import public_url
 
 bp = Blueprint("provenance", __name__)
 
@@ -43,10 +44,7 @@ def workshop(slug: str):
 
 
 def batch_url(code: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return base + url_for("provenance.batch", code=code)
-    return url_for("provenance.batch", code=code, _external=True)
+    return public_url("provenance.batch", code=code)
 
 
 @bp.get("/p/<code>")

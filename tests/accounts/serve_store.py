@@ -1,7 +1,7 @@
 """Serve a store in its own process (for tests of what several processes share).
 
-Reads DB_URL, MEDIA_ROOT, RATELIMIT_STORAGE_URI and RATELIMIT_KEY_PREFIX from the
-environment, binds 127.0.0.1 on a free port, prints it, and serves until killed
+Reads DB_URL, MEDIA_ROOT, RATELIMIT_STORAGE_URI, RATELIMIT_KEY_PREFIX and (optional)
+TRUSTED_PROXIES from the environment, binds 127.0.0.1 on a free port, prints it, and serves until killed
 or until its parent (the test) goes away.
 """
 
@@ -34,6 +34,7 @@ def main() -> None:
             os.environ["MEDIA_ROOT"],
             RATELIMIT_STORAGE_URI=os.environ["RATELIMIT_STORAGE_URI"],
             RATELIMIT_KEY_PREFIX=os.environ["RATELIMIT_KEY_PREFIX"],
+            TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0")),
         )
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)

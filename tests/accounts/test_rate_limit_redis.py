@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import secrets
 import socket
@@ -30,12 +31,13 @@ def _redis_up() -> bool:
         return False
 
 
-def _post(base: str, email: str, password: str) -> int:
+def _post(base: str, email: str, password: str, address: str = "", opener=None) -> int:
+    """POST /login; `address` is the visitor's (the stores trust one proxy's header)."""
     data = urllib.parse.urlencode({"email": email, "password": password}).encode()
+    headers = {"X-Forwarded-For": address} if address else {}
+    request = urllib.request.Request(f"{base}/login", data=data, headers=headers)
     try:
-        with urllib.request.urlopen(
-            urllib.request.Request(f"{base}/login", data=data), timeout=10
-        ) as r:
+        with (opener or urllib.request.build_opener()).open(request, timeout=10) as r:
             return r.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -55,7 +57,8 @@ def two_stores(tmp_path):
     )
     assert made.exit_code == 0, made.output
     env = {**os.environ, "DB_URL": url, "MEDIA_ROOT": str(tmp_path / "media"),
-           "RATELIMIT_STORAGE_URI": REDIS, "RATELIMIT_KEY_PREFIX": f"test-{secrets.token_hex(4)}"}  # fmt: skip
+           "RATELIMIT_STORAGE_URI": REDIS, "RATELIMIT_KEY_PREFIX": f"test-{secrets.token_hex(4)}",
+           "TRUSTED_PROXIES": "1"}  # fmt: skip
     script = Path(__file__).with_name("serve_store.py")
     processes = [
         subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)
@@ -76,3 +79,17 @@ def test_the_sign_in_limit_holds_across_two_processes_sharing_redis(two_stores):
         assert _post((first, second)[i % 2], "target@example.org", "wrong") == 401
     assert _post(first, "target@example.org", "the right password") == 429
     assert _post(second, "target@example.org", "the right password") == 429
+
+
+def test_a_known_browser_or_address_is_not_locked_out_by_failures_on_either_process(two_stores):
+    first, second = two_stores
+    home = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    assert _post(first, "target@example.org", "the right password", "192.0.2.10", home) == 200
+    for i in range(10):  # wrong passwords from ten addresses, on both processes
+        assert _post((first, second)[i % 2], "target@example.org", "wrong", f"10.9.0.{i}") == 401
+    assert _post(second, "target@example.org", "the right password", "198.51.100.1") == 429
+    # the browser that signed in before, from elsewhere; another browser at the known address
+    assert _post(second, "target@example.org", "the right password", "203.0.113.5", home) == 200
+    assert _post(second, "target@example.org", "the right password", "192.0.2.10") == 200

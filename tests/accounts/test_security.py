@@ -13,6 +13,8 @@ def test_production_cookies_are_secure_httponly_and_lax(tmp_path, monkeypatch):
     monkeypatch.setenv("SHOP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.example")
+    monkeypatch.setenv("PAYMENT_GATEWAY", "dummy")
     monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
     config = load_config(str(tmp_path))
     assert config["SESSION_COOKIE_SECURE"] is True
@@ -66,3 +68,19 @@ def test_behind_a_trusted_proxy_limits_count_the_visitor_not_the_proxy(migrated_
         other_visitor = client.post("/login", data={"email": "b@example.org", "password": "x"},
                                     headers={"X-Forwarded-For": "198.51.100.9"})  # fmt: skip
         assert blocked.status_code == 429 and other_visitor.status_code == 401
+
+
+def test_one_role_guard_protects_both_back_offices(app):
+    from shop.accounts import views
+
+    assert not hasattr(views, "role_required")  # the unused third one is gone
+    for blueprint in ("admin", "staff"):
+        hooks = app.before_request_funcs[blueprint]
+        assert [hook.__qualname__ for hook in hooks] == ["role_guard.<locals>.guard"]
+    for path, role in (("/admin/", "staff"), ("/staff/trainees", "admin")):
+        from tests.conftest import client_as
+
+        with app.app_context():
+            assert client_as(app, role).get(path).status_code == 403
+        anonymous = app.test_client().get(path)
+        assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")

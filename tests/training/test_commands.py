@@ -83,7 +83,7 @@ def test_sign_in_renews_the_session_keeps_the_cart_and_redirects_only_on_site(ap
     assert response.headers["Location"] == "/staff/trainees"
     with client.session_transaction() as session:
         assert session["cart"] == {"1": 2} and "planted" not in session
-        assert session["_user_id"] == str(person.id)
+        assert session["_user_id"] == person.get_id()
 
     client.post("/logout")
     with client.session_transaction() as session:

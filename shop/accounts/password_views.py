@@ -1,0 +1,157 @@
+"""Registration and passwords: registering, forgetting, resetting and changing one.
+
+Emailed password links carry their token after '#': browsers never send that part, so
+it stays out of access logs (werkzeug's, gunicorn's, a proxy's) and Referer headers.
+The page's script moves it into the form; without JavaScript it can be pasted.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
+
+from shop.accounts import services as accounts
+from shop.accounts import sign_in_limits as limits
+from shop.accounts.models import User
+from shop.accounts.views import account, bp, sign_in
+from shop.extensions import db, limiter
+from shop.mail import build, send_safely
+from shop.web import public_url
+
+
+def password_link(user: User) -> str:
+    """The emailed link that lets the mailbox's owner choose the account's password."""
+    return f"{public_url('accounts.reset_password')}#{accounts.reset_token(user)}"
+
+
+class RegisterForm(FlaskForm):
+    name = StringField("Your name", validators=[Optional(), Length(max=120)])
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register():
+    """The same answer, page and status whether or not the address has an account: the
+    mailbox is told which it is (choose a password, or: you already have an account)."""
+    form = RegisterForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            outcome = accounts.register(form.email.data, form.name.data or "")
+        except accounts.AccountError as exc:
+            form.email.errors.append(str(exc))
+            status = 400
+        else:
+            message, address = _registration_message(outcome), outcome.user.email
+            db.session.commit()
+            send_safely(message, "a registration email")
+            return render_template("accounts/register_sent.html", email=address)
+    elif request.method == "POST":
+        status = 400
+    return render_template("accounts/register.html", form=form), status
+
+
+def _registration_message(outcome: accounts.Registration):
+    user = outcome.user
+    if outcome.new:
+        return build(
+            user.email, "Choose a password for your account", "finish_registration",
+            link=password_link(user), minutes=accounts.RESET_MINUTES,
+        )  # fmt: skip
+    return build(
+        user.email, "Someone tried to register with your address", "already_registered",
+        sign_in_link=public_url("accounts.login"),
+        forgot_link=public_url("accounts.forgot_password"),
+    )  # fmt: skip
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+
+
+class ResetForm(FlaskForm):
+    token = StringField("Code from the emailed link (the part after #)",
+                        validators=[InputRequired(), Length(max=512)])  # fmt: skip
+    password = PasswordField("New password", validators=[InputRequired(), Length(max=1024)])
+    confirm = PasswordField(
+        "New password again",
+        validators=[InputRequired(), EqualTo("password", "The passwords differ.")],
+    )
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("5 per hour", methods=["POST"])
+def forgot_password():
+    form = ForgotForm()
+    if form.validate_on_submit():
+        user = accounts.user_by_email(form.email.data.strip())
+        if user is not None and user.active:
+            message = build(
+                user.email, "Reset your password", "password_reset",
+                minutes=accounts.RESET_MINUTES, link=password_link(user),
+            )  # fmt: skip
+            send_safely(message, "a password reset")
+        # The same answer whether or not there is an account: nobody learns who shops here.
+        flash(
+            "If there is an account for that address, we sent it a link to choose a new password.",
+            "success",
+        )
+        return redirect(url_for("accounts.login"))
+    return render_template(
+        "accounts/forgot.html", form=form
+    ), 400 if request.method == "POST" else 200
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+def reset_password():
+    form = ResetForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.set_password_from_link(form.token.data.strip(), form.password.data)
+        except accounts.AccountError as exc:
+            form.password.errors.append(str(exc))
+            status = 400
+        else:
+            if user is None:
+                flash("That link is invalid, has expired or was already used; ask for a new one.",
+                      "error")  # fmt: skip
+                return redirect(url_for("accounts.forgot_password"))
+            db.session.commit()
+            flash("Your password is changed; please sign in.", "success")
+            return redirect(url_for("accounts.login"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("accounts/reset.html", form=form), status
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[InputRequired(), Length(max=1024)])
+    password = PasswordField("New password", validators=[InputRequired(), Length(max=1024)])
+    confirm = PasswordField(
+        "New password again",
+        validators=[InputRequired(), EqualTo("password", "The passwords differ.")],
+    )
+
+
+@bp.post("/account/password")
+@login_required
+@limiter.limit(limits.SIGN_IN_LIMIT, deduct_when=limits.failed_sign_in)
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit() and current_user.check_password(form.current.data):
+        try:
+            accounts.change_password(current_user, form.password.data)
+        except accounts.AccountError as exc:
+            flash(str(exc), "error")
+            return account(), 400
+        db.session.commit()
+        sign_in(current_user)  # this session goes on under the new version; all others end
+        flash("Your password is changed.", "success")
+        return redirect(url_for("accounts.account"))
+    flash("The current password is wrong, or the new passwords differ.", "error")
+    return account(), 401

@@ -1,0 +1,101 @@
+"""How many failed sign-ins are allowed, counted per address and per account.
+
+Only failures count (a 401). Per address: the eleventh failure in a minute from one
+address is refused, whatever the account. Per account: ten failures in a minute, from
+anywhere, shut the account to browsers and addresses that never signed in to it, but
+not to a browser holding its signed "known device" cookie, nor to an address it signed
+in from before: failures from elsewhere cannot lock the owner out. Counters and known
+addresses live in RATELIMIT_STORAGE_URI (Redis when several processes serve), keyed
+by digests, so they never hold an email or an address in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import current_app, request
+from flask_limiter.util import get_remote_address
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from shop.extensions import limiter
+
+SIGN_IN_LIMIT = "10 per minute"
+KNOWN_DEVICE_COOKIE = "known_device"
+KNOWN_FOR_DAYS = 365
+KNOWN_ACCOUNTS_PER_BROWSER = 5
+
+
+def failed_sign_in(response) -> bool:
+    return response.status_code == 401
+
+
+def _submitted_email() -> str:
+    return (request.form.get("email") or "").strip().lower()[:254]
+
+
+def submitted_account() -> str:
+    """The limiter key of the account being tried (hashed: no email in the counters)."""
+    return "account:" + hashlib.sha256(_submitted_email().encode()).hexdigest()[:24]
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="accounts.known-device")
+
+
+def _known_by_this_browser() -> list[int]:
+    raw = request.cookies.get(KNOWN_DEVICE_COOKIE)
+    if not raw:
+        return []
+    try:
+        ids = _device_serializer().loads(raw, max_age=KNOWN_FOR_DAYS * 86400)
+    except BadSignature:
+        return []
+    return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+
+def _known_address_key(user_id: int) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(secret, f"{user_id}|{get_remote_address()}".encode(), "sha256")
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+    return f"{prefix}known-address:{digest.hexdigest()[:32]}"
+
+
+def signed_in_here_before() -> bool:
+    """True when this browser or this address once signed in to the account being tried:
+    the per-account limit does not apply to it (the per-address one still does)."""
+    from shop.accounts.services import user_by_email
+
+    email = _submitted_email()
+    user = user_by_email(email) if email else None
+    if user is None:
+        return False
+    if user.id in _known_by_this_browser():
+        return True
+    return limiter.storage.get(_known_address_key(user.id)) > 0
+
+
+def remember_sign_in(user_id: int, response) -> None:
+    """After a successful sign-in: this browser and this address are known to the account."""
+    limiter.storage.incr(_known_address_key(user_id), KNOWN_FOR_DAYS * 86400)
+    others = [i for i in _known_by_this_browser() if i != user_id]
+    ids = [user_id, *others][:KNOWN_ACCOUNTS_PER_BROWSER]
+    response.set_cookie(
+        KNOWN_DEVICE_COOKIE,
+        _device_serializer().dumps(ids),
+        max_age=KNOWN_FOR_DAYS * 86400,
+        httponly=True,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        samesite="Lax",
+    )
+
+
+def per_address(view):
+    return limiter.limit(SIGN_IN_LIMIT, methods=["POST"], deduct_when=failed_sign_in)(view)
+
+
+def per_account(view):
+    return limiter.limit(
+        SIGN_IN_LIMIT, methods=["POST"], deduct_when=failed_sign_in,
+        key_func=submitted_account, exempt_when=signed_in_here_before,
+    )(view)  # fmt: skip
