@@ -58,6 +58,11 @@ def _init_extensions(app: Flask) -> None:
     from shop.database import configure_sqlite, forbid_lazy_loads_in_requests
     from shop.extensions import csrf, db, limiter, migrate
 
+    # A failed statement's message would carry its parameters (a legal name, an
+    # address) into tracebacks and log lines; keep only the SQL.
+    engine_options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    engine_options.setdefault("hide_parameters", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)

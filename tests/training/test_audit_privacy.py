@@ -82,3 +82,23 @@ def test_a_private_field_handed_to_record_as_a_plain_value_is_withheld_too(ctx):
     assert entry.after == {"address": PRIVATE_AFTER, "status": "suspended"}
     created = record("trainee.create", "trainee", 1, after={"legal_name": "Somebody Real"})
     assert "Somebody Real" not in json.dumps(created.after)
+
+
+def test_a_failed_statement_never_carries_a_legal_name_into_errors_or_logs(ctx):
+    """Errors are logged with their message; the SQL's parameters stay out of it."""
+    from sqlalchemy.exc import IntegrityError
+
+    w = f.workshop()
+    first = f.trainee(w, code="KH-DUP-1", legal_name="Sopheap Firstname")
+    db.session.flush()
+    nested = db.session.begin_nested()
+    db.session.add(Trainee(code=first.code, legal_name=SECRETS[0], workshop_id=w.id, cohort="x"))
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        message = str(error)
+    else:  # pragma: no cover - the duplicate code must be refused
+        raise AssertionError("a duplicate trainee code was accepted")
+    nested.rollback()
+    assert "trainees" in message  # the statement is still there to debug with
+    assert SECRETS[0] not in message and "Sopheap" not in message
