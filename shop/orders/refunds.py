@@ -236,7 +236,7 @@ def apply_gateway_refunds(order: Order, event: GatewayEvent) -> str:
     for made in event.refunds or ():
         if made.succeeded:
             done = book_gateway_refund(order, made)
-            booked += bool(done and done.booked_now)
+            booked += bool(done and done.booked_now and done.refund.amount)  # new money only
         elif made.status in REFUND_FAILED_STATUSES and any(
             r.reference == made.id for r in order.refunds
         ):
