@@ -196,7 +196,11 @@ class StripeGateway:
                 order_id=order_id,
             )  # fmt: skip
         if event.type in REFUND_EVENTS:
-            return _refund_event(event.id, event.type, obj, order_id)
+            try:
+                return _refund_event(event.id, event.type, obj, order_id)
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+                # Signed but not the shape Stripe documents: nothing to book from it.
+                return GatewayEvent(event.id, "ignored", "")
         return GatewayEvent(event.id, "ignored", "")
 
     def with_current_refunds(self, event: GatewayEvent) -> GatewayEvent:
@@ -221,8 +225,11 @@ class StripeGateway:
 
 def _gateway_refund(obj: dict) -> GatewayRefund:
     metadata = obj.get("metadata") or {}
+    refund_id = obj["id"]
+    if not isinstance(refund_id, str) or not 0 < len(refund_id) <= 100:
+        raise ValueError("not a refund id")
     return GatewayRefund(
-        id=str(obj["id"]),
+        id=refund_id,
         amount=int(obj.get("amount") or 0),
         status=str(obj.get("status") or ""),
         store_key=str(metadata.get(STORE_KEY) or "")[:100],

@@ -197,7 +197,9 @@ def book_gateway_refund(
             made.store_key and known.idempotency_key == made.store_key
         ):
             return RefundDone(known, False)
-    if order.status not in PAID_STATES or made.amount <= 0:
+    if made.amount <= 0:
+        return None
+    if order.status not in PAID_STATES:
         _flag(order, f"The gateway reports refund {made.id} on an order that is {order.status}.")
         return None
     covered = min(made.amount, _unattributed_left(order))

@@ -20,8 +20,6 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 # States in which money has been taken (so a refund is possible).
 PAID_STATES = frozenset({S.PAID, S.FULFILLED, S.COMPLETED})
-# States in which the parcel has left: it was shipped, once.
-SHIPPED_STATES = frozenset({S.FULFILLED, S.COMPLETED})
 
 
 class IllegalTransition(RuntimeError):

@@ -33,7 +33,7 @@ from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
 from shop.orders import payments, refunds, shares
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
-from shop.orders.models import Order, OrderStatus, Payment
+from shop.orders.models import Order, OrderStatus, Payment, RefundStatus
 from shop.orders.notifications import confirmation_message, send_confirmation
 from shop.orders.states import PAID_STATES
 
@@ -183,7 +183,8 @@ def _order_or_404(token: str, *, for_payment: bool = False) -> Order:
 @bp.get("/orders/<token>")
 def order(token: str):
     found = _order_or_404(token)
-    paid = found.status in PAID_STATES
+    # What went to training accounts is told while the sale stands (refunded in full, it was taken back).
+    paid = found.status in PAID_STATES and found.refund_status != RefundStatus.FULL
     return render_template(
         "orders/order.html",
         order=found,

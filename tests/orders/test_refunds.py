@@ -304,3 +304,59 @@ def test_the_refund_service_books_against_the_totals_of_the_moment(app, ctx):
     assert found.refunded_amount == 1600
     assert sum(x.refunded_amount for x in found.lines) == 1600
     assert all(x.refunded_amount <= x.line_total for x in found.lines)
+
+
+def test_a_store_refund_whose_webhook_arrives_first_is_booked_once_as_planned(app, ctx):
+    """Stripe may report the refund before the request that asked for it books it:
+    the webhook books it from the plan the store put in the refund's metadata."""
+    from shop.orders.gateways import GatewayEvent, GatewayRefund
+    from shop.orders.views import handle_gateway_event
+
+    first, second = stocked_variant(price=1000), stocked_variant(price=1000)
+    order = new_order([(first, 1), (second, 1)])
+    payment_succeeded(
+        order, gateway_name="dummy", reference="dummy_pi_w", amount=order.total, currency="USD"
+    )
+    db.session.commit()
+    line = next(x for x in order.lines if x.variant_id == second.id)
+
+    class WebhookFirst(DummyGateway):
+        def refund(self, *, reference, amount, idempotency_key, metadata):
+            made_id = super().refund(reference=reference, amount=amount,
+                                     idempotency_key=idempotency_key, metadata=metadata)  # fmt: skip
+            made = GatewayRefund(made_id, amount, "succeeded", metadata["store_refund_key"],
+                                 metadata["store_refund_plan"])  # fmt: skip
+            event = GatewayEvent("evt_first", "refunds_changed", reference, refunds=(made,))
+            assert handle_gateway_event("dummy", event)[0] == "1 refund(s) booked"
+            db.session.commit()
+            return made_id
+
+    done = refund_order(order.id, WebhookFirst(), line_amounts={line.id: 300}, idempotency_key="w")
+    db.session.commit()
+    assert not done.booked_now
+    found = db.session.get(Order, order.id)
+    assert found.refunded_amount == 300
+    assert {x.id: x.refunded_amount for x in found.lines}[line.id] == 300  # as planned
+    assert db.session.scalar(select(func.count(Refund.id))) == 1
+    assert (
+        db.session.scalar(
+            select(func.count(AuditEntry.id)).where(AuditEntry.action == "order.refund")
+        )
+        == 1
+    )
+
+
+def test_signed_refund_events_of_a_strange_shape_change_nothing(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _paid_stripe_order(client)
+        strange = [
+            ("charge.refunded", {"id": "ch_x", "payment_intent": PI, "refunds": [1], "amount_refunded": "x"}),
+            ("refund.created", {"id": 5, "amount": 100, "payment_intent": PI, "status": "succeeded"}),
+            ("refund.updated", {"id": "re_y", "amount": -100, "payment_intent": PI, "status": "succeeded"}),
+            ("refund.created", {"id": "re_z" * 40, "amount": 100, "payment_intent": PI}),
+        ]  # fmt: skip
+        for n, (kind, obj) in enumerate(strange):
+            response = post_event(client, stripe_event(f"evt_strange_{n}", kind, obj))
+            assert response.status_code == 200, kind
+        assert db.session.get(Order, order.id).refunded_amount == 0
