@@ -188,11 +188,11 @@ def register_order_commands(app: Flask) -> None:
         try:
             done = refund_order(order_id, gateway(), line_amounts=amounts,
                                 include_shipping=shipping, reason=reason)  # fmt: skip
-            order = done.refund.order
+            order, locale = done.refund.order, current_app.config["STORE_LOCALE"]
+            amount = format_money(done.refund.amount + done.refund.covered, currency, locale)
             said = (
-                f"Refunded {format_money(done.refund.amount + done.refund.covered, currency, current_app.config['STORE_LOCALE'])} "
-                f"on order {order.number}; it is {order.status.label.lower()}, "
-                f"{order.refund_status.label.lower()}."
+                f"Refunded {amount} on order {order.number}; it is "
+                f"{order.status.label.lower()}, {order.refund_status.label.lower()}."
             )
             db.session.commit()
         except (RefundError, GatewayError) as exc:
