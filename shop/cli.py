@@ -188,12 +188,14 @@ def register_order_commands(app: Flask) -> None:
         try:
             done = refund_order(order_id, gateway(), line_amounts=amounts,
                                 include_shipping=shipping, reason=reason)  # fmt: skip
-            order, locale = done.refund.order, current_app.config["STORE_LOCALE"]
-            amount = format_money(done.refund.amount + done.refund.covered, currency, locale)
-            said = (
-                f"Refunded {amount} on order {order.number}; it is "
-                f"{order.status.label.lower()}, {order.refund_status.label.lower()}."
-            )
+            order, said = db.session.get(Order, order_id), done.note
+            if done.refund is not None:
+                locale = current_app.config["STORE_LOCALE"]
+                amount = format_money(done.refund.amount + done.refund.covered, currency, locale)
+                said = (
+                    f"Refunded {amount} on order {order.number}; it is "
+                    f"{order.status.label.lower()}, {order.refund_status.label.lower()}."
+                )
             db.session.commit()
         except (RefundError, GatewayError) as exc:
             db.session.rollback()

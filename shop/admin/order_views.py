@@ -180,7 +180,7 @@ def refund(order_id: int):
         return _order_page(found, 400, refund_form=form)
     key = f"admin-refund-{found.id}-{form.request_key.data[:40]}"
     try:  # one refund service (locks, gateway, booking, audit), as the command uses
-        refund_order(
+        done = refund_order(
             order_id, gateway(), line_amounts=amounts, include_shipping=form.include_shipping.data,
             idempotency_key=key, reason=(form.reason.data or "").strip(),
         )  # fmt: skip
@@ -189,7 +189,10 @@ def refund(order_id: int):
         flash(f"Nothing was refunded: {exc}", "error")
         return redirect(url_for("admin.order", order_id=order_id))
     db.session.commit()
-    flash("Refunded through the payment gateway.", "success")
+    if done.refund is None:
+        flash(done.note, "error")
+    else:
+        flash("Refunded through the payment gateway.", "success")
     return redirect(url_for("admin.order", order_id=order_id))
 
 

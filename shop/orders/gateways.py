@@ -88,7 +88,7 @@ class Gateway(Protocol):
 
     def refund(
         self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]
-    ) -> str: ...
+    ) -> GatewayRefund: ...
 
 
 class DummyGateway:
@@ -121,8 +121,11 @@ class DummyGateway:
 
     def refund(
         self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]
-    ) -> str:
-        return f"dummy_re_{idempotency_key[:40]}"
+    ) -> GatewayRefund:
+        return GatewayRefund(
+            f"dummy_re_{idempotency_key[:40]}", amount, REFUND_SUCCEEDED,
+            metadata.get(STORE_KEY, ""), metadata.get(STORE_PLAN, ""),
+        )  # fmt: skip
 
 
 class StripeGateway:
@@ -158,7 +161,7 @@ class StripeGateway:
 
     def refund(
         self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]
-    ) -> str:
+    ) -> GatewayRefund:
         try:
             refund = self.client.v1.refunds.create(
                 params={"payment_intent": reference, "amount": amount, "metadata": metadata},
@@ -168,7 +171,7 @@ class StripeGateway:
             raise GatewayError(
                 f"Stripe refused the refund: {exc.user_message or exc.__class__.__name__}"
             ) from exc
-        return refund.id
+        return _gateway_refund(refund.to_dict())
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent:
         """Verify the signature first; raise ValueError on a bad one."""

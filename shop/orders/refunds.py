@@ -12,7 +12,7 @@ refund (the request itself, `charge.refunded`, `refund.created`,
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import current_app
 from sqlalchemy import select
@@ -42,8 +42,9 @@ class RefundError(ValueError):
 
 @dataclass(frozen=True)
 class RefundDone:
-    refund: Refund
+    refund: Refund | None  # None: nothing booked (yet); `note` says why
     booked_now: bool  # False: this request (or this gateway refund) was booked before
+    note: str = ""
 
 
 def lock_order(order_id: int) -> Order | None:
@@ -280,15 +281,21 @@ def refund_order(
     reference, amount, before = payment.reference, sum(plan.values()) + shipping, _facts(order)
     plan_text = _plan_text(plan, shipping)
     db.session.rollback()  # release the lock: nothing waits while the gateway answers
-    made_id = gateway.refund(reference=reference, amount=amount, idempotency_key=key,
-                             metadata={STORE_KEY: key, STORE_PLAN: plan_text})  # fmt: skip
+    made = gateway.refund(reference=reference, amount=amount, idempotency_key=key,
+                          metadata={STORE_KEY: key, STORE_PLAN: plan_text})  # fmt: skip
+    # The refund the gateway made (or made before for this key), booked as planned here.
+    made = replace(made, store_key=key, store_plan=plan_text)
     order = lock_order(order_id)
-    made = GatewayRefund(made_id, amount, "succeeded", store_key=key, store_plan=plan_text)
-    done = book_gateway_refund(order, made, reason=reason or "refunded by the store")
-    if done is None:  # the order ended meanwhile; the money went back all the same
-        raise RefundError(f"The gateway refunded {amount} ({made_id}), but the order was flagged.")
+    if not made.succeeded:  # booked only once it succeeds: the webhook books it then
+        note = f"The gateway has the refund ({made.id}) as {made.status}; it is booked when it succeeds."
+        done = RefundDone(None, False, note)
+    else:
+        note = f"The gateway refunded {made.amount} ({made.id}); the order is flagged for review."
+        booked = book_gateway_refund(order, made, reason=reason or "refunded by the store")
+        done = booked or RefundDone(None, False, note)
     record("order.refund", "order", order.id, summary=f"Refund of order {order.number}",
-           before=before, after={**_facts(order), "refund": amount, "reference": made_id})  # fmt: skip
+           before=before, after={**_facts(order), "refund": amount, "reference": made.id,
+                                 "at_gateway": made.status})  # fmt: skip
     return done
 
 

@@ -56,19 +56,19 @@ class InMemoryStripe(DummyGateway):
         total = GatewayEvent(f"evt_{n}_c", "refunds_changed", PI, refunded_total=self.refunded())
         self.events.append((f"evt_{n}_c", "charge.refunded", total))
 
-    def _make(self, amount: int, status: str, metadata: dict[str, str]) -> str:
+    def _make(self, amount: int, status: str, metadata: dict[str, str]) -> GatewayRefund:
         if amount <= 0 or amount > self.paid - self.refunded():
             raise GatewayError("Stripe refused the refund: amount too large")
         made = GatewayRefund(f"re_{len(self.refunds) + 1}", amount, status,
                              metadata.get(STORE_KEY, ""), metadata.get(STORE_PLAN, ""))  # fmt: skip
         self.refunds[made.id] = made
         self._emit(made, "refund.created")
-        return made.id
+        return made
 
     def refund(self, *, reference, amount, idempotency_key, metadata):
         if idempotency_key not in self.by_key:
-            self.by_key[idempotency_key] = self._make(amount, "succeeded", metadata)
-        return self.by_key[idempotency_key]
+            self.by_key[idempotency_key] = self._make(amount, "succeeded", metadata).id
+        return self.refunds[self.by_key[idempotency_key]]
 
     def dashboard_refund(self, amount: int, pending: bool) -> None:
         with contextlib.suppress(GatewayError):  # Stripe would refuse it too

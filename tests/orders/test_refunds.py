@@ -309,7 +309,7 @@ def test_the_refund_service_books_against_the_totals_of_the_moment(app, ctx):
 def test_a_store_refund_whose_webhook_arrives_first_is_booked_once_as_planned(app, ctx):
     """Stripe may report the refund before the request that asked for it books it:
     the webhook books it from the plan the store put in the refund's metadata."""
-    from shop.orders.gateways import GatewayEvent, GatewayRefund
+    from shop.orders.gateways import GatewayEvent
     from shop.orders.views import handle_gateway_event
 
     first, second = stocked_variant(price=1000), stocked_variant(price=1000)
@@ -321,15 +321,14 @@ def test_a_store_refund_whose_webhook_arrives_first_is_booked_once_as_planned(ap
     line = next(x for x in order.lines if x.variant_id == second.id)
 
     class WebhookFirst(DummyGateway):
-        def refund(self, *, reference, amount, idempotency_key, metadata):
-            made_id = super().refund(reference=reference, amount=amount,
-                                     idempotency_key=idempotency_key, metadata=metadata)  # fmt: skip
-            made = GatewayRefund(made_id, amount, "succeeded", metadata["store_refund_key"],
-                                 metadata["store_refund_plan"])  # fmt: skip
-            event = GatewayEvent("evt_first", "refunds_changed", reference, refunds=(made,))
+        def refund(self, **kwargs):
+            made = super().refund(**kwargs)
+            event = GatewayEvent(
+                "evt_first", "refunds_changed", kwargs["reference"], refunds=(made,)
+            )
             assert handle_gateway_event("dummy", event)[0] == "1 refund(s) booked"
             db.session.commit()
-            return made_id
+            return made
 
     done = refund_order(order.id, WebhookFirst(), line_amounts={line.id: 300}, idempotency_key="w")
     db.session.commit()
@@ -360,3 +359,42 @@ def test_signed_refund_events_of_a_strange_shape_change_nothing(stripe_app):
             response = post_event(client, stripe_event(f"evt_strange_{n}", kind, obj))
             assert response.status_code == 200, kind
         assert db.session.get(Order, order.id).refunded_amount == 0
+
+
+def test_a_store_refund_the_gateway_holds_as_pending_is_booked_only_when_it_succeeds(app, ctx):
+    from dataclasses import replace
+
+    from shop.orders.gateways import GatewayEvent
+    from shop.orders.views import handle_gateway_event
+
+    variant, other = stocked_variant(price=1000), stocked_variant(price=1000)
+    order = new_order([(variant, 1), (other, 1)])
+    payment_succeeded(
+        order, gateway_name="dummy", reference="dummy_pi_p", amount=order.total, currency="USD"
+    )
+    db.session.commit()
+    line = next(x for x in order.lines if x.variant_id == other.id)
+    held = []
+
+    class Pending(DummyGateway):
+        def refund(self, **kwargs):
+            held.append(replace(super().refund(**kwargs), status="pending"))
+            return held[-1]
+
+    app.extensions["payment_gateway"], real = Pending(), app.extensions["payment_gateway"]
+    try:
+        result = app.test_cli_runner().invoke(
+            args=["orders", "refund", order.number, "--line", f"{other.sku}=4.00"]
+        )
+    finally:
+        app.extensions["payment_gateway"] = real
+    assert result.exit_code == 0 and "pending" in result.output, result.output
+    assert db.session.get(Order, order.id).refunded_amount == 0
+
+    succeeded = replace(held[0], status="succeeded")  # refund.updated, with the store's plan
+    event = GatewayEvent("evt_settled", "refunds_changed", "dummy_pi_p", refunds=(succeeded,))
+    assert handle_gateway_event("dummy", event)[0] == "1 refund(s) booked"
+    db.session.commit()
+    found = db.session.get(Order, order.id)
+    assert found.refunded_amount == 400
+    assert {x.id: x.refunded_amount for x in found.lines}[line.id] == 400  # as planned
