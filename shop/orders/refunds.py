@@ -240,12 +240,14 @@ def apply_gateway_refunds(order: Order, event: GatewayEvent) -> str:
         if made.succeeded:
             done = book_gateway_refund(order, made)
             booked += bool(done and done.booked_now and done.refund.amount)  # new money only
-        elif made.status in REFUND_FAILED_STATUSES and any(
-            r.reference == made.id for r in order.refunds
+        elif made.status in REFUND_FAILED_STATUSES and (
+            any(r.reference == made.id for r in order.refunds) or _unattributed_left(order)
         ):
-            # Booked when it succeeded; the shares it took back need staff to restore.
+            # Booked when it succeeded (or perhaps inside a total booked without ids):
+            # the shares it took back need staff to restore, so staff are told.
             _flag(
-                order, f"Refund {made.id} was booked, then the gateway reported it {made.status}."
+                order,
+                f"Refund {made.id} may have been booked; the gateway reports it {made.status}.",
             )
     if event.refunded_total is not None and not event.refunds_complete:
         booked += book_refunded_total(order, event.refunded_total, event_id=event.id) is not None
