@@ -160,14 +160,15 @@ def register_order_commands(app: Flask) -> None:
         order = db.session.scalars(
             select(Order)
             .where(Order.number == number.strip().upper())
-            .options(
-                selectinload(Order.lines), selectinload(Order.payments), selectinload(Order.refunds)
-            )
+            .options(selectinload(Order.lines))
         ).one_or_none()
         if order is None:
             raise click.ClickException(f"No order {number}.")
+        order_id, currency = order.id, order.currency
         amounts = None
         if lines:
+            # What is left is only read here to name lines; the refund service checks
+            # it again under the order's lock.
             by_sku = {line.sku: line for line in order.lines}
             amounts = {}
             for item in lines:
@@ -185,18 +186,21 @@ def register_order_commands(app: Flask) -> None:
                     raise click.ClickException(f"{item}: {exc}") from None
                 amounts[line.id] = value
         try:
-            refund = refund_order(
-                order, gateway(), line_amounts=amounts, include_shipping=shipping, reason=reason
-            )
+            done = refund_order(order_id, gateway(), line_amounts=amounts,
+                                include_shipping=shipping, reason=reason)  # fmt: skip
+            order, said = db.session.get(Order, order_id), done.note
+            if done.refund is not None:
+                locale = current_app.config["STORE_LOCALE"]
+                amount = format_money(done.refund.amount + done.refund.covered, currency, locale)
+                said = (
+                    f"Refunded {amount} on order {order.number}; it is "
+                    f"{order.status.label.lower()}, {order.refund_status.label.lower()}."
+                )
             db.session.commit()
         except (RefundError, GatewayError) as exc:
             db.session.rollback()
             raise click.ClickException(f"Nothing was refunded: {exc}") from None
-        locale = current_app.config["STORE_LOCALE"]
-        click.echo(
-            f"Refunded {format_money(refund.amount, refund.currency, locale)} on order {order.number}; "
-            f"it is now {order.status.label.lower()}."
-        )
+        click.echo(said)
 
     app.cli.add_command(orders)
 

@@ -11,7 +11,7 @@ from shop.admin.blueprint import LOW_STOCK, bp
 from shop.audit.services import audit_page
 from shop.catalog.models import Product, Variant
 from shop.extensions import db
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.states import PAID_STATES
 from shop.timeutil import today
 from shop.training.models import Transfer, TransferKind
@@ -22,7 +22,7 @@ from shop.training.reports import bar_chart, month_of
 def dashboard():
     start_of_day = datetime.combine(today(), time.min)
     start_of_month = start_of_day.replace(day=1)
-    paid = Order.status.in_([*PAID_STATES, OrderStatus.REFUNDED])
+    paid = Order.status.in_(PAID_STATES)  # refunds live in refunded_amount, not the status
     sales = db.session.execute(
         select(
             func.coalesce(func.sum(Order.total - Order.refunded_amount).filter(Order.paid_at >= start_of_day), 0),
@@ -32,7 +32,9 @@ def dashboard():
         ).where(paid, Order.paid_at >= start_of_month)
     ).one()  # fmt: skip
     to_ship = db.session.scalar(
-        select(func.count(Order.id)).where(Order.status == OrderStatus.PAID)
+        select(func.count(Order.id)).where(
+            Order.status == OrderStatus.PAID, Order.refund_status != RefundStatus.FULL.value
+        )
     )
     low = db.session.execute(
         select(Variant.id, Variant.sku, Variant.stock, Product.name)

@@ -8,7 +8,7 @@ the signed webhook. The Stripe key lives on a client object, not the module.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from flask import Flask, current_app
@@ -27,17 +27,55 @@ class PaymentStart:
     client_secret: str = ""
 
 
+# Refund statuses at the gateway. Only a succeeded refund is booked: a pending one
+# may still fail or be canceled, and money that never went back is never booked.
+REFUND_SUCCEEDED = "succeeded"
+REFUND_FAILED_STATUSES = frozenset({"failed", "canceled"})
+# Metadata the store puts on the refunds it asks for, so whichever of the webhook and
+# the refund request books one first books it as the store planned it.
+STORE_KEY, STORE_PLAN = "store_refund_key", "store_refund_plan"
+REFUND_EVENTS = frozenset(
+    {
+        "charge.refunded",
+        "charge.refund.updated",
+        "refund.created",
+        "refund.updated",
+        "refund.failed",
+    }
+)
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    """One refund as the gateway tells it (a Stripe Refund object, reduced)."""
+
+    id: str
+    amount: int
+    status: str
+    store_key: str = ""
+    store_plan: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == REFUND_SUCCEEDED
+
+
 @dataclass(frozen=True)
 class GatewayEvent:
     """A verified event from a gateway, reduced to what the store needs."""
 
     id: str
-    kind: str  # payment_succeeded | payment_failed | refunded | ignored
+    kind: str  # payment_succeeded | payment_failed | refunds_changed | ignored
     reference: str  # the payment reference (PaymentIntent id)
     amount: int = 0
     currency: str = ""
     failure: str = ""
-    refunds: tuple[tuple[str, int], ...] = ()  # (refund id, amount)
+    # refunds_changed: the refunds the event (or the API, see `with_current_refunds`)
+    # names, or None when it names none; `refunds_complete` when they are all of the
+    # payment's refunds; `refunded_total` is a charge's amount_refunded when known.
+    refunds: tuple[GatewayRefund, ...] | None = None
+    refunds_complete: bool = False
+    refunded_total: int | None = None
     order_id: int | None = None
 
 
@@ -48,7 +86,9 @@ class Gateway(Protocol):
         self, *, order_id: int, number: str, amount: int, currency: str
     ) -> PaymentStart: ...
 
-    def refund(self, *, reference: str, amount: int, idempotency_key: str) -> str: ...
+    def refund(
+        self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> GatewayRefund: ...
 
 
 class DummyGateway:
@@ -79,8 +119,13 @@ class DummyGateway:
             failure="This is the test mode: use 4242 4242 4242 4242 to pay, or 4000 0000 0000 0002 to see a decline.",
         )
 
-    def refund(self, *, reference: str, amount: int, idempotency_key: str) -> str:
-        return f"dummy_re_{idempotency_key[:24]}"
+    def refund(
+        self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> GatewayRefund:
+        return GatewayRefund(
+            f"dummy_re_{idempotency_key[:40]}", amount, REFUND_SUCCEEDED,
+            metadata.get(STORE_KEY, ""), metadata.get(STORE_PLAN, ""),
+        )  # fmt: skip
 
 
 class StripeGateway:
@@ -114,17 +159,19 @@ class StripeGateway:
             raise GatewayError("The payment service is not answering; please try again.") from exc
         return PaymentStart(reference=intent.id, client_secret=intent.client_secret or "")
 
-    def refund(self, *, reference: str, amount: int, idempotency_key: str) -> str:
+    def refund(
+        self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> GatewayRefund:
         try:
             refund = self.client.v1.refunds.create(
-                params={"payment_intent": reference, "amount": amount},
+                params={"payment_intent": reference, "amount": amount, "metadata": metadata},
                 options={"idempotency_key": idempotency_key},
             )
         except self._stripe.StripeError as exc:
             raise GatewayError(
                 f"Stripe refused the refund: {exc.user_message or exc.__class__.__name__}"
             ) from exc
-        return refund.id
+        return _gateway_refund(refund.to_dict())
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent:
         """Verify the signature first; raise ValueError on a bad one."""
@@ -151,18 +198,72 @@ class StripeGateway:
                 event.id, "payment_failed", obj["id"], failure=message or "The payment was declined.",
                 order_id=order_id,
             )  # fmt: skip
-        if event.type == "charge.refunded":
-            refunds = (obj.get("refunds") or {}).get("data") or []
-            return GatewayEvent(
-                event.id,
-                "refunded",
-                obj.get("payment_intent") or "",
-                amount=int(obj.get("amount_refunded") or 0),
-                currency=str(obj.get("currency", "")).upper(),
-                refunds=tuple((r["id"], int(r["amount"])) for r in refunds),
-                order_id=order_id,
-            )
+        if event.type in REFUND_EVENTS:
+            try:
+                return _refund_event(event.id, event.type, obj, order_id)
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+                # Signed but not the shape Stripe documents: nothing to book from it.
+                return GatewayEvent(event.id, "ignored", "")
         return GatewayEvent(event.id, "ignored", "")
+
+    def with_current_refunds(self, event: GatewayEvent) -> GatewayEvent:
+        """The event with all of its payment's refunds as the API lists them now.
+
+        Since API version 2022-11-15 a charge no longer carries its refunds, and
+        refund events can arrive late or out of order: the list is the truth. Called
+        with no transaction open. When the API cannot be reached, the event is
+        returned as it came (the refund it carries, or only the charge's total).
+        """
+        if event.kind != "refunds_changed" or not event.reference:
+            return event
+        try:
+            listed = self.client.v1.refunds.list(
+                params={"payment_intent": event.reference, "limit": 100}
+            )
+            refunds = tuple(_gateway_refund(r.to_dict()) for r in listed.auto_paging_iter())
+        except (self._stripe.StripeError, ValueError, KeyError, TypeError):
+            return event
+        return replace(event, refunds=refunds, refunds_complete=True)
+
+
+def _gateway_refund(obj: dict) -> GatewayRefund:
+    metadata = obj.get("metadata") or {}
+    refund_id = obj["id"]
+    if not isinstance(refund_id, str) or not 0 < len(refund_id) <= 100:
+        raise ValueError("not a refund id")
+    return GatewayRefund(
+        id=refund_id,
+        amount=int(obj.get("amount") or 0),
+        status=str(obj.get("status") or ""),
+        store_key=str(metadata.get(STORE_KEY) or "")[:100],
+        store_plan=str(metadata.get(STORE_PLAN) or "")[:500],
+    )
+
+
+def _refund_event(event_id: str, kind: str, obj: dict, order_id: int | None) -> GatewayEvent:
+    """`charge.refunded` carries a Charge (its `refunds` list only before API version
+    2022-11-15, `amount_refunded` always); `refund.*` and `charge.refund.updated`
+    carry one Refund object."""
+    currency = str(obj.get("currency") or "").upper()
+    if kind == "charge.refunded":
+        listed = (obj.get("refunds") or {}).get("data")
+        return GatewayEvent(
+            event_id,
+            "refunds_changed",
+            str(obj.get("payment_intent") or ""),
+            currency=currency,
+            refunds=tuple(_gateway_refund(r) for r in listed) if listed else None,
+            refunded_total=int(obj.get("amount_refunded") or 0),
+            order_id=order_id,
+        )
+    return GatewayEvent(
+        event_id,
+        "refunds_changed",
+        str(obj.get("payment_intent") or ""),
+        currency=currency,
+        refunds=(_gateway_refund(obj),),
+        order_id=order_id,
+    )
 
 
 def init_gateways(app: Flask) -> None:

@@ -14,7 +14,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.catalog.models import Variant
@@ -25,14 +27,15 @@ from shop.timeutil import utcnow
 
 
 class OrderStatus(enum.StrEnum):
+    """Where the order is in its life. Money given back is a separate fact
+    (`Order.refund_status`): a refund never moves an order back or forth here."""
+
     PENDING_PAYMENT = "pending_payment"
     PAID = "paid"
-    FULFILLED = "fulfilled"
+    FULFILLED = "fulfilled"  # shipped, once
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
 
     @property
     def label(self) -> str:
@@ -40,6 +43,20 @@ class OrderStatus(enum.StrEnum):
             "pending_payment": "Waiting for payment",
             "fulfilled": "Shipped",
         }.get(self.value, self.value.replace("_", " ").capitalize())
+
+
+class RefundStatus(enum.StrEnum):
+    """How much of the order's money went back, derived from `refunded_amount`."""
+
+    NONE = "none"
+    PARTIAL = "partial"
+    FULL = "full"
+
+    @property
+    def label(self) -> str:
+        return {"none": "Not refunded", "partial": "Partly refunded", "full": "Refunded in full"}[
+            self.value
+        ]
 
 
 class ReservationStatus(enum.StrEnum):
@@ -105,6 +122,21 @@ class Order(db.Model):
     reservations: Mapped[list[Reservation]] = relationship(back_populates="order")
     payments: Mapped[list[Payment]] = relationship(back_populates="order", order_by="Payment.id")
     refunds: Mapped[list[Refund]] = relationship(back_populates="order", order_by="Refund.id")
+
+    @hybrid_property
+    def refund_status(self) -> RefundStatus:
+        if self.refunded_amount <= 0:
+            return RefundStatus.NONE
+        return RefundStatus.FULL if self.refunded_amount >= self.total else RefundStatus.PARTIAL
+
+    @refund_status.inplace.expression
+    @classmethod
+    def _refund_status_expression(cls):
+        return case(
+            (cls.refunded_amount <= 0, RefundStatus.NONE.value),
+            (cls.refunded_amount >= cls.total, RefundStatus.FULL.value),
+            else_=RefundStatus.PARTIAL.value,
+        )
 
 
 class OrderLine(db.Model):
@@ -214,18 +246,29 @@ class GatewayEvent(db.Model):
 
 
 class Refund(db.Model):
+    """Money given back, booked once per gateway refund (`reference`, e.g. re_...).
+
+    A row with no reference is money the gateway reported only as a total (the API
+    could not list its refunds); when such a refund later arrives by id, the part
+    already booked that way is `covered` and only the rest is booked again, so
+    `amount + covered` is the gateway refund and `Order.refunded_amount` = sum(amount).
+    """
+
     __tablename__ = "refunds"
     __table_args__ = (
-        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "amount >= 0 AND covered >= 0 AND amount + covered > 0", name="booked_or_covered"
+        ),
         UniqueConstraint("idempotency_key", name="one_refund_per_request"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)
+    covered: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str] = mapped_column(String(3))
     gateway: Mapped[str] = mapped_column(String(20))
-    reference: Mapped[str] = mapped_column(String(100), default="")
+    reference: Mapped[str] = mapped_column(String(100), default="", index=True)
     idempotency_key: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -259,6 +302,7 @@ __all__ = [
     "PaymentStatus",
     "Refund",
     "RefundLine",
+    "RefundStatus",
     "Reservation",
     "ReservationStatus",
 ]

@@ -1,40 +1,73 @@
-"""Refunds: checked against what is left, made at the gateway, booked once,
-and announced line by line so the ledger can reverse the shares."""
+"""Refunds: one service for the back office, the command line and the webhook.
+
+A refund the store asks for is planned under the order's row lock, the lock is
+released, the gateway is called (with an idempotency key and the plan in the
+refund's metadata), and the order is locked again to book it: never a lock held
+while the gateway answers, and every booking adds to the totals as they are
+*now*, so a refund committed in between is kept. Whatever reports a gateway
+refund (the request itself, `charge.refunded`, `refund.created`,
+`refund.updated`, twice, in any order) books it once, keyed on its id.
+"""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, replace
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from shop.audit.services import record
 from shop.extensions import db
 from shop.money import allocate
 from shop.orders import signals
-from shop.orders.models import (
-    Order,
-    OrderStatus,
-    Refund,
-    RefundLine,
+from shop.orders.gateways import (
+    REFUND_FAILED_STATUSES,
+    STORE_KEY,
+    STORE_PLAN,
+    GatewayEvent,
+    GatewayRefund,
 )
+from shop.orders.models import Order, Refund, RefundLine
 from shop.orders.payments import succeeded_payment
-from shop.orders.states import PAID_STATES, transition
+from shop.orders.states import PAID_STATES
+
+Plan = tuple[dict[int, int], int]  # (amount per line id, shipping amount)
 
 
 class RefundError(ValueError):
     """The refund asked for is not possible; nothing was changed."""
 
 
-def refund_plan(
-    order: Order, line_amounts: dict[int, int] | None, include_shipping: bool
-) -> tuple[dict[int, int], int]:
-    """Check a refund request; return (amount per line id, shipping amount)."""
+@dataclass(frozen=True)
+class RefundDone:
+    refund: Refund | None  # None: nothing booked (yet); `note` says why
+    booked_now: bool  # False: this request (or this gateway refund) was booked before
+    note: str = ""
+
+
+def lock_order(order_id: int) -> Order | None:
+    """The order, its lines, payments and refunds, read fresh under its row lock."""
+    return db.session.scalars(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(
+            selectinload(Order.lines), selectinload(Order.payments), selectinload(Order.refunds)
+        )
+        .with_for_update(of=Order)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def refund_plan(order: Order, line_amounts: dict[int, int] | None, include_shipping: bool) -> Plan:
+    """Check a refund request against what is left; None means everything left."""
     if order.status not in PAID_STATES:
         raise RefundError(
             f"Order {order.number} is {order.status.label.lower()}; only paid orders can be refunded."
         )
     lines = {line.id: line for line in order.lines}
-    if line_amounts is None:  # everything still refundable
+    if line_amounts is None:
         line_amounts = {lid: line.line_total - line.refunded_amount for lid, line in lines.items()}
         include_shipping = True
     plan = {}
@@ -51,109 +84,222 @@ def refund_plan(
             )
         if amount:
             plan[line_id] = amount
-    lines_refunded = sum(line.refunded_amount for line in lines.values())
-    shipping_refunded = order.refunded_amount - lines_refunded
-    shipping = order.shipping - shipping_refunded if include_shipping else 0
+    shipping = _shipping_left(order) if include_shipping else 0
     if not plan and not shipping:
         raise RefundError("There is nothing left to refund.")
     return plan, shipping
 
 
-def record_refund(
+def _shipping_left(order: Order) -> int:
+    lines_refunded = sum(line.refunded_amount for line in order.lines)
+    return order.shipping - (order.refunded_amount - lines_refunded)
+
+
+def _plan_text(plan: dict[int, int], shipping: int) -> str:
+    return ",".join(f"{lid}:{amount}" for lid, amount in sorted(plan.items())) + f";{shipping}"
+
+
+def _read_plan(text: str) -> Plan | None:
+    try:
+        lines, _, shipping = text.partition(";")
+        plan = {}
+        for item in filter(None, lines.split(",")):
+            lid, _, amount = item.partition(":")
+            plan[int(lid)] = int(amount)
+        return plan, int(shipping or 0)
+    except ValueError:
+        return None
+
+
+def _fits(order: Order, plan: Plan | None, amount: int) -> bool:
+    """The planned split still fits what is left, and adds up to the refund."""
+    if plan is None:
+        return False
+    lines = {line.id: line for line in order.lines}
+    by_line, shipping = plan
+    return (
+        sum(by_line.values()) + shipping == amount
+        and 0 <= shipping <= _shipping_left(order)
+        and all(
+            lid in lines and 0 < part <= lines[lid].line_total - lines[lid].refunded_amount
+            for lid, part in by_line.items()
+        )
+    )
+
+
+def _spread(order: Order, amount: int) -> Plan:
+    """An amount with no plan: over the lines by what each can still give back, shipping last."""
+    lines = list(order.lines)
+    remaining = [line.line_total - line.refunded_amount for line in lines]
+    from_lines = min(amount, sum(remaining))
+    parts = allocate(from_lines, remaining) if from_lines else [0] * len(lines)
+    plan = {line.id: part for line, part in zip(lines, parts, strict=True) if part}
+    return plan, amount - from_lines
+
+
+def _book(
     order: Order,
-    plan: dict[int, int],
-    shipping: int,
+    plan: Plan,
     *,
     reference: str,
     idempotency_key: str,
-    reason: str = "",
+    reason: str,
+    covered: int = 0,
 ) -> Refund:
-    """Book a refund the gateway already made, and announce each line once."""
-    amount = sum(plan.values()) + shipping
+    """Add a refund to the totals as they are now, and announce each line once."""
+    by_line, shipping = plan
+    amount = sum(by_line.values()) + shipping
     refund = Refund(
-        order=order,
-        amount=amount,
-        currency=order.currency,
-        gateway=order.gateway,
-        reference=reference,
-        idempotency_key=idempotency_key,
-        reason=reason,
-        lines=[RefundLine(line_id=lid, amount=amt) for lid, amt in plan.items()],
-    )
+        order=order, amount=amount, covered=covered, currency=order.currency,
+        gateway=order.gateway, reference=reference, idempotency_key=idempotency_key,
+        reason=reason, lines=[RefundLine(line_id=lid, amount=amt) for lid, amt in by_line.items()],
+    )  # fmt: skip
     db.session.add(refund)
     lines = {line.id: line for line in order.lines}
-    for line_id, line_amount in plan.items():
+    for line_id, line_amount in by_line.items():
         lines[line_id].refunded_amount += line_amount
     order.refunded_amount += amount
-    transition(
-        order,
-        OrderStatus.REFUNDED
-        if order.refunded_amount == order.total
-        else OrderStatus.PARTIALLY_REFUNDED,
-    )
     db.session.flush()
-    for line_id, line_amount in plan.items():
+    for line_id, line_amount in by_line.items():
         line = lines[line_id]
         signals.order_line_refunded.send(
             current_app._get_current_object(),
             event=signals.RefundedLine(
-                order_id=order.id,
-                line_id=line_id,
-                refund_id=refund.id,
-                amount=line_amount,
-                refunded_total=line.refunded_amount,
-                line_total=line.line_total,
+                order_id=order.id, line_id=line_id, refund_id=refund.id, amount=line_amount,
+                refunded_total=line.refunded_amount, line_total=line.line_total,
                 currency=order.currency,
             ),
-        )
+        )  # fmt: skip
     return refund
 
 
+def _unattributed_left(order: Order) -> int:
+    """Money booked from a gateway's total alone that no refund id has claimed yet."""
+    booked = sum(r.amount for r in order.refunds if not r.reference)
+    return booked - sum(r.covered for r in order.refunds if r.reference)
+
+
+def _flag(order: Order, message: str) -> None:
+    if message not in order.review_reason:
+        order.review_reason = f"{order.review_reason} {message}".strip()[:2000]
+
+
+def book_gateway_refund(
+    order: Order, made: GatewayRefund, *, reason: str = ""
+) -> RefundDone | None:
+    """Book one succeeded gateway refund once, the caller holding the order's lock.
+
+    As the store planned it when it asked for it and the plan still fits; else
+    spread over what is left. Money already booked from a total alone is claimed
+    first, so it is never booked twice. None when nothing could be booked.
+    """
+    for known in order.refunds:
+        if known.reference == made.id or (
+            made.store_key and known.idempotency_key == made.store_key
+        ):
+            return RefundDone(known, False)
+    if made.amount <= 0:
+        return None
+    if order.status not in PAID_STATES:
+        _flag(order, f"The gateway reports refund {made.id} on an order that is {order.status}.")
+        return None
+    covered = min(made.amount, _unattributed_left(order))
+    amount = made.amount - covered
+    left = order.total - order.refunded_amount
+    if amount > left:
+        _flag(order, f"The gateway refunded {made.amount} in {made.id}; only {left} was left.")
+        amount = left
+    if not amount and not covered:
+        return None
+    planned = _read_plan(made.store_plan) if made.store_plan and not covered else None
+    plan = planned if _fits(order, planned, amount) else _spread(order, amount)
+    refund = _book(order, plan, reference=made.id, covered=covered,
+                   idempotency_key=made.store_key or f"external-{made.id}"[:100],
+                   reason=reason or "refunded outside the store")  # fmt: skip
+    return RefundDone(refund, True)
+
+
+def book_refunded_total(order: Order, refunded_total: int, *, event_id: str) -> Refund | None:
+    """Only the gateway's total is known (its refunds could not be listed): book the
+    difference from what the store has booked, with no refund id. A refund that
+    arrives by id later claims this money instead of booking it again."""
+    if order.status not in PAID_STATES:
+        return None
+    missing = min(refunded_total, order.total) - order.refunded_amount
+    if missing <= 0:
+        return None
+    return _book(order, _spread(order, missing), reference="",
+                 idempotency_key=f"total-{event_id}"[:100],
+                 reason="refunded at the gateway (its total only; the refund is named later)")  # fmt: skip
+
+
+def apply_gateway_refunds(order: Order, event: GatewayEvent) -> str:
+    """A refund event from the webhook, the order locked: book what succeeded, once."""
+    booked = 0
+    for made in event.refunds or ():
+        if made.succeeded:
+            done = book_gateway_refund(order, made)
+            booked += bool(done and done.booked_now and done.refund.amount)  # new money only
+        elif made.status in REFUND_FAILED_STATUSES and (
+            any(r.reference == made.id for r in order.refunds) or _unattributed_left(order)
+        ):
+            # Booked when it succeeded (or perhaps inside a total booked without ids):
+            # the shares it took back need staff to restore, so staff are told.
+            _flag(
+                order,
+                f"Refund {made.id} may have been booked; the gateway reports it {made.status}.",
+            )
+    if event.refunded_total is not None and not event.refunds_complete:
+        booked += book_refunded_total(order, event.refunded_total, event_id=event.id) is not None
+    return f"{booked} refund(s) booked"
+
+
 def refund_order(
-    order: Order,
+    order_id: int,
     gateway,
     *,
     line_amounts: dict[int, int] | None = None,
     include_shipping: bool = False,
     idempotency_key: str | None = None,
     reason: str = "",
-) -> Refund:
-    """Refund through the gateway that took the payment, then book it.
+) -> RefundDone:
+    """Refund through the gateway that took the payment, book it, and audit it.
 
-    The gateway is asked with an idempotency key, so the same request twice
-    refunds once there; here the key is unique, so it is booked once too.
+    Plan under the row lock, release it (the session is rolled back: call with
+    nothing pending), call the gateway, lock again and book against the current
+    totals. The same key twice refunds once, here and at the gateway.
     """
-    key = idempotency_key or f"refund-{order.id}-{secrets.token_hex(8)}"
+    key = idempotency_key or f"refund-{order_id}-{secrets.token_hex(8)}"
+    order = lock_order(order_id)
+    if order is None:
+        raise RefundError("There is no such order.")
     existing = db.session.scalars(select(Refund).where(Refund.idempotency_key == key)).one_or_none()
     if existing is not None:
-        return existing
+        return RefundDone(existing, False)
     plan, shipping = refund_plan(order, line_amounts, include_shipping)
     payment = succeeded_payment(order)
     if payment is None:
         raise RefundError("No successful payment is recorded for this order.")
-    reference = gateway.refund(
-        reference=payment.reference, amount=sum(plan.values()) + shipping, idempotency_key=key
-    )
-    return record_refund(
-        order, plan, shipping, reference=reference, idempotency_key=key, reason=reason
-    )
+    reference, amount, before = payment.reference, sum(plan.values()) + shipping, _facts(order)
+    plan_text = _plan_text(plan, shipping)
+    db.session.rollback()  # release the lock: nothing waits while the gateway answers
+    made = gateway.refund(reference=reference, amount=amount, idempotency_key=key,
+                          metadata={STORE_KEY: key, STORE_PLAN: plan_text})  # fmt: skip
+    # The refund the gateway made (or made before for this key), booked as planned here.
+    made = replace(made, store_key=key, store_plan=plan_text)
+    order = lock_order(order_id)
+    if not made.succeeded:  # booked only once it succeeds: the webhook books it then
+        note = f"The gateway has the refund ({made.id}) as {made.status}; it is booked when it succeeds."
+        done = RefundDone(None, False, note)
+    else:
+        note = f"The gateway refunded {made.amount} ({made.id}); the order is flagged for review."
+        booked = book_gateway_refund(order, made, reason=reason or "refunded by the store")
+        done = booked or RefundDone(None, False, note)
+    record("order.refund", "order", order.id, summary=f"Refund of order {order.number}",
+           before=before, after={**_facts(order), "refund": amount, "reference": made.id,
+                                 "at_gateway": made.status})  # fmt: skip
+    return done
 
 
-def record_external_refunds(order: Order, refunds: tuple[tuple[str, int], ...]) -> int:
-    """Refunds made in the gateway's dashboard: book the ones not seen before,
-    spread over the lines by what each can still give back, shipping last."""
-    known = {r.reference for r in order.refunds}
-    booked = 0
-    for reference, amount in refunds:
-        if reference in known or order.status not in PAID_STATES:
-            continue
-        lines = list(order.lines)
-        remaining = [line.line_total - line.refunded_amount for line in lines]
-        from_lines = min(amount, sum(remaining))
-        parts = allocate(from_lines, remaining) if from_lines else [0] * len(lines)
-        plan = {line.id: part for line, part in zip(lines, parts, strict=True) if part}
-        shipping = min(amount - from_lines, order.total - order.refunded_amount - from_lines)
-        record_refund(order, plan, shipping, reference=reference, idempotency_key=f"external-{reference}",
-                      reason="refunded outside the store")  # fmt: skip
-        booked += 1
-    return booked
+def _facts(order: Order) -> dict:
+    return {"refunded_amount": order.refunded_amount, "refund_status": order.refund_status.value}

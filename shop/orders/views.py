@@ -33,7 +33,7 @@ from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
 from shop.orders import payments, refunds, shares
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
-from shop.orders.models import Order, OrderStatus, Payment
+from shop.orders.models import Order, OrderStatus, Payment, RefundStatus
 from shop.orders.notifications import confirmation_message, send_confirmation
 from shop.orders.states import PAID_STATES
 
@@ -183,7 +183,8 @@ def _order_or_404(token: str, *, for_payment: bool = False) -> Order:
 @bp.get("/orders/<token>")
 def order(token: str):
     found = _order_or_404(token)
-    paid = found.status in PAID_STATES
+    # What went to training accounts is told while the sale stands (refunded in full, it was taken back).
+    paid = found.status in PAID_STATES and found.refund_status != RefundStatus.FULL
     return render_template(
         "orders/order.html",
         order=found,
@@ -274,6 +275,8 @@ def stripe_webhook():
         event = active.parse_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
     except ValueError:
         return {"error": "bad signature"}, 400
+    db.session.rollback()  # asked with no transaction open: no lock waits on the gateway
+    event = active.with_current_refunds(event)
     outcome, paid_order = handle_gateway_event(active.name, event)
     message = confirmation_message(paid_order) if paid_order is not None else None
     number = paid_order.number if paid_order is not None else ""
@@ -306,8 +309,8 @@ def handle_gateway_event(gateway_name: str, event) -> tuple[str, Order | None]:
             paid = found if outcome == "paid" else None
         elif event.kind == "payment_failed":
             outcome = payments.payment_failed(found, reason=event.failure)
-        elif event.kind == "refunded":
-            outcome = f"{refunds.record_external_refunds(found, event.refunds)} refund(s) booked"
+        elif event.kind == "refunds_changed":
+            outcome = refunds.apply_gateway_refunds(found, event)
     row.order_id, row.outcome = order_id, outcome  # one UPDATE at the commit
     return outcome, paid
 
@@ -315,7 +318,7 @@ def handle_gateway_event(gateway_name: str, event) -> tuple[str, Order | None]:
 def _payment_for_event(gateway_name: str, event) -> Payment | None:
     """The payment and its order (locked), with what the event needs, in two statements."""
     order_options = [selectinload(Order.lines)]
-    if event.kind == "refunded":
+    if event.kind == "refunds_changed":
         order_options += [selectinload(Order.refunds), selectinload(Order.payments)]
     query = (
         select(Payment)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from shop.audit.models import AuditEntry
 from shop.catalog.models import Variant
 from shop.extensions import db
-from shop.orders.models import Order, OrderStatus, Refund
+from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
 from shop.training.models import Transfer, TransferKind
 from tests import factories as f
 from tests.conftest import client_as, routes, sign_in
@@ -61,7 +61,7 @@ def test_a_refund_pressed_twice_refunds_and_reverses_once(app, ctx, admin_client
         assert response.status_code == 302
     assert db.session.scalar(select(func.count(Refund.id))) == 1
     found = db.session.get(Order, order.id)
-    assert found.refunded_amount == 2000 and found.status == OrderStatus.PARTIALLY_REFUNDED
+    assert found.refunded_amount == 2000 and found.refund_status == RefundStatus.PARTIAL
     reversed_ = db.session.scalar(
         select(func.sum(Transfer.amount)).where(Transfer.kind == TransferKind.REFUND_REVERSAL)
     )
@@ -195,7 +195,7 @@ def test_refund_the_whole_order_reverses_every_share(app, ctx, admin_client):
                                  data={"request_key": "whole", "everything": "y"})  # fmt: skip
     assert response.status_code == 302
     found = db.session.get(Order, order.id)
-    assert found.status == OrderStatus.REFUNDED and found.refunded_amount == found.total
+    assert found.refund_status == RefundStatus.FULL and found.refunded_amount == found.total
     reversed_ = db.session.scalar(
         select(func.sum(Transfer.amount)).where(Transfer.kind == TransferKind.REFUND_REVERSAL)
     )

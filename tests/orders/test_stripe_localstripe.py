@@ -34,6 +34,7 @@ from shop.orders.models import (
     OrderLine,
     OrderStatus,
     Payment,
+    RefundStatus,
     Reservation,
     ReservationStatus,
 )
@@ -267,7 +268,7 @@ def test_a_back_office_refund_reaches_localstripe_once_however_often_it_is_press
         refunds = db.session.scalars(select(Refund).where(Refund.order_id == order_id)).all()
         assert len(refunds) == 1 and refunds[0].amount == line_total // 2
         assert refunds[0].reference.startswith("re_")
-        assert db.session.get(Order, order_id).status == OrderStatus.PARTIALLY_REFUNDED
+        assert db.session.get(Order, order_id).refund_status == RefundStatus.PARTIAL
         reversals = db.session.scalars(
             select(Transfer).where(
                 Transfer.kind == TransferKind.REFUND_REVERSAL, Transfer.cause_id == line_id
@@ -314,3 +315,52 @@ def test_no_lock_waits_on_stripe_while_the_pay_page_creates_the_intent(stripe_st
     with app.app_context():
         payment = db.session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
         assert payment.reference.startswith("pi_")
+
+
+def _post_signed(base: str, payload: bytes) -> dict:
+    from tests.orders.conftest import sign
+
+    request = urllib.request.Request(f"{base}/stripe/webhook", data=payload, method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Stripe-Signature", sign(payload, secret=WEBHOOK_SECRET))
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_a_refund_made_at_stripe_is_booked_from_the_refunds_the_store_fetches(
+    localstripe, stripe_store
+):
+    """A refund made at Stripe directly (as in its dashboard). The signed `charge.refunded`
+    of today's shape names no refund; the store lists them from localstripe's API and
+    books this one by its id, once, whatever else reports it."""
+    import stripe
+
+    from shop.orders.models import Refund
+    from tests.orders.conftest import stripe_event
+
+    app, base = stripe_store
+    order_id, _token, _variant, reference = _pay_at_localstripe(app, base, localstripe)
+    client = stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe})
+    made = client.v1.refunds.create(params={"payment_intent": reference, "amount": 1500})
+    assert made.status == "succeeded"
+    latest = client.v1.payment_intents.retrieve(reference).latest_charge
+    with app.app_context():
+        total = db.session.get(Order, order_id).total
+    charge = {"id": latest if isinstance(latest, str) else latest.id, "object": "charge",
+              "amount": total, "amount_captured": total, "amount_refunded": 1500,
+              "refunded": False, "currency": "usd", "metadata": {}, "payment_intent": reference,
+              "status": "succeeded"}  # fmt: skip
+    assert "refunds" not in charge  # API version 2022-11-15 and later
+
+    answer = _post_signed(base, stripe_event("evt_ls_charge_refunded", "charge.refunded", charge))
+    assert answer["outcome"] == "1 refund(s) booked"
+    again = [
+        _post_signed(base, stripe_event("evt_ls_refund_created", "refund.created", made.to_dict())),
+        _post_signed(base, stripe_event("evt_ls_charge_again", "charge.refunded", charge)),
+    ]
+    assert [a["outcome"] for a in again] == ["0 refund(s) booked", "0 refund(s) booked"]
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert order.refunded_amount == 1500 and order.refund_status == RefundStatus.PARTIAL
+        (booked,) = db.session.scalars(select(Refund).where(Refund.order_id == order_id)).all()
+        assert (booked.reference, booked.amount, booked.covered) == (made.id, 1500, 0)

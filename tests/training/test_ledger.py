@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from shop.extensions import db
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.training import services
 from shop.training.models import (
     AccountKind,
@@ -123,7 +123,7 @@ def test_partial_refunds_reverse_in_proportion_and_never_more_than_credited(ctx)
         select(func.sum(Transfer.amount)).where(Transfer.kind == TransferKind.REFUND_REVERSAL)
     )
     assert reversed_total == 300
-    assert db.session.get(Order, order.id).status == OrderStatus.REFUNDED
+    assert db.session.get(Order, order.id).refund_status == RefundStatus.FULL
     assert verify().clean
 
 
