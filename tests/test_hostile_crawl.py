@@ -13,6 +13,7 @@ markup unescaped. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 from __future__ import annotations
 
 import pytest
+from flask import url_for
 from sqlalchemy import event
 
 from shop import create_app
@@ -118,8 +119,25 @@ class Crawl:
 
     def discover(self, client) -> dict[str, dict[str, str]]:
         """GET every page this client may see; the forms on them by the path they post to,
-        as {field: the value the page put in it}. Leaves the client with a CSRF token."""
+        as {field: the value the page put in it}. Then once more with something in the
+        cart, for the forms only a cart with items shows. Leaves the client with a CSRF
+        token."""
         forms: dict[str, dict[str, str]] = {}
+        self._discover_pages(client, forms)
+        assert client.csrf, "no page gave this client a CSRF token"
+        with client.session_transaction() as session:
+            client.raw_csrf = session.get(CSRF)
+        with self.app.test_request_context():
+            cart_add = url_for("orders.cart_add")
+        if cart_add in forms:
+            self.send(
+                client, "POST", cart_add, "discover", data=self.with_token(client, forms[cart_add])
+            )
+            self._discover_pages(client, forms)
+        self.every_field = sorted({*self.class_fields, *(n for f in forms.values() for n in f)})
+        return forms
+
+    def _discover_pages(self, client, forms: dict) -> None:
         for rule, method in all_rules(self.app):
             if method != "GET":
                 continue
@@ -132,10 +150,6 @@ class Crawl:
             for form in forms_on(page, path):
                 if form.method == "POST":
                     forms.setdefault(form.action, {}).update(form.fields)
-        assert client.csrf, "no page gave this client a CSRF token"
-        with client.session_transaction() as session:
-            client.raw_csrf = session.get(CSRF)
-        return forms
 
     def with_token(self, client, data: dict) -> dict:
         return {
@@ -147,7 +161,7 @@ class Crawl:
     def attack(self, client, role: str, rule, method: str, forms) -> None:
         path = path_for(rule, self.store)
         page_fields = forms.get(path)
-        fields = [n for n in (page_fields or self.class_fields) if not n.endswith(CSRF)]
+        fields = [n for n in (page_fields or self.every_field) if not n.endswith(CSRF)]
         baseline = self.with_token(client, page_fields or {})
         labels = list(HOSTILE)
         for label in labels:
