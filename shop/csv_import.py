@@ -1,10 +1,11 @@
 """All-or-nothing CSV imports.
 
 An importer declares its columns, how to parse one row, what to check across
-rows and against the database, and how to write. `run_import` reads the whole
-file, collects every problem with its row number and column, and only when
-there is none hands the parsed rows to `write`, inside the caller's
-transaction. Row numbers are the ones a spreadsheet shows: the header is row 1.
+rows and against the database, and how to write. `validate` reads the whole
+file and collects every problem with its row number and column; only when there
+is none does the caller (the command, the demo seeder) hand the parsed rows to
+`write`, inside its own transaction. Row numbers are the ones a spreadsheet
+shows: the header is row 1.
 """
 
 from __future__ import annotations
@@ -388,13 +389,3 @@ def validate(importer: Importer, data: bytes) -> list[tuple[int, Any]]:
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: (e.row or 0, e.column or "")))
     return parsed
-
-
-def run_import(
-    importer: Importer, data: bytes, progress: Callable[[int], None] = lambda n: None
-) -> ImportResult:
-    """Validate everything, then write. The caller commits, or rolls back on error."""
-    parsed = validate(importer, data)
-    result = importer.write(parsed, progress)
-    result.rows = len(parsed)
-    return result

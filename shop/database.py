@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 from flask import current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import Enum, event
+from sqlalchemy import Enum, event, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -88,3 +88,10 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
         length=32,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+def contains_text(*columns, text: str):
+    """A case-insensitive "contains `text`" over any of `columns`, with LIKE's own
+    characters (% _ \\) in the text matched literally, never as wildcards."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(*(column.ilike(f"%{escaped}%", escape="\\") for column in columns))

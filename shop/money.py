@@ -6,8 +6,9 @@ parsed from and formatted to major units with `Decimal` and Babel.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
@@ -37,24 +38,52 @@ def format_money(amount: int, currency: str, locale: str = "en_US") -> str:
     return format_currency(to_major(amount, currency), currency, locale=locale)
 
 
-def parse_major(text: str, currency: str) -> int:
-    """'12.50' in USD -> 1250. Rejects negatives, blanks and extra decimals."""
+# The largest amount any form or file may name, in minor units: far above any price,
+# refund or withdrawal the store handles, and below the 32-bit integer columns it is
+# stored in (line totals multiply it by small quantities, so it stays well clear).
+MAX_MINOR_UNITS = 100_000_000
+_PLAIN_DECIMAL = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)
+
+
+def parse_major(text: str, currency: str, *, maximum: int = MAX_MINOR_UNITS) -> int:
+    """'12.50' in USD -> 1250. Only plain decimals: digits, at most one point and at most
+    the currency's minor digits after it. No sign, exponent ('1e3'), NaN, thousands
+    separators or non-ASCII digits; at most `maximum` minor units."""
     digits = minor_digits(currency)
     cleaned = (text or "").strip()
     if not cleaned:
         raise MoneyError("an amount is required")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise MoneyError(f"'{cleaned}' is not an amount like 12.50") from None
-    if not value.is_finite():
-        raise MoneyError(f"'{cleaned}' is not an amount like 12.50")
-    if value < 0:
+    if cleaned.startswith("-"):
         raise MoneyError("an amount cannot be negative")
-    minor = value.scaleb(digits)
-    if minor != minor.to_integral_value():
-        raise MoneyError(f"{currency} amounts have at most {digits} decimal places")
-    return int(minor)
+    minor = _scaled(cleaned, digits, maximum, f"'{cleaned[:40]}' is not an amount like 12.50",
+                    f"{currency} amounts have at most {digits} decimal places")  # fmt: skip
+    if minor is None:
+        raise MoneyError(f"an amount can be at most {format_money(maximum, currency)}")
+    return minor
+
+
+def parse_percent_bps(text: str) -> int:
+    """A share as a percentage ('10', '12.5') -> basis points (1000, 1250), 0 to 100 %."""
+    cleaned = (text or "").strip().removesuffix("%").strip()
+    message = "enter a percentage from 0 to 100, with at most two decimals"
+    bps = _scaled(cleaned, 2, 10_000, message, message)
+    if bps is None:
+        raise MoneyError(message)
+    return bps
+
+
+def _scaled(cleaned: str, digits: int, maximum: int, not_plain: str, too_precise: str):
+    """A plain decimal scaled by 10**digits as an int; None when above `maximum`."""
+    match = _PLAIN_DECIMAL.fullmatch(cleaned)
+    if not match:
+        raise MoneyError(not_plain)
+    whole, fraction = match.group(1), match.group(2) or ""
+    if len(fraction) > digits:
+        raise MoneyError(too_precise)
+    if len(whole.lstrip("0")) > len(str(maximum)):
+        return None  # never build an int from a thousand digits
+    scaled = int(whole + fraction.ljust(digits, "0"))
+    return scaled if scaled <= maximum else None
 
 
 def apply_bps(amount: int, bps: int) -> int:

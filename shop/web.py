@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from datetime import date
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
     has_request_context,
     jsonify,
@@ -27,6 +29,7 @@ from flask import (
 )
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.routing import IntegerConverter
 
 from shop.extensions import db
 from shop.money import format_money
@@ -236,9 +239,13 @@ def template_helpers(app: Flask) -> None:
 # --- CSV downloads ----------------------------------------------------------------------
 
 
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
 def _cell(value):
-    """Spreadsheet-safe: a leading = + - @ would run as a formula."""
-    if not isinstance(value, str):
+    """Spreadsheet-safe: a leading = + - @ would run as a formula. A plain number such as
+    '-12.34' runs nothing and stays a number, so amounts can still be added up."""
+    if not isinstance(value, str) or _PLAIN_NUMBER.fullmatch(value):
         return value
     return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
@@ -273,6 +280,56 @@ def major(amount: int, currency: str | None = None) -> str:
     return str(Decimal(amount).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
 
 
+# --- Numbers and characters from the address bar -------------------------------------
+
+# Ids and counts live in 32-bit integer columns (PostgreSQL's `integer`); a larger number
+# in a path or query string names nothing, and must never reach the database.
+MAX_DB_INT = 2**31 - 1
+
+
+def whole_number(text: str | None, *, minimum: int = 0, maximum: int = MAX_DB_INT) -> int | None:
+    """'42' -> 42. Only ASCII digits ('²', '٣', '1e3', '+1', '-1' are not numbers here) and
+    only within [minimum, maximum]; anything else is None."""
+    text = (text or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(maximum)):
+        return None
+    number = int(text)
+    return number if minimum <= number <= maximum else None
+
+
+def int_arg(name: str, *, minimum: int = 1) -> int | None:
+    """A query-string id or count (?workshop=3): a whole number in range, else None."""
+    return whole_number(request.args.get(name), minimum=minimum)
+
+
 def page_number() -> int:
     """The ?page= of a paginated list: a whole number from 1, anything else is page 1."""
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return int_arg("page") or 1
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """`<int:id>` in routes, bounded to what an id column can hold: a larger number is a
+    404 like any other id that does not exist, not a database error."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_DB_INT)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
+
+
+def register_request_guards(app: Flask) -> None:
+    """Input no page can use, refused once for every request before any view runs. Call
+    before the blueprints are registered, so their routes use the bounded converter."""
+    app.url_map.converters["int"] = DatabaseIntConverter
+
+    @app.before_request
+    def refuse_nul_bytes():
+        # No text the store keeps or looks up contains a NUL, and PostgreSQL refuses it in
+        # any string, so a request carrying one is malformed: 400, and nothing is written.
+        if "\x00" in request.path or _has_nul(request.args):
+            abort(400)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and _has_nul(request.form):
+            abort(400)

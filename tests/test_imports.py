@@ -294,3 +294,24 @@ def test_demo_seed_is_idempotent_and_complete(app, media_root):
         assert all(p.images for p in products)
         for image in (i for p in products for i in p.images):
             assert (media_root / image.filename).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_catalog_import_cannot_move_a_product_whose_batches_exist(app, loaded):
+    """Issue 9, defect 8, through the importer: the same rule as the admin form."""
+    assert loaded("batches", BATCHES).exit_code == 0
+    before = snapshot(app)
+    moved = CATALOG.replace("active,riverside,TOTE-N", "active,lantern,TOTE-N").replace(
+        "active,riverside,TOTE-B", "active,lantern,TOTE-B"
+    )
+    result = loaded("catalog", moved)
+    assert result.exit_code != 0
+    assert "row 2, column 'workshop_slug'" in result.output
+    assert "cannot move to another workshop" in result.output
+    assert snapshot(app) == before
+    with app.app_context():
+        tote = db.session.scalars(select(Product).filter_by(slug="tote")).one()
+        assert db.session.get(Workshop, tote.workshop_id).slug == "riverside"
+    # a product with no batches yet may still move
+    scarf = CATALOG_HEADER + "scarf,Scarf,Bags,,,1000,draft,lantern,SCARF-1,,20,USD\n"
+    assert loaded("catalog", scarf).exit_code == 0
+    assert loaded("catalog", scarf.replace("lantern", "riverside")).exit_code == 0

@@ -17,12 +17,13 @@ from shop.audit.services import record
 from shop.catalog.models import Product, StockMovement, Variant
 from shop.catalog.services import adjust_stock
 from shop.csv_import import FieldError
+from shop.database import contains_text
 from shop.extensions import db
 from shop.provenance.importers import parse_makers
 from shop.provenance.models import Batch, Trainee, Workshop
 from shop.provenance.services import ProvenanceError, record_batch
 from shop.timeutil import today
-from shop.web import csv_response, major, page_number
+from shop.web import csv_response, int_arg, major, page_number
 
 
 @bp.get("/stock")
@@ -33,8 +34,7 @@ def stock():
     ).join(Variant.product)
     search = (request.args.get("q") or "").strip()
     if search:
-        like = f"%{search.replace('%', '').replace('_', '')}%"
-        query = query.where(Variant.sku.ilike(like) | Product.name.ilike(like))
+        query = query.where(contains_text(Variant.sku, Product.name, text=search))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.execute(
         query.order_by(Product.name, Variant.position, Variant.sku)
@@ -83,7 +83,7 @@ def adjust(variant_id: int):
 
 @bp.get("/stock/movements")
 def movements():
-    variant_id = request.args.get("variant", type=int)
+    variant_id = int_arg("variant")
     page = page_number()
     query = select(StockMovement).options(joinedload(StockMovement.variant))
     if variant_id:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shop import csv_import as f
+from shop.catalog.admin_services import workshop_move_problem
 from shop.catalog.models import Category, Product, ProductStatus, Variant
 from shop.csv_import import (
     FieldError,
@@ -92,6 +93,7 @@ class CatalogImporter(Importer):
         errors += unknown_workshop_errors(
             rows, workshops_by_slug({v["workshop_slug"] for _, v in rows})
         )
+        errors += self._workshop_moves(rows)
         owners = dict(
             db.session.execute(
                 select(Variant.sku, Product.slug)
@@ -104,6 +106,22 @@ class CatalogImporter(Importer):
             for n, v in rows
             if v["sku"] in owners and owners[v["sku"]] != v["product_slug"]
         ]
+        return errors
+
+    def _workshop_moves(self, rows) -> list[RowError]:
+        """The one rule of workshop_move_problem, for products the file would move."""
+        first = {}
+        for n, v in rows:
+            first.setdefault(v["product_slug"], (n, v))
+        existing = db.session.scalars(select(Product).where(Product.slug.in_(first))).all()
+        workshops = workshops_by_slug({v["workshop_slug"] for _, v in first.values()})
+        errors = []
+        for product in existing:
+            n, v = first[product.slug]
+            target = workshops.get(v["workshop_slug"])
+            problem = target and workshop_move_problem(product, target.id)
+            if problem:
+                errors.append(RowError(n, "workshop_slug", f"product '{product.slug}': {problem}"))
         return errors
 
     def _categories(self, names: set[str]) -> dict[str, Category]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import Select, case, func, or_, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from shop.catalog.models import (
@@ -21,6 +21,7 @@ from shop.catalog.models import (
     StockMovementKind,
     Variant,
 )
+from shop.database import contains_text
 from shop.extensions import db
 
 SORTS = {
@@ -134,11 +135,6 @@ class ProductPage:
         return self.page < self.pages
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def product_cards_query(
     *,
     category_slug: str | None = None,
@@ -206,13 +202,9 @@ def product_cards_query(
     if featured_only:
         stmt = stmt.where(Product.featured.is_(True))
     if text:
-        pattern = _like_pattern(text.strip())
         stmt = stmt.where(
-            or_(
-                Product.name.ilike(pattern, escape="\\"),
-                Product.description.ilike(pattern, escape="\\"),
-                Product.story.ilike(pattern, escape="\\"),
-                Workshop.name.ilike(pattern, escape="\\"),
+            contains_text(
+                Product.name, Product.description, Product.story, Workshop.name, text=text.strip()
             )
         )
     if sort == "price_asc":

@@ -8,6 +8,7 @@ from shop.catalog import services
 from shop.catalog.models import ProductStatus
 from shop.provenance.services import current_batch, public_workshop
 from shop.visibility import public_view
+from shop.web import page_number
 
 bp = Blueprint("catalog", __name__)
 
@@ -32,9 +33,8 @@ def products():
     sort = request.args.get("sort", services.DEFAULT_SORT)
     if sort not in services.SORTS:
         sort = services.DEFAULT_SORT
-    page_number = request.args.get("page", 1, type=int) or 1
     stmt = services.product_cards_query(category_slug=category, text=text, sort=sort)
-    page = services.product_page(stmt, page_number, current_app.config["PRODUCTS_PER_PAGE"])
+    page = services.product_page(stmt, page_number(), current_app.config["PRODUCTS_PER_PAGE"])
     return render_template(
         "catalog/products.html",
         page=page,

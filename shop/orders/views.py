@@ -6,6 +6,7 @@ email only after the commit.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from babel import Locale
@@ -36,6 +37,7 @@ from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gate
 from shop.orders.models import Order, OrderStatus, Payment, RefundStatus
 from shop.orders.notifications import confirmation_message, send_confirmation
 from shop.orders.states import PAID_STATES
+from shop.web import whole_number
 
 log = logging.getLogger("shop.orders")
 bp = Blueprint("orders", __name__)
@@ -46,10 +48,7 @@ def _store_currency() -> str:
 
 
 def _variant_id() -> int:
-    try:
-        return int(request.form.get("variant_id", ""))
-    except ValueError:
-        abort(400)
+    return whole_number(request.form.get("variant_id"), minimum=1) or abort(400)
 
 
 @bp.post("/cart/add")
@@ -271,8 +270,11 @@ def stripe_webhook():
     active = gateway()
     if not isinstance(active, StripeGateway):
         abort(404)
+    payload = request.get_data()
+    if not is_event_object(payload):
+        return {"error": "not an event object"}, 400
     try:
-        event = active.parse_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
+        event = active.parse_webhook(payload, request.headers.get("Stripe-Signature"))
     except ValueError:
         return {"error": "bad signature"}, 400
     db.session.rollback()  # asked with no transaction open: no lock waits on the gateway
@@ -284,6 +286,23 @@ def stripe_webhook():
     if message is not None:
         send_confirmation(message, number)
     return {"received": True, "outcome": outcome}
+
+
+def is_event_object(payload: bytes) -> bool:
+    """Whether a webhook body has the shape of a Stripe event: a JSON object with an id, a
+    type and data.object. A body that is well signed but not that (an array, null, no
+    data) is refused with a 400 before anything reads it, like a bad signature."""
+    try:
+        event = json.loads(payload)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested absurdly deep
+        return False
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("data"), dict)
+        and isinstance(event["data"].get("object"), dict)
+    )
 
 
 def handle_gateway_event(gateway_name: str, event) -> tuple[str, Order | None]:

@@ -39,7 +39,7 @@ from shop.training.models import (
     Withdrawal,
     WithdrawalPurpose,
 )
-from shop.web import csv_response, major, page_number
+from shop.web import csv_response, int_arg, major, page_number
 
 bp = Blueprint("training", __name__)
 
@@ -68,7 +68,19 @@ class MoneyField(StringField):
         self.cents = -cents if negative else cents
 
 
-class WithdrawalForm(FlaskForm):
+class PrefixedForm(FlaskForm):
+    """A form that shares its page with others: its fields are named and identified
+    `<prefix>-<field>`, so two forms' "amount" fields never share an id or a name."""
+
+    prefix: str = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", self.prefix)
+        super().__init__(*args, **kwargs)
+
+
+class WithdrawalForm(PrefixedForm):
+    prefix = "withdrawal"
     amount = MoneyField("Amount", validators=[InputRequired()])
     purpose = SelectField(
         "Purpose", choices=[SelectChoice(p.value, p.label) for p in WithdrawalPurpose],
@@ -96,7 +108,8 @@ class GoalStatusForm(FlaskForm):
     status = SelectField("Status", choices=[SelectChoice(s.value, s.label) for s in GoalStatus])
 
 
-class CorrectionForm(FlaskForm):
+class CorrectionForm(PrefixedForm):
+    prefix = "correction"
     amount = MoneyField("Amount (negative to take back)", signed=True, validators=[InputRequired()])
     reason = StringField("Reason", validators=[InputRequired(), Length(max=250)])
     request_key = HiddenField()
@@ -119,11 +132,6 @@ def impact():
 # --- staff ----------------------------------------------------------------------------
 
 
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 @staff.get("/")
 def index():
     return redirect(url_for("staff.trainees"))
@@ -131,7 +139,7 @@ def index():
 
 @staff.get("/trainees")
 def trainees():
-    workshop_id, cohort = _int_arg("workshop"), request.args.get("cohort") or None
+    workshop_id, cohort = int_arg("workshop"), request.args.get("cohort") or None
     page = page_number()
     rows, total = reports.balances(
         workshop_id=workshop_id, cohort=cohort, page=page, per_page=PER_PAGE
@@ -331,7 +339,7 @@ def reconciliation():
 
 @staff.get("/balances.csv")
 def balances_csv():
-    rows = reports.all_balances(_int_arg("workshop"), request.args.get("cohort") or None)
+    rows = reports.all_balances(int_arg("workshop"), request.args.get("cohort") or None)
     return csv_response(
         "training-balances.csv",
         [

@@ -124,3 +124,29 @@ def test_categories_can_be_added_once(app, ctx, admin_client):  # noqa: F811
         db.session.scalars(select(Category).where(Category.slug == "scarves")).one().name
         == "Scarves"
     )
+
+
+def test_a_product_with_batches_cannot_move_to_another_workshop(app, ctx, admin_client):  # noqa: F811
+    """Issue 9, defect 8: the product and batch pages must name the same workshop."""
+    home, elsewhere = f.workshop(name="Loom House"), f.workshop(name="Elsewhere")
+    product = f.product(home, price=1000)
+    f.batch(product.variants[0], quantity=3)
+    unbatched = f.product(home, price=1000)
+    db.session.commit()
+
+    def edit(p, workshop):
+        return admin_client.post(f"/admin/products/{p.id}", data={
+            "name": p.name, "slug": p.slug, "description": "", "story": "", "category_id": "0",
+            "workshop_id": str(workshop.id), "status": "active", "impact_share": "10"})  # fmt: skip
+
+    refused = edit(product, elsewhere)
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert "Nothing was saved" in page and "cannot move to another workshop" in page
+    assert db.session.get(Product, product.id).workshop_id == home.id
+    assert not db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "product.update")
+    ).all()
+    assert edit(product, home).status_code == 302  # other edits still work
+    assert edit(unbatched, elsewhere).status_code == 302  # no batches yet: it may move
+    assert db.session.get(Product, unbatched.id).workshop_id == elsewhere.id

@@ -207,7 +207,8 @@ def test_a_guest_cannot_reach_an_order_by_number_or_a_guessed_token(client, ctx)
         "a" * 65,
         "%00",
     ):
-        assert client.get(f"/orders/{guess}").status_code == 404, guess
-        assert client.get(f"/orders/{guess}/pay").status_code == 404, guess
+        expected = 400 if guess == "%00" else 404  # a NUL byte is refused for every request
+        assert client.get(f"/orders/{guess}").status_code == expected, guess
+        assert client.get(f"/orders/{guess}/pay").status_code == expected, guess
     page = client.get(f"/orders/{order.token}").get_data(as_text=True)
     assert order.number in page and "Ana Buyer" not in page  # the page shows no address

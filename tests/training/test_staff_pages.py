@@ -102,14 +102,22 @@ def test_withdrawal_approval_through_the_pages(app, ctx, setting):
 
     too_much = requester_client.post(
         f"/staff/trainees/{trainee_id}/withdrawals",
-        data={"amount": "5.00", "purpose": "course_fees", "payee": "School"},
+        data={
+            "withdrawal-amount": "5.00",
+            "withdrawal-purpose": "course_fees",
+            "withdrawal-payee": "School",
+        },
     )
     assert too_much.status_code == 400 and "more than the balance" in too_much.get_data(
         as_text=True
     )
     bad_amount = requester_client.post(
         f"/staff/trainees/{trainee_id}/withdrawals",
-        data={"amount": "1.234", "purpose": "course_fees", "payee": "School"},
+        data={
+            "withdrawal-amount": "1.234",
+            "withdrawal-purpose": "course_fees",
+            "withdrawal-payee": "School",
+        },
     )
     assert bad_amount.status_code == 400 and "decimal places" in bad_amount.get_data(as_text=True)
 

@@ -1,0 +1,245 @@
+"""Back-office catalog changes: products, variants, images and categories.
+
+Every function takes plain values (already parsed by the form that called it), checks
+the catalog's rules, writes the change with its audit entry, flushes and never commits:
+the request that calls it owns the transaction. A refused change raises CatalogError
+before anything is written, so the caller only has to roll back and say why.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from shop.audit.services import record, snapshot
+from shop.catalog.models import Category, Product, ProductImage, ProductStatus, Variant
+from shop.extensions import db
+from shop.provenance.models import Batch, Workshop
+
+PRODUCT_FIELDS = ["name", "slug", "description", "story", "category_id", "workshop_id", "status",
+                  "impact_share_bps"]  # fmt: skip
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_PIXELS = 40_000_000
+LONGEST_SIDE = 1600
+
+
+class CatalogError(ValueError):
+    """A catalog change that would break a rule; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class ProductValues:
+    name: str
+    slug: str
+    description: str
+    story: str
+    category_id: int | None
+    workshop_id: int
+    status: ProductStatus
+    impact_share_bps: int
+
+
+# --- Products --------------------------------------------------------------------------
+
+
+def product_list(page: int, per_page: int) -> tuple[list, int]:
+    """One page of the product table (name, status, workshop, variant count, stock), and
+    the number of pages."""
+    total = db.session.scalar(select(func.count(Product.id)))
+    rows = db.session.execute(
+        select(Product.id, Product.name, Product.status, Workshop.name.label("workshop"),
+               func.count(Variant.id).label("variants"), func.coalesce(func.sum(Variant.stock), 0).label("stock"))
+        .join(Workshop, Workshop.id == Product.workshop_id)
+        .outerjoin(Variant, Variant.product_id == Product.id)
+        .group_by(Product.id, Product.name, Product.status, Workshop.name)
+        .order_by(Product.name).limit(per_page).offset((page - 1) * per_page)
+    ).all()  # fmt: skip
+    return rows, max((total + per_page - 1) // per_page, 1)
+
+
+def choices() -> tuple[list, list]:
+    """(id, name) of every category and every workshop, by name, for the product form."""
+    categories = db.session.execute(select(Category.id, Category.name).order_by(Category.name))
+    workshops = db.session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name))
+    return categories.all(), workshops.all()
+
+
+def product_for_edit(product_id: int) -> Product | None:
+    return db.session.scalars(
+        select(Product)
+        .where(Product.id == product_id)
+        .options(selectinload(Product.variants), selectinload(Product.images))
+    ).one_or_none()
+
+
+def workshop_move_problem(product: Product, workshop_id: int) -> str | None:
+    """Why `product` may not now be said to be made at `workshop_id`, or None.
+
+    A product's batches name the workshop that made their units, and buyers read both on
+    the product and batch pages; once a batch exists, moving the product would make the
+    two pages name different workshops. A product made elsewhere is a new product."""
+    if product.id is None or product.workshop_id == workshop_id:
+        return None
+    has_batches = db.session.scalar(
+        select(Batch.id).join(Variant, Variant.id == Batch.variant_id)
+        .where(Variant.product_id == product.id).limit(1)
+    )  # fmt: skip
+    if has_batches:
+        return (
+            "its batches were made at the workshop it names now, so it cannot move to another "
+            "workshop; add a new product for what that workshop makes"
+        )
+    return None
+
+
+def _apply(product: Product, values: ProductValues) -> None:
+    clash = db.session.scalar(select(Product.id).where(Product.slug == values.slug))
+    if clash and clash != product.id:
+        raise CatalogError(f"another product already uses the address name {values.slug}")
+    if db.session.get(Workshop, values.workshop_id) is None:
+        raise CatalogError("choose the workshop that makes it")
+    if values.category_id is not None and db.session.get(Category, values.category_id) is None:
+        raise CatalogError("choose one of the categories")
+    problem = workshop_move_problem(product, values.workshop_id)
+    if problem:
+        raise CatalogError(problem)
+    if values.status == ProductStatus.ACTIVE and not product.variants:
+        raise CatalogError("add a variant with a price before publishing")
+    product.name, product.slug = values.name, values.slug
+    product.description, product.story = values.description, values.story
+    product.category_id = values.category_id
+    product.workshop_id = values.workshop_id
+    product.status = values.status
+    product.impact_share_bps = values.impact_share_bps
+
+
+def create_product(values: ProductValues) -> Product:
+    product = Product(variants=[], images=[])
+    _apply(product, values)
+    db.session.add(product)
+    db.session.flush()
+    record("product.create", "product", product.id, summary=product.name,
+           after=snapshot(product, PRODUCT_FIELDS))  # fmt: skip
+    return product
+
+
+def update_product(product: Product, values: ProductValues) -> Product:
+    before = snapshot(product, PRODUCT_FIELDS)
+    _apply(product, values)
+    db.session.flush()
+    record("product.update", "product", product.id, summary=product.name, before=before,
+           after=snapshot(product, PRODUCT_FIELDS))  # fmt: skip
+    return product
+
+
+# --- Variants --------------------------------------------------------------------------
+
+
+def _check_price(price: int) -> None:
+    if price <= 0:
+        raise CatalogError("a price must be more than zero")
+
+
+def add_variant(product: Product, *, sku: str, options: dict, price: int, currency: str) -> Variant:
+    _check_price(price)
+    if db.session.scalar(select(Variant.id).where(Variant.sku == sku)):
+        raise CatalogError(f"SKU {sku} is already used")
+    variant = Variant(product=product, sku=sku, options=options, price=price, currency=currency,
+                      stock=0, position=len(product.variants))  # fmt: skip
+    db.session.add(variant)
+    db.session.flush()
+    record("variant.create", "variant", variant.id, summary=variant.sku,
+           after={"price": price, "options": options})  # fmt: skip
+    return variant
+
+
+def change_variant(variant: Variant, *, options: dict, price: int) -> Variant:
+    """New options and price; orders already placed keep the price they were placed at."""
+    _check_price(price)
+    before = {"price": variant.price, "options": variant.options}
+    variant.price, variant.options = price, options
+    db.session.flush()
+    record("variant.price", "variant", variant.id, summary=variant.sku, before=before,
+           after={"price": price, "options": options})  # fmt: skip
+    return variant
+
+
+# --- Images ----------------------------------------------------------------------------
+
+
+def reencode(data: bytes) -> tuple[bytes, str, int, int]:
+    """Check an upload really is an image and re-encode it: nothing the uploader put in
+    the file (metadata, trailing data, scripts) survives. Returns (bytes, ext, w, h)."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise CatalogError("the image is larger than 5 MB")
+    try:
+        with Image.open(BytesIO(data)) as probe:
+            if probe.format not in {"JPEG", "PNG", "WEBP"}:
+                raise CatalogError("only JPEG, PNG and WebP images are accepted")
+            if probe.width * probe.height > MAX_IMAGE_PIXELS:
+                raise CatalogError("the image has too many pixels")
+            probe.verify()
+        with Image.open(BytesIO(data)) as image:
+            image.load()
+            image.thumbnail((LONGEST_SIDE, LONGEST_SIDE))
+            has_alpha = image.mode in ("RGBA", "LA") or "transparency" in image.info
+            clean = image.convert("RGBA" if has_alpha else "RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise CatalogError("the file is not an image we can read") from exc
+    out = BytesIO()
+    if has_alpha:
+        clean.save(out, "PNG", optimize=True)
+        ext = "png"
+    else:
+        clean.save(out, "JPEG", quality=85, optimize=True)
+        ext = "jpg"
+    return out.getvalue(), ext, clean.width, clean.height
+
+
+def add_image(product: Product, data: bytes, alt_text: str, media_root: str) -> ProductImage:
+    """Store an uploaded image under a name the store chooses, never the uploader's."""
+    clean, ext, width, height = reencode(data)
+    filename = f"products/{product.slug}-{secrets.token_hex(6)}.{ext}"
+    image = ProductImage(product=product, filename=filename, alt_text=alt_text,
+                         width=width, height=height, position=len(product.images))  # fmt: skip
+    db.session.add(image)
+    db.session.flush()
+    record("image.upload", "product", product.id, summary=filename)
+    path = Path(media_root) / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written before the commit: a failed commit leaves an orphan file, never a broken row.
+    path.write_bytes(clean)
+    return image
+
+
+def remove_image(image: ProductImage) -> str:
+    """Delete the image's row; returns its file name, for the caller to remove once the
+    deletion is committed (a failed commit then keeps both)."""
+    filename = image.filename
+    db.session.delete(image)
+    record("image.delete", "product", image.product_id, summary=filename)
+    db.session.flush()
+    return filename
+
+
+# --- Categories ------------------------------------------------------------------------
+
+
+def categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def add_category(name: str, slug: str) -> Category:
+    if db.session.scalar(select(Category.id).where(Category.slug == slug)):
+        raise CatalogError(f"the address name {slug} is already used")
+    category = Category(name=name, slug=slug)
+    db.session.add(category)
+    db.session.flush()
+    record("category.create", "category", category.id, summary=category.name)
+    return category
