@@ -17,6 +17,13 @@ DEFAULT_SHIPPING_RATES = (
 )
 
 
+DEFAULT_MAX_UNITS_PER_ORDER = 20
+DEFAULT_MAX_HELD_UNITS_PER_SESSION = 30
+# Orders placed (not attempts refused): a shared address (an office, a campus) gets more.
+DEFAULT_CHECKOUT_LIMIT_PER_ADDRESS = "30 per hour"
+DEFAULT_CHECKOUT_LIMIT_PER_SESSION = "10 per hour"
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -75,6 +82,17 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", "stripe" if stripe_key else "dummy"),
         "SHIPPING_RATES": os.environ.get("SHIPPING_RATES", DEFAULT_SHIPPING_RATES),
         "RESERVATION_MINUTES": _int("RESERVATION_MINUTES", 15),
+        # Holding stock without paying: caps and checkout rate limits (see orders/checkout.py).
+        "MAX_UNITS_PER_ORDER": _int("MAX_UNITS_PER_ORDER", DEFAULT_MAX_UNITS_PER_ORDER),
+        "MAX_HELD_UNITS_PER_SESSION": _int(
+            "MAX_HELD_UNITS_PER_SESSION", DEFAULT_MAX_HELD_UNITS_PER_SESSION
+        ),
+        "CHECKOUT_LIMIT_PER_ADDRESS": os.environ.get(
+            "CHECKOUT_LIMIT_PER_ADDRESS", DEFAULT_CHECKOUT_LIMIT_PER_ADDRESS
+        ),
+        "CHECKOUT_LIMIT_PER_SESSION": os.environ.get(
+            "CHECKOUT_LIMIT_PER_SESSION", DEFAULT_CHECKOUT_LIMIT_PER_SESSION
+        ),
         "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
         "STRIPE_SECRET_KEY": stripe_key,
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),
@@ -127,6 +145,11 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "PAYMENT_GATEWAY": "dummy",
         "SHIPPING_RATES": DEFAULT_SHIPPING_RATES,
         "RESERVATION_MINUTES": 15,
+        "MAX_UNITS_PER_ORDER": DEFAULT_MAX_UNITS_PER_ORDER,
+        "MAX_HELD_UNITS_PER_SESSION": DEFAULT_MAX_HELD_UNITS_PER_SESSION,
+        # Many test buyers share 127.0.0.1; the limit tests set their own.
+        "CHECKOUT_LIMIT_PER_ADDRESS": "1000 per hour",
+        "CHECKOUT_LIMIT_PER_SESSION": DEFAULT_CHECKOUT_LIMIT_PER_SESSION,
         "STRIPE_JS_URL": "https://js.stripe.com/v3/",
         "MAIL_SERVER": "",
         "MAIL_DEFAULT_SENDER": "shop@madeknown.example",
