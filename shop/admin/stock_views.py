@@ -16,7 +16,7 @@ from shop.catalog.models import Product, StockMovement, Variant
 from shop.csv_import import FieldError
 from shop.extensions import db
 from shop.provenance.batch_units import adjust_on_hand
-from shop.provenance.importers import ANY_MONTH, parse_makers
+from shop.provenance.importers import any_month, parse_makers
 from shop.provenance.models import Workshop
 from shop.provenance.services import BatchDraft, ProvenanceError, record_batch
 from shop.web import csv_response, major, page_number
@@ -183,7 +183,7 @@ def _draft_from(form: BatchForm, workshop_slugs: dict[int, str]) -> BatchDraft:
         workshop_slug=workshop_slugs.get(form.workshop.data, ""),
         sku=form.sku.data.strip(),
         quantity=form.quantity.data,
-        produced_month=ANY_MONTH(form.produced_month.data, "produced_month"),
+        produced_month=any_month(form.produced_month.data, "produced_month"),
         materials=(form.materials.data or "").strip(),
         makers=tuple(parse_makers(form.makers.data or "", "makers")),
     )

@@ -149,8 +149,15 @@ def parse_makers(value: str, column: str) -> list[tuple[str, int]]:
     return makers
 
 
-# Only the format of each value; every rule a batch must meet is in batch_problems.
-ANY_MONTH = partial(f.month, not_after=date.max)
+def any_month(value: str, column: str) -> date:
+    """A month like 2026-03, of any year: only the format. Whether it may be in the
+    future is a batch rule (batch_problems), like every other rule a batch must meet."""
+    try:
+        return f.month(value, column, not_after=date.max)
+    except FieldError:
+        raise
+    except ValueError:  # a year Python's dates do not have, like 0000
+        raise FieldError(column, f"'{value.strip()}' is not a month like 2026-03") from None
 
 
 class BatchImporter(Importer):
@@ -169,7 +176,7 @@ class BatchImporter(Importer):
                 "workshop_slug": f.slug,
                 "sku": partial(f.text, max_length=200),
                 "quantity": f.integer,
-                "produced_month": ANY_MONTH,
+                "produced_month": any_month,
                 "materials": partial(f.text, required=False, max_length=500),
                 "makers": parse_makers,
             },

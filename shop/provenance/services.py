@@ -194,10 +194,10 @@ class BatchLookups:
     @classmethod
     def load(cls, drafts: Iterable[BatchDraft]) -> BatchLookups:
         drafts = list(drafts)
-        skus = {d.sku for d in drafts}
-        codes = {c for d in drafts for c, _ in d.makers}
+        skus = _searchable(d.sku for d in drafts)
+        codes = _searchable(c for d in drafts for c, _ in d.makers)
         return cls(
-            workshops=workshops_by_slug({d.workshop_slug for d in drafts}),
+            workshops=workshops_by_slug(_searchable(d.workshop_slug for d in drafts)),
             variants={
                 v.sku: v
                 for v in db.session.scalars(
@@ -212,10 +212,16 @@ class BatchLookups:
             },
             recorded=set(
                 db.session.scalars(
-                    select(Batch.code).where(Batch.code.in_({d.code for d in drafts}))
+                    select(Batch.code).where(Batch.code.in_(_searchable(d.code for d in drafts)))
                 )
             ),
         )
+
+
+def _searchable(values: Iterable[str]) -> set[str]:
+    """Values worth looking up: a NUL byte (refused by PostgreSQL) or a very long text
+    cannot name anything, and batch_problems reports them as unknown."""
+    return {v for v in values if v and "\x00" not in v and len(v) <= 200}
 
 
 def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:

@@ -76,3 +76,18 @@ def test_the_form_and_the_import_accept_the_same_batch(app, setting, tmp_path):
     assert db.session.scalar(select(func.count(Batch.id))) == 3
     months = set(db.session.scalars(select(Batch.produced_month).where(Batch.code != "B-TAKEN")))
     assert months == {date(2026, 2, 1)}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("code", "B\x00"), ("sku", "S\x00"), ("makers", "T\x00:1"), ("produced_month", "0000-01"),
+     ("quantity", str(10**23)), ("makers", f"T001:{10**23}")],
+)  # fmt: skip
+def test_hostile_values_are_refused_with_a_message_not_an_error(
+    app, setting, tmp_path, field, value
+):
+    w, good, _ = setting
+    assert _form(app, w, {**good, field: value}).status_code == 400
+    imported = _import(app, tmp_path, {**good, field: value})
+    assert imported.exit_code == 1 and "nothing was imported" in imported.output, imported.output
+    assert db.session.scalar(select(func.count(Batch.id))) == 1
