@@ -101,6 +101,7 @@ def _end_unpaid(order_ids: list[int], status: OrderStatus, reason: str) -> int:
         .where(Order.id.in_(order_ids), Order.status == OrderStatus.PENDING_PAYMENT)
         .order_by(Order.id)
         .with_for_update()
+        .execution_options(populate_existing=True)  # the status as locked, not as cached
     ).all()
     if not orders:
         return 0
