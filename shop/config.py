@@ -17,11 +17,13 @@ DEFAULT_SHIPPING_RATES = (
 )
 
 
-DEFAULT_MAX_UNITS_PER_ORDER = 20
-DEFAULT_MAX_HELD_UNITS_PER_SESSION = 30
-# Orders placed (not attempts refused): a shared address (an office, a campus) gets more.
-DEFAULT_CHECKOUT_LIMIT_PER_ADDRESS = "30 per hour"
-DEFAULT_CHECKOUT_LIMIT_PER_SESSION = "10 per hour"
+# Together they bound what one address can keep off sale without paying: about
+# 10 orders an hour x 10 units x a 15-minute hold = some 25 units at any moment.
+DEFAULT_MAX_UNITS_PER_ORDER = 10
+DEFAULT_MAX_HELD_UNITS_PER_SESSION = 20
+# Orders placed (not attempts refused); an address may be shared (an office, a campus).
+DEFAULT_CHECKOUT_LIMIT_PER_ADDRESS = "10 per hour"
+DEFAULT_CHECKOUT_LIMIT_PER_SESSION = "5 per hour"
 
 
 def _bool(value: str | None, default: bool) -> bool:
