@@ -25,6 +25,15 @@ class ConfigError(RuntimeError):
     """A setting the store refuses to start with; the message says what to set."""
 
 
+# Together they bound what one address can keep off sale without paying: about
+# 10 orders an hour x 10 units x a 15-minute hold = some 25 units at any moment.
+DEFAULT_MAX_UNITS_PER_ORDER = 10
+DEFAULT_MAX_HELD_UNITS_PER_SESSION = 20
+# Orders placed (not attempts refused); an address may be shared (an office, a campus).
+DEFAULT_CHECKOUT_LIMIT_PER_ADDRESS = "10 per hour"
+DEFAULT_CHECKOUT_LIMIT_PER_SESSION = "5 per hour"
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -94,6 +103,17 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", default_gateway).strip().lower(),
         "SHIPPING_RATES": os.environ.get("SHIPPING_RATES", DEFAULT_SHIPPING_RATES),
         "RESERVATION_MINUTES": _int("RESERVATION_MINUTES", 15),
+        # Holding stock without paying: caps and checkout rate limits (see orders/checkout.py).
+        "MAX_UNITS_PER_ORDER": _int("MAX_UNITS_PER_ORDER", DEFAULT_MAX_UNITS_PER_ORDER),
+        "MAX_HELD_UNITS_PER_SESSION": _int(
+            "MAX_HELD_UNITS_PER_SESSION", DEFAULT_MAX_HELD_UNITS_PER_SESSION
+        ),
+        "CHECKOUT_LIMIT_PER_ADDRESS": os.environ.get(
+            "CHECKOUT_LIMIT_PER_ADDRESS", DEFAULT_CHECKOUT_LIMIT_PER_ADDRESS
+        ),
+        "CHECKOUT_LIMIT_PER_SESSION": os.environ.get(
+            "CHECKOUT_LIMIT_PER_SESSION", DEFAULT_CHECKOUT_LIMIT_PER_SESSION
+        ),
         "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
         "STRIPE_SECRET_KEY": stripe_key,
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),
@@ -202,6 +222,11 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "PAYMENT_GATEWAY": "dummy",
         "SHIPPING_RATES": DEFAULT_SHIPPING_RATES,
         "RESERVATION_MINUTES": 15,
+        "MAX_UNITS_PER_ORDER": DEFAULT_MAX_UNITS_PER_ORDER,
+        "MAX_HELD_UNITS_PER_SESSION": DEFAULT_MAX_HELD_UNITS_PER_SESSION,
+        # Many test buyers share 127.0.0.1; the limit tests set their own.
+        "CHECKOUT_LIMIT_PER_ADDRESS": "1000 per hour",
+        "CHECKOUT_LIMIT_PER_SESSION": DEFAULT_CHECKOUT_LIMIT_PER_SESSION,
         "STRIPE_JS_URL": "https://js.stripe.com/v3/",
         "MAIL_SERVER": "",
         "MAIL_DEFAULT_SENDER": "shop@madeknown.example",

@@ -128,6 +128,8 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
+        if exc.response is not None:  # it carries its own page (e.g. a rate limit's on_breach)
+            return exc.response
         return render_error(exc.code)
 
     @app.errorhandler(Exception)

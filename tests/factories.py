@@ -8,7 +8,12 @@ from datetime import date, timedelta
 from shop.catalog.models import Category, Product, ProductImage, ProductStatus, Variant
 from shop.extensions import db
 from shop.provenance.models import Trainee, VettingKind, Workshop, WorkshopKind
-from shop.provenance.services import ONBOARDING_STEPS, record_batch, record_vetting_event
+from shop.provenance.services import (
+    ONBOARDING_STEPS,
+    BatchDraft,
+    record_batch,
+    record_vetting_event,
+)
 from shop.timeutil import today
 
 _seq = itertools.count(1)
@@ -114,18 +119,19 @@ def trainee(w: Workshop, **fields) -> Trainee:
     return t
 
 
-def batch(variant: Variant, quantity: int = 10, makers=(), **fields):
+def batch(variant: Variant, quantity: int = 10, makers=(), workshop=None, **fields):
+    """A batch through the store's one batch service; `makers` as (Trainee, weight)."""
     values = {
         "code": f"B-{n()}",
-        "workshop": variant.product.workshop,
-        "variant": variant,
+        "workshop_slug": (workshop or variant.product.workshop).slug,
+        "sku": variant.sku,
         "quantity": quantity,
         "produced_month": date(2026, 3, 1),
         "materials": "cotton",
-        "makers": list(makers),
+        "makers": tuple((t.code, w) for t, w in makers),
     }
     values.update(fields)
-    return record_batch(**values)
+    return record_batch(BatchDraft(**values))
 
 
 def user(*roles: str, email: str | None = None, password: str = "correct horse battery"):

@@ -179,9 +179,14 @@ def test_batches_import_adds_stock_with_movements_and_makers(app, loaded):
          ["row 2, column 'alias': is needed when she consents to an alias being shown",
           "row 3, column 'alias': must not be part of the trainee's legal name",
           "row 4, column 'alias_consent': 'maybe' must be yes or no"]),
-        ("batches", BATCHES_HEADER + "B-9,riverside,NOPE,0,2026-13,,T001\nB-8,lantern,TOTE-N,1,2099-01,,T001:1;X:1\n",
-         ["row 2, column 'quantity': must be at least 1", "row 2, column 'produced_month': '2026-13' is not a month",
-          "row 2, column 'makers': 'T001' is not like T001:2", "row 3, column 'produced_month': 2099-01 is in the future"]),
+        ("batches", BATCHES_HEADER + "B-9,riverside,NOPE,x,2026-13,,T001\n",
+         ["row 2, column 'quantity': 'x' is not a whole number", "row 2, column 'produced_month': '2026-13' is not a month",
+          "row 2, column 'makers': 'T001' is not like T001:2"]),
+        ("batches", BATCHES_HEADER + "B-8,lantern,TOTE-N,1,2099-01,,T001:1;X:1\n"
+                                     "B-7,riverside,TOTE-N,0,2026-01,,T001:0;T001:1\n",
+         ["row 2, column 'produced_month': 2099-01 is in the future",
+          "row 3, column 'quantity': must be at least 1", "row 3, column 'makers': the weight of 'T001' must be between 1",
+          "row 3, column 'makers': trainee 'T001' is listed twice"]),
         ("batches", BATCHES_HEADER + "B-9,lantern,TOTE-N,1,2026-01,,T001:1;GHOST:1\n",
          ["row 2, column 'sku': TOTE-N is made by another workshop, not 'lantern'",
           "row 2, column 'makers': trainee 'T001' is not at 'lantern'", "row 2, column 'makers': no trainee 'GHOST'"]),
@@ -243,11 +248,11 @@ def test_a_failure_midway_through_writing_leaves_nothing_behind(app, loaded, mon
     real = importers.record_batch
     calls = []
 
-    def failing_record_batch(**kwargs):
-        calls.append(kwargs["code"])
+    def failing_record_batch(draft, lookups=None):
+        calls.append(draft.code)
         if len(calls) == 2:
             raise RuntimeError("disk on fire")
-        return real(**kwargs)
+        return real(draft, lookups)
 
     monkeypatch.setattr(importers, "record_batch", failing_record_batch)
     before = snapshot(app)

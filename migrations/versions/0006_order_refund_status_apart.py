@@ -9,7 +9,7 @@ Refunds gain `covered`: the part of a gateway refund already booked from the
 gateway's total alone, so `amount` may be 0 when all of it was.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-30 09:00:00
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -37,10 +37,16 @@ def dashboard():
         )
     )
     low = db.session.execute(
-        select(Variant.id, Variant.sku, Variant.stock, Product.name)
+        select(
+            Variant.id,
+            Variant.sku,
+            Variant.available.label("available"),
+            Variant.on_hand,
+            Product.name,
+        )
         .join(Variant.product)
-        .where(Product.status == "active", Variant.stock <= LOW_STOCK)
-        .order_by(Variant.stock, Variant.sku)
+        .where(Product.status == "active", Variant.available <= LOW_STOCK)
+        .order_by(Variant.available, Variant.sku)
         .limit(20)
     ).all()
     month = month_of(Transfer.created_at)

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from shop.admin.blueprint import PER_PAGE, bp
 from shop.audit.services import record
 from shop.catalog.models import Product, StockMovement, Variant
-from shop.catalog.services import adjust_stock
 from shop.csv_import import FieldError
 from shop.database import contains_text
 from shop.extensions import db
-from shop.provenance.importers import parse_makers
-from shop.provenance.models import Batch, Trainee, Workshop
-from shop.provenance.services import ProvenanceError, record_batch
-from shop.timeutil import today
+from shop.provenance.batch_units import adjust_on_hand
+from shop.provenance.importers import any_month, parse_makers
+from shop.provenance.models import Workshop
+from shop.provenance.services import BatchDraft, ProvenanceError, record_batch
 from shop.web import csv_response, int_arg, major, page_number
 
 
@@ -30,8 +27,9 @@ from shop.web import csv_response, int_arg, major, page_number
 def stock():
     page = page_number()
     query = select(
-        Variant.id, Variant.sku, Variant.options, Variant.stock, Product.name, Product.status
-    ).join(Variant.product)
+        Variant.id, Variant.sku, Variant.options, Variant.on_hand, Variant.reserved,
+        Variant.available.label("available"), Product.name, Product.status,
+    ).join(Variant.product)  # fmt: skip
     search = (request.args.get("q") or "").strip()
     if search:
         query = query.where(contains_text(Variant.sku, Product.name, text=search))
@@ -49,7 +47,7 @@ def stock():
 
 class AdjustForm(FlaskForm):
     quantity = IntegerField(
-        "Change (+ to add, - to remove)",
+        "Change to the units on the shelf (+ found, - lost or damaged)",
         validators=[InputRequired(message="Enter a whole number."),
                     NumberRange(min=-100_000, max=100_000)],
     )  # fmt: skip
@@ -67,17 +65,17 @@ def adjust(variant_id: int):
         errors = [e for field in form for e in field.errors] or ["Enter a change other than zero."]
         flash(" ".join(errors), "error")
         return redirect(url_for("admin.movements", variant=variant_id))
-    before = variant.stock
+    before = variant.on_hand
     try:
-        adjust_stock(variant, form.quantity.data, form.reason.data.strip())
+        movement = adjust_on_hand(variant, form.quantity.data, form.reason.data.strip())
     except ValueError as exc:
         db.session.rollback()
         flash(f"Nothing changed: {exc}", "error")
         return redirect(url_for("admin.movements", variant=variant_id))
     record("stock.adjust", "variant", variant_id, summary=f"{variant.sku}: {form.reason.data.strip()}",
-           before={"stock": before}, after={"stock": before + form.quantity.data})  # fmt: skip
+           before={"on_hand": before}, after={"on_hand": movement.stock_after})  # fmt: skip
     db.session.commit()
-    flash("Stock adjusted.", "success")
+    flash("The units on the shelf were corrected.", "success")
     return redirect(url_for("admin.movements", variant=variant_id))
 
 
@@ -104,39 +102,51 @@ def stock_csv():
         last = 0
         while True:
             chunk = db.session.execute(
-                select(Variant.id, Variant.sku, Product.name, Variant.stock, Variant.price, Variant.currency)
+                select(Variant.id, Variant.sku, Product.name, Variant.on_hand, Variant.reserved,
+                       Variant.available.label("available"), Variant.price, Variant.currency)
                 .join(Variant.product).where(Variant.id > last).order_by(Variant.id).limit(500)
             ).all()  # fmt: skip
             if not chunk:
                 return
             for r in chunk:
-                yield [r.sku, r.name, r.stock, major(r.price), r.currency]
+                yield [
+                    r.sku,
+                    r.name,
+                    r.on_hand,
+                    r.reserved,
+                    r.available,
+                    major(r.price),
+                    r.currency,
+                ]
             last = chunk[-1].id
 
-    return csv_response("stock.csv", ["sku", "product", "stock", "price", "currency"], rows())
+    header = ["sku", "product", "on_hand", "reserved", "available", "price", "currency"]
+    return csv_response("stock.csv", header, rows())
 
 
 class BatchForm(FlaskForm):
-    code = StringField("Batch code", validators=[InputRequired(), Length(max=40),
-                       Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]*$", message="Letters, digits and dashes only.")])  # fmt: skip
+    # Only what is needed to read the form; the rules a batch must meet are all in
+    # shop.provenance.services.batch_problems, shared with the CSV import.
+    code = StringField("Batch code", validators=[InputRequired(), Length(max=200)])
     workshop = SelectField("Workshop", coerce=int, validators=[InputRequired()])
-    sku = StringField("Variant SKU", validators=[InputRequired(), Length(max=64)])
-    quantity = IntegerField(
-        "Quantity", validators=[InputRequired(), NumberRange(min=1, max=100_000)]
-    )
-    produced_month = StringField(
-        "Month produced",
-        validators=[InputRequired(), Regexp(r"^\d{4}-\d{2}$", message="Like 2026-03.")],
-    )
+    sku = StringField("Variant SKU", validators=[InputRequired(), Length(max=200)])
+    quantity = IntegerField("Quantity", validators=[InputRequired(message="Enter a whole number.")])
+    produced_month = StringField("Month produced", validators=[InputRequired(), Length(max=20)])
     materials = StringField("Materials", validators=[Optional(), Length(max=300)])
     makers = StringField(
         "Makers (trainee code:weight; …)", validators=[Optional(), Length(max=2000)]
     )
 
 
+# Labels for the fields batch_problems names (the import's column names).
+BATCH_FIELD_LABELS = {"code": "Batch code", "workshop_slug": "Workshop", "sku": "Variant SKU",
+                      "quantity": "Quantity", "produced_month": "Month produced", "makers": "Makers"}  # fmt: skip
+
+
 @bp.route("/batches/new", methods=["GET", "POST"])
 def new_batch():
     form = BatchForm()
+    workshops = dict(db.session.execute(select(Workshop.id, Workshop.slug)).all())
     form.workshop.choices = [
         SelectChoice(w.id, w.name)
         for w in db.session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name))
@@ -144,10 +154,15 @@ def new_batch():
     status = 200
     if form.validate_on_submit():
         try:
-            batch = _record_batch_from(form)
-        except (ProvenanceError, FieldError, ValueError) as exc:
+            batch = record_batch(_draft_from(form, workshops))
+        except (ProvenanceError, FieldError) as exc:
             db.session.rollback()
-            flash(f"Nothing was recorded: {exc}", "error")
+            problems = getattr(exc, "problems", None) or [(getattr(exc, "column", ""), str(exc))]
+            details = "; ".join(
+                f"{BATCH_FIELD_LABELS.get(column, column)}: {message}" if column else message
+                for column, message in problems
+            )
+            flash(f"Nothing was recorded: {details}", "error")
             status = 400
         else:
             record("batch.record", "batch", batch.id, summary=f"Batch {batch.code}: {batch.quantity} x {form.sku.data}",
@@ -161,36 +176,14 @@ def new_batch():
     return render_template("admin/batch.html", form=form), status
 
 
-def _record_batch_from(form: BatchForm) -> Batch:
-    workshop = db.session.get(Workshop, form.workshop.data)
-    if workshop is None:
-        raise ValueError("choose a workshop")
-    variant = db.session.scalars(
-        select(Variant)
-        .where(Variant.sku == form.sku.data.strip())
-        .options(joinedload(Variant.product))
-    ).one_or_none()
-    if variant is None:
-        raise ValueError(f"there is no variant with SKU {form.sku.data.strip()}")
-    if variant.product.workshop_id != workshop.id:
-        raise ValueError(f"{variant.sku} is not made at {workshop.name}")
-    if db.session.scalar(select(Batch.id).where(Batch.code == form.code.data.strip())):
-        raise ValueError(f"batch {form.code.data.strip()} is already recorded")
-    year, month = (int(p) for p in form.produced_month.data.split("-"))
-    if not 1 <= month <= 12 or date(year, month, 1) > today():
-        raise ValueError("the month produced must be a real month, not in the future")
-    wanted = parse_makers(form.makers.data or "", "makers")
-    trainees = {
-        t.code: t
-        for t in db.session.scalars(select(Trainee).where(Trainee.code.in_([c for c, _ in wanted])))
-    }
-    for code, _ in wanted:
-        if code not in trainees:
-            raise ValueError(f"there is no trainee {code}")
-        if trainees[code].workshop_id != workshop.id:
-            raise ValueError(f"trainee {code} is not at {workshop.name}")
-    return record_batch(
-        code=form.code.data.strip(), workshop=workshop, variant=variant, quantity=form.quantity.data,
-        produced_month=date(year, month, 1), materials=(form.materials.data or "").strip(),
-        makers=[(trainees[c], w) for c, w in wanted],
-    )  # fmt: skip
+def _draft_from(form: BatchForm, workshop_slugs: dict[int, str]) -> BatchDraft:
+    """The form's text read into a draft (FieldError when a value cannot be read)."""
+    return BatchDraft(
+        code=form.code.data.strip(),
+        workshop_slug=workshop_slugs.get(form.workshop.data, ""),
+        sku=form.sku.data.strip(),
+        quantity=form.quantity.data,
+        produced_month=any_month(form.produced_month.data, "produced_month"),
+        materials=(form.materials.data or "").strip(),
+        makers=tuple(parse_makers(form.makers.data or "", "makers")),
+    )

@@ -176,7 +176,7 @@ class CatalogImporter(Importer):
             }
             variant = variants.get(v["sku"])
             if variant is None:
-                product.variants.append(Variant(sku=v["sku"], stock=0, **variant_fields))
+                product.variants.append(Variant(sku=v["sku"], **variant_fields))
                 result.created += 1
             elif apply_changes(variant, variant_fields) or product_changed:
                 result.updated += 1

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.database import enum_column
@@ -34,11 +35,16 @@ class ProductStatus(enum.StrEnum):
 
 
 class StockMovementKind(enum.StrEnum):
+    """What moved. `quantity` is signed by its effect on what buyers can take:
+    batch and adjustment change the units on hand; reservation (-) and release (+)
+    change the units held; a sale takes held units off the shelf (on hand and held
+    both drop, by -quantity; what buyers can take does not change)."""
+
     BATCH = "batch"  # a production batch was recorded
-    ADJUSTMENT = "adjustment"  # a counted correction, always with a reason
-    SALE = "sale"  # units left with a paid order (later issues)
-    RESERVATION = "reservation"  # held while a buyer pays (later issues)
-    RELEASE = "release"  # a hold given back (later issues)
+    ADJUSTMENT = "adjustment"  # a count on the shelf corrected, always with a reason
+    SALE = "sale"  # held units left with a paid order
+    RESERVATION = "reservation"  # units held while a buyer pays
+    RELEASE = "release"  # a hold given back (expired, cancelled, replaced)
 
 
 class Category(db.Model):
@@ -88,7 +94,8 @@ class Product(db.Model):
 class Variant(db.Model):
     __tablename__ = "variants"
     __table_args__ = (
-        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
         CheckConstraint("price >= 0", name="price_not_negative"),
     )
 
@@ -98,13 +105,44 @@ class Variant(db.Model):
     options: Mapped[dict] = mapped_column(JSON, default=dict)
     price: Mapped[int] = mapped_column(Integer)  # minor units of `currency`
     currency: Mapped[str] = mapped_column(String(3))
-    stock: Mapped[int] = mapped_column(Integer, default=0)
+    # Units on the shelf, and how many of them are held for orders waiting for payment.
+    # Only shop.catalog.services changes them (conditional UPDATEs, one movement each).
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     product: Mapped[Product] = relationship(back_populates="variants")
     batches: Mapped[list[Batch]] = relationship(
         back_populates="variant", order_by="Batch.produced_month, Batch.id"
     )
+
+    @hybrid_property
+    def available(self) -> int:
+        """Units a buyer can still take: on the shelf and not held. The one place
+        this is computed, in Python and (below) in SQL."""
+        return (self.on_hand or 0) - (self.reserved or 0)
+
+    @available.inplace.expression
+    @classmethod
+    def _available_expression(cls):
+        return cls.on_hand - cls.reserved
+
+    @hybrid_property
+    def stock(self) -> int:
+        """The old name of `available`, kept for readers (pages, reports, queries)."""
+        return self.available
+
+    @stock.inplace.setter
+    def _stock_setter(self, value: int) -> None:
+        # Stock changes only through stock movements. `Variant(stock=0)` for a new
+        # variant is the one assignment older code makes, and it changes nothing.
+        if value != self.available:
+            raise AttributeError("stock changes only through stock movements")
+
+    @stock.inplace.expression
+    @classmethod
+    def _stock_expression(cls):
+        return cls.available
 
     @property
     def options_label(self) -> str:
@@ -140,7 +178,9 @@ class StockMovement(db.Model):
     )
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
-    stock_after: Mapped[int] = mapped_column(Integer)
+    stock_after: Mapped[int] = mapped_column(Integer)  # units on hand after the movement
+    # Units held after it; NULL on rows from before on-hand and held were kept apart.
+    reserved_after: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     variant: Mapped[Variant] = relationship()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from shop.catalog.models import (
     Category,
@@ -37,61 +38,115 @@ class StockError(ValueError):
 
 
 class InsufficientStock(StockError):
-    def __init__(self, sku: str, available: int, wanted: int):
-        super().__init__(f"only {available} of {sku} in stock, {wanted} needed")
+    def __init__(self, sku: str, available: int, wanted: int, message: str | None = None):
+        super().__init__(message or f"only {available} of {sku} in stock, {wanted} needed")
         self.sku, self.available, self.wanted = sku, available, wanted
 
 
-def take_stock(variant_id: int, quantity: int) -> int | None:
-    """Change a variant's stock by `quantity` unless it would go below zero.
+# What each kind of movement does to (on hand, held), per unit of its signed quantity.
+_EFFECT: dict[StockMovementKind, tuple[int, int]] = {
+    StockMovementKind.BATCH: (1, 0),
+    StockMovementKind.ADJUSTMENT: (1, 0),
+    StockMovementKind.RESERVATION: (0, -1),  # quantity -2: two more units held
+    StockMovementKind.RELEASE: (0, -1),  # quantity +2: two units held no longer
+    StockMovementKind.SALE: (1, 1),  # quantity -2: two held units leave the shelf
+}
 
-    The UPDATE only matches while the result stays at or above zero, so two
-    transactions racing for the last units cannot both take them; the CHECK
-    constraint on `variants.stock` backs this up. Returns the new stock, or
-    None when there was not enough. The caller records the movement.
+
+@dataclass(frozen=True)
+class StockLevel:
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def change_stock(variant_id: int, kind: StockMovementKind, quantity: int) -> StockLevel | None:
+    """Apply one movement's effect to a variant's counts, unless a rule would break.
+
+    The UPDATE only matches while on hand stays >= 0 and held stays between 0 and
+    on hand, so two transactions racing for the last units cannot both take them
+    (a hold needs on_hand - reserved >= its quantity); the CHECK constraints back
+    this up. Returns the new counts, or None when the change was refused. The
+    caller records the movement.
     """
-    return db.session.execute(
+    on_hand_delta, reserved_delta = (factor * quantity for factor in _EFFECT[kind])
+    on_hand = Variant.on_hand + on_hand_delta
+    reserved = Variant.reserved + reserved_delta
+    row = db.session.execute(
         update(Variant)
-        .where(Variant.id == variant_id, Variant.stock + quantity >= 0)
-        .values(stock=Variant.stock + quantity)
-        .returning(Variant.stock)
+        .where(Variant.id == variant_id, on_hand >= 0, reserved >= 0, on_hand - reserved >= 0)
+        .values(on_hand=on_hand, reserved=reserved)
+        .returning(Variant.on_hand, Variant.reserved)
         .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    ).one_or_none()
+    if row is None:
+        return None
+    loaded = db.session.identity_map.get(identity_key(Variant, variant_id))
+    if loaded is not None:  # a Variant this session holds would show the old counts
+        db.session.expire(loaded, ["on_hand", "reserved"])
+    return StockLevel(row.on_hand, row.reserved)
+
+
+def stock_level(variant_id: int) -> StockLevel:
+    row = db.session.execute(
+        select(Variant.on_hand, Variant.reserved).where(Variant.id == variant_id)
+    ).one()
+    return StockLevel(row.on_hand, row.reserved)
+
+
+def _refusal(variant_id: int, kind: StockMovementKind, quantity: int) -> InsufficientStock:
+    sku = db.session.scalar(select(Variant.sku).where(Variant.id == variant_id))
+    level = stock_level(variant_id)
+    if kind == StockMovementKind.ADJUSTMENT:
+        return InsufficientStock(
+            sku, level.available, -quantity,
+            f"{sku} has {level.on_hand} on the shelf and {level.reserved} of them are "
+            f"held for orders waiting for payment, so at most {level.available} can be "
+            f"removed, not {-quantity}",
+        )  # fmt: skip
+    if kind in (StockMovementKind.SALE, StockMovementKind.RELEASE):
+        return InsufficientStock(
+            sku, level.reserved, abs(quantity),
+            f"only {level.reserved} of {sku} are held, {abs(quantity)} needed",
+        )  # fmt: skip
+    return InsufficientStock(sku, level.available, -quantity)
 
 
 def move_stock(
-    variant: Variant,
+    variant: Variant | int,
     quantity: int,
     kind: StockMovementKind,
     *,
     reason: str = "",
     batch_id: int | None = None,
 ) -> StockMovement:
-    """Change a variant's stock by `quantity` and record the movement."""
+    """Change a variant's counts as `kind` says and record the movement.
+
+    `variant` may be the row or its id (a caller that has only the id saves a SELECT).
+    """
     if quantity == 0:
         raise StockError("a stock movement must change the stock")
     if kind == StockMovementKind.ADJUSTMENT and not reason.strip():
         raise StockError("a stock adjustment needs a reason")
-    stock_after = take_stock(variant.id, quantity)
-    if stock_after is None:
-        available = db.session.scalar(select(Variant.stock).where(Variant.id == variant.id))
-        raise InsufficientStock(variant.sku, available or 0, -quantity)
-    db.session.expire(variant, ["stock"])
+    variant_id = variant if isinstance(variant, int) else variant.id
+    level = change_stock(variant_id, kind, quantity)
+    if level is None:
+        raise _refusal(variant_id, kind, quantity)
     movement = StockMovement(
-        variant_id=variant.id,
+        variant_id=variant_id,
         quantity=quantity,
         kind=kind,
         reason=reason.strip(),
         batch_id=batch_id,
-        stock_after=stock_after,
+        stock_after=level.on_hand,
+        reserved_after=level.reserved,
     )
     db.session.add(movement)
     db.session.flush()
     return movement
-
-
-def adjust_stock(variant: Variant, quantity: int, reason: str) -> StockMovement:
-    return move_stock(variant, quantity, StockMovementKind.ADJUSTMENT, reason=reason)
 
 
 # --- Storefront queries -----------------------------------------------------
@@ -159,7 +214,7 @@ def product_cards_query(
         .scalar_subquery()
     )
     in_stock = (
-        select(func.coalesce(func.sum(Variant.stock), 0))
+        select(func.coalesce(func.sum(Variant.available), 0))
         .where(Variant.product_id == Product.id)
         .correlate(Product)
         .scalar_subquery()
@@ -278,7 +333,7 @@ def product_for_page(slug: str) -> Product | None:
                 joinedload(Product.category),
                 joinedload(Product.images),
                 selectinload(Product.variants).selectinload(
-                    Variant.batches.and_(Batch.units_allocated < Batch.quantity)
+                    Variant.batches.and_(Batch.units_left > 0)
                 ),
             )
         )

@@ -164,7 +164,7 @@ def seed_demo_sales(progress_label: ProgressFactory, orders: int = 12) -> int:
     variants = db.session.scalars(
         select(Variant)
         .join(Variant.product)
-        .where(Product.status == ProductStatus.ACTIVE, Variant.stock >= 3)
+        .where(Product.status == ProductStatus.ACTIVE, Variant.available >= 3)
         .order_by(Variant.id)
     ).all()
     buyer = BuyerDetails(

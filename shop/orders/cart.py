@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
@@ -96,10 +97,22 @@ def _buyable_problem(variant: Variant | None, quantity: int) -> str | None:
         return f"{product.name} is no longer sold."
     if product.workshop.is_suspended:
         return f"{product.name} can't be bought at the moment."
-    if variant.stock <= 0:
+    if variant.available <= 0:
         return f"{product.name} ({variant.options_label or variant.sku}) has sold out."
-    if quantity > variant.stock:
-        return f"Only {variant.stock} of {product.name} left; please lower the quantity."
+    if quantity > variant.available:
+        return f"Only {variant.available} of {product.name} left; please lower the quantity."
+    return None
+
+
+def order_size_problem(units: int) -> str | None:
+    """An order holds stock while the buyer pays, so its size is capped
+    (MAX_UNITS_PER_ORDER): nobody can take a whole shelf off sale without paying."""
+    most = current_app.config["MAX_UNITS_PER_ORDER"]
+    if units > most:
+        return (
+            f"An order can hold at most {most} items while you pay, and this would make "
+            f"{units}; please lower the quantities (for a larger order, please write to us)."
+        )
     return None
 
 
@@ -127,6 +140,9 @@ def add(session: MutableMapping, variant_id: int, quantity: int) -> Variant:
         raise CartError(problem)
     if variant_id not in cart and len(cart) >= MAX_LINES:
         raise CartError(f"A cart holds at most {MAX_LINES} different items.")
+    problem = order_size_problem(sum(cart.values()) + quantity)
+    if problem:
+        raise CartError(problem)
     cart[variant_id] = new_quantity
     write(session, cart)
     return variant
@@ -136,7 +152,9 @@ def set_quantity(session: MutableMapping, variant_id: int, quantity: int) -> Non
     cart = read(session)
     if variant_id not in cart:
         raise CartError("That item is not in your cart.")
-    problem = _buyable_problem(load_variants([variant_id]).get(variant_id), quantity)
+    problem = _buyable_problem(
+        load_variants([variant_id]).get(variant_id), quantity
+    ) or order_size_problem(sum(cart.values()) - cart[variant_id] + quantity)
     if problem:
         raise CartError(problem)
     cart[variant_id] = quantity
@@ -174,7 +192,7 @@ def price(session: MutableMapping, currency: str) -> PricedCart:
                 unit_price=variant.price,
                 currency=variant.currency,
                 quantity=quantity,
-                available=variant.stock,
+                available=variant.available,
                 impact_share_bps=variant.product.impact_share_bps,
                 workshop_id=variant.product.workshop_id,
                 problem=_buyable_problem(variant, quantity),

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.models import StockMovement, StockMovementKind, Variant
-from shop.catalog.services import move_stock, take_stock
+from shop.catalog.models import StockMovement, StockMovementKind
+from shop.catalog.services import change_stock, move_stock, stock_level
 from shop.extensions import db
 from shop.orders import cart as carts
 from shop.orders.models import (
@@ -67,37 +67,112 @@ def new_order_number() -> str:
     return "MK-" + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
 
 
-def release_expired(now: datetime, variant_ids: list[int] | None = None) -> int:
-    """Give back the stock of reservations that ran out; expire their orders.
-
-    Each reservation is claimed with a conditional UPDATE, so two checkouts
-    sweeping at once can never release the same units twice.
-    """
-    query = select(Reservation).where(
-        Reservation.status == ReservationStatus.HELD, Reservation.expires_at < now
-    )
-    if variant_ids is not None:
-        query = query.where(Reservation.variant_id.in_(variant_ids))
-    expired = db.session.scalars(query.order_by(Reservation.variant_id, Reservation.id)).all()
+def _release_holds(reservations: list[Reservation], reason: str) -> int:
+    """Give back held units. Each hold is claimed with a conditional UPDATE, so two
+    transactions (two checkouts sweeping, a sweep and a cancel) never release the
+    same units twice; variants are taken in id order, as checkout takes them."""
     released = 0
-    for reservation in expired:
+    for reservation in sorted(reservations, key=lambda r: (r.variant_id, r.id)):
         claimed = db.session.execute(
             update(Reservation)
             .where(Reservation.id == reservation.id, Reservation.status == ReservationStatus.HELD)
             .values(status=ReservationStatus.RELEASED)
             .execution_options(synchronize_session=False)
         ).rowcount
-        if not claimed:
-            continue
-        variant = db.session.get(Variant, reservation.variant_id)
-        move_stock(
-            variant, reservation.quantity, StockMovementKind.RELEASE, reason="reservation expired"
-        )
-        order = db.session.get(Order, reservation.order_id)
-        if order.status == OrderStatus.PENDING_PAYMENT:
-            transition(order, OrderStatus.EXPIRED)
-        released += 1
+        if claimed:
+            move_stock(
+                reservation.variant_id,
+                reservation.quantity,
+                StockMovementKind.RELEASE,
+                reason=reason,
+            )
+            released += 1
     return released
+
+
+def _end_unpaid(order_ids: list[int], status: OrderStatus, reason: str) -> int:
+    """Move unpaid orders to `status` and release every one of their holds, on every
+    variant. The orders are locked first (in id order), so a payment arriving at the
+    same moment either finds the order still pending with its holds, or ended."""
+    if not order_ids:
+        return 0
+    orders = db.session.scalars(
+        select(Order)
+        .where(Order.id.in_(order_ids), Order.status == OrderStatus.PENDING_PAYMENT)
+        .order_by(Order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # the status as locked, not as cached
+    ).all()
+    if not orders:
+        return 0
+    held = db.session.scalars(
+        select(Reservation).where(
+            Reservation.order_id.in_([o.id for o in orders]),
+            Reservation.status == ReservationStatus.HELD,
+        )
+    ).all()
+    released = _release_holds(list(held), reason)
+    for order in orders:
+        transition(order, status)
+    return released
+
+
+def release_expired(now: datetime, variant_ids: list[int] | None = None) -> int:
+    """Expire unpaid orders whose hold ran out and give back ALL their holds.
+
+    `variant_ids` only chooses which orders to look at (those holding any of these
+    variants); an order found is released whole, its holds on other variants too.
+    Returns the number of holds released.
+    """
+    query = select(Reservation.order_id).where(
+        Reservation.status == ReservationStatus.HELD, Reservation.expires_at < now
+    )
+    if variant_ids is not None:
+        query = query.where(Reservation.variant_id.in_(variant_ids))
+    order_ids = sorted(set(db.session.scalars(query)))
+    return _end_unpaid(order_ids, OrderStatus.EXPIRED, "reservation expired")
+
+
+UNPAID_ORDERS_KEY = "unpaid_orders"  # in the session: its orders not paid yet
+
+
+def _session_unpaid(session: MutableMapping) -> list[int]:
+    ids = session.get(UNPAID_ORDERS_KEY) or []
+    return [i for i in ids if isinstance(i, int)]
+
+
+def _held_for_account(user_id: int | None, now: datetime) -> int:
+    """Units held for a signed-in buyer's unpaid orders from their other sessions."""
+    if user_id is None:
+        return 0
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Reservation.quantity), 0))
+        .join(Order, Order.id == Reservation.order_id)
+        .where(
+            Order.user_id == user_id,
+            Order.status == OrderStatus.PENDING_PAYMENT,
+            Reservation.status == ReservationStatus.HELD,
+            Reservation.expires_at >= now,
+        )
+    )
+
+
+def _check_hold_limits(units: int, user_id: int | None, now: datetime) -> None:
+    """Nobody holds much stock without paying: an order holds at most
+    MAX_UNITS_PER_ORDER units, and one buyer at most MAX_HELD_UNITS_PER_SESSION at
+    once (a session holds one unpaid order at a time, see place_order; an account
+    may have several sessions, so their holds are added up)."""
+    problem = carts.order_size_problem(units)
+    if problem:
+        raise CheckoutError(problem)
+    per_buyer = current_app.config["MAX_HELD_UNITS_PER_SESSION"]
+    elsewhere = _held_for_account(user_id, now)
+    if elsewhere + units > per_buyer:
+        raise CheckoutError(
+            f"{elsewhere} items are already held for another unpaid order of yours, and at most "
+            f"{per_buyer} can be held for you at once; please pay for that order first, or wait "
+            "until its hold runs out."
+        )
 
 
 def place_order(
@@ -109,13 +184,16 @@ def place_order(
     now: datetime | None = None,
     user_id: int | None = None,
 ) -> Order:
-    """Create a pending order from the session cart and reserve its stock.
+    """Create a pending order from the session cart and hold its stock.
 
-    Holds that ran out on these variants are released first, so the stock they
-    kept back is there to be sold again.
+    First, holds that ran out on these variants are released (with the rest of
+    their orders' holds), and so are the holds of this session's earlier unpaid
+    orders: a new checkout replaces them (a buyer who comes back to change the
+    cart leaves the old order behind; nobody can pile up holds from one session).
     """
     now = now or utcnow()
     release_expired(now, sorted(carts.read(cart)))
+    _end_unpaid(_session_unpaid(cart), OrderStatus.CANCELLED, "replaced by a newer checkout")
     priced = carts.price(cart, currency)
     if priced.is_empty:
         raise CheckoutError("Your cart is empty.")
@@ -126,6 +204,7 @@ def place_order(
         raise CheckoutError("Please choose a shipping method.")
     if {line.currency for line in priced.lines} != {priced.currency}:
         raise CheckoutError("Your cart mixes currencies; please contact us.")
+    _check_hold_limits(priced.item_count, user_id, now)
 
     variant_ids = sorted(line.variant_id for line in priced.lines)
     minutes = current_app.config["RESERVATION_MINUTES"]
@@ -150,24 +229,23 @@ def place_order(
     )
     db.session.add(order)
     db.session.flush()
-    # Take stock in variant-id order, so concurrent checkouts never deadlock.
+    # Hold stock in variant-id order, so concurrent checkouts never deadlock.
     by_variant = {line.variant_id: line for line in priced.lines}
     movements, reservations = [], []
     for variant_id in variant_ids:
         line = by_variant[variant_id]
-        stock_after = take_stock(variant_id, -line.quantity)
-        if stock_after is None:
-            available = (
-                db.session.scalar(select(Variant.stock).where(Variant.id == variant_id)) or 0
-            )
-            if available == 0:
+        level = change_stock(variant_id, StockMovementKind.RESERVATION, -line.quantity)
+        if level is None:
+            available = stock_level(variant_id).available
+            if available <= 0:
                 raise CheckoutError(f"Sorry, {line.product_name} has just sold out.")
             raise CheckoutError(
                 f"Sorry, only {available} of {line.product_name} left; please lower the quantity."
             )
         movements.append(
             {"variant_id": variant_id, "quantity": -line.quantity, "kind": StockMovementKind.RESERVATION,
-             "reason": order.number, "stock_after": stock_after, "batch_id": None, "created_at": now}
+             "reason": order.number, "stock_after": level.on_hand, "reserved_after": level.reserved,
+             "batch_id": None, "created_at": now}
         )  # fmt: skip
         reservations.append(
             {"order_id": order.id, "variant_id": variant_id, "quantity": line.quantity,
@@ -187,6 +265,7 @@ def place_order(
     )  # fmt: skip
     db.session.execute(insert(StockMovement), movements)
     db.session.execute(insert(Reservation), reservations)
+    cart[UNPAID_ORDERS_KEY] = [order.id]
     return order
 
 
@@ -211,16 +290,5 @@ def order_by_token(token: str, *, for_payment: bool = False) -> Order | None:
 
 def cancel_unpaid(order: Order) -> None:
     transition(order, OrderStatus.CANCELLED)
-    _release_held(order, "order cancelled")
-
-
-def _release_held(order: Order, reason: str) -> None:
-    for reservation in order.reservations:
-        if reservation.status == ReservationStatus.HELD:
-            reservation.status = ReservationStatus.RELEASED
-            move_stock(
-                db.session.get(Variant, reservation.variant_id),
-                reservation.quantity,
-                StockMovementKind.RELEASE,
-                reason=reason,
-            )
+    held = [r for r in order.reservations if r.status == ReservationStatus.HELD]
+    _release_holds(held, "order cancelled")

@@ -4,9 +4,11 @@ an order marked paid exactly once with its units traced to batches."""
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from shop.catalog.models import StockMovementKind
+from shop.catalog.services import move_stock
 from shop.extensions import db
 from shop.money import apply_bps
 from shop.orders import signals
@@ -14,7 +16,6 @@ from shop.orders.models import (
     GatewayEvent,
     LineAllocation,
     Order,
-    OrderLine,
     OrderStatus,
     Payment,
     PaymentStatus,
@@ -22,7 +23,7 @@ from shop.orders.models import (
     ReservationStatus,
 )
 from shop.orders.states import transition
-from shop.provenance.models import Batch
+from shop.provenance.batch_units import BatchUnits, sell_held_units
 from shop.timeutil import utcnow
 
 
@@ -77,26 +78,29 @@ def record_event(gateway_name: str, event_id: str, kind: str) -> GatewayEvent | 
     return row
 
 
-def _allocate_batches(line: OrderLine) -> list[LineAllocation]:
-    """Trace a paid line's units to batches, oldest first (first in, first out)."""
-    needed = line.quantity
-    allocations = []
-    batches = db.session.scalars(
-        select(Batch)
-        .where(Batch.variant_id == line.variant_id, Batch.units_allocated < Batch.quantity)
-        .order_by(Batch.produced_month, Batch.id)
-        .with_for_update()
-    ).all()
-    for batch in batches:
-        if needed == 0:
-            break
-        take = min(needed, batch.quantity - batch.units_allocated)
-        batch.units_allocated += take
-        allocations.append(LineAllocation(line=line, batch_id=batch.id, quantity=take))
-        needed -= take
-    if needed:
-        allocations.append(LineAllocation(line=line, batch_id=None, quantity=needed))
-    return allocations
+def _sell_order_units(order: Order) -> dict[int, BatchUnits]:
+    """The order's held units leave the shelf; returns, per variant, the batch units
+    sold (first in, first out, the same rule as a write-off: shop.provenance.batch_units).
+
+    Variants are taken in id order, as checkout takes them, so the two never deadlock.
+    """
+    held = dict(
+        db.session.execute(
+            update(Reservation)
+            .where(Reservation.order_id == order.id, Reservation.status == ReservationStatus.HELD)
+            .values(status=ReservationStatus.CONSUMED)
+            .returning(Reservation.variant_id, Reservation.quantity)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
+    sold: dict[int, BatchUnits] = {}
+    for line in sorted(order.lines, key=lambda line: line.variant_id):
+        if held.get(line.variant_id) != line.quantity:
+            # A hold lost before on-hand and held were kept apart: hold the units now.
+            move_stock(line.variant_id, -line.quantity, StockMovementKind.RESERVATION,
+                       reason=order.number)  # fmt: skip
+        sold[line.variant_id] = sell_held_units(line.variant_id, line.quantity, order.number)
+    return sold
 
 
 def payment_succeeded(
@@ -120,12 +124,7 @@ def payment_succeeded(
     transition(order, OrderStatus.PAID)
     order.paid_at = utcnow()
     order.last_payment_error = ""
-    db.session.execute(
-        update(Reservation)
-        .where(Reservation.order_id == order.id, Reservation.status == ReservationStatus.HELD)
-        .values(status=ReservationStatus.CONSUMED)
-        .execution_options(synchronize_session=False)
-    )
+    sold = _sell_order_units(order)
     if payment is None:
         payment = next((p for p in order.payments if p.reference == reference), None)
     if payment is None:
@@ -136,7 +135,10 @@ def payment_succeeded(
     payment.status = PaymentStatus.SUCCEEDED
     paid_lines = []
     for line in order.lines:
-        allocations = _allocate_batches(line)
+        allocations = [
+            LineAllocation(line=line, batch_id=batch_id, quantity=units)
+            for batch_id, units in sold[line.variant_id]
+        ]
         db.session.add_all(allocations)
         paid_lines.append(
             signals.PaidLine(

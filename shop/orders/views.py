@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 
 from babel import Locale
 from flask import (
@@ -15,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -29,7 +31,7 @@ from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from shop.database import begin_writing
-from shop.extensions import csrf, db
+from shop.extensions import csrf, db, limiter
 from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
 from shop.orders import payments, refunds, shares
@@ -126,7 +128,40 @@ def _checkout_form() -> CheckoutForm:
     return form
 
 
+def _checkout_session_key() -> str:
+    """This browser session, for the per-session checkout limit (a random id in the
+    signed session cookie; a client that drops cookies meets the per-address limit)."""
+    key = session.get("checkout_key")
+    if not isinstance(key, str):
+        key = session["checkout_key"] = secrets.token_urlsafe(12)
+    return "checkout-session:" + key
+
+
+def _order_placed(response) -> bool:
+    return response.status_code == 302 and "/pay" in response.location
+
+
+def _too_many_checkouts(_limit):
+    return make_response(render_template(
+        "error.html", code=429, title="Too many checkouts",
+        message="Too many orders were started from here in a short time, so this one was not "
+        "placed and nothing is held. If you left an order unpaid, you can still pay for it "
+        "from its page; otherwise please try again later.",
+    ), 429)  # fmt: skip
+
+
 @bp.route("/checkout", methods=["GET", "POST"])
+# Orders placed count (a form sent back with mistakes does not): per address and per
+# session, limits from CHECKOUT_LIMIT_PER_* (counters in RATELIMIT_STORAGE_URI).
+@limiter.limit(
+    lambda: current_app.config["CHECKOUT_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_order_placed,
+    on_breach=_too_many_checkouts,
+)
+@limiter.limit(lambda: current_app.config["CHECKOUT_LIMIT_PER_SESSION"], methods=["POST"],
+               deduct_when=_order_placed, on_breach=_too_many_checkouts,
+               key_func=_checkout_session_key)  # fmt: skip
 def checkout():
     if not carts.read(session):
         flash("Your cart is empty.", "error")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from shop import csv_import as f
-from shop.catalog.models import Variant
 from shop.csv_import import (
     FieldError,
     Importer,
@@ -22,8 +20,14 @@ from shop.csv_import import (
     upsert,
 )
 from shop.extensions import db
-from shop.provenance.models import Batch, Trainee, Workshop, WorkshopKind
-from shop.provenance.services import record_batch, workshops_by_slug
+from shop.provenance.models import Trainee, Workshop, WorkshopKind
+from shop.provenance.services import (
+    BatchDraft,
+    BatchLookups,
+    batch_problems,
+    record_batch,
+    workshops_by_slug,
+)
 from shop.provenance.trainees import TraineeDetails, save_trainee, trainee_problems
 
 
@@ -143,7 +147,8 @@ class TraineeImporter(Importer):
 
 
 def parse_makers(value: str, column: str) -> list[tuple[str, int]]:
-    """'T001:2;T002:1' -> [('T001', 2), ('T002', 1)]; blank means no makers recorded."""
+    """'T001:2;T002:1' -> [('T001', 2), ('T002', 1)]; blank means no makers recorded.
+    Only the format: the rules (known trainees, weights, no repeats) are record_batch's."""
     makers = []
     for part in (p.strip() for p in value.split(";")):
         if not part:
@@ -152,12 +157,19 @@ def parse_makers(value: str, column: str) -> list[tuple[str, int]]:
         trainee_code = trainee_code.strip()
         if not sep or not f.CODE_RE.match(trainee_code):
             raise FieldError(column, f"'{part}' is not like T001:2 (trainee code and weight)")
-        weight_value = f.integer(weight, column, minimum=1, maximum=10_000)
-        makers.append((trainee_code, weight_value))
-    duplicated = [c for c, n in Counter(c for c, _ in makers).items() if n > 1]
-    if duplicated:
-        raise FieldError(column, f"lists {', '.join(duplicated)} more than once")
+        makers.append((trainee_code, f.integer(weight, column)))
     return makers
+
+
+def any_month(value: str, column: str) -> date:
+    """A month like 2026-03, of any year: only the format. Whether it may be in the
+    future is a batch rule (batch_problems), like every other rule a batch must meet."""
+    try:
+        return f.month(value, column, not_after=date.max)
+    except FieldError:
+        raise
+    except ValueError:  # a year Python's dates do not have, like 0000
+        raise FieldError(column, f"'{value.strip()}' is not a month like 2026-03") from None
 
 
 class BatchImporter(Importer):
@@ -168,90 +180,45 @@ class BatchImporter(Importer):
         # Seeding demo data runs the same file again; a real import never does.
         self.skip_recorded = skip_recorded
 
-    def parse(self, row: dict[str, str]) -> dict:
-        return f.collect(
+    def parse(self, row: dict[str, str]) -> BatchDraft:
+        values = f.collect(
             row,
             {
-                "code": partial(f.code, max_length=40),
+                "code": partial(f.text, max_length=200),
                 "workshop_slug": f.slug,
-                "sku": partial(f.code, max_length=64),
-                "quantity": partial(f.integer, minimum=1, maximum=100_000),
-                "produced_month": f.month,
+                "sku": partial(f.text, max_length=200),
+                "quantity": f.integer,
+                "produced_month": any_month,
                 "materials": partial(f.text, required=False, max_length=500),
                 "makers": parse_makers,
             },
         )
+        return BatchDraft(**{**values, "makers": tuple(values["makers"])})
 
-    def _lookups(self, rows):
-        workshops = workshops_by_slug({v["workshop_slug"] for _, v in rows})
-        skus = {v["sku"] for _, v in rows}
-        variants = {
-            variant.sku: variant
-            for variant in db.session.scalars(
-                select(Variant).where(Variant.sku.in_(skus)).options(selectinload(Variant.product))
-            )
-        }
-        trainee_codes = {c for _, v in rows for c, _ in v["makers"]}
-        trainees = {
-            t.code: t
-            for t in db.session.scalars(select(Trainee).where(Trainee.code.in_(trainee_codes)))
-        }
-        recorded = set(
-            db.session.scalars(
-                select(Batch.code).where(Batch.code.in_({v["code"] for _, v in rows}))
-            )
-        )
-        return workshops, variants, trainees, recorded
+    def _to_write(self, rows, lookups: BatchLookups):
+        """Rows to record: all of them, or, when seeding again, those not recorded yet."""
+        if not self.skip_recorded:
+            return rows
+        return [(n, d) for n, d in rows if d.code not in lookups.recorded]
 
     def check(self, rows):
-        workshops, variants, trainees, recorded = self._lookups(rows)
-        errors = duplicate_errors(rows, "code", "batch code")
-        errors += unknown_workshop_errors(rows, workshops)
-        for n, v in rows:
-            if v["code"] in recorded and not self.skip_recorded:
-                errors.append(RowError(n, "code", f"batch {v['code']} was recorded before"))
-            workshop = workshops.get(v["workshop_slug"])
-            variant = variants.get(v["sku"])
-            if variant is None:
-                errors.append(
-                    RowError(
-                        n, "sku", f"no variant with SKU '{v['sku']}' (import the catalog first)"
-                    )
-                )
-            elif workshop is not None and variant.product.workshop_id != workshop.id:
-                errors.append(
-                    RowError(
-                        n, "sku", f"{v['sku']} is made by another workshop, not '{workshop.slug}'"
-                    )
-                )
-            for trainee_code, _ in v["makers"]:
-                trainee = trainees.get(trainee_code)
-                if trainee is None:
-                    errors.append(RowError(n, "makers", f"no trainee '{trainee_code}'"))
-                elif workshop is not None and trainee.workshop_id != workshop.id:
-                    errors.append(
-                        RowError(
-                            n, "makers", f"trainee '{trainee_code}' is not at '{workshop.slug}'"
-                        )
-                    )
+        lookups = BatchLookups.load(d for _, d in rows)
+        errors = duplicate_errors([(n, {"code": d.code}) for n, d in rows], "code", "batch code")
+        for n, draft in self._to_write(rows, lookups):
+            errors += [
+                RowError(n, column, message) for column, message in batch_problems(draft, lookups)
+            ]
         return errors
 
     def write(self, rows, progress: Callable[[int], None]) -> ImportResult:
         result = ImportResult()
-        workshops, variants, trainees, recorded = self._lookups(rows)
-        for _, v in rows:
-            if v["code"] in recorded:
-                result.unchanged += 1
-            else:
-                record_batch(
-                    code=v["code"],
-                    workshop=workshops[v["workshop_slug"]],
-                    variant=variants[v["sku"]],
-                    quantity=v["quantity"],
-                    produced_month=v["produced_month"],
-                    materials=v["materials"],
-                    makers=[(trainees[c], w) for c, w in v["makers"]],
-                )
+        lookups = BatchLookups.load(d for _, d in rows)
+        to_write = {n for n, _ in self._to_write(rows, lookups)}
+        for n, draft in rows:
+            if n in to_write:
+                record_batch(draft, lookups)
                 result.created += 1
+            else:
+                result.unchanged += 1
             progress(1)
         return result

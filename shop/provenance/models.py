@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.catalog.models import Product, Variant
@@ -167,6 +168,10 @@ class Batch(db.Model):
         CheckConstraint(
             "units_allocated >= 0 AND units_allocated <= quantity", name="allocation_in_range"
         ),
+        CheckConstraint(
+            "units_written_off >= 0 AND units_allocated + units_written_off <= quantity",
+            name="units_used_within_quantity",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -176,6 +181,9 @@ class Batch(db.Model):
     quantity: Mapped[int] = mapped_column(Integer)
     # Units already traced to sold order lines (first in, first out).
     units_allocated: Mapped[int] = mapped_column(Integer, default=0)
+    # Units written off by negative stock adjustments (lost, damaged), first in, first
+    # out like a sale, so no sale is ever traced to them.
+    units_written_off: Mapped[int] = mapped_column(Integer, default=0)
     produced_month: Mapped[date] = public_column(Date)  # always the 1st of the month
     materials: Mapped[str] = public_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -185,6 +193,11 @@ class Batch(db.Model):
     makers: Mapped[list[BatchMaker]] = relationship(
         back_populates="batch", order_by="BatchMaker.id", cascade="all, delete-orphan"
     )
+
+    @hybrid_property
+    def units_left(self) -> int:
+        """Units of this batch neither sold nor written off (in Python and in SQL)."""
+        return self.quantity - self.units_allocated - self.units_written_off
 
 
 @private_unless_public

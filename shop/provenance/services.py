@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from shop.catalog.models import Product, StockMovementKind, Variant
 from shop.catalog.services import move_stock
+from shop.csv_import import CODE_RE
 from shop.extensions import db
 from shop.provenance.models import (
     Batch,
@@ -43,6 +44,10 @@ MIN_PUBLIC_ALIASES = 3
 
 class ProvenanceError(ValueError):
     """A provenance record that would break a rule; nothing was changed."""
+
+    def __init__(self, message: str, problems: Sequence[tuple[str, str]] = ()):
+        super().__init__(message)
+        self.problems = list(problems)  # (field, message), when the rule names a field
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ def public_workshop(workshop: Workshop, interval_days: int, locale: str = "en_US
 
 def current_batch(variant: Variant) -> Batch | None:
     """The batch the next unit sold comes from (first in, first out)."""
-    open_batches = [b for b in variant.batches if b.units_allocated < b.quantity]
+    open_batches = [b for b in variant.batches if b.units_left > 0]
     return open_batches[0] if open_batches else None
 
 
@@ -159,44 +164,130 @@ def batch_for_page(code: str) -> Batch | None:
     ).one_or_none()
 
 
-def record_batch(
-    *,
-    code: str,
-    workshop: Workshop,
-    variant: Variant,
-    quantity: int,
-    produced_month: date,
-    materials: str,
-    makers: Sequence[tuple[Trainee, int]],
-) -> Batch:
-    """Record a production batch and bring its units into stock."""
-    if quantity <= 0:
-        raise ProvenanceError("a batch needs a quantity of at least 1")
-    if variant.product.workshop_id != workshop.id:
-        raise ProvenanceError(f"{variant.sku} is made by another workshop, not {workshop.name}")
-    seen: set[int] = set()
-    for trainee, weight in makers:
-        if weight <= 0:
-            raise ProvenanceError("a maker's weight must be at least 1")
-        if trainee.workshop_id != workshop.id:
-            raise ProvenanceError(f"maker {trainee.code} is not a trainee of {workshop.name}")
-        if trainee.id in seen:
-            raise ProvenanceError(f"maker {trainee.code} is listed twice")
-        seen.add(trainee.id)
-    if db.session.scalar(select(Batch.id).where(Batch.code == code)) is not None:
-        raise ProvenanceError(f"batch {code} was recorded before")
+BATCH_CODE_MAX = 40
+BATCH_QUANTITY_MAX = 100_000
+MAKER_WEIGHT_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class BatchDraft:
+    """A batch as an operator states it: plain values, nothing looked up yet."""
+
+    code: str
+    workshop_slug: str
+    sku: str
+    quantity: int
+    produced_month: date
+    materials: str = ""
+    makers: tuple[tuple[str, int], ...] = ()  # (trainee code, weight in pieces or hours)
+
+
+@dataclass
+class BatchLookups:
+    """The records a set of drafts refers to, loaded in four statements whatever their number."""
+
+    workshops: dict[str, Workshop]
+    variants: dict[str, Variant]
+    trainees: dict[str, Trainee]
+    recorded: set[str]
+
+    @classmethod
+    def load(cls, drafts: Iterable[BatchDraft]) -> BatchLookups:
+        drafts = list(drafts)
+        skus = _searchable(d.sku for d in drafts)
+        codes = _searchable(c for d in drafts for c, _ in d.makers)
+        return cls(
+            workshops=workshops_by_slug(_searchable(d.workshop_slug for d in drafts)),
+            variants={
+                v.sku: v
+                for v in db.session.scalars(
+                    select(Variant)
+                    .where(Variant.sku.in_(skus))
+                    .options(joinedload(Variant.product))
+                )
+            },
+            trainees={
+                t.code: t
+                for t in db.session.scalars(select(Trainee).where(Trainee.code.in_(codes)))
+            },
+            recorded=set(
+                db.session.scalars(
+                    select(Batch.code).where(Batch.code.in_(_searchable(d.code for d in drafts)))
+                )
+            ),
+        )
+
+
+def _searchable(values: Iterable[str]) -> set[str]:
+    """Values worth looking up: a NUL byte (refused by PostgreSQL) or a very long text
+    cannot name anything, and batch_problems reports them as unknown."""
+    return {v for v in values if v and "\x00" not in v and len(v) <= 200}
+
+
+def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
+    """Every rule a batch must meet, as (field, message); the field names are the
+    import columns. The admin form and the importer both come here."""
+    problems = []
+    if not CODE_RE.match(draft.code) or len(draft.code) > BATCH_CODE_MAX:
+        problems.append(("code", f"'{draft.code}' is not a batch code (letters, digits, '-', "
+                                 f"'_' or '.', at most {BATCH_CODE_MAX} characters)"))  # fmt: skip
+    elif draft.code in lookups.recorded:
+        problems.append(("code", f"batch {draft.code} was recorded before"))
+    if not 1 <= draft.quantity <= BATCH_QUANTITY_MAX:
+        problems.append(("quantity", f"must be at least 1 and at most {BATCH_QUANTITY_MAX}, "
+                                     f"got {draft.quantity}"))  # fmt: skip
+    if month_start(draft.produced_month) > month_start(today()):
+        month = draft.produced_month.strftime("%Y-%m")
+        problems.append(("produced_month", f"{month} is in the future"))
+    workshop = lookups.workshops.get(draft.workshop_slug)
+    if workshop is None:
+        problems.append(("workshop_slug", f"no workshop '{draft.workshop_slug}'"))
+    variant = lookups.variants.get(draft.sku)
+    if variant is None:
+        problems.append(("sku", f"no variant with SKU '{draft.sku}' (import the catalog first)"))
+    elif workshop is not None and variant.product.workshop_id != workshop.id:
+        problems.append(("sku", f"{draft.sku} is made by another workshop, not '{workshop.slug}'"))
+    seen: set[str] = set()
+    for trainee_code, weight in draft.makers:
+        trainee = lookups.trainees.get(trainee_code)
+        if trainee_code in seen:
+            problems.append(("makers", f"trainee '{trainee_code}' is listed twice"))
+        seen.add(trainee_code)
+        if not 1 <= weight <= MAKER_WEIGHT_MAX:
+            problems.append(("makers", f"the weight of '{trainee_code}' must be between 1 and "
+                                       f"{MAKER_WEIGHT_MAX}, got {weight}"))  # fmt: skip
+        if trainee is None:
+            problems.append(("makers", f"no trainee '{trainee_code}'"))
+        elif workshop is not None and trainee.workshop_id != workshop.id:
+            problems.append(("makers", f"trainee '{trainee_code}' is not at '{workshop.slug}'"))
+    return problems
+
+
+def record_batch(draft: BatchDraft, lookups: BatchLookups | None = None) -> Batch:
+    """Record a production batch and bring its units onto the shelf.
+
+    Raises ProvenanceError (with every problem) and changes nothing when a rule is broken.
+    """
+    lookups = lookups or BatchLookups.load([draft])
+    problems = batch_problems(draft, lookups)
+    if problems:
+        raise ProvenanceError("; ".join(message for _, message in problems), problems)
+    variant = lookups.variants[draft.sku]
     batch = Batch(
-        code=code,
-        workshop=workshop,
+        code=draft.code,
+        workshop=lookups.workshops[draft.workshop_slug],
         variant=variant,
-        quantity=quantity,
-        produced_month=month_start(produced_month),
-        materials=materials,
-        makers=[BatchMaker(trainee=t, weight=w) for t, w in makers],
+        quantity=draft.quantity,
+        produced_month=month_start(draft.produced_month),
+        materials=draft.materials,
+        makers=[BatchMaker(trainee=lookups.trainees[c], weight=w) for c, w in draft.makers],
     )
     db.session.add(batch)
     db.session.flush()
-    move_stock(variant, quantity, StockMovementKind.BATCH, batch_id=batch.id, reason=code)
+    lookups.recorded.add(draft.code)
+    move_stock(
+        variant, draft.quantity, StockMovementKind.BATCH, batch_id=batch.id, reason=draft.code
+    )
     return batch
 
 

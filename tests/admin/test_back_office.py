@@ -114,9 +114,9 @@ def test_recording_a_batch_raises_stock_and_bad_input_writes_nothing(app, ctx, a
     for bad, message in (
         ({"makers": f"{elsewhere.code}:1"}, "is not at"),
         ({"makers": "T1"}, "is not like T001:2"),
-        ({"produced_month": "2999-01"}, "not in the future"),
+        ({"produced_month": "2999-01"}, "2999-01 is in the future"),
         ({"sku": "NOPE"}, "no variant with SKU"),
-        ({"quantity": "0"}, "Number must be"),
+        ({"quantity": "0"}, "Quantity: must be at least 1"),
     ):
         response = admin_client.post("/admin/batches/new", data={**good, **bad})
         assert response.status_code == 400 and message in response.get_data(as_text=True), bad
@@ -124,7 +124,9 @@ def test_recording_a_batch_raises_stock_and_bad_input_writes_nothing(app, ctx, a
     assert admin_client.post("/admin/batches/new", data=good).status_code == 302
     assert db.session.get(Variant, variant.id).stock == 7
     duplicate = admin_client.post("/admin/batches/new", data=good)
-    assert duplicate.status_code == 400 and "already recorded" in duplicate.get_data(as_text=True)
+    assert duplicate.status_code == 400 and "was recorded before" in duplicate.get_data(
+        as_text=True
+    )
     assert db.session.get(Variant, variant.id).stock == 7
 
 
@@ -143,7 +145,7 @@ def test_stock_adjustments_need_a_reason_and_are_audited(app, ctx, admin_client)
     )
     assert db.session.get(Variant, variant.id).stock == 2
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "stock.adjust")).one()
-    assert (entry.before, entry.after) == ({"stock": 3}, {"stock": 2})
+    assert (entry.before, entry.after) == ({"on_hand": 3}, {"on_hand": 2})
     savepoint = db.session.begin_nested()
     with pytest.raises(DBAPIError, match="append-only"):
         db.session.execute(text("UPDATE audit_log SET summary = 'nothing happened'"))

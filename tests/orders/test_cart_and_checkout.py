@@ -157,16 +157,16 @@ def test_a_fault_midway_through_placing_an_order_leaves_nothing(client, ctx, app
     db.session.commit()
     add(client, first.id, "2")
     add(client, second.id, "1")
-    real = services.take_stock
+    real = services.change_stock
     calls = []
 
-    def failing(variant_id, quantity):
+    def failing(variant_id, kind, quantity):
         calls.append(variant_id)
         if len(calls) == 2:
             raise RuntimeError("power cut")
-        return real(variant_id, quantity)
+        return real(variant_id, kind, quantity)
 
-    monkeypatch.setattr(services, "take_stock", failing)
+    monkeypatch.setattr(services, "change_stock", failing)
     with pytest.raises(RuntimeError):
         client.post("/checkout", data=CHECKOUT)
     with app.app_context():
@@ -175,7 +175,7 @@ def test_a_fault_midway_through_placing_an_order_leaves_nothing(client, ctx, app
         assert db.session.scalar(select(func.count(StockMovement.id))) == 2  # the two batches only
         assert (_stock(first.id), _stock(second.id)) == (5, 5)
     # the cart survives, so the buyer can simply try again
-    monkeypatch.setattr(services, "take_stock", real)
+    monkeypatch.setattr(services, "change_stock", real)
     assert client.post("/checkout", data=CHECKOUT).status_code == 302
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from shop import create_app
-from shop.catalog.models import StockMovement, Variant
+from shop.catalog.models import StockMovement, StockMovementKind, Variant
 from shop.config import config_for_tests
 from shop.extensions import db
 from shop.orders.models import (
@@ -212,7 +212,8 @@ def test_a_card_payment_confirmed_at_localstripe_pays_the_order_through_its_webh
         assert variant.stock == 4
         sold = db.session.scalar(
             select(func.sum(StockMovement.quantity)).where(
-                StockMovement.variant_id == variant_id, StockMovement.quantity < 0
+                StockMovement.variant_id == variant_id,
+                StockMovement.kind == StockMovementKind.SALE,
             )
         )
         assert sold == -2

@@ -1,0 +1,93 @@
+"""One set of batch rules: the admin form and the CSV import give the same answer
+for the same batch, because both call provenance.services.record_batch."""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from shop.extensions import db
+from shop.provenance.models import Batch
+from tests import factories as f
+from tests.conftest import client_as
+from tests.test_imports import BATCHES_HEADER
+
+# (the field to change, its value in the form, in the file, what both must say)
+CASES = [
+    ("code", "B 1", "B 1", "'B 1' is not a batch code"),
+    ("code", "B-TAKEN", "B-TAKEN", "batch B-TAKEN was recorded before"),
+    ("quantity", "0", "0", "must be at least 1 and at most 100000, got 0"),
+    ("quantity", "100001", "100001", "must be at least 1 and at most 100000, got 100001"),
+    ("produced_month", "2999-01", "2999-01", "2999-01 is in the future"),
+    ("sku", "NOPE", "NOPE", "no variant with SKU 'NOPE'"),
+    ("makers", "{elsewhere}:1", "{elsewhere}:1", "trainee '{elsewhere}' is not at"),
+    ("makers", "{maker}:0", "{maker}:0", "the weight of '{maker}' must be between 1"),
+    ("makers", "{maker}:1;{maker}:2", "{maker}:1;{maker}:2", "trainee '{maker}' is listed twice"),
+    ("makers", "GHOST:1", "GHOST:1", "no trainee 'GHOST'"),
+]
+
+
+@pytest.fixture
+def setting(ctx):
+    w = f.workshop(slug="riverside-rules")
+    variant = f.product(w).variants[0]
+    maker, elsewhere = f.trainee(w), f.trainee(f.workshop())
+    f.batch(variant, code="B-TAKEN", quantity=1)
+    db.session.commit()
+    good = {"code": "B_OK.1", "workshop_slug": w.slug, "sku": variant.sku, "quantity": "3",
+            "produced_month": "2026-02", "materials": "canvas", "makers": f"{maker.code}:2"}  # fmt: skip
+    return w, good, {"maker": maker.code, "elsewhere": elsewhere.code}
+
+
+def _import(app, tmp_path, row: dict):
+    path = Path(tmp_path) / "batches.csv"
+    columns = BATCHES_HEADER.strip().split(",")
+    path.write_text(BATCHES_HEADER + ",".join(row[c] for c in columns) + "\n")
+    return app.test_cli_runner().invoke(args=["batches", "import", str(path)])
+
+
+def _form(app, w, row: dict):
+    admin = client_as(app, "admin")
+    return admin.post("/admin/batches/new", data={**row, "workshop": w.id})
+
+
+@pytest.mark.parametrize(("field", "in_form", "in_file", "message"), CASES)
+def test_the_form_and_the_import_refuse_the_same_batch_with_the_same_words(
+    app, setting, tmp_path, field, in_form, in_file, message
+):
+    w, good, names = setting
+    message = message.format(**names)
+    form = _form(app, w, {**good, field: in_form.format(**names)})
+    assert form.status_code == 400 and message in html.unescape(form.get_data(as_text=True))
+    imported = _import(app, tmp_path, {**good, field: in_file.format(**names)})
+    assert imported.exit_code == 1 and message in imported.output, imported.output
+    assert db.session.scalar(select(func.count(Batch.id))) == 1  # nothing was recorded
+
+
+def test_the_form_and_the_import_accept_the_same_batch(app, setting, tmp_path):
+    w, good, _ = setting
+    assert _form(app, w, good).status_code == 302  # a code with '_' and '.' too
+    imported = _import(app, tmp_path, {**good, "code": "B_OK.2"})
+    assert imported.exit_code == 0, imported.output
+    assert db.session.scalar(select(func.count(Batch.id))) == 3
+    months = set(db.session.scalars(select(Batch.produced_month).where(Batch.code != "B-TAKEN")))
+    assert months == {date(2026, 2, 1)}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("code", "B\x00"), ("sku", "S\x00"), ("makers", "T\x00:1"), ("produced_month", "0000-01"),
+     ("quantity", str(10**23)), ("makers", f"T001:{10**23}")],
+)  # fmt: skip
+def test_hostile_values_are_refused_with_a_message_not_an_error(
+    app, setting, tmp_path, field, value
+):
+    w, good, _ = setting
+    assert _form(app, w, {**good, field: value}).status_code == 400
+    imported = _import(app, tmp_path, {**good, field: value})
+    assert imported.exit_code == 1 and "nothing was imported" in imported.output, imported.output
+    assert db.session.scalar(select(func.count(Batch.id))) == 1

@@ -1,0 +1,70 @@
+"""Issue 9, defect 2: lost or damaged units use up specific batch units, first in,
+first out, the way a sale does, so no maker is credited for a unit that was lost."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from shop.extensions import db
+from shop.orders.models import LineAllocation
+from shop.provenance.models import Batch
+from tests import factories as f
+from tests.conftest import client_as
+from tests.orders.test_cart_and_checkout import CHECKOUT, add
+from tests.training.conftest import balance_of
+
+
+def _two_batches_of_two():
+    w = f.workshop()
+    variant = f.product(w, price=1000).variants[0]
+    old_maker, new_maker = f.trainee(w), f.trainee(w)
+    older = f.batch(variant, quantity=2, makers=[(old_maker, 1)], produced_month=date(2026, 1, 1))
+    newer = f.batch(variant, quantity=2, makers=[(new_maker, 1)], produced_month=date(2026, 2, 1))
+    db.session.commit()
+    return variant, (older, old_maker), (newer, new_maker)
+
+
+def _buy(app, variant, quantity: int) -> int:
+    buyer = app.test_client()
+    add(buyer, variant.id, str(quantity))
+    pay_page = buyer.post("/checkout", data=CHECKOUT).location
+    assert buyer.post(pay_page, data={"card_number": "4242424242424242"}).status_code == 302
+    return max(db.session.scalars(select(LineAllocation.line_id)))
+
+
+def _allocated(line_id) -> set[tuple[int | None, int]]:
+    return set(
+        db.session.execute(
+            select(LineAllocation.batch_id, LineAllocation.quantity).where(
+                LineAllocation.line_id == line_id
+            )
+        ).all()
+    )
+
+
+def test_lost_units_are_written_off_the_oldest_batch_and_the_sale_credits_the_next(app, ctx):
+    variant, (older, old_maker), (newer, new_maker) = _two_batches_of_two()
+    admin = client_as(app, "admin")
+    admin.post(f"/admin/stock/{variant.id}/adjust", data={"quantity": "-2", "reason": "lost"})
+
+    line_id = _buy(app, variant, 2)
+    assert _allocated(line_id) == {(newer.id, 2)}
+    assert balance_of(old_maker) == 0  # the units that were lost earn nothing
+    assert balance_of(new_maker) == 200  # 10 % of 2 x $10.00
+    older, newer = db.session.get(Batch, older.id), db.session.get(Batch, newer.id)
+    assert (older.units_written_off, older.units_allocated) == (2, 0)
+    assert (newer.units_written_off, newer.units_allocated) == (0, 2)
+
+
+def test_found_units_go_back_only_to_the_batch_they_were_written_off_from(app, ctx):
+    variant, (older, old_maker), (newer, _new_maker) = _two_batches_of_two()
+    admin = client_as(app, "admin")
+    admin.post(f"/admin/stock/{variant.id}/adjust", data={"quantity": "-2", "reason": "lost"})
+    admin.post(f"/admin/stock/{variant.id}/adjust", data={"quantity": "3", "reason": "found 3"})
+    # The two lost units of the older batch come back to it; the third found unit has
+    # no known batch: it is sold last and credited to the workshop's pool.
+    line_id = _buy(app, variant, 5)
+    assert _allocated(line_id) == {(older.id, 2), (newer.id, 2), (None, 1)}
+    assert balance_of(old_maker) == 200
