@@ -16,7 +16,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    abort,
     current_app,
     has_request_context,
     jsonify,
@@ -331,7 +330,11 @@ def register_request_guards(app: Flask) -> None:
     def refuse_nul_bytes():
         # No text the store keeps or looks up contains a NUL, and PostgreSQL refuses it in
         # any string, so a request carrying one is malformed: 400, and nothing is written.
-        if "\x00" in request.path or _has_nul(request.args):
-            abort(400)
-        if request.method not in ("GET", "HEAD", "OPTIONS") and _has_nul(request.form):
-            abort(400)
+        in_form = request.method not in ("GET", "HEAD", "OPTIONS") and _has_nul(request.form)
+        if "\x00" in request.path or _has_nul(request.args) or in_form:
+            return render_template(
+                "error.html", code=400, title="That request held a character we cannot keep",
+                message="Something sent held a NUL character, which no name, address or search "
+                "can contain. Nothing was changed: please retype it and try again.",
+            ), 400  # fmt: skip
+        return None

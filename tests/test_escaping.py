@@ -70,7 +70,7 @@ def test_every_page_email_and_export_shows_markup_only_escaped(app, ctx):
     try:
         store = build_store(with_markup=True)
         by_role = clients(app, store)
-        _send_every_email(app, store, by_role["admin"])
+        _send_every_email(app, store, by_role)
         checked = escaped = 0
         for role, client in by_role.items():
             client.post("/cart/add", data={"variant_id": store.cart_variant_id, "quantity": "1"})
@@ -95,9 +95,10 @@ def test_every_page_email_and_export_shows_markup_only_escaped(app, ctx):
     assert missing == set(), f"templates no test rendered with markup: {sorted(missing)}"
 
 
-def _send_every_email(app, store, admin) -> None:
-    """The order confirmation, the shipping notice, a password reset and a verification,
-    each about rows full of markup."""
+def _send_every_email(app, store, by_role) -> None:
+    """The order confirmation, the shipping notice, a password reset, both answers to a
+    registration and a verification, each about rows full of markup."""
+    admin, customer = by_role["admin"], by_role["customer"]
     with app.test_request_context():  # links are built as in the request that paid
         paid = db.session.scalars(
             select(Order).where(Order.id == store.extra["paid"].id)
@@ -111,10 +112,12 @@ def _send_every_email(app, store, admin) -> None:
     visitor = app.test_client()
     forgot = visitor.post("/password/forgot", data={"email": store.people["customer"].email})
     assert forgot.status_code < 400
-    password = "a long enough password 1"
-    registered = visitor.post("/register", data={"name": MARKUP, "email": "new@example.org",
-                                                  "password": password, "confirm": password})  # fmt: skip
-    assert registered.status_code < 400
+    for address in ("new@example.org", store.people["customer"].email):  # new, and known
+        registered = visitor.post("/register", data={"name": MARKUP, "email": address})
+        assert registered.status_code < 400
+    store.people["customer"].email_verified_at = None
+    db.session.commit()
+    assert customer.post("/account/verify").status_code == 302
 
 
 def _check(response, where: str) -> str:

@@ -13,7 +13,6 @@ Revises: 0005
 Create Date: 2026-11-30 09:00:00
 
 """
-from contextlib import contextmanager
 
 from alembic import op
 import sqlalchemy as sa
@@ -32,38 +31,15 @@ def _in(values):
     return "status IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-@contextmanager
-def _foreign_keys_off_on_sqlite():
-    """SQLite's batch mode copies a table, drops it and renames the copy: with foreign
-    keys on, dropping `orders` or `refunds` fails while lines and payments refer to
-    them. SQLite's own recipe: keys off (only possible outside a transaction), change,
-    check every reference, keys on. PostgreSQL alters the tables in place."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        yield
-        return
-    bind.exec_driver_sql("COMMIT")
-    bind.exec_driver_sql("PRAGMA foreign_keys=OFF")
-    bind.exec_driver_sql("BEGIN")
-    try:
-        yield
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
-    finally:
-        bind.exec_driver_sql("COMMIT")
-        bind.exec_driver_sql("PRAGMA foreign_keys=ON")
-        bind.exec_driver_sql("BEGIN")
-
-
+# SQLite's batch mode rebuilds `orders` and `refunds` (copy, drop, rename) while other
+# rows refer to them: migrations/env.py turns its foreign keys off around every
+# migration and checks every reference afterwards.
 def upgrade():
-    with _foreign_keys_off_on_sqlite():
-        _upgrade()
+    _upgrade()
 
 
 def downgrade():
-    with _foreign_keys_off_on_sqlite():
-        _downgrade()
+    _downgrade()
 
 
 def _upgrade():
