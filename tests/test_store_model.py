@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import uuid
 from datetime import date
 
@@ -85,7 +86,9 @@ class StoreMachine(RuleBasedStateMachine):
 
     def teardown(self):
         try:
-            if self.model is not None:
+            # The command itself, once per example; not when a step already failed (its
+            # error would hide that step's).
+            if self.model is not None and sys.exc_info()[0] is None:
                 clean, output = self.store.ledger_verify()
                 assert clean, f"flask ledger verify: {output}"
         finally:

@@ -10,42 +10,31 @@ this is the one file to adapt.
 
 from __future__ import annotations
 
-import contextvars
-import email.parser
-import email.policy
+import json
 import shutil
-import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import func, select
 
-import shop.timeutil
 from shop.accounts.models import User
-from shop.audit.models import AuditEntry
 from shop.catalog.models import Product, Variant
 from shop.extensions import db
 from shop.orders.gateways import StripeGateway, gateway
 from shop.orders.models import (
-    LineAllocation,
     Order,
-    OrderLine,
     OrderStatus,
-    Reservation,
-    ReservationStatus,
 )
 from shop.orders.views import handle_gateway_event
 from shop.provenance.models import Batch
 from shop.training import services as training
-from shop.training.models import LedgerAccount, Transfer, Withdrawal
-from shop.training.reports import verify
+from shop.training.models import LedgerAccount, Withdrawal
 from tests import factories as f
 from tests.conftest import client_as
+from tests.model.harness import Clock, Interleaving, fresh, store_settings
+from tests.model.store_state import StoreState, read_state
 from tests.orders.conftest import WEBHOOK_SECRET, sign
 
 PAYING_CARD = "4242 4242 4242 4242"
@@ -80,93 +69,6 @@ class PlacedOrder:
     shipping: int
     reference: str  # filled in once paid: the payment's gateway reference
     lines: tuple[PlacedLine, ...]
-
-
-@dataclass
-class OrderFacts:
-    """An order as the model speaks of it: payment, shipping and refunds kept apart."""
-
-    payment: str  # pending | paid | cancelled | expired
-    shipped: bool
-    tracking: str
-    refunded: int
-    line_refunded: dict[int, int]
-    status: str  # the store's own word, for messages
-
-
-@dataclass
-class StoreState:
-    on_hand: dict[int, int]
-    reserved: dict[int, int]
-    available: dict[int, int]
-    batches: dict[int, tuple[int, int, int, int]]  # id: (variant, workshop, quantity, allocated)
-    product_workshop: dict[int, int]  # variant id: its product's workshop
-    allocations: dict[int, list[tuple[int | None, int]]]  # line id: [(batch id, units)]
-    orders: dict[int, OrderFacts]
-    held_by_order: dict[int, dict[int, int]]  # order id: {variant id: units still held}
-    # (line id, account id): amount, per kind
-    shares: dict[tuple[int, int], int]
-    reversals: dict[tuple[int, int], int]  # by subject account (taken and loss together)
-    taken: dict[int, int]  # account id: reversals taken from it (not borne by refund_loss)
-    balances: dict[int, int]  # account id: credits - debits
-    negative_accounts: list[str]
-    total_debits: int
-    total_credits: int
-    ledger_problems: list[str]  # what `flask ledger verify` would report
-    withdrawals: dict[int, str]
-    audit: Counter
-    emails: Counter  # (kind, order number): count
-
-
-class Clock:
-    """Moves the store's clock: every `utcnow` the shop imported reads real time + offset."""
-
-    def __init__(self):
-        self.offset = timedelta()
-        self.original = shop.timeutil.utcnow
-        self.patched: list[tuple[object, str]] = []
-        for name, module in list(sys.modules.items()):
-            if (name == "shop" or name.startswith("shop.")) and getattr(
-                module, "utcnow", None
-            ) is self.original:
-                module.utcnow = self.now
-                self.patched.append((module, "utcnow"))
-
-    def now(self) -> datetime:
-        return self.original() + self.offset
-
-    def restore(self) -> None:
-        for module, name in self.patched:
-            setattr(module, name, self.original)
-
-
-@contextmanager
-def store_settings(app):
-    """What the model needs of the store's configuration, for the length of the test:
-    no rate limits (the model checks out many times a minute), and the checkout caps the
-    model expects (see model.MAX_UNITS_PER_ORDER)."""
-    from shop.extensions import limiter
-    from tests.model.model import MAX_HELD_UNITS_PER_SESSION, MAX_UNITS_PER_ORDER
-
-    wanted = {
-        "RATELIMIT_ENABLED": False,
-        "CHECKOUT_MAX_UNITS_PER_ORDER": MAX_UNITS_PER_ORDER,
-        "CHECKOUT_MAX_HELD_UNITS_PER_SESSION": MAX_HELD_UNITS_PER_SESSION,
-    }
-    saved = {k: app.config.get(k) for k in wanted}
-    enabled = limiter.enabled
-    app.config.update(wanted)
-    limiter.enabled = False
-    try:
-        yield
-    finally:
-        app.config.update(saved)
-        limiter.enabled = enabled
-
-
-def _fresh(call):
-    """Run `call` in a context of its own, as a separate request or process would."""
-    return contextvars.Context().run(call)
 
 
 class StoreDriver:
@@ -248,7 +150,7 @@ class StoreDriver:
 
     def _cli(self, *args: str):
         runner = self.app.test_cli_runner()
-        return _fresh(lambda: runner.invoke(args=list(args)))
+        return fresh(lambda: runner.invoke(args=list(args)))
 
     # --- stock and batches (admin) --------------------------------------------------------
 
@@ -388,7 +290,7 @@ class StoreDriver:
             args.append("--shipping")
         active = self.app.extensions["payment_gateway"]
         if meanwhile is not None:
-            self.app.extensions["payment_gateway"] = _Interleaving(active, meanwhile)
+            self.app.extensions["payment_gateway"] = Interleaving(active, meanwhile)
         try:
             result = self._cli(*args)
         finally:
@@ -419,11 +321,10 @@ class StoreDriver:
         events = []
         for kind, obj in kinds:
             self._event_ids += 1
-            events.append(
-                _json({"id": f"evt_model_{self._event_ids}", "object": "event", "type": kind,
-                       "api_version": "2024-06-20", "created": int(time.time()),
-                       "data": {"object": obj}})
-            )  # fmt: skip
+            event = {"id": f"evt_model_{self._event_ids}", "object": "event", "type": kind,
+                     "api_version": "2024-06-20", "created": int(time.time()),
+                     "data": {"object": obj}}  # fmt: skip
+            events.append(json.dumps(event).encode())
         return events
 
     def deliver_event(self, payload: bytes) -> str:
@@ -436,7 +337,7 @@ class StoreDriver:
                 db.session.commit()
                 return outcome
 
-        return _fresh(deliver)
+        return fresh(deliver)
 
     # --- training accounts (staff) ----------------------------------------------------------
 
@@ -493,7 +394,7 @@ class StoreDriver:
                 db.session.commit()
                 return outcome
 
-        return _fresh(call)
+        return fresh(call)
 
     # --- reading the store -----------------------------------------------------------------
 
@@ -502,124 +403,13 @@ class StoreDriver:
         return result.exit_code == 0, result.output
 
     def read(self) -> StoreState:
+        """What the store holds now (tests/model/store_state.py reads it)."""
+
         def read():
             with self.app.app_context():
-                return self._read()
+                return read_state(self.outbox)
 
-        return _fresh(read)
-
-    def _read(self) -> StoreState:
-        """Everything the model compares, in a dozen statements of plain columns."""
-        s = db.session
-        stock = dict(s.execute(select(Variant.id, Variant.stock)).all())
-        held_rows = s.execute(
-            select(Reservation.order_id, Reservation.variant_id, Reservation.quantity).where(
-                Reservation.status == ReservationStatus.HELD
-            )
-        ).all()
-        held_by_order: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        reserved: dict[int, int] = defaultdict(int)
-        for order_id, variant_id, quantity in held_rows:
-            held_by_order[order_id][variant_id] += quantity
-            reserved[variant_id] += quantity
-        # Today `stock` is what can still be sold; the shelf holds that plus the held units.
-        on_hand = {v: stock[v] + reserved[v] for v in stock}
-        batches = {
-            row[0]: tuple(row[1:])
-            for row in s.execute(select(Batch.id, Batch.variant_id, Batch.workshop_id,
-                                        Batch.quantity, Batch.units_allocated))
-        }  # fmt: skip
-        product_workshop = dict(
-            s.execute(select(Variant.id, Product.workshop_id).join(Variant.product)).all()
-        )
-        allocations: dict[int, list] = defaultdict(list)
-        for line_id, batch_id, quantity in s.execute(
-            select(LineAllocation.line_id, LineAllocation.batch_id, LineAllocation.quantity)
-            .order_by(LineAllocation.id)
-        ):  # fmt: skip
-            allocations[line_id].append((batch_id, quantity))
-        line_refunded: dict[int, dict[int, int]] = defaultdict(dict)
-        for line_id, order_id, refunded in s.execute(
-            select(OrderLine.id, OrderLine.order_id, OrderLine.refunded_amount)
-        ):
-            line_refunded[order_id][line_id] = refunded
-        orders = {}
-        for order_id, status, refunded, tracking in s.execute(
-            select(Order.id, Order.status, Order.refunded_amount, Order.tracking_number)
-        ):
-            payment = {
-                OrderStatus.PENDING_PAYMENT: "pending", OrderStatus.CANCELLED: "cancelled",
-                OrderStatus.EXPIRED: "expired",
-            }.get(status, "paid")  # fmt: skip
-            orders[order_id] = OrderFacts(
-                payment=payment, shipped=bool(tracking), tracking=tracking, refunded=refunded,
-                line_refunded=line_refunded[order_id], status=str(status),
-            )  # fmt: skip
-        shares: dict = defaultdict(int)
-        reversals: dict = defaultdict(int)
-        taken: dict = defaultdict(int)
-        for kind, cause_id, debit, credit, subject, amount in s.execute(
-            select(Transfer.kind, Transfer.cause_id, Transfer.debit_account_id,
-                   Transfer.credit_account_id, Transfer.subject_account_id, Transfer.amount)
-        ):  # fmt: skip
-            if kind == "sale_share":
-                shares[(cause_id, credit)] += amount
-            elif kind == "refund_reversal":
-                reversals[(cause_id, subject)] += amount
-                taken[debit] += amount
-        accounts = s.execute(
-            select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.debits_posted,
-                   LedgerAccount.credits_posted, LedgerAccount.debits_must_not_exceed_credits)
-        ).all()  # fmt: skip
-        check = verify()  # what `flask ledger verify` checks; the command itself runs at the end
-        emails: Counter = Counter()
-        parser = email.parser.BytesHeaderParser(policy=email.policy.default)
-        for path in Path(self.outbox).glob("*.eml"):
-            subject = str(parser.parsebytes(path.read_bytes())["Subject"])
-            words = subject.split()
-            if subject.startswith("Your order "):
-                emails[("confirmation", words[2])] += 1
-            elif subject.endswith("is on its way"):
-                emails[("shipping", words[1])] += 1
-        return StoreState(
-            on_hand=on_hand, reserved=dict(reserved),
-            available={v: on_hand[v] - reserved.get(v, 0) for v in on_hand},
-            batches=batches, product_workshop=product_workshop, allocations=dict(allocations),
-            orders=orders, held_by_order={k: dict(v) for k, v in held_by_order.items()},
-            shares=dict(shares), reversals=dict(reversals), taken=dict(taken),
-            balances={a.id: a.credits_posted - a.debits_posted for a in accounts},
-            negative_accounts=[a.code for a in accounts
-                               if a.debits_must_not_exceed_credits and a.debits_posted > a.credits_posted],
-            total_debits=sum(a.debits_posted for a in accounts),
-            total_credits=sum(a.credits_posted for a in accounts),
-            ledger_problems=list(check.problems),
-            withdrawals=dict(s.execute(select(Withdrawal.id, Withdrawal.status)).all()),
-            audit=Counter(dict(s.execute(
-                select(AuditEntry.action, func.count()).group_by(AuditEntry.action)).all())),
-            emails=emails,
-        )  # fmt: skip
+        return fresh(read)
 
 
-class _Interleaving:
-    """The store's gateway, with something else happening while a refund is on its way."""
-
-    def __init__(self, inner, meanwhile):
-        self.inner, self.meanwhile, self.name = inner, meanwhile, inner.name
-
-    def refund(self, **kwargs):
-        meanwhile, self.meanwhile = self.meanwhile, None  # once: the other refund uses it too
-        if meanwhile is not None:
-            _fresh(meanwhile)
-        return self.inner.refund(**kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-
-def _json(value) -> bytes:
-    import json
-
-    return json.dumps(value).encode()
-
-
-__all__ = ["OrderFacts", "PlacedOrder", "StoreDriver", "StoreState", "store_settings"]
+__all__ = ["PlacedOrder", "StoreDriver", "StoreState", "store_settings"]
