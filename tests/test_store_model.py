@@ -193,7 +193,7 @@ class StoreMachine(RuleBasedStateMachine):
         cart = self.model.carts[buyer]
         if 9 in IGNORED and set(cart) - {variant.id}:
             return  # one variant per order: an expired order then holds nothing elsewhere
-        expected = cart.get(variant.id, 0) + quantity <= self.model.available(variant.id)
+        expected = self.model.cart_allowed(buyer, variant.id, quantity, caps=10 not in IGNORED)
         assert self.store.add_to_cart(buyer, variant.id, quantity) == expected
         if expected:
             cart[variant.id] = cart.get(variant.id, 0) + quantity

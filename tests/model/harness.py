@@ -43,8 +43,8 @@ def store_settings(app):
 
     wanted = {
         "RATELIMIT_ENABLED": False,
-        "CHECKOUT_MAX_UNITS_PER_ORDER": MAX_UNITS_PER_ORDER,
-        "CHECKOUT_MAX_HELD_UNITS_PER_SESSION": MAX_HELD_UNITS_PER_SESSION,
+        "MAX_UNITS_PER_ORDER": MAX_UNITS_PER_ORDER,
+        "MAX_HELD_UNITS_PER_SESSION": MAX_HELD_UNITS_PER_SESSION,
     }
     saved = {k: app.config.get(k) for k in wanted}
     enabled = limiter.enabled

@@ -35,6 +35,7 @@ class BatchUnits:
     month: date
     remaining: int
     makers: list[tuple[int, int]]  # (trainee id, weight), as listed
+    written_off: int = 0  # lost or damaged units, which a later count may find again
 
 
 @dataclass
@@ -52,7 +53,7 @@ class VariantModel:
     def on_hand(self) -> int:
         return sum(b.remaining for b in self.batches) + self.loose
 
-    def take(self, units: int) -> list[tuple[int | None, int]]:
+    def take(self, units: int, write_off: bool = False) -> list[tuple[int | None, int]]:
         """Use up `units` first in, first out; returns (batch id or None, units)."""
         taken = []
         for batch in sorted(self.batches, key=lambda b: (b.month, b.id)):
@@ -61,6 +62,7 @@ class VariantModel:
             n = min(units, batch.remaining)
             if n:
                 batch.remaining -= n
+                batch.written_off += n if write_off else 0
                 units -= n
                 taken.append((batch.id, n))
         if units:
@@ -168,9 +170,16 @@ class StoreModel:
         if change < 0:
             if -change > self.available(variant_id):
                 return False
-            variant.take(-change)  # lost or damaged units are used up like sold ones
-        else:
-            variant.loose += change
+            variant.take(-change, write_off=True)  # used up like sold ones
+            return True
+        # Found units go back to the batches they were written off from, the newest
+        # batch first; only the rest have no known batch.
+        for batch in sorted(variant.batches, key=lambda b: (b.month, b.id), reverse=True):
+            give = min(change, batch.written_off)
+            batch.written_off -= give
+            batch.remaining += give
+            change -= give
+        variant.loose += change
         return True
 
     def products_with_batches(self) -> set[int]:
@@ -201,20 +210,37 @@ class StoreModel:
         for o in orders:
             o.payment = "expired"  # every one of its holds goes back, on every variant
 
+    def replaced_by_checkout(self, buyer: int, now: datetime) -> list[OrderModel]:
+        """What a checkout ends first: the holds that ran out on its variants, and the
+        session's own unpaid orders (a new checkout replaces them, so one session holds
+        one order's units at most)."""
+        swept = self.overdue_touching(self.carts[buyer], now)
+        own = [o for o in self.orders.values() if o.buyer == buyer and o.payment == "pending"]
+        return swept + [o for o in own if o not in swept]
+
     def checkout_allowed(self, buyer: int, now: datetime, caps: bool = True) -> bool:
-        """A checkout sweeps the holds that ran out on its variants, then must find the
-        cart's units available, within the caps."""
+        """A checkout ends what it replaces, then must find the cart's units available,
+        within the caps."""
         cart = self.carts[buyer]
-        swept = self.overdue_touching(cart, now)
-        free = {v: self.available(v) + sum(o.units().get(v, 0) for o in swept) for v in cart}
+        freed = self.replaced_by_checkout(buyer, now)
+        free = {v: self.available(v) + sum(o.units().get(v, 0) for o in freed) for v in cart}
         if any(q > free[v] for v, q in cart.items()):
             return False
         units = sum(cart.values())
-        held = self.session_held(buyer, now) + units
-        return not caps or (units <= MAX_UNITS_PER_ORDER and held <= MAX_HELD_UNITS_PER_SESSION)
+        return not caps or (units <= MAX_UNITS_PER_ORDER and units <= MAX_HELD_UNITS_PER_SESSION)
+
+    def cart_allowed(self, buyer: int, variant_id: int, quantity: int, caps: bool = True) -> bool:
+        """Adding to the cart: there must be that many available, and the cart must stay
+        within what one order may hold."""
+        cart = self.carts[buyer]
+        if quantity < 1 or cart.get(variant_id, 0) + quantity > self.available(variant_id):
+            return False
+        return not caps or sum(cart.values()) + quantity <= MAX_UNITS_PER_ORDER
 
     def place(self, buyer: int, placed, now: datetime) -> None:
         self.expire(self.overdue_touching(self.carts[buyer], now))
+        for replaced in self.replaced_by_checkout(buyer, now):
+            replaced.payment = "cancelled"
         lines = [
             LineModel(li.id, li.variant_id, li.sku, li.quantity, li.line_total, li.bps,
                       li.workshop_id)

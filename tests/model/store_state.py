@@ -1,7 +1,8 @@
 """The store side of the model test, reading: what the store holds, in the model's terms.
 
-Part of the driver (tests/model/driver.py): when the store's schema changes (on_hand and
-reserved columns, a shipping fact beside the refund status), this is where to adapt.
+Part of the driver (tests/model/driver.py): when the store's schema changes, this is
+where to adapt. Shipped means the order's life reached shipped (its refund status is a
+separate fact); the shelf is the variant's own on_hand, reserved and available.
 """
 
 from __future__ import annotations
@@ -69,19 +70,18 @@ class StoreState:
 def read_state(outbox: str) -> StoreState:
     """Everything the model compares, in a dozen statements of plain columns."""
     s = db.session
-    stock = dict(s.execute(select(Variant.id, Variant.stock)).all())
+    shelf = {vid: (on, held) for vid, on, held in
+             s.execute(select(Variant.id, Variant.on_hand, Variant.reserved))}  # fmt: skip
     held_rows = s.execute(
         select(Reservation.order_id, Reservation.variant_id, Reservation.quantity).where(
             Reservation.status == ReservationStatus.HELD
         )
     ).all()
     held_by_order: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    reserved: dict[int, int] = defaultdict(int)
     for order_id, variant_id, quantity in held_rows:
         held_by_order[order_id][variant_id] += quantity
-        reserved[variant_id] += quantity
-    # Today `stock` is what can still be sold; the shelf holds that plus the held units.
-    on_hand = {v: stock[v] + reserved[v] for v in stock}
+    on_hand = {v: on for v, (on, _held) in shelf.items()}
+    reserved = {v: held for v, (_on, held) in shelf.items()}
     batches = {
         row[0]: tuple(row[1:])
         for row in s.execute(select(Batch.id, Batch.variant_id, Batch.workshop_id,
@@ -102,6 +102,7 @@ def read_state(outbox: str) -> StoreState:
     ):
         line_refunded[order_id][line_id] = refunded
     orders = {}
+    shipped_states = (OrderStatus.FULFILLED, OrderStatus.COMPLETED)
     for order_id, status, refunded, tracking in s.execute(
         select(Order.id, Order.status, Order.refunded_amount, Order.tracking_number)
     ):
@@ -110,7 +111,8 @@ def read_state(outbox: str) -> StoreState:
             OrderStatus.EXPIRED: "expired",
         }.get(status, "paid")  # fmt: skip
         orders[order_id] = OrderFacts(
-            payment=payment, shipped=bool(tracking), tracking=tracking, refunded=refunded,
+            payment=payment, shipped=status in shipped_states, tracking=tracking,
+            refunded=refunded,
             line_refunded=line_refunded[order_id], status=str(status),
         )  # fmt: skip
     shares: dict = defaultdict(int)
@@ -140,8 +142,8 @@ def read_state(outbox: str) -> StoreState:
         elif subject.endswith("is on its way"):
             emails[("shipping", words[1])] += 1
     return StoreState(
-        on_hand=on_hand, reserved=dict(reserved),
-        available={v: on_hand[v] - reserved.get(v, 0) for v in on_hand},
+        on_hand=on_hand, reserved=reserved,
+        available=dict(s.execute(select(Variant.id, Variant.available)).all()),
         batches=batches, product_workshop=product_workshop, allocations=dict(allocations),
         orders=orders, held_by_order={k: dict(v) for k, v in held_by_order.items()},
         shares=dict(shares), reversals=dict(reversals), taken=dict(taken),
