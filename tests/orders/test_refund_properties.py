@@ -15,9 +15,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.orders.gateways import (
@@ -32,6 +32,7 @@ from shop.orders.models import Order, Refund, RefundLine
 from shop.orders.payments import payment_succeeded
 from shop.orders.refunds import RefundError, refund_order
 from shop.orders.views import handle_gateway_event
+from shop.training.models import Transfer, TransferKind
 from tests.conftest import rolled_back
 from tests.orders.conftest import new_order, stocked_variant
 
@@ -44,13 +45,15 @@ class InMemoryStripe(DummyGateway):
         self.refunds: dict[str, GatewayRefund] = {}
         self.by_key: dict[str, str] = {}
         self.events: list[tuple[str, str, GatewayEvent]] = []
+        self.emitted = 0  # events ever sent: Stripe never reuses an event id
         self.api_up = True
 
     def refunded(self, statuses=("succeeded", "pending")) -> int:
         return sum(r.amount for r in self.refunds.values() if r.status in statuses)
 
     def _emit(self, made: GatewayRefund, kind: str) -> None:
-        n = len(self.events)
+        n = self.emitted
+        self.emitted += 1
         one = GatewayEvent(f"evt_{n}_r", "refunds_changed", PI, refunds=(made,))
         self.events.append((f"evt_{n}_r", kind, one))
         total = GatewayEvent(f"evt_{n}_c", "refunds_changed", PI, refunded_total=self.refunded())
@@ -109,6 +112,17 @@ def check(order_id: int, stripe: InMemoryStripe) -> Order:
     for line in order.lines:
         booked = db.session.scalars(select(RefundLine.amount).where(RefundLine.line_id == line.id))
         assert line.refunded_amount == sum(booked) <= line.line_total
+        # The makers give back the refunded proportion of what the line credited them.
+        by_kind = dict(
+            db.session.execute(
+                select(Transfer.kind, func.sum(Transfer.amount))
+                .where(Transfer.cause_type == "order_line", Transfer.cause_id == line.id)
+                .group_by(Transfer.kind)
+            ).all()
+        )
+        credited = int(by_kind.get(TransferKind.SALE_SHARE) or 0)
+        reversed_ = int(by_kind.get(TransferKind.REFUND_REVERSAL) or 0)
+        assert reversed_ == credited * line.refunded_amount // line.line_total
     named = [r.reference for r in rows if r.reference]
     assert len(named) == len(set(named)), "a gateway refund was booked twice"
     for row in rows:
@@ -138,6 +152,18 @@ step = st.one_of(
     steps=st.lists(step, min_size=1, max_size=16),
     final_api=st.lists(st.booleans(), min_size=1, max_size=4),
 )
+# Found once: events were named by the length of a queue that deliveries shorten, so
+# the event telling that re_4 succeeded reused an id already handled and was dropped
+# as a duplicate. Stripe never reuses an event id; the in-memory Stripe no longer does.
+@example(
+    prices=(3695, 121),
+    steps=[("settle", 0, 0.0, False), ("office", 0, 0.3252119595712522, True),
+           ("command", 0, 0.01, False), ("settle", 0, 0.0, False), ("settle", 0, 0.0, False),
+           ("command", 0, 0.26374905177370883, False), ("dashboard", 0, 0.25216418960834075, True),
+           ("command", 2, 0.3252119595712522, False), ("deliver", 0, 0.0, False),
+           ("deliver", 0, 0.0, False)],
+    final_api=[False],
+)  # fmt: skip
 def test_any_mix_of_refunds_books_each_gateway_refund_once_and_never_too_much(
     migrated_app, prices, steps, final_api
 ):
