@@ -13,7 +13,9 @@ of today's shape, with no refund list).
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import replace
+from datetime import UTC, timedelta
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -63,7 +65,8 @@ class InMemoryStripe(DummyGateway):
         if amount <= 0 or amount > self.paid - self.refunded():
             raise GatewayError("Stripe refused the refund: amount too large")
         made = GatewayRefund(f"re_{len(self.refunds) + 1}", amount, status,
-                             metadata.get(STORE_KEY, ""), metadata.get(STORE_PLAN, ""))  # fmt: skip
+                             metadata.get(STORE_KEY, ""), metadata.get(STORE_PLAN, ""),
+                             int(time.time()))  # fmt: skip
         self.refunds[made.id] = made
         self._emit(made, "refund.created")
         return made
@@ -84,6 +87,19 @@ class InMemoryStripe(DummyGateway):
                 self._emit(self.refunds[made.id], "refund.updated")
                 return
 
+    def an_hour_ago(self) -> None:
+        """Everything Stripe made so far was made an hour earlier (so was the store's part,
+        see `an_hour_passes`)."""
+
+        def older(made: GatewayRefund) -> GatewayRefund:
+            return replace(made, created=made.created - 3600)
+
+        self.refunds = {rid: older(made) for rid, made in self.refunds.items()}
+        self.events = [
+            (eid, kind, replace(e, refunds=e.refunds and tuple(map(older, e.refunds))))
+            for eid, kind, e in self.events
+        ]
+
     def as_delivered(self, event: GatewayEvent) -> GatewayEvent:
         """What the webhook works with: the refunds listed from the API when it answers."""
         if not self.api_up:
@@ -99,6 +115,15 @@ def deliver(stripe: InMemoryStripe, index: int, keep: bool) -> None:
     if not keep:
         del stripe.events[position]
     handle_gateway_event("dummy", stripe.as_delivered(replace(event, id=event_id)))
+    db.session.commit()
+
+
+def an_hour_passes(order_id: int, stripe: InMemoryStripe) -> None:
+    """Every refund made and booked so far, at the gateway and in the store, is an hour older."""
+    stripe.an_hour_ago()
+    for row in db.session.scalars(select(Refund).where(Refund.order_id == order_id)):
+        made_at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        row.created_at = made_at - timedelta(hours=1)
     db.session.commit()
 
 
@@ -139,6 +164,7 @@ step = st.one_of(
     st.tuples(st.just("settle"), st.just(0), st.just(0.0), st.just(False)),
     st.tuples(st.just("deliver"), st.integers(0, 50), st.just(0.0), st.booleans()),
     st.tuples(st.just("api"), st.just(0), st.just(0.0), st.booleans()),
+    st.tuples(st.just("wait"), st.just(0), st.just(0.0), st.just(False)),
 )
 
 
@@ -197,6 +223,8 @@ def test_any_mix_of_refunds_books_each_gateway_refund_once_and_never_too_much(
                 stripe.settle_one()
             elif kind == "deliver":
                 deliver(stripe, which, keep=flag)
+            elif kind == "wait":
+                an_hour_passes(order_id, stripe)
             else:
                 stripe.api_up = flag
         check(order_id, stripe)
@@ -218,3 +246,29 @@ def test_any_mix_of_refunds_books_each_gateway_refund_once_and_never_too_much(
         assert order.refunded_amount == stripe.refunded(("succeeded",))
         named = set(db.session.scalars(select(Refund.reference).where(Refund.order_id == order_id)))
         assert set(stripe.refunds) <= named, "a gateway refund was never booked by its id"
+
+
+def test_a_line_refund_asked_after_a_total_only_booking_is_booked_on_its_line(migrated_app):
+    """A dashboard refund known only by the charge's total (API down) was spread over
+    the lines; a back-office refund of one line asked for afterwards cannot be inside
+    that total, so it is booked on its line, not hidden in the spread."""
+    with rolled_back(migrated_app) as app, app.app_context():
+        variants = [stocked_variant(quantity=3, price=1000, makers=1) for _ in range(2)]
+        order = new_order([(v, 1) for v in variants])
+        payment_succeeded(order, gateway_name="dummy", reference=PI, amount=order.total,
+                          currency="USD")  # fmt: skip
+        db.session.commit()
+        order_id, (first, second) = order.id, [line.id for line in order.lines]
+        stripe = InMemoryStripe(order.total)
+        stripe.dashboard_refund(1000, pending=False)  # re_1: evt_0_r, evt_0_c (total 1000)
+        stripe.api_up = False
+        deliver(stripe, 1, keep=False)  # only the total: 1000 spread, 500 on each line
+        an_hour_passes(order_id, stripe)
+        refund_order(order_id, stripe, line_amounts={second: 500}, idempotency_key="office-1")
+        db.session.commit()
+        stripe.api_up = True
+        while stripe.events:
+            deliver(stripe, 0, keep=False)
+        order = check(order_id, stripe)
+        assert order.refunded_amount == 1500
+        assert {line.id: line.refunded_amount for line in order.lines} == {first: 500, second: 1000}
