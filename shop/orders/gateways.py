@@ -8,6 +8,7 @@ the signed webhook. The Stripe key lives on a client object, not the module.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -54,6 +55,7 @@ class GatewayRefund:
     status: str
     store_key: str = ""
     store_plan: str = ""
+    created: int = 0  # when the gateway made it (Unix seconds); 0 when not told
 
     @property
     def succeeded(self) -> bool:
@@ -124,7 +126,7 @@ class DummyGateway:
     ) -> GatewayRefund:
         return GatewayRefund(
             f"dummy_re_{idempotency_key[:40]}", amount, REFUND_SUCCEEDED,
-            metadata.get(STORE_KEY, ""), metadata.get(STORE_PLAN, ""),
+            metadata.get(STORE_KEY, ""), metadata.get(STORE_PLAN, ""), int(time.time()),
         )  # fmt: skip
 
 
@@ -237,7 +239,14 @@ def _gateway_refund(obj: dict) -> GatewayRefund:
         status=str(obj.get("status") or ""),
         store_key=str(metadata.get(STORE_KEY) or "")[:100],
         store_plan=str(metadata.get(STORE_PLAN) or "")[:500],
+        created=_unix_time(obj.get("created")),
     )
+
+
+def _unix_time(value: Any) -> int:
+    """A plausible Unix time in seconds, else 0 (not told)."""
+    seconds = int(value or 0)
+    return seconds if 0 < seconds < 2**33 else 0
 
 
 def _refund_event(event_id: str, kind: str, obj: dict, order_id: int | None) -> GatewayEvent:

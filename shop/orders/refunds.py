@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -173,10 +174,32 @@ def _book(
     return refund
 
 
-def _unattributed_left(order: Order) -> int:
-    """Money booked from a gateway's total alone that no refund id has claimed yet."""
+# Clocks (the gateway's, the store's) may differ by this much: a total booked longer
+# than this before a refund was made at the gateway cannot hold that refund.
+CLOCK_MARGIN = timedelta(minutes=1)
+
+
+def _unattributed_left(order: Order, made: GatewayRefund | None = None) -> int:
+    """Money booked from a gateway's total alone that no refund id has claimed yet;
+    with `made`, no more than the totals booked after it was made could hold."""
     booked = sum(r.amount for r in order.refunds if not r.reference)
-    return booked - sum(r.covered for r in order.refunds if r.reference)
+    left = booked - sum(r.covered for r in order.refunds if r.reference)
+    if made is None or not made.created:
+        return left
+    made_at = datetime.fromtimestamp(made.created, UTC)
+    could_hold = sum(
+        r.amount
+        for r in order.refunds
+        if not r.reference and _aware(r.created_at) > made_at - CLOCK_MARGIN
+    )
+    return min(left, could_hold)
+
+
+def _aware(moment: datetime | None) -> datetime:
+    """SQLite gives back naive datetimes; the store writes UTC."""
+    if moment is None:  # not flushed yet: booked just now
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _flag(order: Order, message: str) -> None:
@@ -191,7 +214,9 @@ def book_gateway_refund(
 
     As the store planned it when it asked for it and the plan still fits; else
     spread over what is left. Money already booked from a total alone is claimed
-    first, so it is never booked twice. None when nothing could be booked.
+    first, so it is never booked twice; but not from totals booked before the refund
+    was made, which cannot hold it (claiming them would hide a refund the store
+    planned per line in their spread). None when nothing could be booked.
     """
     for known in order.refunds:
         if known.reference == made.id or (
@@ -203,7 +228,7 @@ def book_gateway_refund(
     if order.status not in PAID_STATES:
         _flag(order, f"The gateway reports refund {made.id} on an order that is {order.status}.")
         return None
-    covered = min(made.amount, _unattributed_left(order))
+    covered = min(made.amount, _unattributed_left(order, made))
     amount = made.amount - covered
     left = order.total - order.refunded_amount
     if amount > left:

@@ -361,6 +361,22 @@ def test_signed_refund_events_of_a_strange_shape_change_nothing(stripe_app):
         assert db.session.get(Order, order.id).refunded_amount == 0
 
 
+def test_a_refund_event_with_an_absurd_creation_time_is_booked_not_a_500(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _paid_stripe_order(client)
+        post_event(client, stripe_event("evt_total", "charge.refunded", charge(100, order.total)))
+        absurd = {**refund_object("re_far", 100), "created": 10**30}
+        response = post_event(client, stripe_event("evt_far", "refund.created", absurd))
+        assert response.status_code == 200
+        db.session.expire_all()
+        rows = db.session.scalars(select(Refund).where(Refund.order_id == order.id)).all()
+        assert sorted((r.reference, r.amount, r.covered) for r in rows) == [
+            ("", 100, 0),
+            ("re_far", 0, 100),
+        ]
+
+
 def test_a_store_refund_the_gateway_holds_as_pending_is_booked_only_when_it_succeeds(app, ctx):
     from dataclasses import replace
 
