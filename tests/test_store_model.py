@@ -338,9 +338,11 @@ class StoreMachine(RuleBasedStateMachine):
             order.reference, refund_id, amount, order.at_stripe, order.total, updated
         )
         for payload in payloads[:-1]:  # refund.created / refund.updated tell of this refund
-            self.events.append([order.id, {refund_id}, payload, 2])
+            self.events.append([order.id, {refund_id}, payload, 2, ("id", refund_id)])
         # charge.refunded tells of every refund on the charge so far (amount_refunded)
-        self.events.append([order.id, set(order.dashboard), payloads[-1], 2])
+        self.events.append(
+            [order.id, set(order.dashboard), payloads[-1], 2, ("total", order.at_stripe)]
+        )
         self.stripe_delivers_an_event(len(self.events) - len(payloads) + first % len(payloads))
 
     @precondition(lambda self: self.events)
@@ -348,7 +350,13 @@ class StoreMachine(RuleBasedStateMachine):
     def stripe_delivers_an_event(self, e, again=True):
         event = nth(self.events, e)
         self.store.deliver_event(event[2])
-        self.model.orders[event[0]].known |= event[1]
+        order = self.model.orders[event[0]]
+        order.known |= event[1]
+        kind, value = event[4]
+        if kind == "id":
+            order.known_by_id.add(value)
+        else:
+            order.told_total = max(order.told_total, value)
         event[3] -= 1
         if not again or event[3] == 0:
             self.events.remove(event)

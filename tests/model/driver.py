@@ -30,6 +30,7 @@ from shop.orders.models import (
 from shop.orders.views import handle_gateway_event
 from shop.provenance.models import Batch
 from shop.training import services as training
+from shop.training.ledger import LedgerError
 from shop.training.models import LedgerAccount, Withdrawal
 from tests import factories as f
 from tests.conftest import client_as
@@ -309,7 +310,7 @@ class StoreDriver:
         charge = f"ch_{reference}"
         refund = {"id": refund_id, "object": "refund", "amount": amount, "currency": "usd",
                   "charge": charge, "payment_intent": reference, "status": "succeeded",
-                  "metadata": {}}  # fmt: skip
+                  "created": int(self.clock.now().timestamp()), "metadata": {}}  # fmt: skip
         kinds = [("refund.created", refund)]
         if updated:
             kinds.append(("refund.updated", refund))
@@ -348,7 +349,8 @@ class StoreDriver:
     def request_withdrawal(self, staff: int, trainee_id: int, cents: int) -> int | None:
         client = self.staff[staff]
         response = client.post(f"/staff/trainees/{trainee_id}/withdrawals", data={
-            "amount": major(cents), "purpose": "course_fees", "payee": "City College",
+            "withdrawal-amount": major(cents), "withdrawal-purpose": "course_fees",
+            "withdrawal-payee": "City College",
         })  # fmt: skip
         if not self._succeeded(client, response) or response.status_code != 302:
             return None
@@ -369,7 +371,8 @@ class StoreDriver:
         client = self.staff[staff]
         amount = ("-" if cents < 0 else "") + major(abs(cents))
         response = client.post(f"/staff/trainees/{trainee_id}/corrections", data={
-            "amount": amount, "reason": "model correction", "request_key": key,
+            "correction-amount": amount, "correction-reason": "model correction",
+            "correction-request_key": key,
         })  # fmt: skip
         return self._succeeded(client, response) and response.status_code == 302
 
@@ -390,7 +393,8 @@ class StoreDriver:
                     training.post_correction(trainee_id=target, amount=cents, reason="batch",
                                              actor=actor, request_key=key)  # fmt: skip
                     outcome = "posted"
-                except training.TrainingError:
+                except (training.TrainingError, LedgerError):
+                    db.session.rollback()
                     outcome = "refused"
                 except RecursionError as exc:
                     db.session.rollback()

@@ -101,6 +101,8 @@ class OrderModel:
     store_refunds: int = 0  # refunds made by the store itself (back office, command)
     dashboard: dict[str, int] = field(default_factory=dict)  # refund id: amount
     known: set[str] = field(default_factory=set)  # dashboard refunds the store was told of
+    known_by_id: set[str] = field(default_factory=set)  # ... by an event naming the refund
+    told_total: int = 0  # the highest `amount_refunded` a delivered charge.refunded gave
 
     @property
     def at_stripe(self) -> int:
@@ -108,8 +110,12 @@ class OrderModel:
 
     @property
     def told(self) -> int:
-        """What the store has been told of so far: the least it must have booked."""
-        return self.store_refunds + sum(self.dashboard[r] for r in self.known)
+        """The least the store must have booked by now. Stripe's API does not answer in
+        the model, so the store knows refunds by the events naming them, and the charge's
+        total refunded from charge.refunded; a total may cover refunds it has not yet seen
+        by id, so what it must have booked is the larger of the two, not their sum."""
+        by_id = self.store_refunds + sum(self.dashboard[r] for r in self.known_by_id)
+        return max(by_id, self.told_total)
 
     @property
     def all_told(self) -> bool:
