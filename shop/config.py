@@ -139,6 +139,9 @@ def load_config(instance_path: str | os.PathLike) -> dict:
     }
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def check_deployment(config: MutableMapping) -> None:
     """Refuse to start a store that would be unsafe where real buyers reach it.
 
@@ -167,11 +170,13 @@ def check_deployment(config: MutableMapping) -> None:
     config["PAYMENT_GATEWAY"] = gateway
     trusted = list(config.get("TRUSTED_HOSTS") or [])
     if environment == DEVELOPMENT:
-        # `make run` works on 127.0.0.1:PORT with nothing configured; a Host list set
-        # by hand is still honoured.
-        if trusted and base:
+        # `make run` works on 127.0.0.1:PORT with nothing configured. A development
+        # store reached under any other name (one deployed without SHOP_ENV by
+        # mistake) refuses the request, so no emailed link can be built on a Host
+        # header an attacker sent; names set by hand are honoured.
+        if base:
             trusted.append(urlsplit(base).hostname)
-        config["TRUSTED_HOSTS"] = trusted or None
+        config["TRUSTED_HOSTS"] = list(dict.fromkeys([*LOOPBACK_HOSTS, *trusted]))
         return
     if not base:
         raise ConfigError(

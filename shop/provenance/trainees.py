@@ -55,9 +55,15 @@ def _words(name: str) -> list[str]:
 
 
 def alias_gives_away_legal_name(alias: str, legal_name: str) -> bool:
-    """Whether any word of the alias is a word of the legal name, whatever the case or
-    accents: a public alias must not name her, not even in part."""
-    return bool(set(_words(alias)) & set(_words(legal_name)))
+    """Whether the alias names her, even in part, whatever the case, accents, spacing or
+    punctuation: any word of the legal name among the alias's words, or any of its
+    words of three letters or more within the alias's letters run together ('C h e n
+    d a', 'Chen-da'). Refusing a harmless alias now and then is the safe mistake."""
+    legal = set(_words(legal_name))
+    if set(_words(alias)) & legal:
+        return True
+    letters = "".join(_words(alias))
+    return any(len(word) >= 3 and word in letters for word in legal)
 
 
 def trainee_problems(details: TraineeDetails) -> list[tuple[str, str]]:

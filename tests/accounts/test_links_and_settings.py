@@ -56,12 +56,18 @@ def test_emailed_links_and_qr_codes_ignore_the_host_header(development_app):
 
     client = app.test_client()
     evil = {"Host": "evil.example"}
-    sent = client.post("/password/forgot", data={"email": "kim@example.org"}, headers=evil)
+    # Even in development a foreign Host is refused before anything is mailed...
+    assert client.post("/password/forgot", data={"email": "kim@example.org"},
+                       headers=evil).status_code == 400  # fmt: skip
+    assert client.get("/p/QR-9/qr.svg", headers=evil).status_code == 400
+    # ...and one the store answers to still gets links on PUBLIC_BASE_URL only.
+    local = {"Host": "127.0.0.1:5000"}
+    sent = client.post("/password/forgot", data={"email": "kim@example.org"}, headers=local)
     assert sent.status_code == 302
     mail = outbox(app)[-1]
-    assert "https://shop.example/password/reset#" in mail and "evil.example" not in mail
+    assert "https://shop.example/password/reset#" in mail and "127.0.0.1" not in mail
 
-    svg = client.get("/p/QR-9/qr.svg", headers=evil).get_data()
+    svg = client.get("/p/QR-9/qr.svg", headers=local).get_data()
     expected = io.BytesIO()
     segno.make("https://shop.example/p/QR-9", error="m").save(
         expected, kind="svg", scale=6, border=2, dark="#1f2a2e", xmldecl=False, title="Batch QR-9"
@@ -128,13 +134,26 @@ def test_development_works_with_nothing_configured(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'dev.db'}")
     app = create_app()
-    assert app.config["TRUSTED_HOSTS"] is None
     assert app.extensions["payment_gateway"].name == "dummy"
     from shop.web import public_url
 
     with app.test_request_context("/", base_url="http://127.0.0.1:5001"):
         assert public_url("accounts.login") == "http://127.0.0.1:5001/login"
     assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
+    # A store left in development mode where strangers reach it (SHOP_ENV forgotten)
+    # still builds no link on a Host header it was sent: other names are refused.
+    client = app.test_client()
+    for host in ("127.0.0.1:5000", "localhost:5000"):
+        assert client.get("/login", headers={"Host": host}).status_code == 200, host
+    outbox = tmp_path / "outbox"
+    monkeypatch.setenv("MAIL_OUTBOX", str(outbox))
+    refused = (
+        create_app()
+        .test_client()
+        .post("/password/forgot", data={"email": "a@example.org"}, headers={"Host": "evil.example"})
+    )
+    assert refused.status_code == 400
+    assert not outbox.exists() or not any(outbox.iterdir())
 
 
 def test_the_pay_page_of_the_test_gateway_says_it_is_test_mode(app, ctx):
