@@ -215,6 +215,20 @@ class StoreMachine(RuleBasedStateMachine):
         if placed:
             self.model.place(buyer, placed, now)
 
+    @rule(buyer=st.integers(0, 1), v=pick, w=pick, minutes=st.sampled_from([4, 16]))
+    def an_unpaid_order_runs_out_under_another_checkout(self, buyer, v, w, minutes):
+        """A buyer checks out a unit each of two variants and does not pay; time passes
+        (the cron command does not run); the other buyer checks out a unit of the first.
+        That checkout must end every overdue order it finds whole, holds on its other
+        variants too (defect 9). The same steps exist apart, but their meeting was too
+        rare to be found in 200 examples."""
+        placed = len(self.model.orders)
+        self.add_to_cart(buyer, v, 1)
+        self.check_out(buyer, w, 1)
+        if len(self.model.orders) > placed:
+            self.time_passes(minutes, run_expiry=False)
+            self.check_out(1 - buyer, v, 1)
+
     @precondition(lambda self: self.model.orders)
     @rule(o=pick, declined=st.booleans())
     def pay(self, o, declined):
@@ -276,6 +290,12 @@ class StoreMachine(RuleBasedStateMachine):
         left = line.line_total - self.seen.orders[order.id].line_refunded[line.id]
         return line, (max(1, int(left * share)) if left else 0)
 
+    def _stripe_refuses(self, order, amount):
+        """The store's own refunds go through the dummy gateway, which knows nothing of the
+        refunds made in the Stripe dashboard; Stripe refuses to refund more than is left
+        on the charge, so a step asking for more is not taken (a world that cannot be)."""
+        return amount > order.total - order.at_stripe
+
     def _shipping_left(self, order):
         got = self.seen.orders[order.id]
         return order.shipping - (got.refunded - sum(got.line_refunded.values()))
@@ -286,12 +306,18 @@ class StoreMachine(RuleBasedStateMachine):
         """The admin refund form: the whole order, or part of a line, ± the shipping."""
         order = nth(self.refundable(), o)
         if whole:
+            # The store asks for what it has not refunded yet (it may know more than `told`)
+            asked = order.total - self.seen.orders[order.id].refunded
+            if asked <= 0 or self._stripe_refuses(order, asked):
+                return
             assert self.store.refund_back_office(order.id, None, False, uuid.uuid4().hex)
-            order.store_refunds += order.total - order.told
+            order.store_refunds += asked
         else:
             line, amount = self._line_plan(order, line, share)
             shipping_part = self._shipping_left(order) if shipping else 0
-            if not amount and not shipping_part:
+            if (not amount and not shipping_part) or self._stripe_refuses(
+                order, amount + shipping_part
+            ):
                 return
             plan = {line.id: amount} if amount else {}
             assert self.store.refund_back_office(order.id, plan, shipping, uuid.uuid4().hex)
@@ -303,18 +329,22 @@ class StoreMachine(RuleBasedStateMachine):
     def refund_by_command(self, o, line, how):
         order = nth(self.refundable(), o)
         if how == "whole":
+            asked = order.total - self.seen.orders[order.id].refunded
+            if asked <= 0 or self._stripe_refuses(order, asked):
+                return
             assert self.store.refund_by_command(order.number, None, False)
-            order.store_refunds += order.total - order.told
+            order.store_refunds += asked
         elif how == "line":
             line, amount = self._line_plan(order, line, 0.5)
-            if not amount:
+            if not amount or self._stripe_refuses(order, amount):
                 return
             assert self.store.refund_by_command(order.number, {line.sku: amount}, False)
             order.store_refunds += amount
         else:  # an admin refunds part of the same line while the command waits on the gateway
             line, amount = self._line_plan(order, line, 0.34)
-            if amount * 2 > line.line_total - self.seen.orders[order.id].line_refunded[line.id]:
-                return
+            left = line.line_total - self.seen.orders[order.id].line_refunded[line.id]
+            if not amount or amount * 2 > left or self._stripe_refuses(order, 2 * amount):
+                return  # nothing left on the line, or not twice, or not at Stripe
             key = uuid.uuid4().hex
             admin = lambda: self.store.refund_back_office(order.id, {line.id: amount}, False, key)  # noqa: E731
             assert self.store.refund_by_command(order.number, {line.sku: amount}, False, admin)

@@ -10,6 +10,8 @@ this is the one file to adapt.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import tempfile
@@ -178,9 +180,15 @@ class StoreDriver:
         return self._succeeded(self.admin, response)
 
     def shown_on_hand(self, variant_id: int) -> int:
-        """What the back office shows as the units on the shelf."""
+        """What the back office shows as the units on the shelf: the on_hand column of its
+        stock export, as an admin reads it before a stocktake (not the database's column,
+        so a page that shows available units as the shelf count is caught)."""
         with self.app.app_context():
-            return db.session.scalar(select(Variant.on_hand).where(Variant.id == variant_id))
+            sku = db.session.scalar(select(Variant.sku).where(Variant.id == variant_id))
+        response = self.admin.get("/admin/stock.csv")
+        assert response.status_code == 200, f"the stock export answered {response.status_code}"
+        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        return int(next(row["on_hand"] for row in rows if row["sku"] == sku))
 
     def move_product(self, product_id: int, workshop_id: int) -> bool:
         with self.app.app_context():
@@ -394,7 +402,8 @@ class StoreDriver:
                                              actor=actor, request_key=key)  # fmt: skip
                     outcome = "posted"
                 except (training.TrainingError, LedgerError):
-                    db.session.rollback()
+                    # No rollback: the caller carries on and commits the rest of its work,
+                    # so a refusal that left anything written (defect 6) is committed.
                     outcome = "refused"
                 except RecursionError as exc:
                     db.session.rollback()

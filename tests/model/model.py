@@ -351,8 +351,16 @@ class StoreModel:
                 assert 0 <= got.line_refunded[line.id] <= line.line_total
 
     def _check_provenance(self, state, by_account) -> None:
+        # Each batch's units sold and written off, as the model took them (first in, first
+        # out, sales and write-offs alike): a write-off that used up no batch unit is seen
+        # at once, not only when a later sale of that variant is traced to a lost unit.
+        model_batches = {b.id: b for v in self.variants.values() for b in v.batches}
         for batch_id, (variant_id, workshop_id, quantity, allocated) in state.batches.items():
             assert 0 <= allocated <= quantity, f"batch {batch_id}: {allocated} of {quantity} sold"
+            b = model_batches[batch_id]
+            want = (quantity - b.remaining - b.written_off, b.written_off)
+            got = (allocated, state.written_off[batch_id])
+            assert got == want, f"batch {batch_id}: (sold, written off) {got} != {want}"
             assert workshop_id == state.product_workshop[variant_id], (
                 f"batch {batch_id} was made at workshop {workshop_id}, but its product now "
                 f"names workshop {state.product_workshop[variant_id]}"

@@ -49,6 +49,7 @@ class StoreState:
     reserved: dict[int, int]
     available: dict[int, int]
     batches: dict[int, tuple[int, int, int, int]]  # id: (variant, workshop, quantity, allocated)
+    written_off: dict[int, int]  # batch id: its units lost or damaged (and not found)
     product_workshop: dict[int, int]  # variant id: its product's workshop
     allocations: dict[int, list[tuple[int | None, int]]]  # line id: [(batch id, units)]
     orders: dict[int, OrderFacts]
@@ -87,6 +88,7 @@ def read_state(outbox: str) -> StoreState:
         for row in s.execute(select(Batch.id, Batch.variant_id, Batch.workshop_id,
                                     Batch.quantity, Batch.units_allocated))
     }  # fmt: skip
+    written_off = dict(s.execute(select(Batch.id, Batch.units_written_off)).all())
     product_workshop = dict(
         s.execute(select(Variant.id, Product.workshop_id).join(Variant.product)).all()
     )
@@ -144,7 +146,7 @@ def read_state(outbox: str) -> StoreState:
     return StoreState(
         on_hand=on_hand, reserved=reserved,
         available=dict(s.execute(select(Variant.id, Variant.available)).all()),
-        batches=batches, product_workshop=product_workshop, allocations=dict(allocations),
+        batches=batches, written_off=written_off, product_workshop=product_workshop, allocations=dict(allocations),
         orders=orders, held_by_order={k: dict(v) for k, v in held_by_order.items()},
         shares=dict(shares), reversals=dict(reversals), taken=dict(taken),
         balances={a.id: a.credits_posted - a.debits_posted for a in accounts},
