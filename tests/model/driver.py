@@ -318,7 +318,7 @@ class StoreDriver:
         charge = f"ch_{reference}"
         refund = {"id": refund_id, "object": "refund", "amount": amount, "currency": "usd",
                   "charge": charge, "payment_intent": reference, "status": "succeeded",
-                  "created": int(self.clock.now().timestamp()), "metadata": {}}  # fmt: skip
+                  "created": self._stripe_now(), "metadata": {}}  # fmt: skip
         kinds = [("refund.created", refund)]
         if updated:
             kinds.append(("refund.updated", refund))
@@ -335,6 +335,12 @@ class StoreDriver:
                      "data": {"object": obj}}  # fmt: skip
             events.append(json.dumps(event).encode())
         return events
+
+    def _stripe_now(self) -> int:
+        """Stripe's clock is the real one: the model moves only the store's clock (for
+        holds running out), and the store stamps its own rows (Refund.created_at) by
+        the real clock too, through its column defaults."""
+        return int(self.clock.original().timestamp())
 
     def deliver_event(self, payload: bytes) -> str:
         """What the webhook view does with a signed payload, with the store's gateway name."""
