@@ -58,11 +58,13 @@ def _run_postgres(base_url: str, sql: str) -> None:
         conn.execute(sql)
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> Iterator[str]:
+@contextmanager
+def empty_database(directory: Path, name: str = "test.db") -> Iterator[str]:
+    """The URL of an empty database: a SQLite file in `directory`, or a fresh schema on
+    TEST_DATABASE_URL's PostgreSQL server, dropped afterwards."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{directory / name}"
         return
     url, schema = _postgres_schema_url(base)
     _run_postgres(base, f'CREATE SCHEMA "{schema}"')
@@ -70,6 +72,12 @@ def database_url(tmp_path_factory) -> Iterator[str]:
         yield url
     finally:
         _run_postgres(base, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    with empty_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,6 @@ orders, so its batch copy must keep foreign keys whole) and on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
@@ -15,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from shop import create_app
 from shop.config import config_for_tests
 from shop.extensions import db
-from tests.conftest import _postgres_schema_url, _run_postgres
+from tests.conftest import empty_database
 
 ORDER = text(
     "INSERT INTO orders (number, token, status, email, name, address_line1, address_line2, "
@@ -29,16 +27,8 @@ ORDER = text(
 
 @pytest.fixture
 def database(tmp_path):
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    url, schema = _postgres_schema_url(base)
-    _run_postgres(base, f'CREATE SCHEMA "{schema}"')
-    try:
+    with empty_database(tmp_path, "migrate.db") as url:
         yield url
-    finally:
-        _run_postgres(base, f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def test_migration_0006_carries_refunded_orders_over(database, tmp_path):
