@@ -235,3 +235,20 @@ def routes(app, values: dict, keep=lambda rule: True) -> list[tuple[str, str]]:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, path))
     return found
+
+
+@pytest.fixture
+def csrf_app(migrated_app):
+    """The test database, with CSRF protection on as in production."""
+    application = create_app(
+        config_for_tests(
+            migrated_app.config["SQLALCHEMY_DATABASE_URI"],
+            migrated_app.config["MEDIA_ROOT"],
+            WTF_CSRF_ENABLED=True,
+        )
+    )
+    application.test_client_class = RequestIsolatingClient
+    with application.app_context():
+        db.session.session_factory.configure(join_transaction_mode="create_savepoint")
+    with rolled_back(application) as app:
+        yield app

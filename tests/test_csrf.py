@@ -4,34 +4,15 @@ signature guards it."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select, text
 
-from shop import create_app
-from shop.config import config_for_tests
 from shop.extensions import db
 from tests import factories as f
-from tests.conftest import RequestIsolatingClient, rolled_back, routes
+from tests.conftest import routes
 from tests.training.conftest import one_maker_sale, sign_in
 
 TABLES = ["orders", "refunds", "ledger_transfers", "withdrawals", "audit_log", "users",
           "stock_movements", "development_goals", "batches", "gateway_events"]  # fmt: skip
-
-
-@pytest.fixture
-def csrf_app(migrated_app):
-    application = create_app(
-        config_for_tests(
-            migrated_app.config["SQLALCHEMY_DATABASE_URI"],
-            migrated_app.config["MEDIA_ROOT"],
-            WTF_CSRF_ENABLED=True,
-        )
-    )
-    application.test_client_class = RequestIsolatingClient
-    with application.app_context():
-        db.session.session_factory.configure(join_transaction_mode="create_savepoint")
-    with rolled_back(application) as app:
-        yield app
 
 
 def _counts() -> dict[str, int]:
