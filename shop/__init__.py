@@ -43,6 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from shop.web import register_request_guards
 
     register_request_guards(app)
+    from shop.unit_of_work import register_unit_of_work
+
+    register_unit_of_work(app)
     _register_blueprints(app)
     _register_template_helpers(app)
 
