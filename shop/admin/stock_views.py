@@ -47,7 +47,7 @@ def stock():
 
 class AdjustForm(FlaskForm):
     quantity = IntegerField(
-        "Change to the units on the shelf (+ found, - lost or damaged)",
+        "Change to the units on the shelf (- lost or damaged, + found again after a write-off)",
         validators=[InputRequired(message="Enter a whole number."),
                     NumberRange(min=-100_000, max=100_000)],
     )  # fmt: skip

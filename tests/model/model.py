@@ -3,7 +3,8 @@
 Nothing here touches the store. The rules are the issue's, written once:
 - stock: on_hand = batch units ± adjustments − units sold; available = on_hand − held;
   a sale and a negative adjustment both use up batch units first in, first out (batches
-  by production month, then as recorded; units that came in by adjustment last);
+  by production month, then as recorded); a positive adjustment only gives back units
+  written off before, so every unit on the shelf belongs to a batch;
 - shares: share = floor(line_total × bps / 10000), split over the line's batch units
   with allocate(), then over each batch's makers by weight; units without makers go
   to the workshop's pool;
@@ -47,11 +48,10 @@ class VariantModel:
     bps: int
     workshop_id: int
     batches: list[BatchUnits] = field(default_factory=list)
-    loose: int = 0  # units that came in by adjustment, with no batch
 
     @property
     def on_hand(self) -> int:
-        return sum(b.remaining for b in self.batches) + self.loose
+        return sum(b.remaining for b in self.batches)
 
     def take(self, units: int, write_off: bool = False) -> list[tuple[int | None, int]]:
         """Use up `units` first in, first out; returns (batch id or None, units)."""
@@ -65,10 +65,7 @@ class VariantModel:
                 batch.written_off += n if write_off else 0
                 units -= n
                 taken.append((batch.id, n))
-        if units:
-            assert units <= self.loose, "the model sold units it does not have"
-            self.loose -= units
-            taken.append((None, units))
+        assert units == 0, "the model sold units it does not have"  # every unit has a batch
         return taken
 
 
@@ -179,13 +176,15 @@ class StoreModel:
             variant.take(-change, write_off=True)  # used up like sold ones
             return True
         # Found units go back to the batches they were written off from, the newest
-        # batch first; only the rest have no known batch.
+        # batch first; more than were written off have no known batch and are refused
+        # (new units come in by recording their batch).
+        if change > sum(b.written_off for b in variant.batches):
+            return False
         for batch in sorted(variant.batches, key=lambda b: (b.month, b.id), reverse=True):
             give = min(change, batch.written_off)
             batch.written_off -= give
             batch.remaining += give
             change -= give
-        variant.loose += change
         return True
 
     def products_with_batches(self) -> set[int]:
