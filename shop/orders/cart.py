@@ -11,6 +11,7 @@ from sqlalchemy.orm import contains_eager
 
 from shop.catalog.models import Product, ProductStatus, Variant
 from shop.extensions import db
+from shop.web import signed_whole_number
 
 SESSION_KEY = "cart"
 MAX_LINES = 50
@@ -80,10 +81,9 @@ def write(session: MutableMapping, cart: dict[int, int]) -> None:
 
 
 def parse_quantity(text: str | None) -> int:
-    try:
-        quantity = int((text or "").strip())
-    except ValueError:
-        raise CartError("Please enter a whole number of items.") from None
+    quantity = signed_whole_number(text)  # ASCII digits only: int() would also read '٣' as 3
+    if quantity is None:
+        raise CartError("Please enter a whole number of items, with the digits 0-9.")
     if not 1 <= quantity <= MAX_QUANTITY:
         raise CartError(f"Please choose between 1 and {MAX_QUANTITY} items.")
     return quantity
