@@ -25,7 +25,10 @@ from shop.money import allocate
 # must keep, per order and per shopping session (held units of unexpired orders).
 MAX_UNITS_PER_ORDER = 6
 MAX_HELD_UNITS_PER_SESSION = 8
+# An order holds its units RESERVATION after it was placed; once its payment starts, until
+# PAYMENT after it was placed (extended once, never a hold that already ran out).
 RESERVATION = timedelta(minutes=15)
+PAYMENT = timedelta(minutes=30)
 
 Subject = tuple[str, int]  # ("trainee", trainee id) or ("pool", workshop id)
 
@@ -92,6 +95,7 @@ class OrderModel:
     shipping: int
     expires_at: datetime
     lines: list[LineModel]
+    placed_at: datetime | None = None
     payment: str = "pending"  # pending | paid | cancelled | expired
     reference: str = ""
     tracking: str = ""
@@ -234,13 +238,23 @@ class StoreModel:
         units = sum(cart.values())
         return not caps or (units <= MAX_UNITS_PER_ORDER and units <= MAX_HELD_UNITS_PER_SESSION)
 
-    def cart_allowed(self, buyer: int, variant_id: int, quantity: int, caps: bool = True) -> bool:
-        """Adding to the cart: there must be that many available, and the cart must stay
-        within what one order may hold."""
+    def cart_allowed(self, buyer: int, variant_id: int, quantity: int, now: datetime,
+                     caps: bool = True) -> bool:  # fmt: skip
+        """Adding to the cart: there must be that many available, counting the units of
+        holds that ran out (an accepted add releases their orders first), and the cart
+        must stay within what one order may hold."""
         cart = self.carts[buyer]
-        if quantity < 1 or cart.get(variant_id, 0) + quantity > self.available(variant_id):
+        lapsed = sum(o.units().get(variant_id, 0) for o in self.overdue_touching([variant_id], now))
+        free = self.available(variant_id) + lapsed
+        if quantity < 1 or cart.get(variant_id, 0) + quantity > free:
             return False
         return not caps or sum(cart.values()) + quantity <= MAX_UNITS_PER_ORDER
+
+    def payment_started(self, order: OrderModel, now: datetime) -> None:
+        """The pay page started a payment: a hold still running lasts until PAYMENT after
+        the order was placed (once: it is counted from the placing)."""
+        if order.payment == "pending" and order.expires_at >= now:
+            order.expires_at = max(order.expires_at, order.placed_at + PAYMENT)
 
     def place(self, buyer: int, placed, now: datetime) -> None:
         self.expire(self.overdue_touching(self.carts[buyer], now))
@@ -253,7 +267,7 @@ class StoreModel:
         ]  # fmt: skip
         self.orders[placed.id] = OrderModel(
             placed.id, placed.number, placed.token, buyer, placed.total, placed.shipping,
-            now + RESERVATION, lines,
+            now + RESERVATION, lines, placed_at=now,
         )  # fmt: skip
         self.carts[buyer] = {}
 
