@@ -107,7 +107,11 @@ def _release_holds(reservations: list[Reservation], reason: str) -> int:
 
 
 def end_unpaid(
-    order_ids: list[int], status: OrderStatus, reason: str, *, ran_out_before: datetime | None = None
+    order_ids: list[int],
+    status: OrderStatus,
+    reason: str,
+    *,
+    ran_out_before: datetime | None = None,
 ) -> int:
     """Move unpaid orders to `status` and release every one of their holds, on every
     variant. The orders are locked first (in id order), so a payment arriving at the
