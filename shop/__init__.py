@@ -79,10 +79,12 @@ def _init_extensions(app: Flask) -> None:
 
     from shop.accounts.views import init_login
     from shop.orders.gateways import init_gateways
+    from shop.orders.holds import init_holds
     from shop.training.listeners import init_training
 
     init_login(app)
     init_gateways(app)
+    init_holds()
     init_training(app)
 
 

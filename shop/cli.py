@@ -127,7 +127,7 @@ def register_order_commands(app: Flask) -> None:
     @orders.command("expire")
     def expire_command() -> None:
         """Release the stock of unpaid orders whose hold ran out."""
-        from shop.orders.checkout import release_expired
+        from shop.orders.holds import release_expired
         from shop.timeutil import utcnow
 
         released = release_expired(utcnow())

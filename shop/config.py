@@ -103,6 +103,7 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", default_gateway).strip().lower(),
         "SHIPPING_RATES": os.environ.get("SHIPPING_RATES", DEFAULT_SHIPPING_RATES),
         "RESERVATION_MINUTES": _int("RESERVATION_MINUTES", 15),
+        "PAYMENT_MINUTES": _int("PAYMENT_MINUTES", 30),
         # Holding stock without paying: caps and checkout rate limits (see orders/checkout.py).
         "MAX_UNITS_PER_ORDER": _int("MAX_UNITS_PER_ORDER", DEFAULT_MAX_UNITS_PER_ORDER),
         "MAX_HELD_UNITS_PER_SESSION": _int(
@@ -227,6 +228,7 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "PAYMENT_GATEWAY": "dummy",
         "SHIPPING_RATES": DEFAULT_SHIPPING_RATES,
         "RESERVATION_MINUTES": 15,
+        "PAYMENT_MINUTES": 30,
         "MAX_UNITS_PER_ORDER": DEFAULT_MAX_UNITS_PER_ORDER,
         "MAX_HELD_UNITS_PER_SESSION": DEFAULT_MAX_HELD_UNITS_PER_SESSION,
         # Many test buyers share 127.0.0.1; the limit tests set their own.

@@ -123,8 +123,10 @@ def integer(
         if default is not None or not required:
             return default
         raise FieldError(column, "is required")
-    if not re.fullmatch(r"[+-]?\d+", value):
-        raise FieldError(column, f"'{value}' is not a whole number")
+    if not re.fullmatch(r"[+-]?[0-9]+", value):
+        raise FieldError(column, f"'{value[:40]}' is not a whole number (digits 0-9)")
+    if len(value.lstrip("+-")) > 12:
+        raise FieldError(column, f"'{value[:40]}' is too large")
     number = int(value)
     if minimum is not None and number < minimum:
         raise FieldError(column, f"must be at least {minimum}, got {number}")
@@ -144,7 +146,7 @@ def yes_no(value: str, column: str) -> bool:
 
 def month(value: str, column: str, *, not_after: date | None = None) -> date:
     value = value.strip()
-    match = re.fullmatch(r"(\d{4})-(\d{2})", value)
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", value)
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise FieldError(column, f"'{value}' is not a month like 2026-03")
     result = date(int(match.group(1)), int(match.group(2)), 1)
@@ -160,7 +162,7 @@ def day_or_month(value: str, column: str, *, required: bool = False) -> date | N
         if required:
             raise FieldError(column, "is required")
         return None
-    if re.fullmatch(r"\d{4}-\d{2}", value):
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}", value):
         return month(value, column)
     try:
         result = date.fromisoformat(value)

@@ -29,6 +29,7 @@ from flask import (
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
+from wtforms import IntegerField
 
 from shop.extensions import db
 from shop.money import format_money
@@ -296,6 +297,34 @@ def whole_number(text: str | None, *, minimum: int = 0, maximum: int = MAX_DB_IN
         return None
     number = int(text)
     return number if minimum <= number <= maximum else None
+
+
+_SIGNED_WHOLE = re.compile(r"[+-]?[0-9]+")  # [0-9], not \d: '٣' and '３' are not digits here
+
+
+def signed_whole_number(text: str | None) -> int | None:
+    """'-3' -> -3, '+2' -> 2. Only ASCII digits 0-9 with an optional sign, within what an
+    integer column holds; anything else is None."""
+    text = (text or "").strip()
+    if not _SIGNED_WHOLE.fullmatch(text) or len(text.lstrip("+-")) > len(str(MAX_DB_INT)):
+        return None
+    number = int(text)
+    return number if -MAX_DB_INT <= number <= MAX_DB_INT else None
+
+
+class WholeNumberField(IntegerField):
+    """A form's whole number: ASCII digits 0-9 and a sign only. (WTForms' IntegerField
+    calls int(), which also reads '٣' and '３' as 3; a stock count or quantity typed
+    that way is refused with a message instead.)"""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        self.data = signed_whole_number(valuelist[0] if isinstance(valuelist[0], str) else None)
+        if self.data is None:
+            raise ValueError(
+                f"Enter a whole number with the digits 0-9 (at most {MAX_DB_INT:,}), like 3 or -2."
+            )
 
 
 def int_arg(name: str, *, minimum: int = 1) -> int | None:

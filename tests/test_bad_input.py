@@ -184,3 +184,39 @@ def test_stripe_event_guard_accepts_a_real_event_shape():
     good = {"id": "evt_1", "type": "x", "data": {"object": {"id": "pi_1"}}}
     assert is_event_object(json.dumps(good).encode())
     assert not is_event_object(b"\xff")
+
+
+NON_ASCII_DIGITS = ["٣", "３", "२", "³", "1٣"]  # Arabic-Indic, fullwidth, Devanagari, superscript
+
+
+@pytest.mark.parametrize("digits", NON_ASCII_DIGITS)
+def test_quantities_and_stock_counts_take_only_ascii_digits(app, ctx, store, digits):
+    """int() reads '٣' and '３' as 3; a quantity or stock count typed that way is refused
+    with a message, and nothing changes (cart, stock, batches)."""
+    admin, variant = store["admin"], store["variant"]
+    before = store_state()
+    buyer = app.test_client()
+    page = buyer.post("/cart/add", data={"variant_id": str(variant.id), "quantity": digits},
+                      follow_redirects=True)  # fmt: skip
+    assert "digits 0-9" in page.get_data(as_text=True)
+    with buyer.session_transaction() as session:
+        assert not session.get("cart")
+    page = admin.post(f"/admin/stock/{variant.id}/adjust",
+                      data={"quantity": digits, "reason": "count"}, follow_redirects=True)  # fmt: skip
+    assert "digits 0-9" in page.get_data(as_text=True)
+    page = admin.post("/admin/batches/new", data={
+        "code": "B-DIGITS", "workshop": str(store["product"].workshop_id), "sku": variant.sku,
+        "quantity": digits, "produced_month": "2026-01", "makers": "",
+    })  # fmt: skip
+    assert page.status_code == 400 and "digits 0-9" in page.get_data(as_text=True)
+    assert changes(before, store_state()) == {}
+
+
+@pytest.mark.parametrize("digits", NON_ASCII_DIGITS)
+def test_csv_numbers_take_only_ascii_digits(digits):
+    from shop import csv_import
+
+    with pytest.raises(csv_import.FieldError, match="not a whole number"):
+        csv_import.integer(digits, "quantity")
+    with pytest.raises(csv_import.FieldError):
+        csv_import.month(f"2026-0{digits}", "produced_month")

@@ -320,3 +320,30 @@ def test_catalog_import_cannot_move_a_product_whose_batches_exist(app, loaded):
     scarf = CATALOG_HEADER + "scarf,Scarf,Bags,,,1000,draft,lantern,SCARF-1,,20,USD\n"
     assert loaded("catalog", scarf).exit_code == 0
     assert loaded("catalog", scarf.replace("lantern", "riverside")).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,colour=Natural,24.00,USD\n",
+         "already has the options colour=Natural"),
+        ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,,24.00,USD\n",
+         "needs options on each of them"),
+    ],
+)  # fmt: skip
+def test_catalog_import_refuses_variants_a_buyer_cannot_tell_apart(app, loaded, rows, message):
+    """The admin form's rule (variant_options_problem): a third tote whose options repeat
+    TOTE-N's (in any case), or that has none beside two that have some, is refused."""
+    before = snapshot(app)
+    result = loaded("catalog", CATALOG_HEADER + rows)
+    assert result.exit_code != 0
+    assert "column 'options'" in result.output and message in result.output
+    assert snapshot(app) == before
+    # one file with two identical variants of a new product is refused the same way
+    twins = CATALOG_HEADER + (
+        "cap,Cap,Bags,,,1000,draft,lantern,CAP-1,size=M,20,USD\n"
+        "cap,Cap,Bags,,,1000,draft,lantern,CAP-2,size=M,20,USD\n"
+    )
+    result = loaded("catalog", twins)
+    assert result.exit_code != 0 and "row 3, column 'options'" in result.output
+    assert snapshot(app) == before

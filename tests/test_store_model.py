@@ -193,9 +193,15 @@ class StoreMachine(RuleBasedStateMachine):
         cart = self.model.carts[buyer]
         if 9 in IGNORED and set(cart) - {variant.id}:
             return  # one variant per order: an expired order then holds nothing elsewhere
-        expected = self.model.cart_allowed(buyer, variant.id, quantity, caps=10 not in IGNORED)
-        assert self.store.add_to_cart(buyer, variant.id, quantity) == expected
+        now = self.store.now()
+        expected = self.model.cart_allowed(buyer, variant.id, quantity, now, caps=10 not in IGNORED)
+        assert self.store.add_to_cart(buyer, variant.id, quantity) == expected, (
+            f"adding {quantity} of {variant.sku} ({self.model.available(variant.id)} available, "
+            f"cart {cart}) was {'refused' if expected else 'accepted'}"
+        )
         if expected:
+            # the add released the orders whose hold ran out on this variant, whole
+            self.model.expire(self.model.overdue_touching([variant.id], now))
             cart[variant.id] = cart.get(variant.id, 0) + quantity
 
     @rule(buyer=st.integers(0, 1), v=pick, quantity=st.integers(0, 4))
@@ -234,8 +240,10 @@ class StoreMachine(RuleBasedStateMachine):
     def pay(self, o, declined):
         order = nth(self.orders(), o)
         if declined:
+            now = self.store.now()
             outcome = self.store.pay(order.buyer, order.token, DECLINED_CARD)
             assert outcome == ("declined" if order.payment == "pending" else "refused")
+            self.model.payment_started(order, now)  # the declined payment was started
             return
         outcome = self.store.pay(order.buyer, order.token)
         assert outcome == ("paid" if order.payment == "pending" else "refused"), (

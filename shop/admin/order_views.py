@@ -15,8 +15,8 @@ from shop.admin.blueprint import PER_PAGE, bp
 from shop.audit.services import record, snapshot
 from shop.extensions import db
 from shop.money import MoneyError, parse_major
-from shop.orders.checkout import cancel_unpaid
 from shop.orders.gateways import GatewayError, gateway
+from shop.orders.holds import cancel_unpaid
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notifications import send_shipping_notice
 from shop.orders.refunds import RefundError, refund_order

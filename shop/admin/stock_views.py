@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
@@ -20,7 +20,7 @@ from shop.provenance.batch_units import adjust_on_hand
 from shop.provenance.importers import any_month, parse_makers
 from shop.provenance.models import Workshop
 from shop.provenance.services import BatchDraft, ProvenanceError, record_batch
-from shop.web import csv_response, int_arg, major, page_number
+from shop.web import WholeNumberField, csv_response, int_arg, major, page_number
 
 
 @bp.get("/stock")
@@ -46,8 +46,8 @@ def stock():
 
 
 class AdjustForm(FlaskForm):
-    quantity = IntegerField(
-        "Change to the units on the shelf (+ found, - lost or damaged)",
+    quantity = WholeNumberField(
+        "Change to the units on the shelf (- lost or damaged, + found again after a write-off)",
         validators=[InputRequired(message="Enter a whole number."),
                     NumberRange(min=-100_000, max=100_000)],
     )  # fmt: skip
@@ -130,7 +130,9 @@ class BatchForm(FlaskForm):
     code = StringField("Batch code", validators=[InputRequired(), Length(max=200)])
     workshop = SelectField("Workshop", coerce=int, validators=[InputRequired()])
     sku = StringField("Variant SKU", validators=[InputRequired(), Length(max=200)])
-    quantity = IntegerField("Quantity", validators=[InputRequired(message="Enter a whole number.")])
+    quantity = WholeNumberField(
+        "Quantity", validators=[InputRequired(message="Enter a whole number.")]
+    )
     produced_month = StringField("Month produced", validators=[InputRequired(), Length(max=20)])
     materials = StringField("Materials", validators=[Optional(), Length(max=300)])
     makers = StringField(

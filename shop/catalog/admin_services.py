@@ -146,8 +146,43 @@ def _check_price(price: int) -> None:
         raise CatalogError("a price must be more than zero")
 
 
+def _options_key(options: dict) -> tuple:
+    return tuple(sorted((str(k).casefold(), str(v).strip().casefold()) for k, v in options.items()))
+
+
+def variant_options_problem(options: dict, others: list[dict], sku: str = "") -> str | None:
+    """Why a variant with `options` cannot sit beside variants with the `others` options of
+    the same product, or None.
+
+    A buyer picks a variant by its options only: two variants of one product with the same
+    options, or one with none ("One size") beside one with some, cannot be told apart on
+    the product page, in the cart or on the order. One variant alone needs no options."""
+    label = f"{sku}: " if sku else ""
+    if any(not str(v).strip() for v in options.values()):
+        return f"{label}every option needs a value, like size=M"
+    if not others:
+        return None
+    if not options or not all(others):
+        return (
+            f"{label}a product with more than one variant needs options on each of them "
+            "that tell them apart, like size=M or colour=red"
+        )
+    key = _options_key(options)
+    if any(_options_key(other) == key for other in others):
+        shown = "; ".join(f"{k}={v}" for k, v in options.items())
+        return f"{label}another variant of this product already has the options {shown}"
+    return None
+
+
+def _check_options(options: dict, others: list[dict]) -> None:
+    problem = variant_options_problem(options, others)
+    if problem:
+        raise CatalogError(problem)
+
+
 def add_variant(product: Product, *, sku: str, options: dict, price: int, currency: str) -> Variant:
     _check_price(price)
+    _check_options(options, [v.options or {} for v in product.variants])
     if db.session.scalar(select(Variant.id).where(Variant.sku == sku)):
         raise CatalogError(f"SKU {sku} is already used")
     variant = Variant(product=product, sku=sku, options=options, price=price, currency=currency,
@@ -162,6 +197,12 @@ def add_variant(product: Product, *, sku: str, options: dict, price: int, curren
 def change_variant(variant: Variant, *, options: dict, price: int) -> Variant:
     """New options and price; orders already placed keep the price they were placed at."""
     _check_price(price)
+    siblings = db.session.scalars(
+        select(Variant.options).where(
+            Variant.product_id == variant.product_id, Variant.id != variant.id
+        )
+    ).all()
+    _check_options(options, [o or {} for o in siblings])
     before = {"price": variant.price, "options": variant.options}
     variant.price, variant.options = price, options
     db.session.flush()

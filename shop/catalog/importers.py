@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shop import csv_import as f
-from shop.catalog.admin_services import workshop_move_problem
+from shop.catalog.admin_services import variant_options_problem, workshop_move_problem
 from shop.catalog.models import Category, Product, ProductStatus, Variant
 from shop.csv_import import (
     FieldError,
@@ -94,6 +94,7 @@ class CatalogImporter(Importer):
             rows, workshops_by_slug({v["workshop_slug"] for _, v in rows})
         )
         errors += self._workshop_moves(rows)
+        errors += self._options_clashes(rows)
         owners = dict(
             db.session.execute(
                 select(Variant.sku, Product.slug)
@@ -122,6 +123,28 @@ class CatalogImporter(Importer):
             problem = target and workshop_move_problem(product, target.id)
             if problem:
                 errors.append(RowError(n, "workshop_slug", f"product '{product.slug}': {problem}"))
+        return errors
+
+    def _options_clashes(self, rows) -> list[RowError]:
+        """The one rule of variant_options_problem, over each product as the file leaves it:
+        its variants the file does not name, then the file's rows in order."""
+        slugs = {v["product_slug"] for _, v in rows}
+        in_file = {v["sku"] for _, v in rows}
+        kept: dict[str, list[dict]] = {slug: [] for slug in slugs}
+        for slug, sku, options in db.session.execute(
+            select(Product.slug, Variant.sku, Variant.options)
+            .join(Variant.product)
+            .where(Product.slug.in_(slugs))
+        ):
+            if sku not in in_file:
+                kept[slug].append(options or {})
+        errors = []
+        for n, v in rows:
+            others = kept[v["product_slug"]]
+            problem = variant_options_problem(v["options"], others, v["sku"])
+            if problem:
+                errors.append(RowError(n, "options", problem))
+            others.append(v["options"])
         return errors
 
     def _categories(self, names: set[str]) -> dict[str, Category]:

@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from shop.database import enum_column
 from shop.extensions import db
@@ -110,6 +110,9 @@ class Variant(db.Model):
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Units held for unpaid orders whose hold ran out, where a query asks for them
+    # (shop.catalog.services.with_lapsed_holds); None where it does not.
+    lapsed_held: Mapped[int | None] = query_expression()
 
     product: Mapped[Product] = relationship(back_populates="variants")
     batches: Mapped[list[Batch]] = relationship(
@@ -126,6 +129,12 @@ class Variant(db.Model):
     @classmethod
     def _available_expression(cls):
         return cls.on_hand - cls.reserved
+
+    @property
+    def buyable(self) -> int:
+        """What a buyer is shown and may put in a cart: the available units, and those
+        held by holds that ran out (the next checkout or cart change releases them)."""
+        return self.available + (self.lapsed_held or 0)
 
     @hybrid_property
     def stock(self) -> int:

@@ -67,8 +67,8 @@ def product(slug: str):
                 "label": variant.options_label or "One size",
                 "price": variant.price,
                 "currency": variant.currency,
-                "stock": variant.available,  # what a buyer can take: held units are not
-                "available": on_sale and variant.available > 0,
+                "stock": variant.buyable,  # what a buyer can take: held units are not
+                "available": on_sale and variant.buyable > 0,
                 "batch": public_view(batch) if batch else None,
             }
         )

@@ -10,7 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from shop.catalog.models import Product, ProductStatus, Variant
+from shop.catalog.services import with_lapsed_holds
 from shop.extensions import db
+from shop.orders.holds import release_expired
+from shop.timeutil import utcnow
+from shop.web import signed_whole_number
 
 SESSION_KEY = "cart"
 MAX_LINES = 50
@@ -80,10 +84,9 @@ def write(session: MutableMapping, cart: dict[int, int]) -> None:
 
 
 def parse_quantity(text: str | None) -> int:
-    try:
-        quantity = int((text or "").strip())
-    except ValueError:
-        raise CartError("Please enter a whole number of items.") from None
+    quantity = signed_whole_number(text)  # ASCII digits only: int() would also read '٣' as 3
+    if quantity is None:
+        raise CartError("Please enter a whole number of items, with the digits 0-9.")
     if not 1 <= quantity <= MAX_QUANTITY:
         raise CartError(f"Please choose between 1 and {MAX_QUANTITY} items.")
     return quantity
@@ -97,10 +100,10 @@ def _buyable_problem(variant: Variant | None, quantity: int) -> str | None:
         return f"{product.name} is no longer sold."
     if product.workshop.is_suspended:
         return f"{product.name} can't be bought at the moment."
-    if variant.available <= 0:
+    if variant.buyable <= 0:
         return f"{product.name} ({variant.options_label or variant.sku}) has sold out."
-    if quantity > variant.available:
-        return f"Only {variant.available} of {product.name} left; please lower the quantity."
+    if quantity > variant.buyable:
+        return f"Only {variant.buyable} of {product.name} left; please lower the quantity."
     return None
 
 
@@ -117,7 +120,8 @@ def order_size_problem(units: int) -> str | None:
 
 
 def load_variants(ids) -> dict[int, Variant]:
-    """Variants with their product and workshop, in one statement."""
+    """Variants with their product and workshop, and the units whose hold ran out
+    (Variant.buyable), in one statement."""
     if not ids:
         return {}
     rows = db.session.scalars(
@@ -125,13 +129,25 @@ def load_variants(ids) -> dict[int, Variant]:
         .join(Variant.product)
         .join(Product.workshop)
         .where(Variant.id.in_(ids))
-        .options(contains_eager(Variant.product).contains_eager(Product.workshop))
+        .options(
+            contains_eager(Variant.product).contains_eager(Product.workshop),
+            with_lapsed_holds(),
+        )
+        .execution_options(populate_existing=True)  # the counts as they are now
     )
     return {v.id: v for v in rows}
 
 
+def _release_ran_out(variant_id: int) -> None:
+    """A cart change is a write: holds that ran out on this variant are released first
+    (whole orders, on every variant), so the units a buyer was shown are really free."""
+    release_expired(utcnow(), [variant_id])
+
+
 def add(session: MutableMapping, variant_id: int, quantity: int) -> Variant:
-    """Add to the cart, refusing what cannot be bought. Returns the variant."""
+    """Add to the cart, refusing what cannot be bought. Returns the variant. Releases
+    holds that ran out on the variant first (flushed; the caller commits)."""
+    _release_ran_out(variant_id)
     cart = read(session)
     variant = load_variants([variant_id]).get(variant_id)
     new_quantity = cart.get(variant_id, 0) + quantity
@@ -152,6 +168,7 @@ def set_quantity(session: MutableMapping, variant_id: int, quantity: int) -> Non
     cart = read(session)
     if variant_id not in cart:
         raise CartError("That item is not in your cart.")
+    _release_ran_out(variant_id)
     problem = _buyable_problem(
         load_variants([variant_id]).get(variant_id), quantity
     ) or order_size_problem(sum(cart.values()) - cart[variant_id] + quantity)
@@ -192,7 +209,7 @@ def price(session: MutableMapping, currency: str) -> PricedCart:
                 unit_price=variant.price,
                 currency=variant.currency,
                 quantity=quantity,
-                available=variant.available,
+                available=variant.buyable,
                 impact_share_bps=variant.product.impact_share_bps,
                 workshop_id=variant.product.workshop_id,
                 problem=_buyable_problem(variant, quantity),

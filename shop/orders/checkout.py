@@ -1,6 +1,6 @@
-"""Placing orders: the cart priced on the server, stock held while the buyer
-pays, and holds given back when they run out or the order is cancelled.
-Services flush and never commit."""
+"""Placing orders: the cart priced on the server and stock held while the buyer
+pays (how long, and giving holds back: shop.orders.holds). Services flush and
+never commit."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
 
 from shop.catalog.models import StockMovement, StockMovementKind
-from shop.catalog.services import change_stock, move_stock, stock_level
+from shop.catalog.services import change_stock, stock_level
 from shop.extensions import db
 from shop.orders import cart as carts
+from shop.orders.holds import cancel_unpaid, end_unpaid, release_expired
 from shop.orders.models import (
     Order,
     OrderLine,
@@ -25,7 +26,6 @@ from shop.orders.models import (
     Reservation,
     ReservationStatus,
 )
-from shop.orders.states import transition
 from shop.timeutil import utcnow
 
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
@@ -65,72 +65,6 @@ def shipping_methods() -> list[ShippingMethod]:
 
 def new_order_number() -> str:
     return "MK-" + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
-
-
-def _release_holds(reservations: list[Reservation], reason: str) -> int:
-    """Give back held units. Each hold is claimed with a conditional UPDATE, so two
-    transactions (two checkouts sweeping, a sweep and a cancel) never release the
-    same units twice; variants are taken in id order, as checkout takes them."""
-    released = 0
-    for reservation in sorted(reservations, key=lambda r: (r.variant_id, r.id)):
-        claimed = db.session.execute(
-            update(Reservation)
-            .where(Reservation.id == reservation.id, Reservation.status == ReservationStatus.HELD)
-            .values(status=ReservationStatus.RELEASED)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed:
-            move_stock(
-                reservation.variant_id,
-                reservation.quantity,
-                StockMovementKind.RELEASE,
-                reason=reason,
-            )
-            released += 1
-    return released
-
-
-def _end_unpaid(order_ids: list[int], status: OrderStatus, reason: str) -> int:
-    """Move unpaid orders to `status` and release every one of their holds, on every
-    variant. The orders are locked first (in id order), so a payment arriving at the
-    same moment either finds the order still pending with its holds, or ended."""
-    if not order_ids:
-        return 0
-    orders = db.session.scalars(
-        select(Order)
-        .where(Order.id.in_(order_ids), Order.status == OrderStatus.PENDING_PAYMENT)
-        .order_by(Order.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # the status as locked, not as cached
-    ).all()
-    if not orders:
-        return 0
-    held = db.session.scalars(
-        select(Reservation).where(
-            Reservation.order_id.in_([o.id for o in orders]),
-            Reservation.status == ReservationStatus.HELD,
-        )
-    ).all()
-    released = _release_holds(list(held), reason)
-    for order in orders:
-        transition(order, status)
-    return released
-
-
-def release_expired(now: datetime, variant_ids: list[int] | None = None) -> int:
-    """Expire unpaid orders whose hold ran out and give back ALL their holds.
-
-    `variant_ids` only chooses which orders to look at (those holding any of these
-    variants); an order found is released whole, its holds on other variants too.
-    Returns the number of holds released.
-    """
-    query = select(Reservation.order_id).where(
-        Reservation.status == ReservationStatus.HELD, Reservation.expires_at < now
-    )
-    if variant_ids is not None:
-        query = query.where(Reservation.variant_id.in_(variant_ids))
-    order_ids = sorted(set(db.session.scalars(query)))
-    return _end_unpaid(order_ids, OrderStatus.EXPIRED, "reservation expired")
 
 
 UNPAID_ORDERS_KEY = "unpaid_orders"  # in the session: its orders not paid yet
@@ -193,7 +127,7 @@ def place_order(
     """
     now = now or utcnow()
     release_expired(now, sorted(carts.read(cart)))
-    _end_unpaid(_session_unpaid(cart), OrderStatus.CANCELLED, "replaced by a newer checkout")
+    end_unpaid(_session_unpaid(cart), OrderStatus.CANCELLED, "replaced by a newer checkout")
     priced = carts.price(cart, currency)
     if priced.is_empty:
         raise CheckoutError("Your cart is empty.")
@@ -225,6 +159,7 @@ def place_order(
         shipping=method.price,
         total=priced.subtotal + method.price,
         gateway=gateway_name,
+        created_at=now,  # the hold's clock (holds.hold_for_payment) starts here
         reserved_until=now + timedelta(minutes=minutes),
     )
     db.session.add(order)
@@ -288,7 +223,4 @@ def order_by_token(token: str, *, for_payment: bool = False) -> Order | None:
     return db.session.scalars(query).one_or_none()
 
 
-def cancel_unpaid(order: Order) -> None:
-    transition(order, OrderStatus.CANCELLED)
-    held = [r for r in order.reservations if r.status == ReservationStatus.HELD]
-    _release_holds(held, "order cancelled")
+__all__ = ["CheckoutError", "cancel_unpaid", "place_order", "release_expired"]

@@ -12,6 +12,7 @@ from shop.catalog.services import move_stock
 from shop.extensions import db
 from shop.money import apply_bps
 from shop.orders import signals
+from shop.orders.holds import hold_for_payment
 from shop.orders.models import (
     GatewayEvent,
     LineAllocation,
@@ -47,10 +48,15 @@ def start_payment(order: Order, gateway) -> Payment:
 
 
 def record_started_payment(order: Order, gateway_name: str, started) -> Payment:
-    """Keep what the gateway answered; another tab may have kept the same one already."""
+    """Keep what the gateway answered; another tab may have kept the same one already.
+
+    The order's first payment started: its hold is extended to the payment window, once
+    (shop.orders.holds)."""
     existing = pending_payment(order)
     if existing is not None and existing.reference == started.reference:
         return existing
+    if not order.payments:
+        hold_for_payment(order, utcnow())
     payment = Payment(
         order=order,
         gateway=gateway_name,

@@ -61,10 +61,12 @@ def cart_add():
         quantity = carts.parse_quantity(request.form.get("quantity", "1"))
         variant = carts.add(session, variant_id, quantity)
     except carts.CartError as exc:
+        db.session.rollback()
         flash(str(exc), "error")
         target = url_for("catalog.product", slug=back) if back else url_for("orders.cart")
         return redirect(target)
     flash(f"Added {quantity} × {variant.product.name} to your cart.", "success")
+    db.session.commit()  # the holds that ran out on it, released
     return redirect(url_for("orders.cart"))
 
 
@@ -74,7 +76,10 @@ def cart_update():
     try:
         carts.set_quantity(session, variant_id, carts.parse_quantity(request.form.get("quantity")))
     except carts.CartError as exc:
+        db.session.rollback()
         flash(str(exc), "error")
+    else:
+        db.session.commit()  # the holds that ran out on it, released
     return redirect(url_for("orders.cart"))
 
 

@@ -9,9 +9,10 @@ were really sold.
 A positive adjustment (units found at a count) gives back only units that were
 written off before, newest write-off first, never more than a batch lost: a
 batch's makers can never be credited for more units than the batch had, nor for
-a unit that was already sold. Units beyond that have no known batch; they are
-sold last, and a sale of them is credited to the workshop's pool (the ledger's
-place for units with no recorded makers), never to makers picked by guess.
+a unit that was already sold. More than that is refused: units that were never
+written off came from a batch nobody recorded, and a sale of them would credit
+no maker while the order page names one; they come in by recording their batch
+(Admin > Record a batch), which names who made them.
 
 Services flush and never commit.
 """
@@ -61,9 +62,22 @@ def take_batch_units(variant_id: int, quantity: int, *, write_off: bool = False)
     return taken
 
 
+class UnknownUnits(StockError):
+    """Found units that were never written off: they belong to no recorded batch."""
+
+    def __init__(self, quantity: int, written_off: int):
+        super().__init__(
+            f"only {written_off} unit(s) of this variant were written off earlier and can be "
+            f"counted back, not {quantity}; new units come in by recording their production "
+            "batch (Admin > Record a batch, /admin/batches/new), which names their makers"
+        )
+        self.quantity, self.written_off = quantity, written_off
+
+
 def return_written_off_units(variant_id: int, quantity: int) -> BatchUnits:
-    """Give found units back to the batches they were written off from, newest first;
-    the rest have no known batch (see the module's docstring for why)."""
+    """Give found units back to the batches they were written off from, newest first.
+    More than were written off raises UnknownUnits (see the module's docstring for why)
+    before any batch changes."""
     if quantity <= 0:
         raise StockError("units are returned in positive numbers")
     batches = db.session.scalars(
@@ -72,6 +86,9 @@ def return_written_off_units(variant_id: int, quantity: int) -> BatchUnits:
         .order_by(Batch.produced_month.desc(), Batch.id.desc())
         .with_for_update()
     ).all()
+    written_off = sum(batch.units_written_off for batch in batches)
+    if quantity > written_off:
+        raise UnknownUnits(quantity, written_off)
     left, returned = quantity, []
     for batch in batches:
         if left == 0:
@@ -80,8 +97,6 @@ def return_written_off_units(variant_id: int, quantity: int) -> BatchUnits:
         batch.units_written_off -= give
         returned.append((batch.id, give))
         left -= give
-    if left:
-        returned.append((None, left))
     db.session.flush()
     return returned
 
@@ -92,18 +107,21 @@ def _only_batch(units: BatchUnits) -> int | None:
 
 def adjust_on_hand(variant: Variant, quantity: int, reason: str) -> StockMovement:
     """Correct the units on the shelf after a count: -n written off (lost, damaged),
-    +n found. The shelf can never drop below the units held for unpaid orders.
+    +n found (at most the units written off before: UnknownUnits otherwise). The
+    shelf can never drop below the units held for unpaid orders.
 
     The variant's counts change first (that row lock comes before the batches',
-    as in a sale); a refused change raises StockError and changes nothing.
+    as in a sale); a refused change raises StockError and changes nothing (a
+    savepoint undoes the count when the batches refuse the units).
     """
-    movement = move_stock(variant, quantity, StockMovementKind.ADJUSTMENT, reason=reason)
-    if quantity < 0:
-        units = take_batch_units(variant.id, -quantity, write_off=True)
-    else:
-        units = return_written_off_units(variant.id, quantity)
-    movement.batch_id = _only_batch(units)
-    db.session.flush()
+    with db.session.begin_nested():
+        movement = move_stock(variant, quantity, StockMovementKind.ADJUSTMENT, reason=reason)
+        if quantity < 0:
+            units = take_batch_units(variant.id, -quantity, write_off=True)
+        else:
+            units = return_written_off_units(variant.id, quantity)
+        movement.batch_id = _only_batch(units)
+        db.session.flush()
     return movement
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import selectinload
 from wtforms import (
     BooleanField,
     DateField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -34,6 +33,7 @@ from shop.provenance.trainees import TraineeDetails, TraineeRefused, save_traine
 from shop.provenance.workshop_details import PRIVATE_DETAILS, set_private_details
 from shop.staff import staff
 from shop.timeutil import today
+from shop.web import WholeNumberField
 
 TRAINEE_FIELDS = ["code", "legal_name", "alias", "alias_consent", "workshop_id", "cohort", "active"]
 
@@ -124,7 +124,7 @@ class VettingForm(FlaskForm):
 class WorkshopDetailsForm(FlaskForm):
     address = TextAreaField("Address")
     contact = TextAreaField("Contact")
-    head_count = IntegerField("Head count", validators=[Optional()])
+    head_count = WholeNumberField("Head count", validators=[Optional()])
 
 
 class ReinstateForm(FlaskForm):

@@ -150,3 +150,30 @@ def test_a_product_with_batches_cannot_move_to_another_workshop(app, ctx, admin_
     assert edit(product, home).status_code == 302  # other edits still work
     assert edit(unbatched, elsewhere).status_code == 302  # no batches yet: it may move
     assert db.session.get(Product, unbatched.id).workshop_id == elsewhere.id
+
+
+def test_variants_of_one_product_must_be_told_apart_by_their_options(app, ctx, admin_client):  # noqa: F811
+    """Buyers choose a variant by its options: the form refuses a second variant with the
+    same options, or with none beside one that has some, and a change that makes two
+    variants alike; nothing is saved."""
+    product = f.product(f.workshop(), variants=1)  # its variant: size=S0
+    db.session.commit()
+    url = f"/admin/products/{product.id}/variants"
+    same = admin_client.post(url, data={"sku": "DUP-1", "options": "size=s0", "price": "10.00"})
+    assert same.status_code == 400
+    assert "already has the options size=s0" in same.get_data(as_text=True)
+    none = admin_client.post(url, data={"sku": "DUP-2", "options": "", "price": "10.00"})
+    assert none.status_code == 400 and "tell them apart" in none.get_data(as_text=True)
+    empty = admin_client.post(url, data={"sku": "DUP-3", "options": "size=", "price": "10.00"})
+    assert empty.status_code == 400
+    other = admin_client.post(url, data={"sku": "DUP-4", "options": "size=L", "price": "10.00"})
+    assert other.status_code == 302
+    db.session.expire_all()
+    product = db.session.get(Product, product.id)
+    assert sorted(v.sku for v in product.variants) == sorted([product.variants[0].sku, "DUP-4"])
+    second = next(v for v in product.variants if v.sku == "DUP-4")
+    page = admin_client.post(f"/admin/variants/{second.id}/price",
+                             data={"options": "size=S0", "price": "10.00"}, follow_redirects=True)  # fmt: skip
+    assert "already has the options" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(type(second), second.id).options == {"size": "L"}

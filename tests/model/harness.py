@@ -36,15 +36,22 @@ class Clock:
 @contextmanager
 def store_settings(app):
     """What the model needs of the store's configuration, for the length of the test:
-    no rate limits (the model checks out many times a minute), and the checkout caps the
-    model expects (see model.MAX_UNITS_PER_ORDER)."""
+    no rate limits (the model checks out many times a minute), and the checkout caps and
+    hold lengths the model expects (see model.MAX_UNITS_PER_ORDER, model.PAYMENT)."""
     from shop.extensions import limiter
-    from tests.model.model import MAX_HELD_UNITS_PER_SESSION, MAX_UNITS_PER_ORDER
+    from tests.model.model import (
+        MAX_HELD_UNITS_PER_SESSION,
+        MAX_UNITS_PER_ORDER,
+        PAYMENT,
+        RESERVATION,
+    )
 
     wanted = {
         "RATELIMIT_ENABLED": False,
         "MAX_UNITS_PER_ORDER": MAX_UNITS_PER_ORDER,
         "MAX_HELD_UNITS_PER_SESSION": MAX_HELD_UNITS_PER_SESSION,
+        "RESERVATION_MINUTES": RESERVATION // timedelta(minutes=1),
+        "PAYMENT_MINUTES": PAYMENT // timedelta(minutes=1),
     }
     saved = {k: app.config.get(k) for k in wanted}
     enabled = limiter.enabled

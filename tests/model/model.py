@@ -3,7 +3,8 @@
 Nothing here touches the store. The rules are the issue's, written once:
 - stock: on_hand = batch units ± adjustments − units sold; available = on_hand − held;
   a sale and a negative adjustment both use up batch units first in, first out (batches
-  by production month, then as recorded; units that came in by adjustment last);
+  by production month, then as recorded); a positive adjustment only gives back units
+  written off before, so every unit on the shelf belongs to a batch;
 - shares: share = floor(line_total × bps / 10000), split over the line's batch units
   with allocate(), then over each batch's makers by weight; units without makers go
   to the workshop's pool;
@@ -24,7 +25,10 @@ from shop.money import allocate
 # must keep, per order and per shopping session (held units of unexpired orders).
 MAX_UNITS_PER_ORDER = 6
 MAX_HELD_UNITS_PER_SESSION = 8
+# An order holds its units RESERVATION after it was placed; once its payment starts, until
+# PAYMENT after it was placed (extended once, never a hold that already ran out).
 RESERVATION = timedelta(minutes=15)
+PAYMENT = timedelta(minutes=30)
 
 Subject = tuple[str, int]  # ("trainee", trainee id) or ("pool", workshop id)
 
@@ -47,11 +51,10 @@ class VariantModel:
     bps: int
     workshop_id: int
     batches: list[BatchUnits] = field(default_factory=list)
-    loose: int = 0  # units that came in by adjustment, with no batch
 
     @property
     def on_hand(self) -> int:
-        return sum(b.remaining for b in self.batches) + self.loose
+        return sum(b.remaining for b in self.batches)
 
     def take(self, units: int, write_off: bool = False) -> list[tuple[int | None, int]]:
         """Use up `units` first in, first out; returns (batch id or None, units)."""
@@ -65,10 +68,7 @@ class VariantModel:
                 batch.written_off += n if write_off else 0
                 units -= n
                 taken.append((batch.id, n))
-        if units:
-            assert units <= self.loose, "the model sold units it does not have"
-            self.loose -= units
-            taken.append((None, units))
+        assert units == 0, "the model sold units it does not have"  # every unit has a batch
         return taken
 
 
@@ -95,6 +95,7 @@ class OrderModel:
     shipping: int
     expires_at: datetime
     lines: list[LineModel]
+    placed_at: datetime | None = None
     payment: str = "pending"  # pending | paid | cancelled | expired
     reference: str = ""
     tracking: str = ""
@@ -179,13 +180,15 @@ class StoreModel:
             variant.take(-change, write_off=True)  # used up like sold ones
             return True
         # Found units go back to the batches they were written off from, the newest
-        # batch first; only the rest have no known batch.
+        # batch first; more than were written off have no known batch and are refused
+        # (new units come in by recording their batch).
+        if change > sum(b.written_off for b in variant.batches):
+            return False
         for batch in sorted(variant.batches, key=lambda b: (b.month, b.id), reverse=True):
             give = min(change, batch.written_off)
             batch.written_off -= give
             batch.remaining += give
             change -= give
-        variant.loose += change
         return True
 
     def products_with_batches(self) -> set[int]:
@@ -235,13 +238,23 @@ class StoreModel:
         units = sum(cart.values())
         return not caps or (units <= MAX_UNITS_PER_ORDER and units <= MAX_HELD_UNITS_PER_SESSION)
 
-    def cart_allowed(self, buyer: int, variant_id: int, quantity: int, caps: bool = True) -> bool:
-        """Adding to the cart: there must be that many available, and the cart must stay
-        within what one order may hold."""
+    def cart_allowed(self, buyer: int, variant_id: int, quantity: int, now: datetime,
+                     caps: bool = True) -> bool:  # fmt: skip
+        """Adding to the cart: there must be that many available, counting the units of
+        holds that ran out (an accepted add releases their orders first), and the cart
+        must stay within what one order may hold."""
         cart = self.carts[buyer]
-        if quantity < 1 or cart.get(variant_id, 0) + quantity > self.available(variant_id):
+        lapsed = sum(o.units().get(variant_id, 0) for o in self.overdue_touching([variant_id], now))
+        free = self.available(variant_id) + lapsed
+        if quantity < 1 or cart.get(variant_id, 0) + quantity > free:
             return False
         return not caps or sum(cart.values()) + quantity <= MAX_UNITS_PER_ORDER
+
+    def payment_started(self, order: OrderModel, now: datetime) -> None:
+        """The pay page started a payment: a hold still running lasts until PAYMENT after
+        the order was placed (once: it is counted from the placing)."""
+        if order.payment == "pending" and order.expires_at >= now:
+            order.expires_at = max(order.expires_at, order.placed_at + PAYMENT)
 
     def place(self, buyer: int, placed, now: datetime) -> None:
         self.expire(self.overdue_touching(self.carts[buyer], now))
@@ -254,7 +267,7 @@ class StoreModel:
         ]  # fmt: skip
         self.orders[placed.id] = OrderModel(
             placed.id, placed.number, placed.token, buyer, placed.total, placed.shipping,
-            now + RESERVATION, lines,
+            now + RESERVATION, lines, placed_at=now,
         )  # fmt: skip
         self.carts[buyer] = {}
 

@@ -4,7 +4,7 @@ Hypothesis drives random sequences of: recording batches (random months and
 makers), adjustments (+ and -), checkouts from two sessions (which hold stock,
 sweep expired orders and replace the session's unpaid one), payments, holds
 running out, the expiry command and cancellations. A plain-Python model keeps
-on hand, held and the batch units (sold, written off, with no batch) beside the
+on hand, held and the batch units (sold, written off) beside the
 store; after every step they must agree, nothing may be negative, and no batch
 may give more units than it had (issue 9, defects 2, 3 and 9).
 
@@ -75,7 +75,6 @@ class ModelBatch:
 class ModelVariant:
     on_hand: int = 0
     reserved: int = 0
-    unbatched: int = 0  # units on the shelf with no known batch
     batches: list[ModelBatch] = field(default_factory=list)
 
     def fifo(self) -> list[ModelBatch]:
@@ -89,15 +88,18 @@ class ModelVariant:
             else:
                 batch.sold += took
             units -= took
-        assert units <= self.unbatched
-        self.unbatched -= units
+        assert units == 0  # every unit on the shelf belongs to a recorded batch
+
+    def written_off(self) -> int:
+        return sum(b.written_off for b in self.batches)
 
     def give_back(self, units: int) -> None:
+        """Found units go back to the batches they were lost from; never more."""
         for batch in reversed(self.fifo()):
             gave = min(units, batch.written_off)
             batch.written_off -= gave
             units -= gave
-        self.unbatched += units
+        assert units == 0
 
 
 @dataclass
@@ -164,10 +166,12 @@ class StockMachine(RuleBasedStateMachine):
             adjust_on_hand(variant, change, "stock count")
         except StockError:
             savepoint.rollback()
-            assert model.on_hand + change < model.reserved  # refused only when it must be
+            # refused only when it must be: below what is held, or more found than was lost
+            assert model.on_hand + change < model.reserved or change > model.written_off()
             return
         savepoint.commit()
         assert model.on_hand + change >= model.reserved
+        assert change <= model.written_off(), "units of no recorded batch were taken in"
         model.on_hand += change
         if change < 0:
             model.take(-change, write_off=True)
@@ -297,7 +301,7 @@ class StockMachine(RuleBasedStateMachine):
             model = self.model[v]
             assert (on_hand, reserved) == (model.on_hand, model.reserved)
             assert available == model.on_hand - model.reserved >= 0
-            assert reserved >= 0 and model.unbatched >= 0
+            assert reserved >= 0
             held = db.session.scalar(
                 select(func.coalesce(func.sum(Reservation.quantity), 0)).where(
                     Reservation.variant_id == variant_id,
@@ -326,7 +330,7 @@ class StockMachine(RuleBasedStateMachine):
                     batch.written_off,
                 )
                 assert 0 <= row.units_allocated + row.units_written_off <= row.quantity
-            on_shelf = sum(b.left for b in model.batches) + model.unbatched
+            on_shelf = sum(b.left for b in model.batches)
             assert on_shelf == model.on_hand
 
     @invariant()

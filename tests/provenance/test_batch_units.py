@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
+from shop.catalog.models import StockMovement, StockMovementKind, Variant
+from shop.catalog.services import StockError
 from shop.extensions import db
 from shop.orders.models import LineAllocation
+from shop.provenance.batch_units import adjust_on_hand
 from shop.provenance.models import Batch
 from tests import factories as f
 from tests.conftest import client_as
@@ -62,9 +66,47 @@ def test_found_units_go_back_only_to_the_batch_they_were_written_off_from(app, c
     variant, (older, old_maker), (newer, _new_maker) = _two_batches_of_two()
     admin = client_as(app, "admin")
     admin.post(f"/admin/stock/{variant.id}/adjust", data={"quantity": "-2", "reason": "lost"})
-    admin.post(f"/admin/stock/{variant.id}/adjust", data={"quantity": "3", "reason": "found 3"})
-    # The two lost units of the older batch come back to it; the third found unit has
-    # no known batch: it is sold last and credited to the workshop's pool.
-    line_id = _buy(app, variant, 5)
-    assert _allocated(line_id) == {(older.id, 2), (newer.id, 2), (None, 1)}
+    admin.post(f"/admin/stock/{variant.id}/adjust", data={"quantity": "2", "reason": "found 2"})
+    # The two lost units of the older batch come back to it, and sell first again.
+    line_id = _buy(app, variant, 3)
+    assert _allocated(line_id) == {(older.id, 2), (newer.id, 1)}
     assert balance_of(old_maker) == 200
+
+
+def test_found_units_beyond_those_written_off_are_refused_and_a_batch_is_asked_for(app, ctx):
+    """Issue 9 (defects 2, 3): a unit that was never written off has no known batch; taken
+    in by a count, its sale would credit a pool while the order page names a maker."""
+    variant, (older, _old_maker), (newer, _new_maker) = _two_batches_of_two()
+    admin = client_as(app, "admin")
+    admin.post(f"/admin/stock/{variant.id}/adjust", data={"quantity": "-1", "reason": "lost"})
+    page = admin.post(
+        f"/admin/stock/{variant.id}/adjust", data={"quantity": "2", "reason": "found 2"},
+        follow_redirects=True,
+    )  # fmt: skip
+    text = page.get_data(as_text=True)
+    assert "Nothing changed" in text and "Record a batch" in text
+    assert "only 1 unit(s) of this variant were written off" in text
+    db.session.expire_all()
+    assert db.session.get(Variant, variant.id).on_hand == 3  # 4 recorded, 1 lost
+    assert db.session.get(Batch, older.id).units_written_off == 1
+    moved = db.session.scalars(
+        select(StockMovement.quantity).where(StockMovement.variant_id == variant.id,
+                                             StockMovement.kind == StockMovementKind.ADJUSTMENT)
+    ).all()  # fmt: skip
+    assert moved == [-1]
+    # Every unit sold still comes from a recorded batch.
+    line_id = _buy(app, variant, 3)
+    assert _allocated(line_id) == {(older.id, 1), (newer.id, 2)}
+
+
+def test_the_service_refuses_unknown_units_with_no_batch_changed(ctx):
+    variant, (older, _old_maker), _newer = _two_batches_of_two()
+    adjust_on_hand(variant, -1, "lost")
+    with pytest.raises(StockError, match="Record a batch"):
+        adjust_on_hand(variant, 2, "found")
+    db.session.expire_all()
+    assert (
+        db.session.get(Variant, variant.id).on_hand,
+        db.session.get(Batch, older.id).units_written_off,
+    ) == (3, 1)
+    assert adjust_on_hand(variant, 1, "found").batch_id == older.id
