@@ -17,6 +17,17 @@ depends_on = None
 
 
 def upgrade():
+    # Codes that differ only in case name two trainees an operator cannot tell apart;
+    # they must be renamed by hand first, so the upgrade stops, before changing anything
+    # (SQLite's DDL is not transactional), and names them.
+    clashes = op.get_bind().execute(sa.text(
+        "SELECT lower(code) FROM trainees GROUP BY lower(code) HAVING count(*) > 1"
+    )).scalars().all()
+    if clashes:
+        raise RuntimeError(
+            "trainee codes differ only in case; rename all but one of each first: "
+            + ", ".join(sorted(clashes))
+        )
     op.create_table('correction_requests',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('trainee_id', sa.Integer(), nullable=False),
@@ -45,16 +56,6 @@ def upgrade():
     with op.batch_alter_table('correction_requests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_correction_requests_trainee_id'), ['trainee_id'], unique=False)
 
-    # Codes that differ only in case name two trainees an operator cannot tell apart;
-    # they must be renamed by hand first, so the upgrade stops and names them.
-    clashes = op.get_bind().execute(sa.text(
-        "SELECT lower(code) FROM trainees GROUP BY lower(code) HAVING count(*) > 1"
-    )).scalars().all()
-    if clashes:
-        raise RuntimeError(
-            "trainee codes differ only in case; rename all but one of each first: "
-            + ", ".join(sorted(clashes))
-        )
     op.create_index('uq_trainees_code_lower', 'trainees', [sa.text('lower(code)')], unique=True)
 
 

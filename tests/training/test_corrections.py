@@ -198,3 +198,46 @@ def test_two_approvals_at_once_post_the_correction_once(committed_app):
 
         assert balance_of(db.session.get(Trainee, trainee_id)) == 130
         assert _corrections_posted() == 1 and verify().clean
+
+
+def test_the_same_form_sent_twice_at_the_same_moment_proposes_once(committed_app):
+    """The first proposal is flushed, not committed, when the second arrives: the second
+    meets the unique key (PostgreSQL) or waits for the write lock (SQLite), and answers
+    with the first proposal rather than a crash or a second one."""
+    app = committed_app
+    with app.app_context():
+        t = _credited_trainee()
+        proposer = f.user("staff")
+        db.session.commit()
+        trainee_id, proposer_id = t.id, proposer.id
+    first_flushed, outcomes = threading.Event(), {}
+
+    def propose(name: str) -> None:
+        from shop.accounts.models import User
+
+        with app.app_context():
+            if name == "second":
+                first_flushed.wait(10)
+            try:
+                proposal, new = services.propose_correction(
+                    trainee_id=trainee_id, amount=70, reason="Missed sale",
+                    proposed_by=db.session.get(User, proposer_id), request_key="same-form",
+                )  # fmt: skip
+                if name == "first":
+                    first_flushed.set()
+                    threading.Event().wait(0.5)  # the second is now proposing, or waiting
+                db.session.commit()
+                outcomes[name] = ("new" if new else "again", proposal.id)
+            except Exception as exc:  # a crash must show in the outcome, not vanish in a thread
+                db.session.rollback()
+                first_flushed.set()
+                outcomes[name] = (f"crashed: {exc!r}", None)
+
+    threads = [threading.Thread(target=propose, args=(n,)) for n in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes["first"][0] == "new" and outcomes["second"] == ("again", outcomes["first"][1])
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CorrectionRequest)) == 1
