@@ -103,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.provenance import staff_views  # noqa: F401  (adds its routes to /staff/)
     from shop.provenance.views import bp as provenance_bp
     from shop.staff import staff as staff_bp
+    from shop.training import correction_views  # noqa: F401  (adds its routes to /staff/)
     from shop.training.views import bp as training_bp
     from shop.web import bp as web_bp
 

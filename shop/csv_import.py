@@ -225,18 +225,23 @@ def money(value: str, column: str, currency: str) -> int:
 # --- Checks and writes shared by importers -----------------------------------
 
 
-def duplicate_errors(rows: list[tuple[int, dict]], key: str, what: str) -> list[RowError]:
-    """A value that must be unique in the file, reported on every repeat."""
+def duplicate_errors(
+    rows: list[tuple[int, dict]], key: str, what: str, same: Callable[[Any], Any] = lambda v: v
+) -> list[RowError]:
+    """A value that must be unique in the file, reported on every repeat; `same` gives what
+    counts as a repeat (str.lower: whatever the case)."""
     first_seen: dict[Any, int] = {}
     errors = []
     for row_number, values in rows:
         value = values[key]
-        if value in first_seen:
+        if same(value) in first_seen:
             errors.append(
-                RowError(row_number, key, f"{what} '{value}' is already on row {first_seen[value]}")
+                RowError(
+                    row_number, key, f"{what} '{value}' is already on row {first_seen[same(value)]}"
+                )
             )
         else:
-            first_seen[value] = row_number
+            first_seen[same(value)] = row_number
     return errors
 
 

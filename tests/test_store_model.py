@@ -2,7 +2,7 @@
 
 A hypothesis `RuleBasedStateMachine` drives the real routes and services (admin batch
 and stock forms, cart, checkout, the pay page, the admin order actions, `flask orders
-refund`, `flask orders expire`, the staff withdrawal and correction forms, Stripe
+refund`, `flask orders expire`, the staff withdrawal and correction forms (proposed by one staff member, decided by another), Stripe
 refund events) through one thin driver (tests/model/driver.py), and keeps a plain-Python
 model beside the store (tests/model/model.py). After every step the two must agree on
 stock (on hand, held, available), which batch unit every sold unit came from, every
@@ -46,7 +46,7 @@ from hypothesis.stateful import (
 
 from tests.conftest import rolled_back
 from tests.model.driver import DECLINED_CARD, StoreDriver, store_settings
-from tests.model.model import StoreModel, Withdrawal
+from tests.model.model import Correction, StoreModel, Withdrawal
 
 IGNORED = {int(n) for n in os.environ.get("STORE_MODEL_IGNORE", "").split(",") if n.strip()}
 CI = bool(os.environ.get("CI"))
@@ -430,26 +430,60 @@ class StoreMachine(RuleBasedStateMachine):
             if approve:
                 self.model.withdrawn[request.subject] += request.amount
 
-    @rule(t=pick, cents=st.integers(-3_000, 3_000).filter(bool), staff=st.integers(0, 1))
-    def correction(self, t, cents, staff):
+    @rule(t=pick, cents=st.integers(-3_000, 3_000).filter(bool), staff=st.integers(0, 1),
+          twice=st.booleans())  # fmt: skip
+    def propose_correction(self, t, cents, staff, twice):
+        """A staff member proposes a correction (the form perhaps sent twice): nothing is
+        posted yet, whatever the balance, and one form makes one proposal."""
         trainee_id, _code = nth(self.trainees, t)
-        subject = ("trainee", trainee_id)
-        expected = cents > 0 or -cents <= self.model.balance(subject)
-        assert self.store.correction(staff, trainee_id, cents, uuid.uuid4().hex) == expected
+        key = uuid.uuid4().hex
+        correction_id = self.store.propose_correction(staff, trainee_id, cents, key)
+        assert correction_id is not None, f"a correction of {cents} could not be proposed"
+        if twice:
+            again = self.store.propose_correction(staff, trainee_id, cents, key)
+            assert again == correction_id, "the same form sent twice made two proposals"
+        self.model.corrections[correction_id] = Correction(("trainee", trainee_id), cents, staff)
+
+    @precondition(lambda self: len(self.model.corrections) > len(self.model.corrections_decided))
+    @rule(c=pick, staff=st.integers(0, 1), approve=st.booleans())
+    def decide_correction(self, c, staff, approve):
+        """Another staff member approves (posted then) or rejects; the proposer cannot decide
+        their own, and taking back more than the balance now holds is refused."""
+        open_ = [cid for cid in self.model.corrections if cid not in self.model.corrections_decided]
+        cid = nth(open_, c)
+        proposal = self.model.corrections[cid]
+        expected = staff != proposal.proposer and (
+            not approve or proposal.amount > 0
+            or -proposal.amount <= self.model.balance(proposal.subject)
+        )  # fmt: skip
+        assert self.store.decide_correction(staff, cid, approve) == expected, (
+            f"{'approving' if approve else 'rejecting'} correction {cid} of {proposal.amount} "
+            f"(proposed by staff {proposal.proposer}, decided by staff {staff}) was "
+            f"{'refused' if expected else 'accepted'}"
+        )
         if expected:
-            self.model.corrected[subject] += cents
+            self.model.corrections_decided[cid] = "approved" if approve else "rejected"
+            if approve:
+                self.model.corrected[proposal.subject] += proposal.amount
 
     @precondition(lambda self: not {6, 7} <= IGNORED)
     @rule(t=pick, more=st.integers(1, 500), unknown=st.booleans())
     def correction_in_a_batch(self, t, more, unknown):
-        """The correction service as a batch caller uses it, carrying on past a refusal:
-        one beyond the balance, or for a trainee who does not exist, is refused, and (as
-        `ledger.post()` promises when it raises) changes nothing at all."""
+        """The correction services as a batch caller uses them, carrying on past a refusal:
+        approving one beyond the balance, or proposing one for a trainee who does not exist,
+        is refused, and (as `ledger.post()` promises when it raises) posts nothing; the
+        proposal of the first stays, waiting."""
         unknown = (unknown or 6 in IGNORED) and 7 not in IGNORED
         trainee_id, _code = nth(self.trainees, t)
-        cents = 100 if unknown else -(self.model.balance(("trainee", trainee_id)) + more)
-        outcome = self.store.correction_in_a_batch(trainee_id, cents, uuid.uuid4().hex, unknown)
+        subject = ("trainee", trainee_id)
+        cents = 100 if unknown else -(self.model.balance(subject) + more)
+        outcome, proposal_id = self.store.correction_in_a_batch(
+            trainee_id, cents, uuid.uuid4().hex, unknown
+        )
         assert outcome == "refused", outcome
+        assert (proposal_id is None) == unknown
+        if proposal_id is not None:
+            self.model.corrections[proposal_id] = Correction(subject, cents, 0)
 
     # --- after every step -------------------------------------------------------------------
 

@@ -59,10 +59,10 @@ class Store:
 def build_store(with_markup: bool = False) -> Store:
     """One of everything: a vetted workshop with three consenting trainees, a product
     with two variants, batches, an image, a paid and refunded order owned by a customer,
-    a shipped order, an unpaid order, a withdrawal and a goal. Committed."""
+    a shipped order, an unpaid order, a withdrawal, a goal and a proposed correction. Committed."""
     from shop.accounts.services import reset_token, verification_token
     from shop.training.models import WithdrawalPurpose
-    from shop.training.services import add_goal, request_withdrawal
+    from shop.training.services import add_goal, propose_correction, request_withdrawal
 
     name = MARKUP if with_markup else None
     w = f.workshop(**({"name": name, "story": name, "region": name} if name else {}))
@@ -85,6 +85,11 @@ def build_store(with_markup: bool = False) -> Store:
     )  # fmt: skip
     goal = add_goal(trainee_id=trainees[0].id, title=name or "Course", target_amount=500,
                     target_date=None, currency="USD")  # fmt: skip
+    # Proposed by another staff member, so the staff user sees its approve and reject forms.
+    correction, _new = propose_correction(
+        trainee_id=trainees[0].id, amount=-50, reason=name or "Counted twice",
+        proposed_by=f.user("staff"), request_key="whole-store",
+    )  # fmt: skip
     db.session.flush()
     if with_markup:
         mark_every_text_column()
@@ -94,6 +99,7 @@ def build_store(with_markup: bool = False) -> Store:
         "order_id": paid.id, "variant_id": p.variants[0].id, "product_id": p.id,
         "image_id": image.id, "trainee_id": trainees[0].id, "withdrawal_id": withdrawal.id,
         "goal_id": goal.id, "workshop_id": w.id, "decision": "approve", "token": paid.token,
+        "correction_id": correction.id,
         "code": batch.code, "slug": p.slug, "filename": image.filename,
     }  # fmt: skip
     by_endpoint = {

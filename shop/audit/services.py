@@ -30,7 +30,9 @@ PRIVATE_SET = "(private: set)"
 
 STAFF_AREA, ADMIN_AREA = "staff", "admin"
 # Targets about people and partners: the staff area. Anything else is the shop's.
-STAFF_TARGETS = frozenset({"trainee", "workshop", "vetting_event", "withdrawal", "goal"})
+STAFF_TARGETS = frozenset(
+    {"trainee", "workshop", "vetting_event", "withdrawal", "correction", "goal"}
+)
 
 
 class _Private:

@@ -12,6 +12,7 @@ from shop import csv_import as f
 from shop.csv_import import (
     FieldError,
     Importer,
+    ImportFailed,
     ImportResult,
     RowError,
     RowFailed,
@@ -28,7 +29,13 @@ from shop.provenance.services import (
     record_batch,
     workshops_by_slug,
 )
-from shop.provenance.trainees import TraineeDetails, save_trainee, trainee_problems
+from shop.provenance.trainees import (
+    TraineeDetails,
+    TraineeRefused,
+    codes_taken,
+    save_trainee,
+    trainee_problems,
+)
 
 
 class WorkshopImporter(Importer):
@@ -120,7 +127,17 @@ class TraineeImporter(Importer):
 
     def check(self, rows):
         known = workshops_by_slug({v["workshop_slug"] for _, v in rows})
-        return duplicate_errors(rows, "code", "trainee code") + unknown_workshop_errors(rows, known)
+        # Codes are unique whatever their case: 'ab-1' on a row is not a new trainee beside
+        # 'AB-1', and not a quiet rename of her either.
+        errors = duplicate_errors(rows, "code", "trainee code", same=str.lower)
+        taken = codes_taken({v["code"] for _, v in rows})
+        errors += [
+            RowError(n, "code", f"'{v['code']}' is already used by another trainee, as "
+                                f"'{taken[v['code'].lower()]}'")
+            for n, v in rows
+            if v["code"].lower() in taken and taken[v["code"].lower()] != v["code"]
+        ]  # fmt: skip
+        return errors + unknown_workshop_errors(rows, known)
 
     def write(self, rows, progress: Callable[[int], None]) -> ImportResult:
         result = ImportResult()
@@ -129,7 +146,7 @@ class TraineeImporter(Importer):
         existing = {
             t.code: t for t in db.session.scalars(select(Trainee).where(Trainee.code.in_(codes)))
         }
-        for _, v in rows:
+        for n, v in rows:
             details = self._details(v, workshops[v["workshop_slug"]].id)
             trainee = existing.get(v["code"])
             if trainee is None:
@@ -141,7 +158,10 @@ class TraineeImporter(Importer):
                 result.updated += 1
             else:
                 result.unchanged += 1
-            save_trainee(details, trainee)
+            try:
+                save_trainee(details, trainee)
+            except TraineeRefused as refused:  # e.g. the same code saved meanwhile by staff
+                raise ImportFailed([RowError(n, c, m) for c, m in refused.problems]) from None
             progress(1)
         return result
 

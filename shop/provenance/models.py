@@ -17,11 +17,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -156,6 +158,10 @@ class Trainee(db.Model):
     @property
     def public_alias(self) -> str | None:
         return self.alias if self.alias_consent and self.alias else None
+
+
+# 'AB-1' and 'ab-1' would be two people staff cannot tell apart on a page or a label.
+Index("uq_trainees_code_lower", func.lower(Trainee.code), unique=True)
 
 
 @private_unless_public

@@ -258,6 +258,9 @@ def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, 
                                        f"{MAKER_WEIGHT_MAX}, got {weight}"))  # fmt: skip
         if trainee is None:
             problems.append(("makers", f"no trainee '{trainee_code}'"))
+        elif not trainee.active:
+            # Someone who has left made nothing new: a stale makers list, or a typo.
+            problems.append(("makers", f"trainee '{trainee_code}' is no longer active"))
         elif workshop is not None and trainee.workshop_id != workshop.id:
             problems.append(("makers", f"trainee '{trainee_code}' is not at '{workshop.slug}'"))
     return problems

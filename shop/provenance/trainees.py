@@ -1,8 +1,8 @@
 """The one set of rules for a trainee's record, used by the staff form and the import.
 
 `trainee_problems` lists what is wrong with some details without touching the
-database; `save_trainee` checks those and the database (the code is unique, the
-workshop exists) and only then writes. It flushes and never commits.
+database; `save_trainee` checks those and the database (the code is unique whatever
+its case, the workshop exists) and only then writes. It flushes and never commits.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from shop.csv_import import CODE_RE
 from shop.extensions import db
@@ -92,26 +93,57 @@ def trainee_problems(details: TraineeDetails) -> list[tuple[str, str]]:
     return problems
 
 
+def codes_taken(codes: set[str]) -> dict[str, str]:
+    """Which of `codes` a trainee already holds, whatever the case: {code.lower(): her code}.
+    'AB-1' and 'ab-1' would be two people staff cannot tell apart on a page or a label."""
+    wanted = {c.lower() for c in codes if c and "\x00" not in c and len(c) <= CODE_MAX}
+    if not wanted:
+        return {}
+    rows = db.session.scalars(select(Trainee.code).where(func.lower(Trainee.code).in_(wanted)))
+    return {code.lower(): code for code in rows}
+
+
+def _code_taken(code: str, trainee: Trainee | None) -> str | None:
+    """The message when another trainee holds `code` in any case; None when it is free."""
+    clash = db.session.execute(
+        select(Trainee.id, Trainee.code).where(func.lower(Trainee.code) == code.lower())
+    ).first()
+    if clash is None or (trainee is not None and clash.id == trainee.id):
+        return None
+    if clash.code == code:
+        return f"'{code}' is already used by another trainee"
+    return f"'{code}' is already used by another trainee, as '{clash.code}'"
+
+
 def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Trainee:
     """Create a trainee (`trainee` None) or change one; raise TraineeRefused, changing
     nothing, when any rule is broken."""
     d = details.cleaned()
     problems = trainee_problems(d)
-    clash = db.session.scalar(select(Trainee.id).where(Trainee.code == d.code))
-    if clash is not None and (trainee is None or clash != trainee.id):
-        problems.append(("code", f"'{d.code}' is already used by another trainee"))
+    if not any(field == "code" for field, _ in problems) and (
+        taken := _code_taken(d.code, trainee)
+    ):
+        problems.append(("code", taken))
     if d.workshop_id is None or db.session.get(Workshop, d.workshop_id) is None:
         problems.append(("workshop_id", "must be a workshop we know"))
     if problems:
         raise TraineeRefused(problems)
-    if trainee is None:
-        trainee = Trainee(active=True if d.active is None else d.active)
-        db.session.add(trainee)
-    elif d.active is not None:
-        trainee.active = d.active
-    trainee.code, trainee.legal_name, trainee.cohort = d.code, d.legal_name, d.cohort
-    trainee.alias, trainee.alias_consent = d.alias, d.alias_consent
-    # Her training account follows her to the new workshop (shop.training.ledger listens).
-    trainee.workshop_id = d.workshop_id
-    db.session.flush()
+    try:
+        # In a savepoint: the same code saved at the same moment by someone else passes the
+        # check above and meets the unique index here; that refusal undoes only this.
+        with db.session.begin_nested():
+            if trainee is None:
+                trainee = Trainee(active=True if d.active is None else d.active)
+                db.session.add(trainee)
+            elif d.active is not None:
+                trainee.active = d.active
+            trainee.code, trainee.legal_name, trainee.cohort = d.code, d.legal_name, d.cohort
+            trainee.alias, trainee.alias_consent = d.alias, d.alias_consent
+            # Her training account follows her to the new workshop (shop.training.ledger listens).
+            trainee.workshop_id = d.workshop_id
+    except IntegrityError:
+        taken = _code_taken(d.code, trainee if trainee in db.session else None)
+        if taken is None:
+            raise
+        raise TraineeRefused([("code", taken)]) from None
     return trainee

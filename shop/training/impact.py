@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import and_, case, distinct, func, literal_column, select
 from sqlalchemy.orm import aliased
 
 from shop.extensions import db
+from shop.orders.models import OrderLine
 from shop.provenance.models import Workshop
 from shop.training.models import AccountKind, LedgerAccount, Transfer, TransferKind
 from shop.training.reports import month_of
@@ -115,28 +116,40 @@ def _net_credit():
 
 
 def _figures_per_workshop() -> list[WorkshopFigures]:
+    """Credits count for the workshop that made the sold unit (the order line's workshop,
+    the batch's), not the one the trainee is at now: a trainee who moves does not take
+    her past credits with her. Matches, which no sale caused, count at the account's."""
     subject = aliased(LedgerAccount)
-    credited = dict(
-        db.session.execute(
-            select(subject.workshop_id, func.sum(_net_credit()))
-            .join(subject, subject.id == Transfer.subject_account_id)
-            .where(
-                Transfer.kind.in_(
-                    [TransferKind.SALE_SHARE, TransferKind.MATCH, TransferKind.REFUND_REVERSAL]
-                )
+    workshop = func.coalesce(OrderLine.workshop_id, subject.workshop_id)
+    credited_trainee = case(
+        (
+            and_(
+                subject.kind == AccountKind.TRAINEE,
+                Transfer.kind.in_([TransferKind.SALE_SHARE, TransferKind.MATCH]),
+            ),
+            subject.id,
+        )
+    )
+    rows = db.session.execute(
+        select(workshop, func.sum(_net_credit()), func.count(distinct(credited_trainee)))
+        .select_from(Transfer)
+        .join(subject, subject.id == Transfer.subject_account_id)
+        .outerjoin(
+            OrderLine,
+            and_(Transfer.cause_type == "order_line", OrderLine.id == Transfer.cause_id),
+        )
+        .where(
+            Transfer.kind.in_(
+                [TransferKind.SALE_SHARE, TransferKind.MATCH, TransferKind.REFUND_REVERSAL]
             )
-            .group_by(subject.workshop_id)
-        ).all()
-    )
-    trainees = dict(
-        db.session.execute(
-            select(LedgerAccount.workshop_id, func.count(LedgerAccount.id))
-            .where(LedgerAccount.kind == AccountKind.TRAINEE, LedgerAccount.earned_posted > 0)
-            .group_by(LedgerAccount.workshop_id)
-        ).all()
-    )
-    ids = {w for w in (*credited, *trainees) if w is not None}
-    return [WorkshopFigures(w, int(credited.get(w) or 0), int(trainees.get(w) or 0)) for w in ids]
+        )
+        .group_by(workshop)
+    ).all()
+    return [
+        WorkshopFigures(w, int(credited or 0), int(trainees or 0))
+        for w, credited, trainees in rows
+        if w is not None
+    ]
 
 
 def _credited_per_month(months: int) -> list[tuple[str, int]]:

@@ -188,6 +188,53 @@ class Withdrawal(db.Model):
     trainee = relationship("Trainee")
 
 
+class CorrectionStatus(enum.StrEnum):
+    REQUESTED = "requested"  # proposed; nothing posted yet
+    APPROVED = "approved"  # the transfer is posted
+    REJECTED = "rejected"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class CorrectionRequest(db.Model):
+    """A correction one staff member proposes and another decides: nobody moves money
+    in or out of a trainee's account alone."""
+
+    __tablename__ = "correction_requests"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        CheckConstraint(
+            "decided_by_id IS NULL OR decided_by_id <> requested_by_id", name="four_eyes"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)  # > 0 credits her, < 0 takes back
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(250))
+    # From the form that proposed it: pressing the button twice proposes once.
+    request_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[CorrectionStatus] = mapped_column(
+        enum_column(CorrectionStatus, "correction_status"), default=CorrectionStatus.REQUESTED
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+    transfer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_transfers.id"), nullable=True
+    )
+
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+    trainee = relationship("Trainee")
+
+
 class GoalStatus(enum.StrEnum):
     OPEN = "open"
     REACHED = "reached"

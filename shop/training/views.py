@@ -192,6 +192,7 @@ def _trainee_page(trainee: Trainee, status: int = 200, **forms):
         goal_statuses=list(GoalStatus),
         earned_bars=reports.bar_chart(reports.earned_by_month(account.id)),
         pending=sum(w.amount for w in withdrawals if w.status == "requested"),
+        corrections=services.pending_corrections(trainee.id),
     ), status  # fmt: skip
 
 
@@ -300,27 +301,6 @@ def goal_status(goal_id: int):
                before={"status": before}, after={"status": form.status.data})  # fmt: skip
         db.session.commit()
         flash("Goal updated.", "success")
-    return redirect(url_for("staff.trainee", trainee_id=trainee_id))
-
-
-@staff.post("/trainees/<int:trainee_id>/corrections")
-def correction(trainee_id: int):
-    found = _trainee_or_404(trainee_id)
-    form = CorrectionForm()
-    if not form.validate_on_submit():
-        return _refuse(found, "Please correct the correction.", correction_form=form)
-    try:
-        posted = services.post_correction(
-            trainee_id=found.id, amount=form.amount.cents, reason=form.reason.data,
-            actor=current_user, request_key=form.request_key.data,
-        )  # fmt: skip
-    except services.TrainingError as exc:
-        return _refuse(found, str(exc), correction_form=form)
-    if posted:
-        record("ledger.correction", "trainee", found.id, summary=form.reason.data.strip(),
-               after={"amount": form.amount.cents, "trainee": found.code})  # fmt: skip
-    db.session.commit()
-    flash("Correction posted." if posted else "That correction was already posted.", "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
 
 

@@ -33,7 +33,7 @@ from shop.orders.views import handle_gateway_event
 from shop.provenance.models import Batch
 from shop.training import services as training
 from shop.training.ledger import LedgerError
-from shop.training.models import LedgerAccount, Withdrawal
+from shop.training.models import CorrectionRequest, LedgerAccount, Withdrawal
 from tests import factories as f
 from tests.conftest import client_as
 from tests.model.harness import Clock, Interleaving, fresh, store_settings
@@ -381,31 +381,54 @@ class StoreDriver:
         )
         return self._succeeded(client, response)
 
-    def correction(self, staff: int, trainee_id: int, cents: int, key: str) -> bool:
+    def propose_correction(self, staff: int, trainee_id: int, cents: int, key: str) -> int | None:
+        """The staff correction form; the proposal's id, or None when it was refused."""
         client = self.staff[staff]
         amount = ("-" if cents < 0 else "") + major(abs(cents))
         response = client.post(f"/staff/trainees/{trainee_id}/corrections", data={
             "correction-amount": amount, "correction-reason": "model correction",
             "correction-request_key": key,
         })  # fmt: skip
-        return self._succeeded(client, response) and response.status_code == 302
+        if not self._succeeded(client, response) or response.status_code != 302:
+            return None
+        with self.app.app_context():
+            return db.session.scalar(
+                select(CorrectionRequest.id).where(CorrectionRequest.request_key == key)
+            )
 
-    def correction_in_a_batch(self, trainee_id: int, cents: int, key: str, unknown: bool) -> str:
-        """The correction service called by a caller that posts several in one unit of work
-        and carries on past a refused one (as an import would): 'posted', 'refused' or
-        'crashed: …'. `unknown` asks for a trainee id that does not exist."""
+    def decide_correction(self, staff: int, correction_id: int, approve: bool) -> bool:
+        client = self.staff[staff]
+        decision = "approve" if approve else "reject"
+        response = client.post(
+            f"/staff/corrections/{correction_id}/{decision}", data={"note": "model"}
+        )
+        return self._succeeded(client, response)
+
+    def correction_in_a_batch(
+        self, trainee_id: int, cents: int, key: str, unknown: bool
+    ) -> tuple[str, int | None]:
+        """The correction services called by a caller that proposes and approves several in
+        one unit of work and carries on past a refused one (as an import would): staff 0
+        proposes, staff 1 approves. ('posted' | 'refused' | 'crashed: …', the proposal's
+        id when one was made). `unknown` asks for a trainee id that does not exist."""
 
         def call():
             with self.app.app_context():
-                actor = db.session.get(User, self.staff_ids[0])
+                proposer = db.session.get(User, self.staff_ids[0])
+                approver = db.session.get(User, self.staff_ids[1])
                 target = trainee_id
                 if unknown:
                     target = (
                         db.session.scalar(select(func.max(LedgerAccount.trainee_id))) or 0
                     ) + 1000
+                proposal_id = None
                 try:
-                    training.post_correction(trainee_id=target, amount=cents, reason="batch",
-                                             actor=actor, request_key=key)  # fmt: skip
+                    proposal, _new = training.propose_correction(
+                        trainee_id=target, amount=cents, reason="batch", proposed_by=proposer,
+                        request_key=key,
+                    )  # fmt: skip
+                    proposal_id = proposal.id
+                    training.approve_correction(proposal_id, approver)
                     outcome = "posted"
                 except (training.TrainingError, LedgerError):
                     # No rollback: the caller carries on and commits the rest of its work,
@@ -413,9 +436,9 @@ class StoreDriver:
                     outcome = "refused"
                 except RecursionError as exc:
                     db.session.rollback()
-                    return f"crashed: {type(exc).__name__}"
+                    return f"crashed: {type(exc).__name__}", None
                 db.session.commit()
-                return outcome
+                return outcome, proposal_id
 
         return fresh(call)
 

@@ -136,6 +136,13 @@ class Withdrawal:
     requester: int
 
 
+@dataclass
+class Correction:
+    subject: Subject
+    amount: int  # > 0 credits, < 0 takes back
+    proposer: int
+
+
 class StoreModel:
     def __init__(self, variants: list[dict], trainees: dict[int, list[tuple[int, str]]],
                  accounts: dict[Subject, int]):  # fmt: skip
@@ -154,6 +161,8 @@ class StoreModel:
         self.taken: dict[Subject, int] = defaultdict(int)  # reversals taken, as last read
         self.withdrawals: dict[int, Withdrawal] = {}
         self.decided: dict[int, str] = {}
+        self.corrections: dict[int, Correction] = {}
+        self.corrections_decided: dict[int, str] = {}
         self.audit: Counter = Counter()
         self.now: datetime | None = None
 
@@ -419,6 +428,12 @@ class StoreModel:
         for wid, status in state.withdrawals.items():
             want = self.decided.get(wid, "requested")
             assert status == want, f"withdrawal {wid} is {status}, model {want}"
+        assert set(state.corrections) == set(self.corrections), (
+            f"corrections proposed {sorted(state.corrections)}, model {sorted(self.corrections)}"
+        )
+        for cid, status in state.corrections.items():
+            want = self.corrections_decided.get(cid, "requested")
+            assert status == want, f"correction {cid} is {status}, model {want}"
 
     def _check_emails_and_audit(self, state) -> None:
         want: Counter = Counter()

@@ -27,7 +27,7 @@ from shop.orders.models import (
     ReservationStatus,
 )
 from shop.provenance.models import Batch
-from shop.training.models import LedgerAccount, Transfer, Withdrawal
+from shop.training.models import CorrectionRequest, LedgerAccount, Transfer, Withdrawal
 from shop.training.reports import verify
 
 
@@ -64,6 +64,7 @@ class StoreState:
     total_credits: int
     ledger_problems: list[str]  # what `flask ledger verify` would report
     withdrawals: dict[int, str]
+    corrections: dict[int, str]
     audit: Counter
     emails: Counter  # (kind, order number): count
 
@@ -156,6 +157,9 @@ def read_state(outbox: str) -> StoreState:
         total_credits=sum(a.credits_posted for a in accounts),
         ledger_problems=list(check.problems),
         withdrawals=dict(s.execute(select(Withdrawal.id, Withdrawal.status)).all()),
+        corrections=dict(
+            s.execute(select(CorrectionRequest.id, CorrectionRequest.status)).all()
+        ),
         audit=Counter(dict(s.execute(
             select(AuditEntry.action, func.count()).group_by(AuditEntry.action)).all())),
         emails=emails,

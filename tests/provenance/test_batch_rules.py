@@ -28,6 +28,7 @@ CASES = [
     ("makers", "{maker}:0", "{maker}:0", "the weight of '{maker}' must be between 1"),
     ("makers", "{maker}:1;{maker}:2", "{maker}:1;{maker}:2", "trainee '{maker}' is listed twice"),
     ("makers", "GHOST:1", "GHOST:1", "no trainee 'GHOST'"),
+    ("makers", "{left}:1", "{left}:1", "trainee '{left}' is no longer active"),
 ]
 
 
@@ -36,11 +37,12 @@ def setting(ctx):
     w = f.workshop(slug="riverside-rules")
     variant = f.product(w).variants[0]
     maker, elsewhere = f.trainee(w), f.trainee(f.workshop())
+    left = f.trainee(w, active=False)
     f.batch(variant, code="B-TAKEN", quantity=1)
     db.session.commit()
     good = {"code": "B_OK.1", "workshop_slug": w.slug, "sku": variant.sku, "quantity": "3",
             "produced_month": "2026-02", "materials": "canvas", "makers": f"{maker.code}:2"}  # fmt: skip
-    return w, good, {"maker": maker.code, "elsewhere": elsewhere.code}
+    return w, good, {"maker": maker.code, "elsewhere": elsewhere.code, "left": left.code}
 
 
 def _import(app, tmp_path, row: dict):

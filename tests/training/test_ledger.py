@@ -204,31 +204,6 @@ def test_withdrawals_need_a_second_staff_member_and_never_exceed_the_balance(ctx
     assert w2.status == WithdrawalStatus.REJECTED and balance_of(a) == 100
 
 
-def test_a_correction_posts_once_per_form_and_never_below_zero(ctx):
-    _w, variant, (a,) = _maker_product(price=1000, bps=1000, weights=(1,))
-    paid_order([(variant, 1)])  # 100
-    person = f.user("staff")
-    assert services.post_correction(
-        trainee_id=a.id, amount=-40, reason="Double-counted sale", actor=person, request_key="k1"
-    )
-    assert not services.post_correction(
-        trainee_id=a.id, amount=-40, reason="Double-counted sale", actor=person, request_key="k1"
-    )
-    assert balance_of(a) == 60
-    with pytest.raises(services.TrainingError, match="below zero"):
-        services.post_correction(
-            trainee_id=a.id, amount=-61, reason="Too much", actor=person, request_key="k2"
-        )
-    with pytest.raises(services.TrainingError, match="reason"):
-        services.post_correction(
-            trainee_id=a.id, amount=5, reason="", actor=person, request_key="k3"
-        )
-    correction = db.session.scalars(
-        select(Transfer).where(Transfer.kind == TransferKind.CORRECTION)
-    ).one()
-    assert correction.created_by_id == person.id and "Double-counted" in correction.memo
-
-
 def test_goals_are_carried_by_the_balance_in_order_of_their_dates(ctx):
     from datetime import date
 

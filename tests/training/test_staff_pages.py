@@ -11,7 +11,7 @@ from shop.extensions import db
 from shop.provenance.models import Workshop, WorkshopStatus
 from shop.training.impact import PUBLIC_MIN_TRAINEES
 from shop.training.models import Withdrawal, WithdrawalPurpose, WithdrawalStatus
-from shop.training.services import add_goal, request_withdrawal
+from shop.training.services import add_goal, propose_correction, request_withdrawal
 from tests import factories as f
 from tests.conftest import routes
 from tests.training.conftest import balance_of, one_maker_sale, paid_order, sign_in
@@ -31,14 +31,19 @@ def setting(ctx):
     )  # fmt: skip
     goal = add_goal(trainee_id=t.id, title="Course", target_amount=500, target_date=None,
                     currency="USD")  # fmt: skip
+    correction, _new = propose_correction(
+        trainee_id=t.id, amount=30, reason="Missed sale", proposed_by=requester,
+        request_key="setting",
+    )  # fmt: skip
     db.session.commit()
     return {"workshop": w, "product": p, "trainee": t, "withdrawal": withdrawal, "goal": goal,
-            "requester": requester}  # fmt: skip
+            "requester": requester, "correction": correction}  # fmt: skip
 
 
 def test_only_staff_reach_staff_pages(app, ctx, setting):
     values = {"trainee_id": setting["trainee"].id, "withdrawal_id": setting["withdrawal"].id,
               "goal_id": setting["goal"].id, "decision": "approve",
+              "correction_id": setting["correction"].id,
               "workshop_id": setting["workshop"].id}  # fmt: skip
     urls = routes(app, values, keep=lambda rule: rule.rule.startswith("/staff"))
     assert len(urls) >= 12

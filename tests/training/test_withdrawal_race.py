@@ -35,10 +35,11 @@ def test_two_approvals_racing_for_one_balance_pay_only_one(committed_app):
             for i in range(2)
         ]
         # Spent elsewhere between request and approval: now only one of the two fits.
-        services.post_correction(
+        taken, _new = services.propose_correction(
             trainee_id=trainee.id, amount=-500, reason="Paid for a course directly",
-            actor=requester, request_key="race-setup",
+            proposed_by=requester, request_key="race-setup",
         )  # fmt: skip
+        services.approve_correction(taken.id, first)
         db.session.commit()
         ids = [r.id for r in requests]
         approver_ids = [first.id, second.id]
