@@ -102,8 +102,8 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "VETTING_VISIT_INTERVAL_DAYS": _int("VETTING_VISIT_INTERVAL_DAYS", 180),
         "PAYMENT_GATEWAY": os.environ.get("PAYMENT_GATEWAY", default_gateway).strip().lower(),
         "SHIPPING_RATES": os.environ.get("SHIPPING_RATES", DEFAULT_SHIPPING_RATES),
-        "RESERVATION_MINUTES": _int("RESERVATION_MINUTES", 15),
-        "PAYMENT_MINUTES": _int("PAYMENT_MINUTES", 30),
+        "RESERVATION_MINUTES": _int("RESERVATION_MINUTES", 10),
+        "PAYMENT_MINUTES": _int("PAYMENT_MINUTES", 15),
         # Holding stock without paying: caps and checkout rate limits (see orders/checkout.py).
         "MAX_UNITS_PER_ORDER": _int("MAX_UNITS_PER_ORDER", DEFAULT_MAX_UNITS_PER_ORDER),
         "MAX_HELD_UNITS_PER_SESSION": _int(
@@ -165,6 +165,12 @@ def check_deployment(config: MutableMapping) -> None:
             raise ConfigError(
                 f"PUBLIC_BASE_URL must be the store's address, like https://shop.example.org; got {base!r}"
             )
+    reservation, payment = config.get("RESERVATION_MINUTES"), config.get("PAYMENT_MINUTES")
+    if reservation is not None and payment is not None and not 0 < reservation <= payment:
+        raise ConfigError(
+            "RESERVATION_MINUTES must be more than 0 and at most PAYMENT_MINUTES "
+            f"(the hold is extended once payment starts); got {reservation} and {payment}"
+        )
     gateway = config.get("PAYMENT_GATEWAY") or ("dummy" if environment == DEVELOPMENT else "")
     if gateway and gateway not in GATEWAYS:
         raise ConfigError(f"PAYMENT_GATEWAY must be one of {', '.join(GATEWAYS)}; got {gateway!r}")

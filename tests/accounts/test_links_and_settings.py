@@ -211,3 +211,15 @@ def test_a_reset_token_never_reaches_the_access_log(live_store, caplog):
         assert user_by_email("kim@example.org").check_password("new password 22")
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "werkzeug")
     assert "/password/reset" in logged and token not in logged
+
+
+def test_hold_lengths_that_would_shorten_a_started_payment_are_refused(production_env):
+    production_env.setenv("PUBLIC_BASE_URL", "https://shop.example")
+    production_env.setenv("PAYMENT_GATEWAY", "dummy")
+    app = create_app()
+    # Out of the box an abandoned order lets go sooner than one being paid.
+    assert 0 < app.config["RESERVATION_MINUTES"] < app.config["PAYMENT_MINUTES"]
+    production_env.setenv("RESERVATION_MINUTES", "30")
+    production_env.setenv("PAYMENT_MINUTES", "15")
+    with pytest.raises(ConfigError, match="RESERVATION_MINUTES must be more than 0 and at most"):
+        create_app()
