@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
 
 from shop.extensions import db
-from shop.money import format_money
+from shop.money import money_text
 from shop.provenance.services import country_name
 
 log = logging.getLogger("shop")
@@ -201,7 +201,7 @@ def template_helpers(app: Flask) -> None:
     def money_filter(amount: int | None, currency: str | None = None) -> str:
         if amount is None:
             return ""
-        return format_money(amount, currency or current_app.config["STORE_CURRENCY"], locale())
+        return money_text(amount, currency or current_app.config["STORE_CURRENCY"])
 
     @app.template_filter("month")
     def month_filter(value: date | str | None) -> str:

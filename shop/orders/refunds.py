@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.audit.services import record
 from shop.extensions import db
-from shop.money import allocate
+from shop.money import allocate, money_text
 from shop.orders import signals
 from shop.orders.gateways import (
     REFUND_FAILED_STATUSES,
@@ -81,7 +81,8 @@ def refund_plan(order: Order, line_amounts: dict[int, int] | None, include_shipp
         remaining = line.line_total - line.refunded_amount
         if amount > remaining:
             raise RefundError(
-                f"{line.product_name}: at most {remaining} can still be refunded, not {amount}."
+                f"{line.product_name}: at most {money_text(remaining, order.currency)} can "
+                f"still be refunded, not {money_text(amount, order.currency)}."
             )
         if amount:
             plan[line_id] = amount
@@ -232,7 +233,8 @@ def book_gateway_refund(
     amount = made.amount - covered
     left = order.total - order.refunded_amount
     if amount > left:
-        _flag(order, f"The gateway refunded {made.amount} in {made.id}; only {left} was left.")
+        _flag(order, f"The gateway refunded {money_text(made.amount, order.currency)} in "
+                     f"{made.id}; only {money_text(left, order.currency)} was left.")  # fmt: skip
         amount = left
     if not amount and not covered:
         return None
@@ -317,7 +319,8 @@ def refund_order(
         note = f"The gateway has the refund ({made.id}) as {made.status}; it is booked when it succeeds."
         done = RefundDone(None, False, note)
     else:
-        note = f"The gateway refunded {made.amount} ({made.id}); the order is flagged for review."
+        note = (f"The gateway refunded {money_text(made.amount, order.currency)} ({made.id}); "
+                "the order is flagged for review.")  # fmt: skip
         booked = book_gateway_refund(order, made, reason=reason or "refunded by the store")
         done = booked or RefundDone(None, False, note)
     record("order.refund", "order", order.id, summary=f"Refund of order {order.number}",
