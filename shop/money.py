@@ -106,6 +106,14 @@ def apply_bps(amount: int, bps: int) -> int:
     return amount * bps // 10_000
 
 
+def refunded_part(amount: int, refunded: int, total: int) -> int:
+    """What a refund of `refunded` out of `total` takes back of `amount` (a line's training
+    share): floor(amount x refunded / total), so all of it when all is refunded, never more."""
+    if total <= 0 or amount <= 0:
+        return 0
+    return amount * min(max(refunded, 0), total) // total
+
+
 def allocate(amount: int, weights: Sequence[int]) -> list[int]:
     """Split `amount` into parts proportional to `weights`, summing exactly.
 

@@ -233,7 +233,8 @@ def template_helpers(app: Flask) -> None:
 
         return {
             "store_name": current_app.config["STORE_NAME"],
-            "cart_count": sum(read(session).values()),
+            # Emails are rendered by commands too, where there is no visitor and no cart.
+            "cart_count": sum(read(session).values()) if has_request_context() else 0,
         }
 
 

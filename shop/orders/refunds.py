@@ -47,6 +47,14 @@ class RefundDone:
     booked_now: bool  # False: this request (or this gateway refund) was booked before
     note: str = ""
 
+    @property
+    def to_tell(self) -> int | None:
+        """The refund whose notice the caller sends after its commit: one that booked new
+        money here (booked first by the webhook, the webhook told the buyer)."""
+        if self.booked_now and self.refund is not None and self.refund.amount > 0:
+            return self.refund.id
+        return None
+
 
 def lock_order(order_id: int) -> Order | None:
     """The order, its lines, payments and refunds, read fresh under its row lock."""
@@ -260,13 +268,16 @@ def book_refunded_total(order: Order, refunded_total: int, *, event_id: str) -> 
                  reason="refunded at the gateway (its total only; the refund is named later)")  # fmt: skip
 
 
-def apply_gateway_refunds(order: Order, event: GatewayEvent) -> str:
-    """A refund event from the webhook, the order locked: book what succeeded, once."""
-    booked = 0
+def apply_gateway_refunds(order: Order, event: GatewayEvent) -> tuple[str, list[int]]:
+    """A refund event from the webhook, the order locked: book what succeeded, once.
+    Returns the outcome and the refunds that booked new money (the buyer is told of
+    each after the commit; a repeated event books nothing, so tells nothing)."""
+    booked: list[int] = []
     for made in event.refunds or ():
         if made.succeeded:
             done = book_gateway_refund(order, made)
-            booked += bool(done and done.booked_now and done.refund.amount)  # new money only
+            if done and done.booked_now and done.refund.amount:  # new money only
+                booked.append(done.refund.id)
         elif made.status in REFUND_FAILED_STATUSES and (
             any(r.reference == made.id for r in order.refunds) or _unattributed_left(order)
         ):
@@ -277,8 +288,10 @@ def apply_gateway_refunds(order: Order, event: GatewayEvent) -> str:
                 f"Refund {made.id} may have been booked; the gateway reports it {made.status}.",
             )
     if event.refunded_total is not None and not event.refunds_complete:
-        booked += book_refunded_total(order, event.refunded_total, event_id=event.id) is not None
-    return f"{booked} refund(s) booked"
+        total = book_refunded_total(order, event.refunded_total, event_id=event.id)
+        if total is not None:
+            booked.append(total.id)
+    return f"{len(booked)} refund(s) booked", booked
 
 
 def refund_order(

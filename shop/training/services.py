@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from shop.accounts.models import User
 from shop.extensions import db
-from shop.money import allocate
+from shop.money import allocate, refunded_part
 from shop.orders.signals import PaidOrder, RefundedLine
 from shop.provenance.models import BatchMaker, Trainee
 from shop.timeutil import utcnow
@@ -152,10 +152,9 @@ def reverse_for_refund(event: RefundedLine) -> int:
         else:
             reversed_so_far[account_id] += int(amount)
     total_credited = sum(credited.values())
-    if total_credited == 0 or event.line_total <= 0:
-        return 0
-    refunded = min(event.refunded_total, event.line_total)
-    due = total_credited * refunded // event.line_total - sum(reversed_so_far.values())
+    due = refunded_part(total_credited, event.refunded_total, event.line_total) - sum(
+        reversed_so_far.values()
+    )
     if due <= 0:
         return 0
     subjects = sorted(credited)
