@@ -33,6 +33,7 @@ from shop.orders.gateways import (
 from shop.orders.models import Order, Refund, RefundLine
 from shop.orders.payments import succeeded_payment
 from shop.orders.states import PAID_STATES
+from shop.timeutil import as_utc, utcnow
 
 Plan = tuple[dict[int, int], int]  # (amount per line id, shipping amount)
 
@@ -199,16 +200,9 @@ def _unattributed_left(order: Order, made: GatewayRefund | None = None) -> int:
     could_hold = sum(
         r.amount
         for r in order.refunds
-        if not r.reference and _aware(r.created_at) > made_at - CLOCK_MARGIN
+        if not r.reference and as_utc(r.created_at) > made_at - CLOCK_MARGIN
     )
     return min(left, could_hold)
-
-
-def _aware(moment: datetime | None) -> datetime:
-    """SQLite gives back naive datetimes; the store writes UTC."""
-    if moment is None:  # not flushed yet: booked just now
-        return datetime.now(UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _flag(order: Order, message: str) -> None:
@@ -254,6 +248,47 @@ def book_gateway_refund(
     return RefundDone(refund, True)
 
 
+def undo_failed_refund(order: Order, made: GatewayRefund) -> bool:
+    """A refund booked as succeeded that the gateway now reports failed or canceled: the
+    money came back to the shop, so its booking is undone, once (keyed on its id). The
+    order's and its lines' refunded totals go down by what it booked, the makers' shares
+    it took back are credited back (training listens), and it is audited. The caller
+    holds the order's lock. False when there is no such booking to undo."""
+    refund = next((r for r in order.refunds if made.id and r.reference == made.id), None)
+    if refund is None or refund.failed_at is not None:
+        return False
+    before = _facts(order)
+    lines = {line.id: line for line in order.lines}
+    parts = db.session.scalars(
+        select(RefundLine).where(RefundLine.refund_id == refund.id).order_by(RefundLine.line_id)
+    ).all()
+    for part in parts:
+        lines[part.line_id].refunded_amount -= part.amount
+    order.refunded_amount -= refund.amount
+    refund.failed_at = utcnow()
+    if refund.covered:  # its money booked from a total stays booked: staff must look
+        _flag(order, f"Refund {made.id} {made.status} at the gateway after "
+                     f"{money_text(refund.covered, order.currency)} of it was booked from a "
+                     "total; that part is still booked.")  # fmt: skip
+    db.session.flush()
+    for part in parts:
+        line = lines[part.line_id]
+        signals.order_line_refund_undone.send(
+            current_app._get_current_object(),
+            event=signals.RefundedLine(
+                order_id=order.id, line_id=line.id, refund_id=refund.id, amount=part.amount,
+                refunded_total=line.refunded_amount, line_total=line.line_total,
+                currency=order.currency,
+            ),
+        )  # fmt: skip
+    record("order.refund_failed", "order", order.id,
+           summary=f"Refund {made.id} of order {order.number} {made.status} at the gateway; "
+                   "its booking was undone",
+           before=before, after={**_facts(order), "refund": refund.amount,
+                                 "reference": made.id, "at_gateway": made.status})  # fmt: skip
+    return True
+
+
 def book_refunded_total(order: Order, refunded_total: int, *, event_id: str) -> Refund | None:
     """Only the gateway's total is known (its refunds could not be listed): book the
     difference from what the store has booked, with no refund id. A refund that
@@ -278,15 +313,16 @@ def apply_gateway_refunds(order: Order, event: GatewayEvent) -> tuple[str, list[
             done = book_gateway_refund(order, made)
             if done and done.booked_now and done.refund.amount:  # new money only
                 booked.append(done.refund.id)
-        elif made.status in REFUND_FAILED_STATUSES and (
-            any(r.reference == made.id for r in order.refunds) or _unattributed_left(order)
-        ):
-            # Booked when it succeeded (or perhaps inside a total booked without ids):
-            # the shares it took back need staff to restore, so staff are told.
-            _flag(
-                order,
-                f"Refund {made.id} may have been booked; the gateway reports it {made.status}.",
-            )
+        elif made.status in REFUND_FAILED_STATUSES:
+            undone = undo_failed_refund(order, made)
+            if not undone and _unattributed_left(order):
+                # Perhaps inside a total booked without ids: which money is not known,
+                # so staff are told rather than anything undone.
+                _flag(
+                    order,
+                    f"Refund {made.id} may have been booked within a total; the gateway "
+                    f"reports it {made.status}.",
+                )
     if event.refunded_total is not None and not event.refunds_complete:
         total = book_refunded_total(order, event.refunded_total, event_id=event.id)
         if total is not None:

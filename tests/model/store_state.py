@@ -130,6 +130,9 @@ def read_state(outbox: str) -> StoreState:
         elif kind == "refund_reversal":
             reversals[(cause_id, subject)] += amount
             taken[debit] += amount
+        elif kind == "reversal_undone":  # its refund failed at the gateway: given back
+            reversals[(cause_id, subject)] -= amount
+            taken[credit] -= amount
     accounts = s.execute(
         select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.debits_posted,
                LedgerAccount.credits_posted, LedgerAccount.debits_must_not_exceed_credits)
