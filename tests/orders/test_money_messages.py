@@ -52,3 +52,21 @@ def test_a_gateway_refund_above_what_was_left_is_noted_in_dollars(app, ctx):
     reason = db.session.get(Order, order.id).review_reason
     assert f"refunded ${(left + 500) / 100:.2f} in re_over" in reason
     assert f"only ${left / 100:.2f} was left" in reason
+
+
+def test_ledger_verify_names_the_difference_in_dollars(app, ctx):
+    from sqlalchemy import update
+
+    from shop.training.ledger import ensure_accounts
+    from shop.training.models import LedgerAccount
+    from shop.training.reports import verify
+
+    ensure_accounts()
+    db.session.execute(
+        update(LedgerAccount)
+        .where(LedgerAccount.code == "refund_loss")
+        .values(credits_posted=LedgerAccount.credits_posted + 150)
+    )
+    problems = " ".join(verify().problems)
+    assert "refund_loss: credits_posted $1.50 but its transfers sum to $0.00" in problems
+    assert "differ from total credits $" in problems and "150" not in problems
