@@ -311,8 +311,8 @@ def apply_gateway_refunds(order: Order, event: GatewayEvent) -> tuple[str, list[
     for made in event.refunds or ():
         if made.succeeded:
             done = book_gateway_refund(order, made)
-            if done and done.booked_now and done.refund.amount:  # new money only
-                booked.append(done.refund.id)
+            if done and done.to_tell:  # new money only
+                booked.append(done.to_tell)
         elif made.status in REFUND_FAILED_STATUSES:
             undone = undo_failed_refund(order, made)
             if not undone and _unattributed_left(order):
