@@ -155,6 +155,7 @@ def register_order_commands(app: Flask) -> None:
         from shop.money import MoneyError, format_money, parse_major
         from shop.orders.gateways import GatewayError, gateway
         from shop.orders.models import Order
+        from shop.orders.notifications import send_refund_notice
         from shop.orders.refunds import RefundError, refund_order
 
         order = db.session.scalars(
@@ -196,10 +197,13 @@ def register_order_commands(app: Flask) -> None:
                     f"Refunded {amount} on order {order.number}; it is "
                     f"{order.status.label.lower()}, {order.refund_status.label.lower()}."
                 )
+            told = done.to_tell
             db.session.commit()
         except (RefundError, GatewayError) as exc:
             db.session.rollback()
             raise click.ClickException(f"Nothing was refunded: {exc}") from None
+        if told is not None:
+            send_refund_notice(told)
         click.echo(said)
 
     app.cli.add_command(orders)

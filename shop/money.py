@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
+from flask import current_app, has_app_context
 
 
 class MoneyError(ValueError):
@@ -35,7 +36,19 @@ def to_major(amount: int, currency: str) -> Decimal:
 
 def format_money(amount: int, currency: str, locale: str = "en_US") -> str:
     """'$12.50' for (1250, 'USD'), formatted by Babel for the locale."""
-    return format_currency(to_major(amount, currency), currency, locale=locale)
+    code = check_currency(currency)
+    return format_currency(to_major(amount, code), code, locale=locale)
+
+
+def money_text(amount: int, currency: str) -> str:
+    """An amount as the store shows money (its locale), for messages written in code:
+    flashes, review notes, command output. A currency no one can format (a gateway's
+    report may carry anything) is named in minor units rather than failing."""
+    locale = current_app.config.get("STORE_LOCALE", "en_US") if has_app_context() else "en_US"
+    try:
+        return format_money(amount, currency, locale)
+    except (MoneyError, ValueError):
+        return f"{amount} minor units of {str(currency)[:3]!r}"
 
 
 # The largest amount any form or file may name, in minor units: far above any price,
@@ -91,6 +104,14 @@ def apply_bps(amount: int, bps: int) -> int:
     if amount < 0 or not 0 <= bps <= 10_000:
         raise MoneyError("share needs a non-negative amount and 0 to 10000 basis points")
     return amount * bps // 10_000
+
+
+def refunded_part(amount: int, refunded: int, total: int) -> int:
+    """What a refund of `refunded` out of `total` takes back of `amount` (a line's training
+    share): floor(amount x refunded / total), so all of it when all is refunded, never more."""
+    if total <= 0 or amount <= 0:
+        return 0
+    return amount * min(max(refunded, 0), total) // total
 
 
 def allocate(amount: int, weights: Sequence[int]) -> list[int]:

@@ -9,6 +9,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime | None) -> datetime:
+    """A stored moment, timezone-aware (SQLite gives back naive datetimes; the store
+    writes UTC). None, a row not flushed yet, is now."""
+    if moment is None:
+        return utcnow()
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def today() -> date:
     return utcnow().date()
 

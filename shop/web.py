@@ -32,7 +32,7 @@ from werkzeug.routing import IntegerConverter
 from wtforms import IntegerField
 
 from shop.extensions import db
-from shop.money import format_money
+from shop.money import money_text
 from shop.provenance.services import country_name
 
 log = logging.getLogger("shop")
@@ -202,7 +202,7 @@ def template_helpers(app: Flask) -> None:
     def money_filter(amount: int | None, currency: str | None = None) -> str:
         if amount is None:
             return ""
-        return format_money(amount, currency or current_app.config["STORE_CURRENCY"], locale())
+        return money_text(amount, currency or current_app.config["STORE_CURRENCY"])
 
     @app.template_filter("month")
     def month_filter(value: date | str | None) -> str:
@@ -234,7 +234,8 @@ def template_helpers(app: Flask) -> None:
 
         return {
             "store_name": current_app.config["STORE_NAME"],
-            "cart_count": sum(read(session).values()),
+            # Emails are rendered by commands too, where there is no visitor and no cart.
+            "cart_count": sum(read(session).values()) if has_request_context() else 0,
         }
 
 

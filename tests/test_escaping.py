@@ -88,7 +88,7 @@ def test_every_page_email_and_export_shows_markup_only_escaped(app, ctx):
             message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             html = message.get_body(("html",)).get_content()
             assert raw_markup_in(html) == [], (message["Subject"], raw_markup_in(html))
-        assert len(mails) >= 4
+        assert len(mails) >= 5
     finally:
         template_rendered.disconnect(remember, app)
     missing = _templates_a_view_renders() - rendered - set(RENDERED_ELSEWHERE)
@@ -96,8 +96,9 @@ def test_every_page_email_and_export_shows_markup_only_escaped(app, ctx):
 
 
 def _send_every_email(app, store, by_role) -> None:
-    """The order confirmation, the shipping notice, a password reset, both answers to a
-    registration and a verification, each about rows full of markup."""
+    """The order confirmation, the shipping notice, a refund notice, a password reset,
+    both answers to a registration and a verification, each about rows full of markup.
+    The paid order is left partly refunded, so its page tells the share taken back."""
     admin, customer = by_role["admin"], by_role["customer"]
     with app.test_request_context():  # links are built as in the request that paid
         paid = db.session.scalars(
@@ -105,6 +106,10 @@ def _send_every_email(app, store, by_role) -> None:
             .options(selectinload(Order.lines))
         ).one()  # fmt: skip
         send_confirmation(confirmation_message(paid), "paid")
+        line_id = paid.lines[0].id
+    refunded = admin.post(f"/admin/orders/{store.extra['paid'].id}/refund",
+                          data={"request_key": "markup", f"line-{line_id}": "0.50"})  # fmt: skip
+    assert refunded.status_code == 302
     shipped = admin.post(
         f"/admin/orders/{store.extra['shipped'].id}/ship", data={"tracking_number": SCRIPT}
     )

@@ -15,6 +15,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
 from shop.accounts import services as accounts
 from shop.accounts import sign_in_limits as limits
+from shop.accounts.mailbox_limits import may_email
 from shop.accounts.models import User
 from shop.accounts.views import account, bp, sign_in
 from shop.extensions import db, limiter
@@ -46,7 +47,12 @@ def register():
             form.email.errors.append(str(exc))
             status = 400
         else:
-            message, address = _registration_message(outcome), outcome.user.email
+            address = outcome.user.email
+            if not may_email(address):
+                # The mailbox had its share this hour: the same answer, nothing made or sent.
+                db.session.rollback()
+                return render_template("accounts/register_sent.html", email=address)
+            message = _registration_message(outcome)
             db.session.commit()
             send_safely(message, "a registration email")
             return render_template("accounts/register_sent.html", email=address)
@@ -89,13 +95,14 @@ def forgot_password():
     form = ForgotForm()
     if form.validate_on_submit():
         user = accounts.user_by_email(form.email.data.strip())
-        if user is not None and user.active:
+        if user is not None and user.active and may_email(user.email):
             message = build(
                 user.email, "Reset your password", "password_reset",
                 minutes=accounts.RESET_MINUTES, link=password_link(user),
             )  # fmt: skip
             send_safely(message, "a password reset")
-        # The same answer whether or not there is an account: nobody learns who shops here.
+        # The same answer whether or not there is an account, and whether or not its mailbox
+        # had its share of emails this hour: nobody learns who shops here.
         flash(
             "If there is an account for that address, we sent it a link to choose a new password.",
             "success",

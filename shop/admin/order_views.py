@@ -18,7 +18,7 @@ from shop.money import MoneyError, parse_major
 from shop.orders.gateways import GatewayError, gateway
 from shop.orders.holds import cancel_unpaid
 from shop.orders.models import Order, OrderStatus, RefundStatus
-from shop.orders.notifications import send_shipping_notice
+from shop.orders.notifications import send_refund_notice, send_shipping_notice
 from shop.orders.refunds import RefundError, refund_order
 from shop.orders.shipping import ShippingError, ship_order
 from shop.orders.states import PAID_STATES, IllegalTransition
@@ -188,7 +188,10 @@ def refund(order_id: int):
         db.session.rollback()
         flash(f"Nothing was refunded: {exc}", "error")
         return redirect(url_for("admin.order", order_id=order_id))
+    told = done.to_tell
     db.session.commit()
+    if told is not None:
+        send_refund_notice(told)
     if done.refund is None:
         flash(done.note, "error")
     else:

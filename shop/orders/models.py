@@ -251,7 +251,8 @@ class Refund(db.Model):
     A row with no reference is money the gateway reported only as a total (the API
     could not list its refunds); when such a refund later arrives by id, the part
     already booked that way is `covered` and only the rest is booked again, so
-    `amount + covered` is the gateway refund and `Order.refunded_amount` = sum(amount).
+    `amount + covered` is the gateway refund and `Order.refunded_amount` = sum(amount)
+    over the refunds that have not failed.
     """
 
     __tablename__ = "refunds"
@@ -272,6 +273,10 @@ class Refund(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set when the gateway reported the refund failed after it was booked as succeeded:
+    # the money came back to the shop, so the booking was undone (its amount no longer
+    # counts in the order's or lines' refunded totals) and the shares were credited back.
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     order: Mapped[Order] = relationship(back_populates="refunds")
     lines: Mapped[list[RefundLine]] = relationship(

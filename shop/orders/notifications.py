@@ -10,8 +10,9 @@ from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.mail import build, send_safely
-from shop.orders.models import Order
-from shop.orders.shares import share_for_training, training_shares
+from shop.money import money_text
+from shop.orders.models import Order, Refund
+from shop.orders.shares import share_after_refunds, share_for_training, training_shares
 from shop.web import public_url
 
 
@@ -53,3 +54,22 @@ def send_shipping_notice(order_id: int) -> bool:
         link=order_link(order),
     )
     return send_safely(message, f"the shipping notice of order {order.number}")
+
+
+def send_refund_notice(refund_id: int) -> bool:
+    """Tell the buyer about one booked refund; call after the commit, once per refund
+    (whoever booked it first: the back office, the command or the webhook)."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is None or refund.amount <= 0:  # money booked before, under another refund
+        return False
+    order = _fresh(refund.order_id)
+    message = build(
+        order.email,
+        f"Refund of {money_text(refund.amount, order.currency)} on order {order.number}",
+        "refund_notice",
+        order=order,
+        amount=refund.amount,
+        after=share_after_refunds(order),
+        link=order_link(order),
+    )
+    return send_safely(message, f"a refund notice of order {order.number}")

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from shop.catalog.models import StockMovementKind
 from shop.catalog.services import move_stock
 from shop.extensions import db
-from shop.money import apply_bps
+from shop.money import apply_bps, money_text
 from shop.orders import signals
 from shop.orders.holds import hold_for_payment
 from shop.orders.models import (
@@ -121,11 +121,13 @@ def payment_succeeded(
     """Mark the order paid, once. The dummy gateway and the webhook both come here."""
     if order.status != OrderStatus.PENDING_PAYMENT:
         if order.status == OrderStatus.EXPIRED or order.status == OrderStatus.CANCELLED:
-            order.review_reason = f"A payment of {amount} {currency} ({reference}) arrived after the order was {order.status}."
+            order.review_reason = (f"A payment of {money_text(amount, currency)} ({reference}) "
+                                   f"arrived after the order was {order.status}.")  # fmt: skip
             return "flagged: paid after it ended"
         return f"ignored: already {order.status}"
     if amount != order.total or currency.upper() != order.currency:
-        order.review_reason = f"Payment {reference} was {amount} {currency.upper()}, but the order is {order.total} {order.currency}."
+        order.review_reason = (f"Payment {reference} was {money_text(amount, currency)}, but the "
+                               f"order is {money_text(order.total, order.currency)}.")  # fmt: skip
         return "flagged: amount mismatch"
     transition(order, OrderStatus.PAID)
     order.paid_at = utcnow()

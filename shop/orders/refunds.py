@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.audit.services import record
 from shop.extensions import db
-from shop.money import allocate
+from shop.money import allocate, money_text
 from shop.orders import signals
 from shop.orders.gateways import (
     REFUND_FAILED_STATUSES,
@@ -33,6 +33,7 @@ from shop.orders.gateways import (
 from shop.orders.models import Order, Refund, RefundLine
 from shop.orders.payments import succeeded_payment
 from shop.orders.states import PAID_STATES
+from shop.timeutil import as_utc, utcnow
 
 Plan = tuple[dict[int, int], int]  # (amount per line id, shipping amount)
 
@@ -46,6 +47,14 @@ class RefundDone:
     refund: Refund | None  # None: nothing booked (yet); `note` says why
     booked_now: bool  # False: this request (or this gateway refund) was booked before
     note: str = ""
+
+    @property
+    def to_tell(self) -> int | None:
+        """The refund whose notice the caller sends after its commit: one that booked new
+        money here (booked first by the webhook, the webhook told the buyer)."""
+        if self.booked_now and self.refund is not None and self.refund.amount > 0:
+            return self.refund.id
+        return None
 
 
 def lock_order(order_id: int) -> Order | None:
@@ -81,7 +90,8 @@ def refund_plan(order: Order, line_amounts: dict[int, int] | None, include_shipp
         remaining = line.line_total - line.refunded_amount
         if amount > remaining:
             raise RefundError(
-                f"{line.product_name}: at most {remaining} can still be refunded, not {amount}."
+                f"{line.product_name}: at most {money_text(remaining, order.currency)} can "
+                f"still be refunded, not {money_text(amount, order.currency)}."
             )
         if amount:
             plan[line_id] = amount
@@ -190,16 +200,9 @@ def _unattributed_left(order: Order, made: GatewayRefund | None = None) -> int:
     could_hold = sum(
         r.amount
         for r in order.refunds
-        if not r.reference and _aware(r.created_at) > made_at - CLOCK_MARGIN
+        if not r.reference and as_utc(r.created_at) > made_at - CLOCK_MARGIN
     )
     return min(left, could_hold)
-
-
-def _aware(moment: datetime | None) -> datetime:
-    """SQLite gives back naive datetimes; the store writes UTC."""
-    if moment is None:  # not flushed yet: booked just now
-        return datetime.now(UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _flag(order: Order, message: str) -> None:
@@ -232,7 +235,8 @@ def book_gateway_refund(
     amount = made.amount - covered
     left = order.total - order.refunded_amount
     if amount > left:
-        _flag(order, f"The gateway refunded {made.amount} in {made.id}; only {left} was left.")
+        _flag(order, f"The gateway refunded {money_text(made.amount, order.currency)} in "
+                     f"{made.id}; only {money_text(left, order.currency)} was left.")  # fmt: skip
         amount = left
     if not amount and not covered:
         return None
@@ -242,6 +246,47 @@ def book_gateway_refund(
                    idempotency_key=made.store_key or f"external-{made.id}"[:100],
                    reason=reason or "refunded outside the store")  # fmt: skip
     return RefundDone(refund, True)
+
+
+def undo_failed_refund(order: Order, made: GatewayRefund) -> bool:
+    """A refund booked as succeeded that the gateway now reports failed or canceled: the
+    money came back to the shop, so its booking is undone, once (keyed on its id). The
+    order's and its lines' refunded totals go down by what it booked, the makers' shares
+    it took back are credited back (training listens), and it is audited. The caller
+    holds the order's lock. False when there is no such booking to undo."""
+    refund = next((r for r in order.refunds if made.id and r.reference == made.id), None)
+    if refund is None or refund.failed_at is not None:
+        return False
+    before = _facts(order)
+    lines = {line.id: line for line in order.lines}
+    parts = db.session.scalars(
+        select(RefundLine).where(RefundLine.refund_id == refund.id).order_by(RefundLine.line_id)
+    ).all()
+    for part in parts:
+        lines[part.line_id].refunded_amount -= part.amount
+    order.refunded_amount -= refund.amount
+    refund.failed_at = utcnow()
+    if refund.covered:  # its money booked from a total stays booked: staff must look
+        _flag(order, f"Refund {made.id} {made.status} at the gateway after "
+                     f"{money_text(refund.covered, order.currency)} of it was booked from a "
+                     "total; that part is still booked.")  # fmt: skip
+    db.session.flush()
+    for part in parts:
+        line = lines[part.line_id]
+        signals.order_line_refund_undone.send(
+            current_app._get_current_object(),
+            event=signals.RefundedLine(
+                order_id=order.id, line_id=line.id, refund_id=refund.id, amount=part.amount,
+                refunded_total=line.refunded_amount, line_total=line.line_total,
+                currency=order.currency,
+            ),
+        )  # fmt: skip
+    record("order.refund_failed", "order", order.id,
+           summary=f"Refund {made.id} of order {order.number} {made.status} at the gateway; "
+                   "its booking was undone",
+           before=before, after={**_facts(order), "refund": refund.amount,
+                                 "reference": made.id, "at_gateway": made.status})  # fmt: skip
+    return True
 
 
 def book_refunded_total(order: Order, refunded_total: int, *, event_id: str) -> Refund | None:
@@ -258,25 +303,31 @@ def book_refunded_total(order: Order, refunded_total: int, *, event_id: str) -> 
                  reason="refunded at the gateway (its total only; the refund is named later)")  # fmt: skip
 
 
-def apply_gateway_refunds(order: Order, event: GatewayEvent) -> str:
-    """A refund event from the webhook, the order locked: book what succeeded, once."""
-    booked = 0
+def apply_gateway_refunds(order: Order, event: GatewayEvent) -> tuple[str, list[int]]:
+    """A refund event from the webhook, the order locked: book what succeeded, once.
+    Returns the outcome and the refunds that booked new money (the buyer is told of
+    each after the commit; a repeated event books nothing, so tells nothing)."""
+    booked: list[int] = []
     for made in event.refunds or ():
         if made.succeeded:
             done = book_gateway_refund(order, made)
-            booked += bool(done and done.booked_now and done.refund.amount)  # new money only
-        elif made.status in REFUND_FAILED_STATUSES and (
-            any(r.reference == made.id for r in order.refunds) or _unattributed_left(order)
-        ):
-            # Booked when it succeeded (or perhaps inside a total booked without ids):
-            # the shares it took back need staff to restore, so staff are told.
-            _flag(
-                order,
-                f"Refund {made.id} may have been booked; the gateway reports it {made.status}.",
-            )
+            if done and done.to_tell:  # new money only
+                booked.append(done.to_tell)
+        elif made.status in REFUND_FAILED_STATUSES:
+            undone = undo_failed_refund(order, made)
+            if not undone and _unattributed_left(order):
+                # Perhaps inside a total booked without ids: which money is not known,
+                # so staff are told rather than anything undone.
+                _flag(
+                    order,
+                    f"Refund {made.id} may have been booked within a total; the gateway "
+                    f"reports it {made.status}.",
+                )
     if event.refunded_total is not None and not event.refunds_complete:
-        booked += book_refunded_total(order, event.refunded_total, event_id=event.id) is not None
-    return f"{booked} refund(s) booked"
+        total = book_refunded_total(order, event.refunded_total, event_id=event.id)
+        if total is not None:
+            booked.append(total.id)
+    return f"{len(booked)} refund(s) booked", booked
 
 
 def refund_order(
@@ -317,7 +368,8 @@ def refund_order(
         note = f"The gateway has the refund ({made.id}) as {made.status}; it is booked when it succeeds."
         done = RefundDone(None, False, note)
     else:
-        note = f"The gateway refunded {made.amount} ({made.id}); the order is flagged for review."
+        note = (f"The gateway refunded {money_text(made.amount, order.currency)} ({made.id}); "
+                "the order is flagged for review.")  # fmt: skip
         booked = book_gateway_refund(order, made, reason=reason or "refunded by the store")
         done = booked or RefundDone(None, False, note)
     record("order.refund", "order", order.id, summary=f"Refund of order {order.number}",

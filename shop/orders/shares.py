@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import distinct, func, select
 
 from shop.extensions import db
-from shop.money import apply_bps
+from shop.money import apply_bps, refunded_part
 from shop.orders.models import (
     LineAllocation,
     Order,
@@ -20,6 +20,28 @@ from shop.provenance.models import BatchMaker, Workshop
 def share_for_training(order: Order) -> int:
     """What the order puts into training accounts, as promised at checkout."""
     return sum(apply_bps(line.line_total, line.impact_share_bps) for line in order.lines)
+
+
+@dataclass(frozen=True)
+class ShareAfterRefunds:
+    share: int  # what the order put into training accounts when it was paid
+    taken_back: int  # what its refunds took back from them (the ledger's reversals)
+
+    @property
+    def kept(self) -> int:
+        return self.share - self.taken_back
+
+
+def share_after_refunds(order: Order) -> ShareAfterRefunds:
+    """The order's training share and what its refunds took back, line by line by the
+    rule the ledger reverses with (training listens to the refunds and posts the same)."""
+    shares = [(apply_bps(line.line_total, line.impact_share_bps), line) for line in order.lines]
+    return ShareAfterRefunds(
+        share=sum(share for share, _ in shares),
+        taken_back=sum(
+            refunded_part(share, line.refunded_amount, line.line_total) for share, line in shares
+        ),
+    )
 
 
 @dataclass(frozen=True)

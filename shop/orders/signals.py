@@ -12,6 +12,10 @@ _signals = Namespace()
 order_paid = _signals.signal("order-paid")
 # sender: the app; keyword `event`: RefundedLine. Sent once per line per refund.
 order_line_refunded = _signals.signal("order-line-refunded")
+# sender: the app; keyword `event`: RefundedLine (`amount`: given back to the line's
+# total, `refunded_total`: what stays refunded). Sent once per line of a refund whose
+# booking was undone because the gateway reported it failed.
+order_line_refund_undone = _signals.signal("order-line-refund-undone")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from typing import NamedTuple
 
 from babel import Locale
 from flask import (
@@ -37,7 +38,11 @@ from shop.orders import checkout as checkout_service
 from shop.orders import payments, refunds, shares
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, Payment, RefundStatus
-from shop.orders.notifications import confirmation_message, send_confirmation
+from shop.orders.notifications import (
+    confirmation_message,
+    send_confirmation,
+    send_refund_notice,
+)
 from shop.orders.states import PAID_STATES
 from shop.web import whole_number
 
@@ -222,13 +227,18 @@ def _order_or_404(token: str, *, for_payment: bool = False) -> Order:
 @bp.get("/orders/<token>")
 def order(token: str):
     found = _order_or_404(token)
-    # What went to training accounts is told while the sale stands (refunded in full, it was taken back).
-    paid = found.status in PAID_STATES and found.refund_status != RefundStatus.FULL
+    # What went to training accounts is told per workshop while the sale stands; once
+    # money went back, also what the refunds took back (refunded in full: all of it).
+    paid = found.status in PAID_STATES
+    refunded = paid and found.refunded_amount > 0
     return render_template(
         "orders/order.html",
         order=found,
         share=shares.share_for_training(found),
-        shares=shares.training_shares(found) if paid else [],
+        shares=shares.training_shares(found)
+        if paid and found.refund_status != RefundStatus.FULL
+        else [],
+        after_refunds=shares.share_after_refunds(found) if refunded else None,
     )
 
 
@@ -319,13 +329,21 @@ def stripe_webhook():
         return {"error": "bad signature"}, 400
     db.session.rollback()  # asked with no transaction open: no lock waits on the gateway
     event = active.with_current_refunds(event)
-    outcome, paid_order = handle_gateway_event(active.name, event)
+    return {"received": True, "outcome": apply_gateway_event(active.name, event)}
+
+
+def apply_gateway_event(gateway_name: str, event) -> str:
+    """Handle a verified event, commit, then send the emails it calls for: the
+    confirmation of an order it paid, a notice per refund it booked."""
+    outcome, paid_order, refunds_booked = handle_gateway_event(gateway_name, event)
     message = confirmation_message(paid_order) if paid_order is not None else None
     number = paid_order.number if paid_order is not None else ""
     db.session.commit()
     if message is not None:
         send_confirmation(message, number)
-    return {"received": True, "outcome": outcome}
+    for refund_id in refunds_booked:
+        send_refund_notice(refund_id)
+    return outcome
 
 
 def is_event_object(payload: bytes) -> bool:
@@ -345,12 +363,18 @@ def is_event_object(payload: bytes) -> bool:
     )
 
 
-def handle_gateway_event(gateway_name: str, event) -> tuple[str, Order | None]:
-    """Apply one verified gateway event, once. Returns (outcome, order newly paid)."""
+class Handled(NamedTuple):
+    outcome: str
+    paid: Order | None  # the order this event paid: its confirmation goes after the commit
+    refunds_booked: list[int]  # refunds of new money: their notices go after the commit
+
+
+def handle_gateway_event(gateway_name: str, event) -> Handled:
+    """Apply one verified gateway event, once."""
     row = payments.record_event(gateway_name, event.id, event.kind)
     if row is None:
-        return "duplicate: already handled", None
-    outcome, order_id, paid = "ignored", None, None
+        return Handled("duplicate: already handled", None, [])
+    outcome, order_id, paid, booked = "ignored", None, None, []
     payment = None if event.kind == "ignored" else _payment_for_event(gateway_name, event)
     if event.kind == "ignored":
         pass
@@ -369,9 +393,9 @@ def handle_gateway_event(gateway_name: str, event) -> tuple[str, Order | None]:
         elif event.kind == "payment_failed":
             outcome = payments.payment_failed(found, reason=event.failure)
         elif event.kind == "refunds_changed":
-            outcome = refunds.apply_gateway_refunds(found, event)
+            outcome, booked = refunds.apply_gateway_refunds(found, event)
     row.order_id, row.outcome = order_id, outcome  # one UPDATE at the commit
-    return outcome, paid
+    return Handled(outcome, paid, booked)
 
 
 def _payment_for_event(gateway_name: str, event) -> Payment | None:

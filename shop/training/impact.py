@@ -100,8 +100,16 @@ class Impact:
     folded_workshops: int  # how many workshops are counted only as a group
 
 
+# What a maker's figures are made of: credits, reversals, and reversals undone.
+NET_KINDS = [
+    TransferKind.SALE_SHARE, TransferKind.MATCH, TransferKind.REFUND_REVERSAL,
+    TransferKind.REVERSAL_UNDONE,
+]  # fmt: skip
+
+
 def _net_credit():
-    """Per transfer: + a share or match credited, - a reversal taken from the account."""
+    """Per transfer: + a share or match credited, - a reversal taken from the account,
+    + such a reversal undone (its refund failed)."""
     return case(
         (Transfer.kind.in_([TransferKind.SALE_SHARE, TransferKind.MATCH]), Transfer.amount),
         (
@@ -110,6 +118,13 @@ def _net_credit():
                 Transfer.debit_account_id == Transfer.subject_account_id,
             ),
             -Transfer.amount,
+        ),
+        (
+            and_(
+                Transfer.kind == TransferKind.REVERSAL_UNDONE,
+                Transfer.credit_account_id == Transfer.subject_account_id,
+            ),
+            Transfer.amount,
         ),
         else_=0,
     )
@@ -138,11 +153,7 @@ def _figures_per_workshop() -> list[WorkshopFigures]:
             OrderLine,
             and_(Transfer.cause_type == "order_line", OrderLine.id == Transfer.cause_id),
         )
-        .where(
-            Transfer.kind.in_(
-                [TransferKind.SALE_SHARE, TransferKind.MATCH, TransferKind.REFUND_REVERSAL]
-            )
-        )
+        .where(Transfer.kind.in_(NET_KINDS))
         .group_by(workshop)
     ).all()
     return [
@@ -156,11 +167,7 @@ def _credited_per_month(months: int) -> list[tuple[str, int]]:
     month = month_of(Transfer.created_at)
     rows = db.session.execute(
         select(month.label("month"), func.sum(_net_credit()))
-        .where(
-            Transfer.kind.in_(
-                [TransferKind.SALE_SHARE, TransferKind.MATCH, TransferKind.REFUND_REVERSAL]
-            )
-        )
+        .where(Transfer.kind.in_(NET_KINDS))
         .group_by(literal_column("month"))
         .order_by(literal_column("month").desc())
         .limit(months)

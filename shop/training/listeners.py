@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from shop.orders import signals
-from shop.training import services
+from shop.training import reversals, services
 
 
 def _on_order_paid(_sender, event: signals.PaidOrder, **_) -> None:
@@ -13,7 +13,11 @@ def _on_order_paid(_sender, event: signals.PaidOrder, **_) -> None:
 
 
 def _on_line_refunded(_sender, event: signals.RefundedLine, **_) -> None:
-    services.reverse_for_refund(event)
+    reversals.reverse_for_refund(event)
+
+
+def _on_line_refund_undone(_sender, event: signals.RefundedLine, **_) -> None:
+    reversals.undo_for_failed_refund(event)
 
 
 def init_training(app: Flask) -> None:
@@ -22,5 +26,6 @@ def init_training(app: Flask) -> None:
 
     signals.order_paid.connect(_on_order_paid, sender=app)
     signals.order_line_refunded.connect(_on_line_refunded, sender=app)
+    signals.order_line_refund_undone.connect(_on_line_refund_undone, sender=app)
     with app.app_context():
         open_accounts_with_owners(db.session.session_factory.class_)

@@ -41,6 +41,9 @@ class AccountKind(enum.StrEnum):
 class TransferKind(enum.StrEnum):
     SALE_SHARE = "sale_share"
     REFUND_REVERSAL = "refund_reversal"
+    # A reversal undone because its refund failed at the gateway: the mirror of each
+    # reversal transfer of that refund (same subject, same amount, the other way).
+    REVERSAL_UNDONE = "reversal_undone"
     WITHDRAWAL = "withdrawal"
     MATCH = "match"
     CORRECTION = "correction"

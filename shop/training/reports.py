@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
+from flask import current_app
 from sqlalchemy import case, func, literal_column, or_, select
 from sqlalchemy.orm import joinedload
 
 from shop.extensions import db
+from shop.money import money_text
 from shop.provenance.models import Trainee, Workshop
 from shop.timeutil import today
 from shop.training.models import (
@@ -204,10 +207,13 @@ def verify(progress: Callable[[int], None] | None = None) -> LedgerCheck:
             LedgerAccount.debits_posted,
             LedgerAccount.credits_posted,
             LedgerAccount.debits_must_not_exceed_credits,
+            LedgerAccount.currency,
         ).order_by(LedgerAccount.id)
     ).all()
     known = set()
-    for account_id, code, debits_posted, credits_posted, flagged in rows:
+    for account_id, code, debits_posted, credits_posted, flagged, currency in rows:
+        money = partial(money_text, currency=currency)
+
         known.add(account_id)
         check.accounts += 1
         check.total_debits += debits_posted
@@ -217,22 +223,24 @@ def verify(progress: Callable[[int], None] | None = None) -> LedgerCheck:
             int(credits.get(account_id, 0)),
         )
         if summed_debits != debits_posted:
-            check.problems.append(
-                f"{code}: debits_posted {debits_posted} but its transfers sum to {summed_debits}"
-            )
+            check.problems.append(f"{code}: debits_posted {money(debits_posted)} but its "
+                                  f"transfers sum to {money(summed_debits)}")  # fmt: skip
         if summed_credits != credits_posted:
-            check.problems.append(
-                f"{code}: credits_posted {credits_posted} but its transfers sum to {summed_credits}"
-            )
+            check.problems.append(f"{code}: credits_posted {money(credits_posted)} but its "
+                                  f"transfers sum to {money(summed_credits)}")  # fmt: skip
         if flagged and debits_posted > credits_posted:
-            check.problems.append(f"{code}: balance below zero ({credits_posted - debits_posted})")
+            check.problems.append(
+                f"{code}: balance below zero ({money(credits_posted - debits_posted)})"
+            )
         if progress:
             progress(1)
     for orphan in (set(debits) | set(credits)) - known:
         check.problems.append(f"transfers name account {orphan}, which does not exist")
     if check.total_debits != check.total_credits:
+        currency = current_app.config["STORE_CURRENCY"]
         check.problems.append(
-            f"total debits {check.total_debits} differ from total credits {check.total_credits}"
+            f"total debits {money_text(check.total_debits, currency)} differ from total "
+            f"credits {money_text(check.total_credits, currency)}"
         )
     return check
 

@@ -15,7 +15,8 @@ from shop.training.corrections import (
     reject_correction,
 )
 from shop.training.plans import GoalProgress, add_goal, goal_progress, set_goal_status
-from shop.training.shares import credit_sale_shares, reverse_for_refund, split_share
+from shop.training.reversals import reverse_for_refund, undo_for_failed_refund
+from shop.training.shares import credit_sale_shares, split_share
 from shop.training.withdrawals import (
     approve_withdrawal,
     pending_withdrawals,
@@ -41,4 +42,5 @@ __all__ = [
     "set_goal_status",
     "split_share",
     "trainee_account",
+    "undo_for_failed_refund",
 ]

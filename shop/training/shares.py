@@ -1,5 +1,5 @@
-"""Sale shares and refund reversals: what a paid order credits to the makers of the units
-sold, and what a refund takes back.
+"""Sale shares: what a paid order credits to the makers of the units sold (what a refund
+takes back is in reversals.py).
 
 The order listeners run inside the transaction that paid or refunded the order, so
 the shares commit with the payment or not at all. Flushes, never commits.
@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shop.extensions import db
 from shop.money import allocate
-from shop.orders.signals import PaidOrder, RefundedLine
+from shop.orders.signals import PaidOrder
 from shop.provenance.models import BatchMaker
-from shop.training.accounts import REFUND_LOSS, SOURCE
+from shop.training.accounts import SOURCE
 from shop.training.ledger import PlannedTransfer, ensure_accounts, lock_accounts, pool_code, post
-from shop.training.models import Transfer, TransferKind
+from shop.training.models import TransferKind
 
 
 def split_share(share: int, allocations, makers_by_batch) -> list[tuple[int | None, int]]:
@@ -91,79 +91,3 @@ def credit_sale_shares(event: PaidOrder) -> int:
             )
     post(transfers, accounts)
     return sum(t.amount for t in transfers)
-
-
-# --- refund reversals -----------------------------------------------------------------
-
-
-def reverse_for_refund(event: RefundedLine) -> int:
-    """Take back the refunded proportion of a line's shares; returns the cents reversed.
-
-    Cumulative reversals follow floor(credited x refunded / line total), so a full
-    refund takes back exactly what was credited and never more. What a trainee has
-    already withdrawn is not taken from them: that part is booked to refund_loss.
-    """
-    rows = db.session.execute(
-        select(Transfer.kind, Transfer.subject_account_id, func.sum(Transfer.amount))
-        .where(
-            Transfer.cause_type == "order_line",
-            Transfer.cause_id == event.line_id,
-            Transfer.kind.in_([TransferKind.SALE_SHARE, TransferKind.REFUND_REVERSAL]),
-        )
-        .group_by(Transfer.kind, Transfer.subject_account_id)
-    ).all()
-    credited: dict[int, int] = {}
-    reversed_so_far: dict[int, int] = defaultdict(int)
-    for kind, account_id, amount in rows:
-        if kind == TransferKind.SALE_SHARE:
-            credited[account_id] = int(amount)
-        else:
-            reversed_so_far[account_id] += int(amount)
-    total_credited = sum(credited.values())
-    if total_credited == 0 or event.line_total <= 0:
-        return 0
-    refunded = min(event.refunded_total, event.line_total)
-    due = total_credited * refunded // event.line_total - sum(reversed_so_far.values())
-    if due <= 0:
-        return 0
-    subjects = sorted(credited)
-    remaining = [credited[a] - reversed_so_far[a] for a in subjects]
-    accounts = lock_accounts(ids=subjects, codes={SOURCE, REFUND_LOSS})
-    if len(accounts) < len(subjects) + 2:
-        ensure_accounts()
-        accounts = lock_accounts(ids=subjects, codes={SOURCE, REFUND_LOSS})
-    by_code = {a.code: a.id for a in accounts.values()}
-    transfers = []
-    for account_id, amount in zip(subjects, allocate(due, remaining), strict=True):
-        if amount <= 0:
-            continue
-        taken = min(amount, max(accounts[account_id].balance, 0))
-        key = f"reversal:{event.refund_id}:{event.line_id}:{account_id}"
-        common = {
-            "kind": TransferKind.REFUND_REVERSAL, "cause_type": "order_line",
-            "cause_id": event.line_id, "subject_account_id": account_id,
-        }  # fmt: skip
-        if taken:
-            transfers.append(
-                PlannedTransfer(
-                    debit=account_id,
-                    credit=by_code[SOURCE],
-                    amount=taken,
-                    idempotency_key=key,
-                    memo="Refund: share reversed",
-                    **common,
-                )
-            )
-        if amount - taken:
-            transfers.append(
-                PlannedTransfer(
-                    debit=by_code[REFUND_LOSS],
-                    credit=by_code[SOURCE],
-                    amount=amount - taken,
-                    idempotency_key=f"{key}:loss",
-                    memo="Refund: already withdrawn for training, borne by the store",
-                    **common,
-                )
-            )
-    post(transfers, accounts)
-    return due

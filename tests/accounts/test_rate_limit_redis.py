@@ -93,3 +93,16 @@ def test_a_known_browser_or_address_is_not_locked_out_by_failures_on_either_proc
     # the browser that signed in before, from elsewhere; another browser at the known address
     assert _post(second, "target@example.org", "the right password", "203.0.113.5", home) == 200
     assert _post(second, "target@example.org", "the right password", "192.0.2.10") == 200
+
+
+def test_one_mailbox_gets_three_reset_emails_an_hour_across_both_processes(two_stores, tmp_path):
+    first, second = two_stores
+    for i in range(6):  # six addresses, both processes: each asks once for the same mailbox
+        data = urllib.parse.urlencode({"email": "target@example.org"}).encode()
+        request = urllib.request.Request(
+            f"{(first, second)[i % 2]}/password/forgot", data=data,
+            headers={"X-Forwarded-For": f"10.8.0.{i}"},
+        )  # fmt: skip
+        with urllib.request.build_opener().open(request, timeout=10) as response:
+            assert response.status == 200  # the neutral answer, after its redirect
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3

@@ -29,7 +29,7 @@ from shop.orders.models import (
     Order,
     OrderStatus,
 )
-from shop.orders.views import handle_gateway_event
+from shop.orders.views import apply_gateway_event
 from shop.provenance.models import Batch
 from shop.training import services as training
 from shop.training.ledger import LedgerError
@@ -343,7 +343,8 @@ class StoreDriver:
         return int(self.clock.original().timestamp())
 
     def deliver_event(self, payload: bytes) -> str:
-        """What the webhook view does with a signed payload, with the store's gateway name."""
+        """What the webhook view does with a signed payload, with the store's gateway name
+        (its emails included)."""
 
         def deliver():
             with self.app.app_context():
@@ -352,9 +353,7 @@ class StoreDriver:
                 # The model's Stripe API does not answer (127.0.0.1:9), so the store works
                 # from what the event itself carries, as it must when Stripe is down.
                 event = self.stripe.with_current_refunds(event)
-                outcome, _paid = handle_gateway_event(gateway().name, event)
-                db.session.commit()
-                return outcome
+                return apply_gateway_event(gateway().name, event)
 
         return fresh(deliver)
 

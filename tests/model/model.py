@@ -443,6 +443,9 @@ class StoreModel:
             if o.tracking:
                 want[("shipping", o.number)] = 1
         assert state.emails == want, f"emails sent {dict(state.emails)}, not {dict(want)}"
+        for o in self.orders.values():  # each refund told once: the told amounts add up
+            told, refunded = state.refund_emails.get(o.number, 0), state.orders[o.id].refunded
+            assert told == refunded, f"order {o.number}: emails told {told}, refunded {refunded}"
         got = state.audit.get("order.refund", 0)
         assert got == self.audit["order.refund"], (
             f"{got} refund(s) in the audit log, {self.audit['order.refund']} made by staff"

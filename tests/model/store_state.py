@@ -67,6 +67,7 @@ class StoreState:
     corrections: dict[int, str]
     audit: Counter
     emails: Counter  # (kind, order number): count
+    refund_emails: Counter  # order number: the sum of the amounts its refund emails told
 
 
 def read_state(outbox: str) -> StoreState:
@@ -130,12 +131,16 @@ def read_state(outbox: str) -> StoreState:
         elif kind == "refund_reversal":
             reversals[(cause_id, subject)] += amount
             taken[debit] += amount
+        elif kind == "reversal_undone":  # its refund failed at the gateway: given back
+            reversals[(cause_id, subject)] -= amount
+            taken[credit] -= amount
     accounts = s.execute(
         select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.debits_posted,
                LedgerAccount.credits_posted, LedgerAccount.debits_must_not_exceed_credits)
     ).all()  # fmt: skip
     check = verify()  # what `flask ledger verify` checks; the command itself runs at the end
     emails: Counter = Counter()
+    refund_emails: Counter = Counter()
     parser = email.parser.BytesHeaderParser(policy=email.policy.default)
     for path in Path(outbox).glob("*.eml"):
         subject = str(parser.parsebytes(path.read_bytes())["Subject"])
@@ -144,6 +149,9 @@ def read_state(outbox: str) -> StoreState:
             emails[("confirmation", words[2])] += 1
         elif subject.endswith("is on its way"):
             emails[("shipping", words[1])] += 1
+        elif subject.startswith("Refund of "):  # "Refund of $10.00 on order N": the amount
+            cents = int(words[2].strip("$").replace(",", "").replace(".", ""))
+            refund_emails[words[-1]] += cents
     return StoreState(
         on_hand=on_hand, reserved=reserved,
         available=dict(s.execute(select(Variant.id, Variant.available)).all()),
@@ -162,5 +170,5 @@ def read_state(outbox: str) -> StoreState:
         ),
         audit=Counter(dict(s.execute(
             select(AuditEntry.action, func.count()).group_by(AuditEntry.action)).all())),
-        emails=emails,
+        emails=emails, refund_emails=refund_emails,
     )  # fmt: skip
