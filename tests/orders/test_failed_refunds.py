@@ -17,7 +17,13 @@ from shop.orders.models import Order, OrderLine, Refund
 from shop.orders.payments import payment_succeeded
 from shop.orders.views import handle_gateway_event
 from shop.training import services
-from shop.training.models import AccountKind, LedgerAccount, Transfer, TransferKind
+from shop.training.models import (
+    AccountKind,
+    LedgerAccount,
+    Transfer,
+    TransferKind,
+    WithdrawalPurpose,
+)
 from shop.training.reports import verify
 from tests import factories as f
 from tests.conftest import client_as, rolled_back
@@ -138,7 +144,7 @@ def test_refunds_and_their_failures_keep_every_makers_share_right(migrated_app, 
         order = new_order([(v, 1) for v in variants])
         payment_succeeded(order, gateway_name="dummy", reference=PI, amount=order.total,
                           currency="USD")  # fmt: skip
-        staff = f.user("staff")
+        staff, approver = f.user("staff"), f.user("staff")
         db.session.commit()
         order_id, line_ids = order.id, [line.id for line in order.lines]
         made: list[GatewayRefund] = []
@@ -157,7 +163,7 @@ def test_refunds_and_their_failures_keep_every_makers_share_right(migrated_app, 
                 gone = made[which % len(made)]
                 event = GatewayEvent(f"evt_{number}", "refunds_changed", PI,
                                      refunds=(GatewayRefund(gone.id, gone.amount, "failed"),))  # fmt: skip
-            else:  # a maker spends (part of) her balance: later reversals fall on the store
+            else:  # a maker spends (part of) her balance on school: later reversals fall on the store
                 accounts = db.session.scalars(
                     select(LedgerAccount).where(LedgerAccount.kind == AccountKind.TRAINEE)
                     .order_by(LedgerAccount.id)
@@ -165,9 +171,12 @@ def test_refunds_and_their_failures_keep_every_makers_share_right(migrated_app, 
                 account = accounts[which % len(accounts)]
                 spent = int(account.balance * fraction)
                 if spent > 0:
-                    services.post_correction(trainee_id=account.trainee_id, amount=-spent,
-                                             reason="spent", actor=staff,
-                                             request_key=f"spend-{number}")  # fmt: skip
+                    withdrawal = services.request_withdrawal(
+                        trainee_id=account.trainee_id, amount=spent,
+                        purpose=WithdrawalPurpose.SCHOOL_FEES, payee="A school", details="",
+                        requested_by=staff,
+                    )  # fmt: skip
+                    services.approve_withdrawal(withdrawal.id, approver)
                     db.session.commit()
                 continue
             handle_gateway_event("dummy", event)
