@@ -1,7 +1,8 @@
 """Commands: `flask --app app <group> import FILE.csv` and `seed-demo`.
 
-Each command is one transaction: it commits once at the end, or rolls back and
-exits non-zero, so a failed command leaves the database as it found it.
+Each command is one unit of work (shop/unit_of_work.py): it commits once at the end,
+or rolls back and exits non-zero, so a failed command leaves the database as it
+found it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shop.csv_import import MAX_ERRORS_SHOWN, Importer, ImportFailed, ImportResult, validate
 from shop.extensions import db
+from shop.unit_of_work import unit_of_work
 
 
 def _importer(kind: str) -> Importer:
@@ -62,25 +64,20 @@ def make_import_group(kind: str, noun: str) -> AppGroup:
     def import_command(file: str) -> None:
         """Import FILE.csv. The whole file is checked first; a bad row writes nothing."""
         try:
-            result = import_with_progress(
-                _importer(kind), Path(file).read_bytes(), f"Importing {noun}s"
-            )
-            db.session.commit()
+            with unit_of_work():
+                result = import_with_progress(
+                    _importer(kind), Path(file).read_bytes(), f"Importing {noun}s"
+                )
         except ImportFailed as failed:
-            db.session.rollback()
             report_failure(file, failed)
             raise SystemExit(1) from None
         except SQLAlchemyError as exc:
-            db.session.rollback()
             click.secho(
                 f"{file}: the database refused the import, nothing was written ({exc.__class__.__name__}).",
                 fg="red",
                 err=True,
             )
             raise SystemExit(1) from None
-        except BaseException:
-            db.session.rollback()
-            raise
         click.echo(f"{file}: {summary(result, noun)}")
 
     return group
@@ -105,14 +102,13 @@ def register_commands(app: Flask) -> None:
         from shop.demo import seed_demo
 
         try:
-            report = seed_demo(
-                progress_label=lambda label, n: click.progressbar(
-                    length=n, label=label, file=sys.stderr
+            with unit_of_work():
+                report = seed_demo(
+                    progress_label=lambda label, n: click.progressbar(
+                        length=n, label=label, file=sys.stderr
+                    )
                 )
-            )
-            db.session.commit()
         except (ImportFailed, SQLAlchemyError) as exc:
-            db.session.rollback()
             click.secho(
                 f"Demo data could not be loaded; nothing was written: {exc}", fg="red", err=True
             )
@@ -130,8 +126,8 @@ def register_order_commands(app: Flask) -> None:
         from shop.orders.holds import release_expired
         from shop.timeutil import utcnow
 
-        released = release_expired(utcnow())
-        db.session.commit()
+        with unit_of_work():
+            released = release_expired(utcnow())
         click.echo(f"Released {released} expired reservation(s).")
 
     @orders.command("refund")
@@ -155,7 +151,7 @@ def register_order_commands(app: Flask) -> None:
         from shop.money import MoneyError, format_money, parse_major
         from shop.orders.gateways import GatewayError, gateway
         from shop.orders.models import Order
-        from shop.orders.notifications import send_refund_notice
+        from shop.orders.notifications import refund_notice_after_commit
         from shop.orders.refunds import RefundError, refund_order
 
         order = db.session.scalars(
@@ -187,23 +183,22 @@ def register_order_commands(app: Flask) -> None:
                     raise click.ClickException(f"{item}: {exc}") from None
                 amounts[line.id] = value
         try:
-            done = refund_order(order_id, gateway(), line_amounts=amounts,
-                                include_shipping=shipping, reason=reason)  # fmt: skip
-            order, said = db.session.get(Order, order_id), done.note
-            if done.refund is not None:
-                locale = current_app.config["STORE_LOCALE"]
-                amount = format_money(done.refund.amount + done.refund.covered, currency, locale)
-                said = (
-                    f"Refunded {amount} on order {order.number}; it is "
-                    f"{order.status.label.lower()}, {order.refund_status.label.lower()}."
-                )
-            told = done.to_tell
-            db.session.commit()
+            with unit_of_work():
+                done = refund_order(order_id, gateway(), line_amounts=amounts,
+                                    include_shipping=shipping, reason=reason)  # fmt: skip
+                order, said = db.session.get(Order, order_id), done.note
+                if done.refund is not None:
+                    locale = current_app.config["STORE_LOCALE"]
+                    amount = format_money(
+                        done.refund.amount + done.refund.covered, currency, locale
+                    )
+                    said = (
+                        f"Refunded {amount} on order {order.number}; it is "
+                        f"{order.status.label.lower()}, {order.refund_status.label.lower()}."
+                    )
+                refund_notice_after_commit(done.to_tell)
         except (RefundError, GatewayError) as exc:
-            db.session.rollback()
             raise click.ClickException(f"Nothing was refunded: {exc}") from None
-        if told is not None:
-            send_refund_notice(told)
         click.echo(said)
 
     app.cli.add_command(orders)
@@ -230,12 +225,12 @@ def register_account_commands(app: Flask) -> None:
         else:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         try:
-            user = create_user(email, password, {Role(r) for r in roles}, name=name)
-            db.session.commit()
+            with unit_of_work():
+                user = create_user(email, password, {Role(r) for r in roles}, name=name)
+                label = user.email
         except AccountError as exc:
-            db.session.rollback()
             raise click.ClickException(f"No user was created: {exc}") from None
-        click.echo(f"Created {user.email} with role(s): {', '.join(sorted(roles))}.")
+        click.echo(f"Created {label} with role(s): {', '.join(sorted(roles))}.")
 
 
 def register_ledger_commands(app: Flask) -> None:

@@ -4,6 +4,9 @@ commit. Driven through real routes of a store whose commits are real."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from flask import Blueprint, abort
 from sqlalchemy import select
@@ -12,6 +15,8 @@ from shop.extensions import db
 from shop.provenance.models import Workshop
 from shop.unit_of_work import abandon, after_commit, keep_on_refusal, unit_of_work
 from tests import factories
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _workshop_exists(app, slug: str) -> bool:
@@ -111,3 +116,19 @@ def test_a_command_block_commits_or_rolls_back_whole(committed_app):
     assert _workshop_exists(committed_app, "by-command")
     assert not _workshop_exists(committed_app, "half-done")
     assert ran == ["kept"]
+
+
+COMMIT_CALL = re.compile(r"\bdb\.session\.commit\(\)")
+
+
+def test_views_and_commands_never_commit_themselves():
+    """The one commit lives in shop/unit_of_work.py; a view or command that commits
+    on its own would run its follow-ups before (or without) the unit's commit."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "shop").rglob("*.py"))
+        if path.name != "unit_of_work.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if COMMIT_CALL.search(line)
+    ]
+    assert offenders == []

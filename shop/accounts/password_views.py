@@ -18,8 +18,9 @@ from shop.accounts import sign_in_limits as limits
 from shop.accounts.mailbox_limits import may_email
 from shop.accounts.models import User
 from shop.accounts.views import account, bp, sign_in
-from shop.extensions import db, limiter
+from shop.extensions import limiter
 from shop.mail import build, send_safely
+from shop.unit_of_work import abandon, after_commit
 from shop.web import public_url
 
 
@@ -50,11 +51,10 @@ def register():
             address = outcome.user.email
             if not may_email(address):
                 # The mailbox had its share this hour: the same answer, nothing made or sent.
-                db.session.rollback()
+                abandon()
                 return render_template("accounts/register_sent.html", email=address)
             message = _registration_message(outcome)
-            db.session.commit()
-            send_safely(message, "a registration email")
+            after_commit(lambda: send_safely(message, "a registration email"))
             return render_template("accounts/register_sent.html", email=address)
     elif request.method == "POST":
         status = 400
@@ -100,7 +100,7 @@ def forgot_password():
                 user.email, "Reset your password", "password_reset",
                 minutes=accounts.RESET_MINUTES, link=password_link(user),
             )  # fmt: skip
-            send_safely(message, "a password reset")
+            after_commit(lambda: send_safely(message, "a password reset"))
         # The same answer whether or not there is an account, and whether or not its mailbox
         # had its share of emails this hour: nobody learns who shops here.
         flash(
@@ -128,7 +128,6 @@ def reset_password():
                 flash("That link is invalid, has expired or was already used; ask for a new one.",
                       "error")  # fmt: skip
                 return redirect(url_for("accounts.forgot_password"))
-            db.session.commit()
             flash("Your password is changed; please sign in.", "success")
             return redirect(url_for("accounts.login"))
     elif request.method == "POST":
@@ -156,7 +155,6 @@ def change_password():
         except accounts.AccountError as exc:
             flash(str(exc), "error")
             return account(), 400
-        db.session.commit()
         sign_in(current_user)  # this session goes on under the new version; all others end
         flash("Your password is changed.", "success")
         return redirect(url_for("accounts.account"))

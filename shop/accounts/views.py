@@ -21,6 +21,7 @@ from shop.accounts.services import authenticate
 from shop.extensions import db, limiter, login_manager
 from shop.mail import build, send_safely
 from shop.orders.cart import SESSION_KEY as CART_KEY
+from shop.unit_of_work import abandon, after_commit
 from shop.web import page_number, public_url
 
 bp = Blueprint("accounts", __name__)
@@ -118,7 +119,6 @@ def logout():
     if current_user.is_authenticated:
         # Signing out here signs out everywhere: a copied cookie is worthless from now on.
         accounts.end_sessions(current_user)
-        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "success")
@@ -166,9 +166,9 @@ def claim():
     try:
         claimed = accounts.claim_orders(current_user)
     except accounts.AccountError as exc:
+        abandon()
         flash(str(exc), "error")
         return redirect(url_for("accounts.account"))
-    db.session.commit()
     flash(f"{claimed} order(s) added to your account.", "success")
     return redirect(url_for("accounts.account"))
 
@@ -178,7 +178,8 @@ def claim():
 @limiter.limit("5 per hour")
 def resend_verification():
     if current_user.email_verified_at is None:
-        send_safely(verification_message(current_user), "an email verification")
+        message = verification_message(current_user)
+        after_commit(lambda: send_safely(message, "an email verification"))
     flash("We sent you a new link to confirm your email address.", "success")
     return redirect(url_for("accounts.account"))
 
@@ -195,6 +196,5 @@ def verify(token: str):
         flash("That confirmation link is invalid, has expired or is for another account; "
               "ask for a new one below.", "error")  # fmt: skip
         return redirect(url_for("accounts.account"))
-    db.session.commit()
     flash("Your email address is confirmed.", "success")
     return redirect(url_for("accounts.account"))

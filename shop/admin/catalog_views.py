@@ -21,6 +21,7 @@ from shop.catalog.models import Product, ProductImage, ProductStatus, Variant
 from shop.csv_import import FieldError, key_values
 from shop.extensions import db
 from shop.money import MoneyError, parse_major, parse_percent_bps
+from shop.unit_of_work import abandon, after_commit
 from shop.web import page_number
 
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="Lower-case letters, digits and dashes.")
@@ -122,7 +123,7 @@ def _values(form: ProductForm) -> ProductValues:
 
 
 def _refused(exc: CatalogError) -> None:
-    db.session.rollback()
+    abandon()
     flash(f"Nothing was saved: {exc}.", "error")
 
 
@@ -164,7 +165,6 @@ def new_product():
     except CatalogError as exc:
         _refused(exc)
         return _product_page(None, form, 400)
-    db.session.commit()
     flash("Product created. Add its variants, then publish it.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
@@ -183,7 +183,6 @@ def product(product_id: int):
     except CatalogError as exc:
         _refused(exc)
         return _product_page(_product_or_404(product_id), form, 400)
-    db.session.commit()
     flash("Product saved.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
@@ -201,7 +200,6 @@ def add_variant(product_id: int):
         _refused(exc)
         found = _product_or_404(product_id)
         return _product_page(found, _edit_form(found), 400, variant_form=form)
-    db.session.commit()
     flash("Variant added. Its stock comes from recording a production batch.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
@@ -221,7 +219,6 @@ def variant_price(variant_id: int):
     except CatalogError as exc:
         _refused(exc)
         return redirect(url_for("admin.product", product_id=product_id))
-    db.session.commit()
     flash("Variant saved. Orders already placed keep the price they were placed at.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
@@ -237,10 +234,9 @@ def upload_image(product_id: int):
         catalog.add_image(found, form.image.data.read(MAX_IMAGE_BYTES + 1),
                           form.alt_text.data.strip(), current_app.config["MEDIA_ROOT"])  # fmt: skip
     except CatalogError as exc:
-        db.session.rollback()
+        abandon()
         flash(f"Nothing was uploaded: {exc}.", "error")
         return redirect(url_for("admin.product", product_id=product_id))
-    db.session.commit()
     flash("Image added.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
@@ -252,9 +248,9 @@ def delete_image(image_id: int):
         abort(400)
     product_id = image.product_id
     filename = catalog.remove_image(image)
-    db.session.commit()
     # The file goes only once the row is gone for good; a failed commit keeps both.
-    (Path(current_app.config["MEDIA_ROOT"]) / filename).unlink(missing_ok=True)
+    gone = Path(current_app.config["MEDIA_ROOT"]) / filename
+    after_commit(lambda: gone.unlink(missing_ok=True))
     flash("Image removed.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
@@ -275,7 +271,6 @@ def add_category():
         except CatalogError as exc:
             _refused(exc)
         else:
-            db.session.commit()
             flash("Category added.", "success")
             return redirect(url_for("admin.categories"))
     return render_template("admin/categories.html", rows=catalog.categories(), form=form), 400

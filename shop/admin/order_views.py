@@ -18,10 +18,11 @@ from shop.money import MoneyError, parse_major
 from shop.orders.gateways import GatewayError, gateway
 from shop.orders.holds import cancel_unpaid
 from shop.orders.models import Order, OrderStatus, RefundStatus
-from shop.orders.notifications import send_refund_notice, send_shipping_notice
+from shop.orders.notifications import refund_notice_after_commit, shipping_notice_after_commit
 from shop.orders.refunds import RefundError, refund_order
 from shop.orders.shipping import ShippingError, ship_order
 from shop.orders.states import PAID_STATES, IllegalTransition
+from shop.unit_of_work import abandon
 from shop.web import csv_response, major, page_number
 
 TO_SHIP = "to_ship"  # a filter of its own: paid, not shipped, not refunded in full
@@ -129,12 +130,12 @@ def ship(order_id: int):
     try:
         ship_order(found, form.tracking_number.data)
     except ShippingError as exc:
+        abandon()
         flash(str(exc), "error")
         return redirect(url_for("admin.order", order_id=order_id))
     record("order.ship", "order", found.id, summary=f"Order {found.number} shipped",
            before=before, after=snapshot(found, ["status", "tracking_number"]))  # fmt: skip
-    db.session.commit()
-    send_shipping_notice(order_id)
+    shipping_notice_after_commit(order_id)
     flash("Marked as shipped; the buyer was sent the shipping notice.", "success")
     return redirect(url_for("admin.order", order_id=order_id))
 
@@ -147,10 +148,10 @@ def cancel(order_id: int):
     try:
         cancel_unpaid(found)
     except IllegalTransition:
+        abandon()
         flash("Only an unpaid order can be cancelled; refund a paid one instead.", "error")
         return redirect(url_for("admin.order", order_id=order_id))
     record("order.cancel", "order", found.id, summary=f"Order {found.number} cancelled")
-    db.session.commit()
     flash("Order cancelled; its held stock is back on sale.", "success")
     return redirect(url_for("admin.order", order_id=order_id))
 
@@ -185,13 +186,10 @@ def refund(order_id: int):
             idempotency_key=key, reason=(form.reason.data or "").strip(),
         )  # fmt: skip
     except (RefundError, GatewayError) as exc:
-        db.session.rollback()
+        abandon()
         flash(f"Nothing was refunded: {exc}", "error")
         return redirect(url_for("admin.order", order_id=order_id))
-    told = done.to_tell
-    db.session.commit()
-    if told is not None:
-        send_refund_notice(told)
+    refund_notice_after_commit(done.to_tell)
     if done.refund is None:
         flash(done.note, "error")
     else:

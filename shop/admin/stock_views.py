@@ -20,6 +20,7 @@ from shop.provenance.batch_units import adjust_on_hand
 from shop.provenance.importers import any_month, parse_makers
 from shop.provenance.models import Workshop
 from shop.provenance.services import BatchDraft, ProvenanceError, record_batch
+from shop.unit_of_work import abandon
 from shop.web import WholeNumberField, csv_response, int_arg, major, page_number
 
 
@@ -69,12 +70,11 @@ def adjust(variant_id: int):
     try:
         movement = adjust_on_hand(variant, form.quantity.data, form.reason.data.strip())
     except ValueError as exc:
-        db.session.rollback()
+        abandon()
         flash(f"Nothing changed: {exc}", "error")
         return redirect(url_for("admin.movements", variant=variant_id))
     record("stock.adjust", "variant", variant_id, summary=f"{variant.sku}: {form.reason.data.strip()}",
            before={"on_hand": before}, after={"on_hand": movement.stock_after})  # fmt: skip
-    db.session.commit()
     flash("The units on the shelf were corrected.", "success")
     return redirect(url_for("admin.movements", variant=variant_id))
 
@@ -158,7 +158,7 @@ def new_batch():
         try:
             batch = record_batch(_draft_from(form, workshops))
         except (ProvenanceError, FieldError) as exc:
-            db.session.rollback()
+            abandon()
             problems = getattr(exc, "problems", None) or [(getattr(exc, "column", ""), str(exc))]
             details = "; ".join(
                 f"{BATCH_FIELD_LABELS.get(column, column)}: {message}" if column else message
@@ -170,7 +170,6 @@ def new_batch():
             record("batch.record", "batch", batch.id, summary=f"Batch {batch.code}: {batch.quantity} x {form.sku.data}",
                    after={"quantity": batch.quantity, "sku": form.sku.data})  # fmt: skip
             code, variant_id = batch.code, batch.variant_id
-            db.session.commit()
             flash(f"Batch {code} recorded; its units are in stock.", "success")
             return redirect(url_for("admin.movements", variant=variant_id))
     elif request.method == "POST":

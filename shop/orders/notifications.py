@@ -1,4 +1,5 @@
-"""The emails a buyer gets. Call after the commit."""
+"""The emails a buyer gets, sent once the unit of work that calls for them has committed
+(an email must never tell of an order the database then lost)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from shop.mail import build, send_safely
 from shop.money import money_text
 from shop.orders.models import Order, Refund
 from shop.orders.shares import share_after_refunds, share_for_training, training_shares
+from shop.unit_of_work import after_commit
 from shop.web import public_url
 
 
@@ -42,6 +44,21 @@ def confirmation_message(order: Order) -> EmailMessage:
 
 def send_confirmation(message: EmailMessage, number: str) -> bool:
     return send_safely(message, f"the confirmation of order {number}")
+
+
+def confirm_after_commit(order: Order) -> None:
+    """Email the confirmation of `order`, just paid, once its payment is committed."""
+    message, number = confirmation_message(order), order.number
+    after_commit(lambda: send_confirmation(message, number))
+
+
+def shipping_notice_after_commit(order_id: int) -> None:
+    after_commit(lambda: send_shipping_notice(order_id))
+
+
+def refund_notice_after_commit(refund_id: int | None) -> None:
+    if refund_id is not None:
+        after_commit(lambda: send_refund_notice(refund_id))
 
 
 def send_shipping_notice(order_id: int) -> bool:

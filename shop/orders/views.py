@@ -1,7 +1,7 @@
 """Cart, checkout, the buyer's order page, the pay page and the Stripe webhook.
 
-Views are thin: they read the request, call one service, commit once, and send
-email only after the commit.
+Views are thin: they read the request and call one service; the request's unit of
+work commits (shop/unit_of_work.py), and email goes only after that commit.
 """
 
 from __future__ import annotations
@@ -38,12 +38,9 @@ from shop.orders import checkout as checkout_service
 from shop.orders import payments, refunds, shares
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, Payment, RefundStatus
-from shop.orders.notifications import (
-    confirmation_message,
-    send_confirmation,
-    send_refund_notice,
-)
+from shop.orders.notifications import confirm_after_commit, refund_notice_after_commit
 from shop.orders.states import PAID_STATES
+from shop.unit_of_work import abandon, keep_on_refusal
 from shop.web import whole_number
 
 log = logging.getLogger("shop.orders")
@@ -66,12 +63,11 @@ def cart_add():
         quantity = carts.parse_quantity(request.form.get("quantity", "1"))
         variant = carts.add(session, variant_id, quantity)
     except carts.CartError as exc:
-        db.session.rollback()
+        abandon()
         flash(str(exc), "error")
         target = url_for("catalog.product", slug=back) if back else url_for("orders.cart")
         return redirect(target)
     flash(f"Added {quantity} × {variant.product.name} to your cart.", "success")
-    db.session.commit()  # the holds that ran out on it, released
     return redirect(url_for("orders.cart"))
 
 
@@ -81,10 +77,8 @@ def cart_update():
     try:
         carts.set_quantity(session, variant_id, carts.parse_quantity(request.form.get("quantity")))
     except carts.CartError as exc:
-        db.session.rollback()
+        abandon()
         flash(str(exc), "error")
-    else:
-        db.session.commit()  # the holds that ran out on it, released
     return redirect(url_for("orders.cart"))
 
 
@@ -194,15 +188,13 @@ def checkout():
                 session, buyer, gateway_name=gateway().name, currency=_store_currency(),
                 user_id=current_user.id if current_user.is_authenticated else None,
             )  # fmt: skip
-            token = order.token  # read before the commit expires it
-            db.session.commit()
         except checkout_service.CheckoutError as exc:
-            db.session.rollback()
+            abandon()
             flash(str(exc), "error")
             status = 409
         else:
             carts.clear(session)
-            return redirect(url_for("orders.pay", token=token))
+            return redirect(url_for("orders.pay", token=order.token))
     elif request.method == "POST":
         status = 400
     priced = carts.price(session, _store_currency())
@@ -271,16 +263,13 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
                 amount=event.amount,
                 currency=event.currency,
             )
-            message, number, token = confirmation_message(found), found.number, found.token
-            db.session.commit()
-            send_confirmation(message, number)
+            confirm_after_commit(found)
             flash("Thank you: your payment went through.", "success")
-            return redirect(url_for("orders.order", token=token))
+            return redirect(url_for("orders.order", token=found.token))
         payments.payment_failed(found, reason=event.failure)
         flash(event.failure, "error")
-        page = render_template("orders/pay_dummy.html", order=found)  # before the commit expires it
-        db.session.commit()
-        return page, 402
+        keep_on_refusal()  # the declined attempt is on record
+        return render_template("orders/pay_dummy.html", order=found), 402
     return render_template("orders/pay_dummy.html", order=found), status
 
 
@@ -300,18 +289,15 @@ def _pay_with_stripe(found: Order, stripe_gateway: StripeGateway):
         begin_writing()
         found = _order_or_404(token, for_payment=True)
         if found.status != OrderStatus.PENDING_PAYMENT:
-            db.session.rollback()
             return redirect(url_for("orders.order", token=token))
         payment = payments.record_started_payment(found, stripe_gateway.name, started)
-    page = render_template(  # before the commit expires the order
+    return render_template(
         "orders/pay_stripe.html",
         order=found,
         client_secret=payment.client_secret,
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
         stripe_js_url=current_app.config["STRIPE_JS_URL"],
     )
-    db.session.commit()
-    return page
 
 
 @bp.post("/stripe/webhook")
@@ -333,16 +319,13 @@ def stripe_webhook():
 
 
 def apply_gateway_event(gateway_name: str, event) -> str:
-    """Handle a verified event, commit, then send the emails it calls for: the
+    """Handle a verified event; once it is committed, send the emails it calls for: the
     confirmation of an order it paid, a notice per refund it booked."""
     outcome, paid_order, refunds_booked = handle_gateway_event(gateway_name, event)
-    message = confirmation_message(paid_order) if paid_order is not None else None
-    number = paid_order.number if paid_order is not None else ""
-    db.session.commit()
-    if message is not None:
-        send_confirmation(message, number)
+    if paid_order is not None:
+        confirm_after_commit(paid_order)
     for refund_id in refunds_booked:
-        send_refund_notice(refund_id)
+        refund_notice_after_commit(refund_id)
     return outcome
 
 

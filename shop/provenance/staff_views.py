@@ -33,6 +33,7 @@ from shop.provenance.trainees import TraineeDetails, TraineeRefused, save_traine
 from shop.provenance.workshop_details import PRIVATE_DETAILS, set_private_details
 from shop.staff import staff
 from shop.timeutil import today
+from shop.unit_of_work import abandon
 from shop.web import WholeNumberField
 
 TRAINEE_FIELDS = ["code", "legal_name", "alias", "alias_consent", "workshop_id", "cohort", "active"]
@@ -89,14 +90,13 @@ def _trainee_form(trainee: Trainee | None):
         try:
             saved = _save_trainee(form, trainee)
         except TraineeRefused as refused:
-            db.session.rollback()
+            abandon()
             for name, message in refused.problems:
                 getattr(form, name).errors.append(message)
             flash(f"Nothing was saved: {refused}.", "error")
             status = 400
         else:
             trainee_id = saved.id
-            db.session.commit()
             flash("Trainee saved.", "success")
             return redirect(url_for("staff.trainee", trainee_id=trainee_id))
     elif request.method == "POST":
@@ -192,13 +192,12 @@ def record_vetting(workshop_id: int):
     except ProvenanceError as exc:
         flash(f"Nothing was recorded: {exc}.", "error")
         page = _workshop_page(found, 400, form)
-        db.session.rollback()
+        abandon()
         return page
     record("vetting.record", "workshop", found.id, summary=f"{found.name}: {event.kind.label}",
            before=before, after={"status": found.status.value, "event": event.kind.value,
                                  "outcome": event.outcome.value})  # fmt: skip
     suspended = found.status == WorkshopStatus.SUSPENDED and before["status"] != "suspended"
-    db.session.commit()
     flash("Suspended: its products cannot be bought from now on." if suspended
           else "Vetting event recorded.", "success")  # fmt: skip
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))
@@ -216,12 +215,11 @@ def workshop_details(workshop_id: int):
         set_private_details(found, address=form.address.data or "",
                             contact=form.contact.data or "", head_count=form.head_count.data)  # fmt: skip
     except ProvenanceError as exc:
-        db.session.rollback()
+        abandon()
         flash(f"Nothing was saved: {exc}.", "error")
         return _workshop_page(_workshop_or_404(workshop_id), 400, details_form=form)
     record("workshop.details", "workshop", found.id, summary=found.name, before=before,
            after=snapshot(found, PRIVATE_DETAILS))  # fmt: skip
-    db.session.commit()
     flash("Private details saved.", "success")
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))
 
@@ -239,6 +237,5 @@ def reinstate(workshop_id: int):
     found.status = WorkshopStatus.ACTIVE
     record("workshop.reinstate", "workshop", found.id, summary=form.reason.data.strip(),
            before={"status": "suspended"}, after={"status": "active"})  # fmt: skip
-    db.session.commit()
     flash("Sales from this workshop have resumed.", "success")
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))

@@ -14,6 +14,7 @@ from shop.staff import staff
 from shop.training import services
 from shop.training.models import CorrectionRequest
 from shop.training.views import CorrectionForm, DecisionForm, _refuse, _trainee_or_404
+from shop.unit_of_work import abandon
 
 
 @staff.post("/trainees/<int:trainee_id>/corrections")
@@ -34,7 +35,6 @@ def correction(trainee_id: int):
         # it freely and it may name someone.
         record("correction.propose", "correction", proposal.id, summary=f"{found.code}: proposed",
                after={"amount": proposal.amount, "trainee": found.code})  # fmt: skip
-    db.session.commit()
     flash(
         "Correction proposed; another staff member must approve it."
         if new
@@ -70,9 +70,8 @@ def decide_correction(correction_id: int, decision: str):
             message = "Correction rejected; nothing was posted."
         record(f"correction.{decision}", "correction", done.id, summary=done.status.label,
                before={"status": "requested"}, after={"status": done.status.value, "amount": done.amount})  # fmt: skip
-        db.session.commit()
     except services.TrainingError as exc:
-        db.session.rollback()
+        abandon()
         flash(str(exc), "error")
         return redirect(back)
     flash(message, "success")

@@ -39,6 +39,7 @@ from shop.training.models import (
     Withdrawal,
     WithdrawalPurpose,
 )
+from shop.unit_of_work import abandon
 from shop.web import csv_response, int_arg, major, page_number
 
 bp = Blueprint("training", __name__)
@@ -203,10 +204,8 @@ def trainee(trainee_id: int):
 
 def _refuse(trainee: Trainee, message: str, **forms):
     flash(message, "error")
-    page = _trainee_page(
-        trainee, 400, **forms
-    )  # rendered before the rollback expires what it shows
-    db.session.rollback()
+    page = _trainee_page(trainee, 400, **forms)  # rendered before the rollback expires it
+    abandon()
     return page
 
 
@@ -226,7 +225,6 @@ def request_withdrawal(trainee_id: int):
     record("withdrawal.request", "withdrawal", withdrawal.id,
            summary=f"{found.code}: {withdrawal.purpose.label}",
            after={"amount": withdrawal.amount, "trainee": found.code})  # fmt: skip
-    db.session.commit()
     flash("Withdrawal requested; another staff member must approve it.", "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
 
@@ -256,9 +254,8 @@ def decide_withdrawal(withdrawal_id: int, decision: str):
         trainee_id = done.trainee_id
         record(f"withdrawal.{decision}", "withdrawal", done.id, summary=done.purpose.label,
                before={"status": "requested"}, after={"status": done.status.value, "amount": done.amount})  # fmt: skip
-        db.session.commit()
     except services.TrainingError as exc:
-        db.session.rollback()
+        abandon()
         flash(str(exc), "error")
         return redirect(url_for("staff.withdrawals"))
     flash(message, "success")
@@ -282,7 +279,6 @@ def add_goal(trainee_id: int):
         return _refuse(found, str(exc), goal_form=form)
     record("goal.create", "trainee", found.id, summary=goal.title,
            after={"target_amount": goal.target_amount})  # fmt: skip
-    db.session.commit()
     flash("Goal added to the development plan.", "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
 
@@ -299,7 +295,6 @@ def goal_status(goal_id: int):
         services.set_goal_status(goal_id, GoalStatus(form.status.data))
         record("goal.status", "trainee", trainee_id, summary=goal.title,
                before={"status": before}, after={"status": form.status.data})  # fmt: skip
-        db.session.commit()
         flash("Goal updated.", "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
 

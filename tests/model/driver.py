@@ -34,6 +34,7 @@ from shop.provenance.models import Batch
 from shop.training import services as training
 from shop.training.ledger import LedgerError
 from shop.training.models import CorrectionRequest, LedgerAccount, Withdrawal
+from shop.unit_of_work import unit_of_work
 from tests import factories as f
 from tests.conftest import client_as
 from tests.model.harness import Clock, Interleaving, fresh, store_settings
@@ -353,7 +354,8 @@ class StoreDriver:
                 # The model's Stripe API does not answer (127.0.0.1:9), so the store works
                 # from what the event itself carries, as it must when Stripe is down.
                 event = self.stripe.with_current_refunds(event)
-                return apply_gateway_event(gateway().name, event)
+                with unit_of_work():  # as the webhook's request: commit, then the emails
+                    return apply_gateway_event(gateway().name, event)
 
         return fresh(deliver)
 
