@@ -74,6 +74,13 @@ def empty_database(directory: Path, name: str = "test.db") -> Iterator[str]:
         _run_postgres(base, f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture
+def database(tmp_path) -> Iterator[str]:
+    """An empty database of its own, for a migration test to upgrade and downgrade."""
+    with empty_database(tmp_path, "migrate.db") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str]:
     with empty_database(tmp_path_factory.mktemp("db")) as url:

@@ -11,17 +11,10 @@ from sqlalchemy.orm import joinedload
 
 from shop.accounts.models import User
 from shop.extensions import db
-from shop.timeutil import utcnow
+from shop.training import four_eyes
 from shop.training.accounts import SOURCE, TrainingError, trainee_account
-from shop.training.ledger import (
-    InsufficientBalance,
-    LedgerError,
-    PlannedTransfer,
-    ensure_accounts,
-    lock_accounts,
-    post,
-)
-from shop.training.models import CorrectionRequest, CorrectionStatus, Transfer, TransferKind
+from shop.training.ledger import LedgerError
+from shop.training.models import CorrectionRequest, CorrectionStatus, TransferKind
 
 REASON_MAX, KEY_MAX = 250, 64
 
@@ -70,77 +63,32 @@ def propose_correction(
 
 
 def _pending(correction_id: int) -> CorrectionRequest:
-    correction = db.session.scalars(
-        select(CorrectionRequest)
-        .where(CorrectionRequest.id == correction_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if correction is None:
-        raise TrainingError("There is no such correction.")
-    if correction.status != CorrectionStatus.REQUESTED:
-        raise TrainingError(f"This correction was already {correction.status.label.lower()}.")
-    return correction
+    return four_eyes.lock_pending(
+        CorrectionRequest, correction_id, "correction", CorrectionStatus.REQUESTED
+    )
 
 
 def approve_correction(correction_id: int, approver: User) -> CorrectionRequest:
     """Post the correction. The proposal row is locked first, so two approvals at once
     post it once: the second finds it already approved."""
     correction = _pending(correction_id)
-    if correction.requested_by_id == approver.id:
-        raise TrainingError("You proposed this correction: another staff member must approve it.")
-    accounts = lock_accounts(ids={correction.account_id}, codes={SOURCE})
-    if len(accounts) < 2:
-        ensure_accounts()
-        accounts = lock_accounts(ids={correction.account_id}, codes={SOURCE})
-    source = next(a.id for a in accounts.values() if a.code == SOURCE)
-    account = correction.account_id
-    debit, credit = (source, account) if correction.amount > 0 else (account, source)
-    key = f"correction:{correction.request_key}"
-    try:
-        post(
-            [
-                PlannedTransfer(
-                    debit=debit,
-                    credit=credit,
-                    amount=abs(correction.amount),
-                    kind=TransferKind.CORRECTION,
-                    idempotency_key=key,
-                    cause_type="correction",
-                    cause_id=correction.id,
-                    memo=f"Correction: {correction.reason}",
-                    subject_account_id=account,
-                    created_by_id=approver.id,
-                )
-            ],
-            accounts,
-        )
-    except InsufficientBalance as exc:
-        raise TrainingError(
-            "The balance is now lower than this correction takes back, so nothing was posted. "
-            "Reject it, or propose a smaller one."
-        ) from exc
-    except LedgerError as exc:
-        raise TrainingError(str(exc)) from exc
-    correction.status = CorrectionStatus.APPROVED
-    correction.decided_by_id, correction.decided_at = approver.id, utcnow()
-    correction.transfer_id = db.session.scalar(
-        select(Transfer.id).where(Transfer.idempotency_key == key)
-    )
-    db.session.flush()
+    four_eyes.refuse_own(correction, approver, "proposed", "correction", "approve")
+    four_eyes.approve(
+        correction, approver, system_code=SOURCE, into_trainee=correction.amount > 0,
+        amount=abs(correction.amount), kind=TransferKind.CORRECTION,
+        key=f"correction:{correction.request_key}", cause_type="correction",
+        memo=f"Correction: {correction.reason}",
+        too_low="The balance is now lower than this correction takes back, so nothing was "
+        "posted. Reject it, or propose a smaller one.",
+        approved=CorrectionStatus.APPROVED,
+    )  # fmt: skip
     return correction
 
 
 def reject_correction(correction_id: int, decider: User, note: str) -> CorrectionRequest:
     correction = _pending(correction_id)
-    if correction.requested_by_id == decider.id:
-        raise TrainingError("You proposed this correction: another staff member must decide it.")
-    if not note.strip():
-        raise TrainingError("Say why the correction is rejected.")
-    correction.status = CorrectionStatus.REJECTED
-    correction.decided_by_id, correction.decided_at = decider.id, utcnow()
-    correction.decision_note = note.strip()[:500]
-    db.session.flush()
+    four_eyes.refuse_own(correction, decider, "proposed", "correction", "decide")
+    four_eyes.reject(correction, decider, note, "correction", CorrectionStatus.REJECTED)
     return correction
 
 

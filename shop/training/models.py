@@ -23,7 +23,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from shop.database import enum_column
 from shop.extensions import db
@@ -145,6 +145,35 @@ class WithdrawalPurpose(enum.StrEnum):
         }[self.value]
 
 
+class StaffRequest:
+    """What a request one staff member makes and another decides (shop/training/four_eyes.py)
+    keeps: whose account, who asked and when, who decided and when, the transfer posted."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+    transfer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_transfers.id"), nullable=True
+    )
+
+    @declared_attr
+    def requested_by(cls):
+        return relationship("User", foreign_keys=[cls.requested_by_id])
+
+    @declared_attr
+    def decided_by(cls):
+        return relationship("User", foreign_keys=[cls.decided_by_id])
+
+    @declared_attr
+    def trainee(cls):
+        return relationship("Trainee")
+
+
 class WithdrawalStatus(enum.StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"  # the transfer is posted: paid to the payee
@@ -155,7 +184,7 @@ class WithdrawalStatus(enum.StrEnum):
         return self.value.capitalize()
 
 
-class Withdrawal(db.Model):
+class Withdrawal(StaffRequest, db.Model):
     __tablename__ = "withdrawals"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
@@ -164,9 +193,6 @@ class Withdrawal(db.Model):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id"), index=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     purpose: Mapped[WithdrawalPurpose] = mapped_column(
@@ -177,18 +203,6 @@ class Withdrawal(db.Model):
     status: Mapped[WithdrawalStatus] = mapped_column(
         enum_column(WithdrawalStatus, "withdrawal_status"), default=WithdrawalStatus.REQUESTED
     )
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    decision_note: Mapped[str] = mapped_column(String(500), default="")
-    transfer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ledger_transfers.id"), nullable=True
-    )
-
-    requested_by = relationship("User", foreign_keys=[requested_by_id])
-    decided_by = relationship("User", foreign_keys=[decided_by_id])
-    trainee = relationship("Trainee")
 
 
 class CorrectionStatus(enum.StrEnum):
@@ -201,7 +215,7 @@ class CorrectionStatus(enum.StrEnum):
         return self.value.capitalize()
 
 
-class CorrectionRequest(db.Model):
+class CorrectionRequest(StaffRequest, db.Model):
     """A correction one staff member proposes and another decides: nobody moves money
     in or out of a trainee's account alone."""
 
@@ -213,9 +227,6 @@ class CorrectionRequest(db.Model):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id"), index=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     amount: Mapped[int] = mapped_column(BigInteger)  # > 0 credits her, < 0 takes back
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(250))
@@ -224,18 +235,6 @@ class CorrectionRequest(db.Model):
     status: Mapped[CorrectionStatus] = mapped_column(
         enum_column(CorrectionStatus, "correction_status"), default=CorrectionStatus.REQUESTED
     )
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    decision_note: Mapped[str] = mapped_column(String(500), default="")
-    transfer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ledger_transfers.id"), nullable=True
-    )
-
-    requested_by = relationship("User", foreign_keys=[requested_by_id])
-    decided_by = relationship("User", foreign_keys=[decided_by_id])
-    trainee = relationship("Trainee")
 
 
 class GoalStatus(enum.StrEnum):

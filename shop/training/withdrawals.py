@@ -8,17 +8,9 @@ from sqlalchemy import func, select
 from shop.accounts.models import User
 from shop.extensions import db
 from shop.provenance.models import Trainee
-from shop.timeutil import utcnow
+from shop.training import four_eyes
 from shop.training.accounts import WITHDRAWALS, TrainingError, trainee_account
-from shop.training.ledger import (
-    InsufficientBalance,
-    PlannedTransfer,
-    ensure_accounts,
-    lock_accounts,
-    post,
-)
 from shop.training.models import (
-    Transfer,
     TransferKind,
     Withdrawal,
     WithdrawalPurpose,
@@ -63,69 +55,28 @@ def request_withdrawal(
 
 
 def _pending_withdrawal(withdrawal_id: int) -> Withdrawal:
-    withdrawal = db.session.scalars(
-        select(Withdrawal)
-        .where(Withdrawal.id == withdrawal_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if withdrawal is None:
-        raise TrainingError("There is no such withdrawal.")
-    if withdrawal.status != WithdrawalStatus.REQUESTED:
-        raise TrainingError(f"This withdrawal was already {withdrawal.status.label.lower()}.")
-    return withdrawal
+    return four_eyes.lock_pending(
+        Withdrawal, withdrawal_id, "withdrawal", WithdrawalStatus.REQUESTED
+    )
 
 
 def approve_withdrawal(withdrawal_id: int, approver: User) -> Withdrawal:
     """Post the payout. Two approvals racing for one balance: the second is refused."""
     withdrawal = _pending_withdrawal(withdrawal_id)
-    if withdrawal.requested_by_id == approver.id:
-        raise TrainingError("You requested this withdrawal: another staff member must approve it.")
-    accounts = lock_accounts(ids={withdrawal.account_id}, codes={WITHDRAWALS})
-    if len(accounts) < 2:
-        ensure_accounts()
-        accounts = lock_accounts(ids={withdrawal.account_id}, codes={WITHDRAWALS})
-    payout = next(a.id for a in accounts.values() if a.code == WITHDRAWALS)
-    key = f"withdrawal:{withdrawal.id}"
-    try:
-        post(
-            [
-                PlannedTransfer(
-                    debit=withdrawal.account_id,
-                    credit=payout,
-                    amount=withdrawal.amount,
-                    kind=TransferKind.WITHDRAWAL,
-                    idempotency_key=key,
-                    cause_type="withdrawal",
-                    cause_id=withdrawal.id,
-                    created_by_id=approver.id,
-                    memo=f"{withdrawal.purpose.label}: paid to {withdrawal.payee}",
-                )
-            ],
-            accounts,
-        )
-    except InsufficientBalance as exc:
-        raise TrainingError(
-            "The balance is now lower than this withdrawal, so nothing was paid. "
-            "Reject it, or wait for more sales."
-        ) from exc
-    withdrawal.status = WithdrawalStatus.APPROVED
-    withdrawal.decided_by_id, withdrawal.decided_at = approver.id, utcnow()
-    withdrawal.transfer_id = db.session.scalar(
-        select(Transfer.id).where(Transfer.idempotency_key == key)
-    )
-    db.session.flush()
+    four_eyes.refuse_own(withdrawal, approver, "requested", "withdrawal", "approve")
+    four_eyes.approve(
+        withdrawal, approver, system_code=WITHDRAWALS, into_trainee=False,
+        amount=withdrawal.amount, kind=TransferKind.WITHDRAWAL, key=f"withdrawal:{withdrawal.id}",
+        cause_type="withdrawal", memo=f"{withdrawal.purpose.label}: paid to {withdrawal.payee}",
+        too_low="The balance is now lower than this withdrawal, so nothing was paid. "
+        "Reject it, or wait for more sales.",
+        approved=WithdrawalStatus.APPROVED,
+    )  # fmt: skip
     return withdrawal
 
 
 def reject_withdrawal(withdrawal_id: int, decider: User, note: str) -> Withdrawal:
     withdrawal = _pending_withdrawal(withdrawal_id)
-    if withdrawal.requested_by_id == decider.id:
-        raise TrainingError("You requested this withdrawal: another staff member must decide it.")
-    if not note.strip():
-        raise TrainingError("Say why the withdrawal is rejected.")
-    withdrawal.status = WithdrawalStatus.REJECTED
-    withdrawal.decided_by_id, withdrawal.decided_at = decider.id, utcnow()
-    withdrawal.decision_note = note.strip()[:500]
-    db.session.flush()
+    four_eyes.refuse_own(withdrawal, decider, "requested", "withdrawal", "decide")
+    four_eyes.reject(withdrawal, decider, note, "withdrawal", WithdrawalStatus.REJECTED)
     return withdrawal

@@ -13,7 +13,6 @@ from sqlalchemy.exc import DBAPIError
 from shop import create_app
 from shop.config import config_for_tests
 from shop.extensions import db
-from tests.conftest import empty_database
 
 ORDER = text(
     "INSERT INTO orders (number, token, status, email, name, address_line1, address_line2, "
@@ -23,12 +22,6 @@ ORDER = text(
     "'Lyon', '', 'FR', 'standard', 'USD', 1000, 0, 1000, :refunded, 'dummy', '', '', :tracking, "
     "'2026-01-01', '2026-01-01')"
 )
-
-
-@pytest.fixture
-def database(tmp_path):
-    with empty_database(tmp_path, "migrate.db") as url:
-        yield url
 
 
 def test_migration_0006_carries_refunded_orders_over(database, tmp_path):

@@ -14,7 +14,6 @@ from shop.config import config_for_tests
 from shop.extensions import db
 from shop.training.models import LedgerAccount
 from tests import factories as f
-from tests.conftest import empty_database
 
 PROPOSAL = text(
     "INSERT INTO correction_requests (trainee_id, account_id, amount, currency, reason, "
@@ -26,12 +25,6 @@ TRAINEE = text(
     "INSERT INTO trainees (code, legal_name, alias, alias_consent, workshop_id, cohort, "
     "active, created_at) VALUES (:code, 'L', '', false, :w, '', true, '2026-11-30')"
 )
-
-
-@pytest.fixture
-def database(tmp_path):
-    with empty_database(tmp_path, "migrate.db") as url:
-        yield url
 
 
 def _refused(statement, values) -> bool:

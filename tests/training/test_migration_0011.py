@@ -12,7 +12,6 @@ from sqlalchemy.exc import DBAPIError
 from shop import create_app
 from shop.config import config_for_tests
 from shop.extensions import db
-from tests.conftest import empty_database
 
 ACCOUNT = text(  # the system accounts, unless they were opened already
     "INSERT INTO ledger_accounts (code, kind, currency, debits_must_not_exceed_credits, "
@@ -27,12 +26,6 @@ TRANSFER = text(
     "'order_line', '', '2026-01-01' FROM ledger_accounts d, ledger_accounts c "
     "WHERE d.code = 'sale_share_source' AND c.code = 'refund_loss'"
 )
-
-
-@pytest.fixture
-def database(tmp_path):
-    with empty_database(tmp_path, "migrate.db") as url:
-        yield url
 
 
 def _append_only() -> None:
