@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app app
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install clean bench
+.PHONY: run serve test lint install clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# The production server: gunicorn with the settings in gunicorn.conf.py (GUNICORN_BIND,
+# WEB_CONCURRENCY, ...). The demo data is loaded only into a development store.
+serve: $(STAMP)
+	$(FLASK) db upgrade
+	if [ "$${SHOP_ENV:-development}" = development ]; then $(FLASK) seed-demo; fi
+	exec $(BIN)/gunicorn --config gunicorn.conf.py app:app
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -55,6 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_commands(app)
     register_error_handlers(app)
     register_security_headers(app)
+    from shop.operations import register_operations
+
+    register_operations(app)
     logging.getLogger("shop").setLevel(logging.INFO)
     return app
 

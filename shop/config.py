@@ -123,6 +123,13 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         # How many reverse proxies stand in front (their X-Forwarded-* headers are trusted).
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        # Bearer token for /metrics; without one, /metrics exists only in development.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # "json": one JSON object a line on stdout (shop/request_log.py); gunicorn's
+        # config sets it up for `make serve` whatever this says.
+        "LOG_FORMAT": os.environ.get(
+            "LOG_FORMAT", "text" if environment == DEVELOPMENT else "json"
+        ),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": _int("MAIL_PORT", 587),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
