@@ -55,6 +55,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which gunicorn worker
             # Defence in depth: no message of ours names an address, but a library's might.
             "message": _EMAIL.sub("[email withheld]", record.getMessage()),
         }
