@@ -79,22 +79,26 @@ def _short(filename: str) -> str:
     return "/".join(filename.replace("\\", "/").split("/")[-3:])
 
 
-_GUNICORN_WITHHELD = (
-    ("Invalid request from ip=", "invalid request refused"),
-    ("Error handling request", "error handling request"),
-)
-
-
-class GunicornPrivacyFilter(logging.Filter):
-    """gunicorn's own lines about a request name the client's address and the raw URI
-    (tokens in the path or query); keep what happened and drop those."""
+class PrivacyFilter(logging.Filter):
+    """Libraries' lines that would name a visitor: gunicorn's about a bad request (the
+    client's address, the raw URI with any token in it) and Flask-Limiter's breaches
+    (the limit's key: an address, or a hash of the email tried). What happened stays."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
         if record.name.startswith("gunicorn"):
-            message = str(record.msg)
-            for start, replacement in _GUNICORN_WITHHELD:
-                if message.startswith(start):
-                    record.msg, record.args = replacement, ()
+            if message.startswith("Invalid request from ip="):
+                record.msg, record.args = "invalid request refused", ()
+            elif message.startswith("Error handling request"):
+                record.msg, record.args = "error handling request", ()
+        elif (
+            record.name == "flask-limiter"
+            and message.startswith("ratelimit %s (%s) exceeded")
+            and isinstance(record.args, tuple)
+            and len(record.args) == 3
+        ):
+            limit, _key, endpoint = record.args
+            record.msg, record.args = "ratelimit %s exceeded at endpoint: %s", (limit, endpoint)
         return True
 
 
@@ -104,7 +108,7 @@ def logging_config(level: str = "INFO") -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"privacy": {"()": GunicornPrivacyFilter}},
+        "filters": {"privacy": {"()": PrivacyFilter}},
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {
             "stdout": {
@@ -131,7 +135,7 @@ def use_json_logs(level: int = logging.INFO) -> None:
         return
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
-    handler.addFilter(GunicornPrivacyFilter())
+    handler.addFilter(PrivacyFilter())
     root.addHandler(handler)
     root.setLevel(level)
 

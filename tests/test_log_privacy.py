@@ -8,6 +8,7 @@ token or a password.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -21,7 +22,7 @@ from shop import create_app
 from shop.accounts import services as accounts
 from shop.config import config_for_tests
 from shop.extensions import db
-from shop.request_log import JsonFormatter
+from shop.request_log import JsonFormatter, PrivacyFilter
 from tests import factories as f
 from tests.conftest import RequestIsolatingClient, rolled_back
 from tests.orders.conftest import stocked_variant
@@ -90,6 +91,7 @@ class _Lines(logging.Handler):
     def __init__(self):
         super().__init__(logging.INFO)  # the level gunicorn.conf.py runs at
         self.setFormatter(JsonFormatter())
+        self.addFilter(PrivacyFilter())  # as logging_config() sets up the server's handler
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -107,6 +109,10 @@ def log_lines() -> Iterator[list[str]]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def submitted_account_key(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()[:24]
 
 
 def test_sign_in_checkout_and_password_reset_log_no_personal_data(mailing_app, log_lines):
@@ -132,6 +138,9 @@ def test_sign_in_checkout_and_password_reset_log_no_personal_data(mailing_app, l
         "/password/reset", data={"token": reset_token, "password": new, "confirm": new}
     )
     assert reset.status_code == 302
+    for _ in range(11):  # someone tries passwords until the sign-in limit stops them
+        client.post("/login", data={"email": EMAIL, "password": "guess"})
+    assert client.post("/login", data={"email": EMAIL, "password": "guess"}).status_code == 429
 
     entries = [json.loads(line) for line in log_lines]  # each line is one JSON object
     assert all("\n" not in line for line in log_lines)
@@ -148,6 +157,7 @@ def test_sign_in_checkout_and_password_reset_log_no_personal_data(mailing_app, l
     assert all(isinstance(e["duration_ms"], float | int) for e in access)
     failures = [e for e in entries if e["message"].startswith("could not send")]
     assert failures, "the refused emails were logged"
+    assert any("exceeded" in e["message"] for e in entries), "and the limit's breach"
     assert all(e["error"] == "smtplib.SMTPRecipientsRefused" and e["request_id"] for e in failures)
 
     text = "\n".join(log_lines)
@@ -157,6 +167,7 @@ def test_sign_in_checkout_and_password_reset_log_no_personal_data(mailing_app, l
         assert value.lower() not in text.lower(), value
     assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text)  # no address of anyone
     assert "127.0.0.1" not in text  # nor the visitor's IP
+    assert submitted_account_key(EMAIL) not in text  # nor the hash the limit counts it by
 
 
 def test_an_exception_is_logged_by_type_and_place_never_by_its_message(log_lines):
