@@ -224,6 +224,13 @@ def _searchable(values: Iterable[str]) -> set[str]:
     return {v for v in values if v and "\x00" not in v and len(v) <= 200}
 
 
+def maker_refused(trainee_code: str) -> str:
+    return (
+        f"{trainee_code} cannot be named as a maker of this workshop's batch: "
+        "check the code with programme staff"
+    )
+
+
 def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
     """Every rule a batch must meet, as (field, message); the field names are the
     import columns. The admin form and the importer both come here."""
@@ -256,13 +263,15 @@ def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, 
         if not 1 <= weight <= MAKER_WEIGHT_MAX:
             problems.append(("makers", f"the weight of '{trainee_code}' must be between 1 and "
                                        f"{MAKER_WEIGHT_MAX}, got {weight}"))  # fmt: skip
-        if trainee is None:
-            problems.append(("makers", f"no trainee '{trainee_code}'"))
-        elif not trainee.active:
-            # Someone who has left made nothing new: a stale makers list, or a typo.
-            problems.append(("makers", f"trainee '{trainee_code}' is no longer active"))
-        elif workshop is not None and trainee.workshop_id != workshop.id:
-            problems.append(("makers", f"trainee '{trainee_code}' is not at '{workshop.slug}'"))
+        if (
+            trainee is None
+            or not trainee.active
+            or (workshop is not None and trainee.workshop_id != workshop.id)
+        ):
+            # Unknown, left (a stale list or a typo), or at another workshop: one answer for
+            # all three, because the form's users are admins, not programme staff, and must
+            # not learn which codes exist, where each works or who has left.
+            problems.append(("makers", maker_refused(trainee_code)))
     return problems
 
 
