@@ -347,3 +347,11 @@ def test_catalog_import_refuses_variants_a_buyer_cannot_tell_apart(app, loaded, 
     result = loaded("catalog", twins)
     assert result.exit_code != 0 and "row 3, column 'options'" in result.output
     assert snapshot(app) == before
+
+
+def test_the_catalog_import_refuses_look_alike_variants(app, run_import):
+    assert run_import("workshops", WORKSHOPS).exit_code == 0
+    result = run_import("catalog", CATALOG_HEADER
+        + "tote,Tote,Bags,,,1000,active,riverside,T-1,size=n,12.50,USD\n"
+        + "tote,Tote,Bags,,,1000,active,riverside,T-2,size=ｎ,12.50,USD\n")  # fmt: skip
+    assert result.exit_code == 1 and "already has the options" in result.output, result.output

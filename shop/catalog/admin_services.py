@@ -9,6 +9,7 @@ before anything is written, so the caller only has to roll back and say why.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -146,8 +147,17 @@ def _check_price(price: int) -> None:
         raise CatalogError("a price must be more than zero")
 
 
+def _option_text(text) -> str:
+    """An option's name or value as a buyer reads it: width forms (fullwidth 'ｎ') and
+    case folded, invisible format characters (zero-width joiner) dropped, spaces collapsed.
+    Two variants that differ only in what nobody can see cannot be told apart."""
+    text = unicodedata.normalize("NFKC", str(text))
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(text.casefold().split())
+
+
 def _options_key(options: dict) -> tuple:
-    return tuple(sorted((str(k).casefold(), str(v).strip().casefold()) for k, v in options.items()))
+    return tuple(sorted((_option_text(k), _option_text(v)) for k, v in options.items()))
 
 
 def variant_options_problem(options: dict, others: list[dict], sku: str = "") -> str | None:
@@ -158,7 +168,7 @@ def variant_options_problem(options: dict, others: list[dict], sku: str = "") ->
     options, or one with none ("One size") beside one with some, cannot be told apart on
     the product page, in the cart or on the order. One variant alone needs no options."""
     label = f"{sku}: " if sku else ""
-    if any(not str(v).strip() for v in options.values()):
+    if any(not _option_text(v) for v in options.values()):
         return f"{label}every option needs a value, like size=M"
     if not others:
         return None
