@@ -300,6 +300,12 @@ def record_batch(draft: BatchDraft, lookups: BatchLookups | None = None) -> Batc
     move_stock(
         variant, draft.quantity, StockMovementKind.BATCH, batch_id=batch.id, reason=draft.code
     )
+    # Audited here, so the admin form and the import leave the same entry. Imported here:
+    # shop.audit.services needs shop.web, which needs this module.
+    from shop.audit.services import record
+
+    record("batch.record", "batch", batch.id, summary=f"Batch {batch.code}: {batch.quantity} x {draft.sku}",
+           after={"quantity": batch.quantity, "sku": draft.sku})  # fmt: skip
     return batch
 
 

@@ -16,12 +16,15 @@ from confusable_homoglyphs import confusables
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from shop.audit.services import record, snapshot
 from shop.csv_import import CODE_RE
 from shop.extensions import db
 from shop.provenance.models import Trainee, Workshop
 from shop.provenance.services import ProvenanceError
 
 CODE_MAX, LEGAL_NAME_MAX, ALIAS_MAX, COHORT_MAX = 32, 200, 80, 40
+# What the audit log keeps of a change (private ones only as having changed).
+TRAINEE_FIELDS = ["code", "legal_name", "alias", "alias_consent", "workshop_id", "cohort", "active"]
 
 
 @dataclass(frozen=True)
@@ -159,9 +162,11 @@ def _code_taken(code: str, trainee: Trainee | None) -> str | None:
 
 
 def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Trainee:
-    """Create a trainee (`trainee` None) or change one; raise TraineeRefused, changing
-    nothing, when any rule is broken."""
+    """Create a trainee (`trainee` None) or change one, and audit it (whoever saves it, the
+    staff form or the import); raise TraineeRefused, changing nothing, when any rule is
+    broken."""
     d = details.cleaned()
+    before = None if trainee is None else snapshot(trainee, TRAINEE_FIELDS)
     problems = trainee_problems(d)
     if not any(field == "code" for field, _ in problems) and (
         taken := _code_taken(d.code, trainee)
@@ -189,4 +194,8 @@ def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Tra
         if taken is None:
             raise
         raise TraineeRefused([("code", taken)]) from None
+    after = snapshot(trainee, TRAINEE_FIELDS)
+    if before != after:
+        record("trainee.create" if before is None else "trainee.update", "trainee", trainee.id,
+               summary=trainee.code, before=before, after=after)  # fmt: skip
     return trainee
