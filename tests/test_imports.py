@@ -189,7 +189,7 @@ def test_batches_import_adds_stock_with_movements_and_makers(app, loaded):
           "row 3, column 'makers': trainee 'T001' is listed twice"]),
         ("batches", BATCHES_HEADER + "B-9,lantern,TOTE-N,1,2026-01,,T001:1;GHOST:1\n",
          ["row 2, column 'sku': TOTE-N is made by another workshop, not 'lantern'",
-          "row 2, column 'makers': trainee 'T001' is not at 'lantern'", "row 2, column 'makers': no trainee 'GHOST'"]),
+          "row 2, column 'makers': T001 cannot be named as a maker", "row 2, column 'makers': GHOST cannot be named as a maker"]),
     ],
 )  # fmt: skip
 def test_a_bad_row_is_reported_by_row_and_column_and_nothing_is_written(
@@ -347,3 +347,11 @@ def test_catalog_import_refuses_variants_a_buyer_cannot_tell_apart(app, loaded, 
     result = loaded("catalog", twins)
     assert result.exit_code != 0 and "row 3, column 'options'" in result.output
     assert snapshot(app) == before
+
+
+def test_the_catalog_import_refuses_look_alike_variants(app, run_import):
+    assert run_import("workshops", WORKSHOPS).exit_code == 0
+    result = run_import("catalog", CATALOG_HEADER
+        + "tote,Tote,Bags,,,1000,active,riverside,T-1,size=n,12.50,USD\n"
+        + "tote,Tote,Bags,,,1000,active,riverside,T-2,size=ｎ,12.50,USD\n")  # fmt: skip
+    assert result.exit_code == 1 and "already has the options" in result.output, result.output

@@ -167,8 +167,6 @@ def new_batch():
             flash(f"Nothing was recorded: {details}", "error")
             status = 400
         else:
-            record("batch.record", "batch", batch.id, summary=f"Batch {batch.code}: {batch.quantity} x {form.sku.data}",
-                   after={"quantity": batch.quantity, "sku": form.sku.data})  # fmt: skip
             code, variant_id = batch.code, batch.variant_id
             flash(f"Batch {code} recorded; its units are in stock.", "success")
             return redirect(url_for("admin.movements", variant=variant_id))

@@ -9,6 +9,7 @@ before anything is written, so the caller only has to roll back and say why.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -119,13 +120,32 @@ def _apply(product: Product, values: ProductValues) -> None:
     product.impact_share_bps = values.impact_share_bps
 
 
+def record_product_change(product: Product, before: dict | None) -> None:
+    """Audit a product written by the form or the import (`before` None: it is new)."""
+    after = snapshot(product, PRODUCT_FIELDS)
+    if before != after:
+        record("product.create" if before is None else "product.update", "product", product.id,
+               summary=product.name, before=before, after=after)  # fmt: skip
+
+
+def variant_audit_fields(variant: Variant) -> dict:
+    return {"price": variant.price, "options": variant.options}
+
+
+def record_variant_change(variant: Variant, before: dict | None) -> None:
+    """Audit a variant written by the form or the import (`before` None: it is new)."""
+    after = variant_audit_fields(variant)
+    if before != after:
+        record("variant.create" if before is None else "variant.price", "variant", variant.id,
+               summary=variant.sku, before=before, after=after)  # fmt: skip
+
+
 def create_product(values: ProductValues) -> Product:
     product = Product(variants=[], images=[])
     _apply(product, values)
     db.session.add(product)
     db.session.flush()
-    record("product.create", "product", product.id, summary=product.name,
-           after=snapshot(product, PRODUCT_FIELDS))  # fmt: skip
+    record_product_change(product, None)
     return product
 
 
@@ -133,8 +153,7 @@ def update_product(product: Product, values: ProductValues) -> Product:
     before = snapshot(product, PRODUCT_FIELDS)
     _apply(product, values)
     db.session.flush()
-    record("product.update", "product", product.id, summary=product.name, before=before,
-           after=snapshot(product, PRODUCT_FIELDS))  # fmt: skip
+    record_product_change(product, before)
     return product
 
 
@@ -146,8 +165,17 @@ def _check_price(price: int) -> None:
         raise CatalogError("a price must be more than zero")
 
 
+def _option_text(text) -> str:
+    """An option's name or value as a buyer reads it: width forms (fullwidth 'ｎ') and
+    case folded, invisible format characters (zero-width joiner) dropped, spaces collapsed.
+    Two variants that differ only in what nobody can see cannot be told apart."""
+    text = unicodedata.normalize("NFKC", str(text))
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(text.casefold().split())
+
+
 def _options_key(options: dict) -> tuple:
-    return tuple(sorted((str(k).casefold(), str(v).strip().casefold()) for k, v in options.items()))
+    return tuple(sorted((_option_text(k), _option_text(v)) for k, v in options.items()))
 
 
 def variant_options_problem(options: dict, others: list[dict], sku: str = "") -> str | None:
@@ -158,7 +186,7 @@ def variant_options_problem(options: dict, others: list[dict], sku: str = "") ->
     options, or one with none ("One size") beside one with some, cannot be told apart on
     the product page, in the cart or on the order. One variant alone needs no options."""
     label = f"{sku}: " if sku else ""
-    if any(not str(v).strip() for v in options.values()):
+    if any(not _option_text(v) for v in options.values()):
         return f"{label}every option needs a value, like size=M"
     if not others:
         return None
@@ -189,8 +217,7 @@ def add_variant(product: Product, *, sku: str, options: dict, price: int, curren
                       stock=0, position=len(product.variants))  # fmt: skip
     db.session.add(variant)
     db.session.flush()
-    record("variant.create", "variant", variant.id, summary=variant.sku,
-           after={"price": price, "options": options})  # fmt: skip
+    record_variant_change(variant, None)
     return variant
 
 
@@ -203,11 +230,10 @@ def change_variant(variant: Variant, *, options: dict, price: int) -> Variant:
         )
     ).all()
     _check_options(options, [o or {} for o in siblings])
-    before = {"price": variant.price, "options": variant.options}
+    before = variant_audit_fields(variant)
     variant.price, variant.options = price, options
     db.session.flush()
-    record("variant.price", "variant", variant.id, summary=variant.sku, before=before,
-           after={"price": price, "options": options})  # fmt: skip
+    record_variant_change(variant, before)
     return variant
 
 

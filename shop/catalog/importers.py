@@ -10,7 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shop import csv_import as f
-from shop.catalog.admin_services import variant_options_problem, workshop_move_problem
+from shop.audit.services import snapshot
+from shop.catalog.admin_services import (
+    PRODUCT_FIELDS,
+    record_product_change,
+    record_variant_change,
+    variant_audit_fields,
+    variant_options_problem,
+    workshop_move_problem,
+)
 from shop.catalog.models import Category, Product, ProductStatus, Variant
 from shop.csv_import import (
     FieldError,
@@ -172,6 +180,8 @@ class CatalogImporter(Importer):
         }
         variants = {v.sku: v for p in products.values() for v in p.variants}
         position: dict[str, int] = {}
+        audited: dict[str, tuple[Product, dict | None]] = {}
+        audited_variants: list[tuple[Variant, dict | None]] = []
         for _, v in rows:
             product_fields = {
                 "name": v["product_name"],
@@ -188,7 +198,9 @@ class CatalogImporter(Importer):
                 product = Product(slug=v["product_slug"], **product_fields)
                 products[product.slug] = product
                 db.session.add(product)
+                audited.setdefault(product.slug, (product, None))
             elif product.slug not in position:  # the first row of a product sets it
+                audited[product.slug] = (product, snapshot(product, PRODUCT_FIELDS))
                 product_changed = apply_changes(product, product_fields)
             position[product.slug] = position.get(product.slug, -1) + 1
             variant_fields = {
@@ -199,12 +211,21 @@ class CatalogImporter(Importer):
             }
             variant = variants.get(v["sku"])
             if variant is None:
-                product.variants.append(Variant(sku=v["sku"], **variant_fields))
+                variant = Variant(sku=v["sku"], **variant_fields)
+                product.variants.append(variant)
+                audited_variants.append((variant, None))
                 result.created += 1
-            elif apply_changes(variant, variant_fields) or product_changed:
-                result.updated += 1
             else:
-                result.unchanged += 1
+                audited_variants.append((variant, variant_audit_fields(variant)))
+                if apply_changes(variant, variant_fields) or product_changed:
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
             progress(1)
         db.session.flush()
+        # The entries the admin forms write, once the new rows have their ids.
+        for product, before in audited.values():
+            record_product_change(product, before)
+        for variant, before in audited_variants:
+            record_variant_change(variant, before)
         return result

@@ -7,7 +7,7 @@ traced to a unit that was lost, and the makers credited are those of units that
 were really sold.
 
 A positive adjustment (units found at a count) gives back only units that were
-written off before, newest write-off first, never more than a batch lost: a
+written off before, the last recorded batch first, never more than a batch lost: a
 batch's makers can never be credited for more units than the batch had, nor for
 a unit that was already sold. More than that is refused: units that were never
 written off came from a batch nobody recorded, and a sale of them would credit
@@ -31,7 +31,7 @@ BatchUnits = list[tuple[int | None, int]]
 
 
 def take_batch_units(variant_id: int, quantity: int, *, write_off: bool = False) -> BatchUnits:
-    """Take `quantity` units of a variant's batches, oldest first (first in, first out).
+    """Take `quantity` units of a variant's batches, first recorded first (first in, first out).
 
     A sale counts them as allocated, a write-off as written off; what the batches
     cannot cover comes from units with no known batch. The batch rows are locked,
@@ -42,7 +42,10 @@ def take_batch_units(variant_id: int, quantity: int, *, write_off: bool = False)
     batches = db.session.scalars(
         select(Batch)
         .where(Batch.variant_id == variant_id, Batch.units_left > 0)
-        .order_by(Batch.produced_month, Batch.id)
+        # First in = first recorded, not the stated production month: a month is typed on
+        # a form, and a batch recorded today as "made in 2025-01" would otherwise be sold
+        # before units already on the shelf, steering credits to makers chosen by hand.
+        .order_by(Batch.id)
         .with_for_update()
     ).all()
     needed, taken = quantity, []
@@ -75,15 +78,15 @@ class UnknownUnits(StockError):
 
 
 def return_written_off_units(variant_id: int, quantity: int) -> BatchUnits:
-    """Give found units back to the batches they were written off from, newest first.
-    More than were written off raises UnknownUnits (see the module's docstring for why)
-    before any batch changes."""
+    """Give found units back to the batches they were written off from, the last
+    recorded first. More than were written off raises UnknownUnits (see the module's
+    docstring for why) before any batch changes."""
     if quantity <= 0:
         raise StockError("units are returned in positive numbers")
     batches = db.session.scalars(
         select(Batch)
         .where(Batch.variant_id == variant_id, Batch.units_written_off > 0)
-        .order_by(Batch.produced_month.desc(), Batch.id.desc())
+        .order_by(Batch.id.desc())
         .with_for_update()
     ).all()
     written_off = sum(batch.units_written_off for batch in batches)

@@ -9,6 +9,7 @@ from functools import partial
 from sqlalchemy import select
 
 from shop import csv_import as f
+from shop.audit.services import snapshot
 from shop.csv_import import (
     FieldError,
     Importer,
@@ -36,6 +37,7 @@ from shop.provenance.trainees import (
     save_trainee,
     trainee_problems,
 )
+from shop.provenance.workshop_details import WORKSHOP_FIELDS, record_workshop_change
 
 
 class WorkshopImporter(Importer):
@@ -73,6 +75,7 @@ class WorkshopImporter(Importer):
     def write(self, rows, progress: Callable[[int], None]) -> ImportResult:
         result = ImportResult()
         existing = workshops_by_slug({v["slug"] for _, v in rows})
+        written = []
         for _, v in rows:
             fields = {
                 "name": v["name"],
@@ -89,9 +92,13 @@ class WorkshopImporter(Importer):
             if v["country"] is not None:
                 # 'withheld' hides the country; it never erases what staff recorded.
                 fields["country_code"] = v["country"]
-            upsert(result, existing.get(v["slug"]), Workshop, {"slug": v["slug"]}, fields)
+            found = existing.get(v["slug"])
+            before = None if found is None else snapshot(found, WORKSHOP_FIELDS)
+            written.append((upsert(result, found, Workshop, {"slug": v["slug"]}, fields), before))
             progress(1)
         db.session.flush()
+        for workshop, before in written:
+            record_workshop_change(workshop, before)
         return result
 
 

@@ -224,6 +224,13 @@ def _searchable(values: Iterable[str]) -> set[str]:
     return {v for v in values if v and "\x00" not in v and len(v) <= 200}
 
 
+def maker_refused(trainee_code: str) -> str:
+    return (
+        f"{trainee_code} cannot be named as a maker of this workshop's batch: "
+        "check the code with programme staff"
+    )
+
+
 def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
     """Every rule a batch must meet, as (field, message); the field names are the
     import columns. The admin form and the importer both come here."""
@@ -256,13 +263,15 @@ def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, 
         if not 1 <= weight <= MAKER_WEIGHT_MAX:
             problems.append(("makers", f"the weight of '{trainee_code}' must be between 1 and "
                                        f"{MAKER_WEIGHT_MAX}, got {weight}"))  # fmt: skip
-        if trainee is None:
-            problems.append(("makers", f"no trainee '{trainee_code}'"))
-        elif not trainee.active:
-            # Someone who has left made nothing new: a stale makers list, or a typo.
-            problems.append(("makers", f"trainee '{trainee_code}' is no longer active"))
-        elif workshop is not None and trainee.workshop_id != workshop.id:
-            problems.append(("makers", f"trainee '{trainee_code}' is not at '{workshop.slug}'"))
+        if (
+            trainee is None
+            or not trainee.active
+            or (workshop is not None and trainee.workshop_id != workshop.id)
+        ):
+            # Unknown, left (a stale list or a typo), or at another workshop: one answer for
+            # all three, because the form's users are admins, not programme staff, and must
+            # not learn which codes exist, where each works or who has left.
+            problems.append(("makers", maker_refused(trainee_code)))
     return problems
 
 
@@ -291,6 +300,12 @@ def record_batch(draft: BatchDraft, lookups: BatchLookups | None = None) -> Batc
     move_stock(
         variant, draft.quantity, StockMovementKind.BATCH, batch_id=batch.id, reason=draft.code
     )
+    # Audited here, so the admin form and the import leave the same entry. Imported here:
+    # shop.audit.services needs shop.web, which needs this module.
+    from shop.audit.services import record
+
+    record("batch.record", "batch", batch.id, summary=f"Batch {batch.code}: {batch.quantity} x {draft.sku}",
+           after={"quantity": batch.quantity, "sku": draft.sku})  # fmt: skip
     return batch
 
 

@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
-from shop.audit.services import record, snapshot
+from shop.audit.services import record
 from shop.extensions import db
 from shop.provenance.models import (
     Trainee,
@@ -30,13 +30,11 @@ from shop.provenance.models import (
 )
 from shop.provenance.services import ProvenanceError, record_vetting_event, summary_for
 from shop.provenance.trainees import TraineeDetails, TraineeRefused, save_trainee
-from shop.provenance.workshop_details import PRIVATE_DETAILS, set_private_details
+from shop.provenance.workshop_details import set_private_details
 from shop.staff import staff
 from shop.timeutil import today
 from shop.unit_of_work import abandon
 from shop.web import WholeNumberField
-
-TRAINEE_FIELDS = ["code", "legal_name", "alias", "alias_consent", "workshop_id", "cohort", "active"]
 
 
 def _workshop_choices() -> list[SelectChoice]:
@@ -64,14 +62,6 @@ class TraineeForm(FlaskForm):
         )  # fmt: skip
 
 
-def _save_trainee(form: TraineeForm, trainee: Trainee | None) -> Trainee:
-    before = None if trainee is None else snapshot(trainee, TRAINEE_FIELDS)
-    saved = save_trainee(form.details(), trainee)
-    record("trainee.create" if trainee is None else "trainee.update", "trainee", saved.id,
-           summary=saved.code, before=before, after=snapshot(saved, TRAINEE_FIELDS))  # fmt: skip
-    return saved
-
-
 @staff.route("/trainees/new", methods=["GET", "POST"])
 def new_trainee():
     return _trainee_form(None)
@@ -88,7 +78,7 @@ def _trainee_form(trainee: Trainee | None):
     status = 200
     if form.validate_on_submit():
         try:
-            saved = _save_trainee(form, trainee)
+            saved = save_trainee(form.details(), trainee)
         except TraineeRefused as refused:
             abandon()
             for name, message in refused.problems:
@@ -210,7 +200,6 @@ def workshop_details(workshop_id: int):
     if not form.validate_on_submit():
         flash("Please correct the private details.", "error")
         return _workshop_page(found, 400, details_form=form)
-    before = snapshot(found, PRIVATE_DETAILS)
     try:
         set_private_details(found, address=form.address.data or "",
                             contact=form.contact.data or "", head_count=form.head_count.data)  # fmt: skip
@@ -218,8 +207,6 @@ def workshop_details(workshop_id: int):
         abandon()
         flash(f"Nothing was saved: {exc}.", "error")
         return _workshop_page(_workshop_or_404(workshop_id), 400, details_form=form)
-    record("workshop.details", "workshop", found.id, summary=found.name, before=before,
-           after=snapshot(found, PRIVATE_DETAILS))  # fmt: skip
     flash("Private details saved.", "success")
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))
 

@@ -10,16 +10,21 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
+from confusable_homoglyphs import confusables
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from shop.audit.services import record, snapshot
 from shop.csv_import import CODE_RE
 from shop.extensions import db
 from shop.provenance.models import Trainee, Workshop
 from shop.provenance.services import ProvenanceError
 
 CODE_MAX, LEGAL_NAME_MAX, ALIAS_MAX, COHORT_MAX = 32, 200, 80, 40
+# What the audit log keeps of a change (private ones only as having changed).
+TRAINEE_FIELDS = ["code", "legal_name", "alias", "alias_consent", "workshop_id", "cohort", "active"]
 
 
 @dataclass(frozen=True)
@@ -48,23 +53,64 @@ class TraineeRefused(ProvenanceError):
         super().__init__("; ".join(f"{field.replace('_', ' ')} {msg}" for field, msg in problems))
 
 
+# Digits that commonly stand for letters ('Ch4nda'), and the letters that look alike
+# after casefolding: 'l', '1' and 'I' all become 'i', so either side may use any of them.
+_DIGITS_AS_LETTERS = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"})
+_I_LIKE = str.maketrans({"l": "i", "|": "i"})
+
+
+@cache
+def _latin_look_alike(char: str) -> str:
+    """The Latin letter `char` is drawn like ('С' Cyrillic -> 'C'), from Unicode's
+    confusables table as confusable_homoglyphs ships it; `char` itself when none. A small
+    letter the table pairs only with a small capital ('т' with 'ᴛ') is read by its
+    capital ('Т' -> 'T'): it is the same letter to a reader."""
+    if char.isascii():
+        return char
+    for candidate, shape in ((char, str), (char.upper(), str.lower)):
+        for glyph in confusables.confusables_data.get(candidate, ()):
+            if glyph["c"].isascii() and glyph["c"].isalpha():
+                return shape(glyph["c"])
+    return char
+
+
+def fold_for_names(text: str) -> str:
+    """What a reader sees in `text`, reduced to plain lower-case Latin letters: width and
+    compatibility forms (NFKC), Cyrillic or Greek look-alikes, accents, case, and digits
+    standing for letters all folded away. Anything else becomes a space."""
+    # Zero-width joiners and other format characters are invisible: 'Ch\u200dea' reads 'Chea'.
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    # Look-alikes before NFKC too: NFKC turns some ('ϲ', lunate sigma) into letters that
+    # look like nothing Latin ('ς').
+    for step in range(2):
+        text = "".join(_latin_look_alike(c) for c in text)
+        text = unicodedata.normalize("NFKC", text) if step == 0 else text
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.translate(_DIGITS_AS_LETTERS).translate(_I_LIKE)
+    return re.sub(r"[^a-z]+", " ", text)
+
+
 def _words(name: str) -> list[str]:
-    """Lower-case words without accents: 'Sreý-Mom' -> ['srey', 'mom']."""
-    plain = unicodedata.normalize("NFKD", name.casefold())
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return [w for w in re.split(r"[\W_]+", plain) if w]
+    """Folded words: 'Sreý-M0m' -> ['srey', 'mom']."""
+    return fold_for_names(name).split()
 
 
 def alias_gives_away_legal_name(alias: str, legal_name: str) -> bool:
-    """Whether the alias names her, even in part, whatever the case, accents, spacing or
-    punctuation: any word of the legal name among the alias's words, or any of its
-    words of three letters or more within the alias's letters run together ('C h e n
-    d a', 'Chen-da'). Refusing a harmless alias now and then is the safe mistake."""
-    legal = set(_words(legal_name))
-    if set(_words(alias)) & legal:
+    """Whether the alias names her, even in part, however disguised (case, accents,
+    spacing, punctuation, look-alike letters of another script, digits for letters): a
+    word of the legal name among the alias's words; an alias word of three letters or
+    more inside a legal-name word or inside the legal name's letters run together
+    ('Srey' of 'Sreymom Chea'); or a legal-name word of three letters or more inside
+    the alias's letters run together ('C h e n d a'). Refusing a harmless alias now
+    and then is the safe mistake."""
+    legal, alias_words = _words(legal_name), _words(alias)
+    if set(alias_words) & set(legal):
         return True
-    letters = "".join(_words(alias))
-    return any(len(word) >= 3 and word in letters for word in legal)
+    legal_letters, alias_letters = "".join(legal), "".join(alias_words)
+    if any(len(w) >= 3 and (w in legal_letters) for w in alias_words):
+        return True
+    return any(len(word) >= 3 and word in alias_letters for word in legal)
 
 
 def trainee_problems(details: TraineeDetails) -> list[tuple[str, str]]:
@@ -116,9 +162,11 @@ def _code_taken(code: str, trainee: Trainee | None) -> str | None:
 
 
 def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Trainee:
-    """Create a trainee (`trainee` None) or change one; raise TraineeRefused, changing
-    nothing, when any rule is broken."""
+    """Create a trainee (`trainee` None) or change one, and audit it (whoever saves it, the
+    staff form or the import); raise TraineeRefused, changing nothing, when any rule is
+    broken."""
     d = details.cleaned()
+    before = None if trainee is None else snapshot(trainee, TRAINEE_FIELDS)
     problems = trainee_problems(d)
     if not any(field == "code" for field, _ in problems) and (
         taken := _code_taken(d.code, trainee)
@@ -146,4 +194,8 @@ def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Tra
         if taken is None:
             raise
         raise TraineeRefused([("code", taken)]) from None
+    after = snapshot(trainee, TRAINEE_FIELDS)
+    if before != after:
+        record("trainee.create" if before is None else "trainee.update", "trainee", trainee.id,
+               summary=trainee.code, before=before, after=after)  # fmt: skip
     return trainee

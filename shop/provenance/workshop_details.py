@@ -3,6 +3,7 @@ change them here; they are shown only on staff pages. Flushes, never commits."""
 
 from __future__ import annotations
 
+from shop.audit.services import record, snapshot
 from shop.extensions import db
 from shop.provenance.models import Workshop
 from shop.provenance.services import ProvenanceError
@@ -10,11 +11,24 @@ from shop.provenance.services import ProvenanceError
 DETAILS_MAX_LENGTH = 1_000
 HEAD_COUNT_MAX = 100_000
 PRIVATE_DETAILS = ["address", "contact", "head_count"]
+# What the audit log keeps of a workshop written by the import (private ones only as changed).
+WORKSHOP_FIELDS = ["name", "kind", "country_code", "country_public", "region", "crafts", "story",
+                   "partner_since", *PRIVATE_DETAILS]  # fmt: skip
+
+
+def record_workshop_change(workshop: Workshop, before: dict | None, action: str = "") -> None:
+    """Audit a workshop written (`before`: its snapshot of WORKSHOP_FIELDS, None when new)."""
+    fields = list(before) if before is not None else WORKSHOP_FIELDS
+    after = snapshot(workshop, fields)
+    if before != after:
+        action = action or ("workshop.create" if before is None else "workshop.update")
+        record(action, "workshop", workshop.id, summary=workshop.name, before=before, after=after)
 
 
 def set_private_details(
     workshop: Workshop, *, address: str, contact: str, head_count: int | None
 ) -> Workshop:
+    before = snapshot(workshop, PRIVATE_DETAILS)
     address, contact = address.strip(), contact.strip()
     for name, value in (("address", address), ("contact", contact)):
         if len(value) > DETAILS_MAX_LENGTH:
@@ -23,4 +37,5 @@ def set_private_details(
         raise ProvenanceError(f"the head count must be between 0 and {HEAD_COUNT_MAX}")
     workshop.address, workshop.contact, workshop.head_count = address, contact, head_count
     db.session.flush()
+    record_workshop_change(workshop, before, "workshop.details")
     return workshop

@@ -7,10 +7,17 @@ would be the one left out): they are folded together into "other workshops", a g
 printed only when it holds at least two workshops and PUBLIC_MIN_TRAINEES trainees.
 While it does not, the smallest shown workshops join it; when even every workshop
 together falls short, the page prints no figures at all.
+
+Trainees are people, not rows: one credited at two workshops counts once wherever
+figures are added together (a group, the headline), so four people never pass for five.
+Every other figure follows the same threshold: the money spent is printed only once
+PUBLIC_MIN_TRAINEES trainees have spent, and a month's credits only in a span of
+months in which PUBLIC_MIN_TRAINEES trainees were credited.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,7 +38,20 @@ MIN_WORKSHOPS_IN_A_GROUP = 2
 class WorkshopFigures:
     workshop_id: int
     credited: int  # net of what refunds took back
-    trainees: int  # trainees ever credited
+    trainees: int  # trainees ever credited here
+    # Who they are (training account ids), to count a group's people once each; None:
+    # `trainees` people seen nowhere else.
+    people: frozenset[int] | None = None
+
+    def who(self) -> frozenset:
+        if self.people is not None:
+            return self.people
+        return frozenset((self.workshop_id, n) for n in range(self.trainees))
+
+
+def people_in(group: Iterable[WorkshopFigures]) -> int:
+    """How many different trainees a group of workshops credited."""
+    return len(frozenset().union(*(w.who() for w in group)))
 
 
 @dataclass(frozen=True)
@@ -49,9 +69,7 @@ class Grouping:
 
 
 def _can_be_printed(group: list[WorkshopFigures], minimum: int) -> bool:
-    return not group or (
-        len(group) >= MIN_WORKSHOPS_IN_A_GROUP and sum(w.trainees for w in group) >= minimum
-    )
+    return not group or (len(group) >= MIN_WORKSHOPS_IN_A_GROUP and people_in(group) >= minimum)
 
 
 def group_for_publishing(
@@ -89,15 +107,30 @@ class OtherWorkshops:
 
 
 @dataclass(frozen=True)
+class MonthsCredited:
+    first: str  # '2026-01'
+    last: str  # '2026-03': the same as `first` for a month on its own
+    credited: int
+
+
+@dataclass(frozen=True)
 class Impact:
     published: bool  # False: too few trainees credited yet for any figure to be printed
     credited: int  # sale shares and matches, less what refunds took back
-    withdrawn: int  # paid out to schools and suppliers
-    trainees: int  # trainees ever credited
-    months: list[tuple[str, int]]  # ('2026-03', cents), oldest first; never split by workshop
+    withdrawn: int | None  # paid out to schools and suppliers; None: too few have spent
+    trainees: int | None  # trainees ever credited; None: see _headline_trainees
+    months: list[MonthsCredited]  # oldest first; never split by workshop
     workshops: list[WorkshopImpact]  # rows of their own
     other: OtherWorkshops | None  # the folded group's row, when there are rows beside it
     folded_workshops: int  # how many workshops are counted only as a group
+
+    @property
+    def chart(self) -> list[tuple[str, int]]:
+        """Bars of single months; none when some months are shown only together (a bar
+        per month would put their credits in the wrong month)."""
+        if any(m.first != m.last for m in self.months):
+            return []
+        return [(m.last, m.credited) for m in self.months]
 
 
 # What a maker's figures are made of: credits, reversals, and reversals undone.
@@ -146,7 +179,7 @@ def _figures_per_workshop() -> list[WorkshopFigures]:
         )
     )
     rows = db.session.execute(
-        select(workshop, func.sum(_net_credit()), func.count(distinct(credited_trainee)))
+        select(workshop, credited_trainee, func.sum(_net_credit()))
         .select_from(Transfer)
         .join(subject, subject.id == Transfer.subject_account_id)
         .outerjoin(
@@ -154,37 +187,82 @@ def _figures_per_workshop() -> list[WorkshopFigures]:
             and_(Transfer.cause_type == "order_line", OrderLine.id == Transfer.cause_id),
         )
         .where(Transfer.kind.in_(NET_KINDS))
-        .group_by(workshop)
+        .group_by(workshop, credited_trainee)
     ).all()
-    return [
-        WorkshopFigures(w, int(credited or 0), int(trainees or 0))
-        for w, credited, trainees in rows
-        if w is not None
-    ]
+    credited: dict[int, int] = defaultdict(int)
+    people: dict[int, set[int]] = defaultdict(set)
+    for w, trainee, amount in rows:
+        if w is None:
+            continue
+        credited[w] += int(amount or 0)
+        if trainee is not None:
+            people[w].add(trainee)
+    return [WorkshopFigures(w, credited[w], len(people[w]), frozenset(people[w])) for w in credited]
 
 
-def _credited_per_month(months: int) -> list[tuple[str, int]]:
+def _months_credited(months: int, minimum: int = PUBLIC_MIN_TRAINEES) -> list[MonthsCredited]:
+    """The last `months` spans of credits, each a month or several in a row that together
+    credited at least `minimum` trainees: a month with fewer joins the next (the latest
+    ones, the span before them). The spans cover every credit, so the total less the
+    spans shown is made only of earlier spans, each as large."""
     month = month_of(Transfer.created_at)
+    subject = aliased(LedgerAccount)
+    trainee = case((subject.kind == AccountKind.TRAINEE, subject.id))
     rows = db.session.execute(
-        select(month.label("month"), func.sum(_net_credit()))
+        select(month.label("month"), trainee, func.sum(_net_credit()))
+        .select_from(Transfer)
+        .join(subject, subject.id == Transfer.subject_account_id)
         .where(Transfer.kind.in_(NET_KINDS))
-        .group_by(literal_column("month"))
-        .order_by(literal_column("month").desc())
-        .limit(months)
+        .group_by(literal_column("month"), trainee)
+        .order_by(literal_column("month"))
     ).all()
-    return [(m, int(total or 0)) for m, total in reversed(rows)]
+    spans: list[tuple[str, str, int, set]] = []
+    first, credited, people = None, 0, set()
+    for m, who, amount in rows:
+        first = first or m
+        credited += int(amount or 0)
+        if who is not None:
+            people.add(who)
+        if len(people) >= minimum:
+            spans.append((first, m, credited, people))
+            first, credited, people = None, 0, set()
+    if first is not None:  # the latest months, too few on their own
+        if not spans:
+            return []
+        start, _end, before, _people = spans.pop()
+        spans.append((start, rows[-1][0], before + credited, people))
+    return [MonthsCredited(a, b, c) for a, b, c, _ in spans[-months:]]
 
 
-def impact(months: int = 12) -> Impact:
-    grouping = group_for_publishing(_figures_per_workshop())
-    if not grouping.published:
-        return Impact(False, 0, 0, 0, [], [], None, len(grouping.folded))
-    everyone = grouping.shown + grouping.folded
+def _withdrawn(minimum: int = PUBLIC_MIN_TRAINEES) -> int | None:
+    """What trainees have spent, once at least `minimum` of them have: with fewer, the
+    sum would tell what one or two people spent."""
+    spenders = db.session.scalar(
+        select(func.count(distinct(Transfer.subject_account_id))).where(
+            Transfer.kind == TransferKind.WITHDRAWAL
+        )
+    )
     withdrawn = db.session.scalar(
         select(func.coalesce(func.sum(LedgerAccount.credits_posted), 0)).where(
             LedgerAccount.kind == AccountKind.WITHDRAWALS
         )
     )
+    return int(withdrawn or 0) if spenders >= minimum else None
+
+
+def _headline_trainees(everyone: list[WorkshopFigures], printed: list[int]) -> int | None:
+    """Everyone credited, each once; None when it differs from the counts printed beside
+    it by 1 to 4: the difference would be how many trainees moved between them."""
+    total = people_in(everyone)
+    overlap = sum(printed) - total
+    return None if 0 < overlap < PUBLIC_MIN_TRAINEES else total
+
+
+def impact(months: int = 12) -> Impact:
+    grouping = group_for_publishing(_figures_per_workshop())
+    if not grouping.published:
+        return Impact(False, 0, None, 0, [], [], None, len(grouping.folded))
+    everyone = grouping.shown + grouping.folded
     names = {
         w.id: w
         for w in db.session.execute(
@@ -202,14 +280,15 @@ def impact(months: int = 12) -> Impact:
         other = OtherWorkshops(
             len(grouping.folded),
             sum(w.credited for w in grouping.folded),
-            sum(w.trainees for w in grouping.folded),
+            people_in(grouping.folded),
         )
+    printed = [w.trainees for w in rows] + ([other.trainees] if other else [])
     return Impact(
         published=True,
         credited=sum(w.credited for w in everyone),
-        withdrawn=int(withdrawn or 0),
-        trainees=sum(w.trainees for w in everyone),
-        months=_credited_per_month(months),
+        withdrawn=_withdrawn(),
+        trainees=_headline_trainees(everyone, printed),
+        months=_months_credited(months),
         workshops=rows,
         other=other,
         folded_workshops=len(grouping.folded),

@@ -125,7 +125,7 @@ def impact():
     return render_template(
         "training/impact.html",
         impact=summary,
-        bars=reports.bar_chart(summary.months),
+        bars=reports.bar_chart(summary.chart),
         min_trainees=public_impact.PUBLIC_MIN_TRAINEES,
     )
 

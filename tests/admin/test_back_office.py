@@ -112,7 +112,7 @@ def test_recording_a_batch_raises_stock_and_bad_input_writes_nothing(app, ctx, a
     good = {"code": "B-ADMIN-1", "workshop": w.id, "sku": variant.sku, "quantity": "7",
             "produced_month": "2026-02", "materials": "canvas", "makers": f"{maker.code}:2"}  # fmt: skip
     for bad, message in (
-        ({"makers": f"{elsewhere.code}:1"}, "is not at"),
+        ({"makers": f"{elsewhere.code}:1"}, "cannot be named as a maker"),
         ({"makers": "T1"}, "is not like T001:2"),
         ({"produced_month": "2999-01"}, "2999-01 is in the future"),
         ({"sku": "NOPE"}, "no variant with SKU"),

@@ -177,3 +177,27 @@ def test_variants_of_one_product_must_be_told_apart_by_their_options(app, ctx, a
     assert "already has the options" in page.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(type(second), second.id).options == {"size": "L"}
+
+
+def test_variants_that_differ_only_in_what_nobody_can_see_are_refused(app, ctx, admin_client):  # noqa: F811
+    """Attack 2, finding 13: fullwidth letters, a zero-width joiner, case and extra spaces
+    do not tell two variants apart; the form and the import share the one rule."""
+    product = f.product(f.workshop(), variants=1)  # its variant: size=S0
+    db.session.commit()
+    url = f"/admin/products/{product.id}/variants"
+    for n, options in enumerate(
+        ["size=ｓ０", "size=S\u200d0", "Size = s0 ", "ｓｉｚｅ=S0", "size=\u200bS0\ufeff"]
+    ):
+        refused = admin_client.post(
+            url, data={"sku": f"LOOK-{n}", "options": options, "price": "10.00"}
+        )
+        assert refused.status_code == 400, options
+        assert "already has the options" in refused.get_data(as_text=True)
+    invisible = admin_client.post(
+        url, data={"sku": "LOOK-Z", "options": "size=\u200d", "price": "10.00"}
+    )
+    assert invisible.status_code == 400 and "every option needs a value" in invisible.get_data(
+        as_text=True
+    )
+    db.session.expire_all()
+    assert len(db.session.get(Product, product.id).variants) == 1

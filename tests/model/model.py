@@ -3,8 +3,9 @@
 Nothing here touches the store. The rules are the issue's, written once:
 - stock: on_hand = batch units ± adjustments − units sold; available = on_hand − held;
   a sale and a negative adjustment both use up batch units first in, first out (batches
-  by production month, then as recorded); a positive adjustment only gives back units
-  written off before, so every unit on the shelf belongs to a batch;
+  in the order they were recorded, whatever production month they state); a positive
+  adjustment only gives back units written off before, so every unit on the shelf
+  belongs to a batch;
 - shares: share = floor(line_total × bps / 10000), split over the line's batch units
   with allocate(), then over each batch's makers by weight; units without makers go
   to the workshop's pool;
@@ -59,7 +60,7 @@ class VariantModel:
     def take(self, units: int, write_off: bool = False) -> list[tuple[int | None, int]]:
         """Use up `units` first in, first out; returns (batch id or None, units)."""
         taken = []
-        for batch in sorted(self.batches, key=lambda b: (b.month, b.id)):
+        for batch in sorted(self.batches, key=lambda b: b.id):
             if units == 0:
                 break
             n = min(units, batch.remaining)
@@ -188,12 +189,12 @@ class StoreModel:
                 return False
             variant.take(-change, write_off=True)  # used up like sold ones
             return True
-        # Found units go back to the batches they were written off from, the newest
-        # batch first; more than were written off have no known batch and are refused
+        # Found units go back to the batches they were written off from, the last
+        # recorded first; more than were written off have no known batch and are refused
         # (new units come in by recording their batch).
         if change > sum(b.written_off for b in variant.batches):
             return False
-        for batch in sorted(variant.batches, key=lambda b: (b.month, b.id), reverse=True):
+        for batch in sorted(variant.batches, key=lambda b: b.id, reverse=True):
             give = min(change, batch.written_off)
             batch.written_off -= give
             batch.remaining += give

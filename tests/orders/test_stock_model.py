@@ -78,7 +78,8 @@ class ModelVariant:
     batches: list[ModelBatch] = field(default_factory=list)
 
     def fifo(self) -> list[ModelBatch]:
-        return sorted(self.batches, key=lambda b: (b.month, b.id))
+        # First in = first recorded, whatever month a batch states (attack 2, finding 10).
+        return sorted(self.batches, key=lambda b: b.id)
 
     def take(self, units: int, *, write_off: bool) -> None:
         for batch in self.fifo():

@@ -16,6 +16,10 @@ from tests import factories as f
 from tests.conftest import client_as
 from tests.test_imports import BATCHES_HEADER
 
+NEUTRAL = (
+    "{} cannot be named as a maker of this workshop's batch: check the code with programme staff"
+)
+
 # (the field to change, its value in the form, in the file, what both must say)
 CASES = [
     ("code", "B 1", "B 1", "'B 1' is not a batch code"),
@@ -24,11 +28,11 @@ CASES = [
     ("quantity", "100001", "100001", "must be at least 1 and at most 100000, got 100001"),
     ("produced_month", "2999-01", "2999-01", "2999-01 is in the future"),
     ("sku", "NOPE", "NOPE", "no variant with SKU 'NOPE'"),
-    ("makers", "{elsewhere}:1", "{elsewhere}:1", "trainee '{elsewhere}' is not at"),
+    ("makers", "{elsewhere}:1", "{elsewhere}:1", NEUTRAL.format("{elsewhere}")),
     ("makers", "{maker}:0", "{maker}:0", "the weight of '{maker}' must be between 1"),
     ("makers", "{maker}:1;{maker}:2", "{maker}:1;{maker}:2", "trainee '{maker}' is listed twice"),
-    ("makers", "GHOST:1", "GHOST:1", "no trainee 'GHOST'"),
-    ("makers", "{left}:1", "{left}:1", "trainee '{left}' is no longer active"),
+    ("makers", "GHOST:1", "GHOST:1", NEUTRAL.format("GHOST")),
+    ("makers", "{left}:1", "{left}:1", NEUTRAL.format("{left}")),
 ]
 
 
@@ -93,3 +97,19 @@ def test_hostile_values_are_refused_with_a_message_not_an_error(
     imported = _import(app, tmp_path, {**good, field: value})
     assert imported.exit_code == 1 and "nothing was imported" in imported.output, imported.output
     assert db.session.scalar(select(func.count(Batch.id))) == 1
+
+
+def test_the_batch_form_tells_an_admin_nothing_about_which_codes_exist_or_where(
+    app, setting, tmp_path
+):
+    """Attack 2, finding 11: an unknown code, a code of another workshop and one who has
+    left get the same answer, naming only the code as typed."""
+    w, good, names = setting
+    answers = []
+    for code in (names["elsewhere"], "GHOST-1", names["left"]):
+        page = html.unescape(_form(app, w, {**good, "makers": f"{code}:1"}).get_data(as_text=True))
+        assert NEUTRAL.format(code) in page
+        answers.append(page.replace(code, "<code>"))
+        for telling in ("is not at", "no trainee", "no longer active", "another workshop"):
+            assert telling not in page
+    assert len({a.split("<main", 1)[1].split("</main>", 1)[0] for a in answers}) == 1

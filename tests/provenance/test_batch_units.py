@@ -110,3 +110,25 @@ def test_the_service_refuses_unknown_units_with_no_batch_changed(ctx):
         db.session.get(Batch, older.id).units_written_off,
     ) == (3, 1)
     assert adjust_on_hand(variant, 1, "found").batch_id == older.id
+
+
+def test_first_in_is_first_recorded_not_the_stated_production_month(app, ctx):
+    """Attack 2, finding 10: a batch recorded today that claims an older month is not sold
+    before the units already on the shelf (nobody steers credits by typing a month)."""
+    w = f.workshop()
+    variant = f.product(w, price=1000).variants[0]
+    on_shelf_maker, late_maker = f.trainee(w), f.trainee(w)
+    on_shelf = f.batch(
+        variant, quantity=2, makers=[(on_shelf_maker, 1)], produced_month=date(2026, 3, 1)
+    )
+    late = f.batch(variant, quantity=2, makers=[(late_maker, 1)], produced_month=date(2025, 1, 1))
+    db.session.commit()
+
+    line_id = _buy(app, variant, 2)
+    assert _allocated(line_id) == {(on_shelf.id, 2)}
+    assert (balance_of(on_shelf_maker), balance_of(late_maker)) == (200, 0)
+
+    # What is left on the shelf is the late batch's: a lost unit is written off it.
+    admin = client_as(app, "admin")
+    admin.post(f"/admin/stock/{variant.id}/adjust", data={"quantity": "-1", "reason": "lost"})
+    assert db.session.get(Batch, late.id).units_written_off == 1
