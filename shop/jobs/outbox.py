@@ -93,6 +93,12 @@ def hand_over(job_ids: list[int], delay: float = 0) -> None:
             log.warning("job %s not handed to the queue yet; the relay will", job_id)
 
 
+def _update():
+    # Core-style: the rows are matched in SQL only (SQLite hands back naive datetimes,
+    # which Python could not compare with the aware ones in the WHERE clause).
+    return update(Job).execution_options(synchronize_session=False)
+
+
 def _due(now):
     return or_(
         and_(Job.status == PENDING, Job.run_after <= now),
@@ -134,7 +140,7 @@ def _claim(job_id: int) -> JobRun | None:
     now = utcnow()
     lease = timedelta(seconds=_config("JOB_LEASE_SECONDS"))
     claimed = db.session.execute(
-        update(Job)
+        _update()
         .where(Job.id == job_id, _due(now))
         .values(status=RUNNING, attempts=Job.attempts + 1, lease_until=now + lease)
     ).rowcount
@@ -160,7 +166,7 @@ def run(job_id: int) -> str:
     try:
         _handlers[job.kind](job)
         finished = db.session.execute(
-            update(Job)
+            _update()
             .where(_still_ours(job.id, job.attempt))
             .values(status=DONE, finished_at=utcnow(), lease_until=None)
         ).rowcount
@@ -191,7 +197,7 @@ def _failed(job_id: int, attempt: int, exc: Exception) -> str:
         values = {"status": PENDING, "run_after": now + timedelta(seconds=delay)}
         outcome = f"retry in {delay}s"
     db.session.execute(
-        update(Job)
+        _update()
         .where(_still_ours(job_id, attempt))
         .values(lease_until=None, last_error=error, **values)
     )
@@ -260,7 +266,7 @@ def drain(*, ignore_delays: bool = True) -> int:
             return len(seen)
         if ignore_delays:
             db.session.execute(
-                update(Job).where(Job.id.in_(ids), Job.status == PENDING).values(run_after=now)
+                _update().where(Job.id.in_(ids), Job.status == PENDING).values(run_after=now)
             )
             uow.commit()
         for job_id in ids:

@@ -312,6 +312,31 @@ def outcome_of_event(event_id: str) -> str:
     return db.session.scalar(select(GatewayEvent.outcome).where(GatewayEvent.event_id == event_id))
 
 
+def test_the_webhook_answers_at_once_and_its_job_applies_the_event(stripe_app):
+    client = stripe_app.test_client()
+    with stripe_app.app_context(), jobs_held(stripe_app) as drain_now:
+        order = _stripe_order()
+        payload = stripe_event(
+            "evt_quick", "payment_intent.succeeded", intent("pi_test_1", order.total)
+        )
+        answer = post_event(client, payload)
+        assert answer.status_code == 200
+        assert answer.get_json() == {"received": True, "event": "evt_quick", "duplicate": False}
+        assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
+        assert post_event(client, payload).get_json()["duplicate"] is True  # known at once
+        assert outcome_of_event("evt_quick") == ""  # recorded, not applied yet
+        db.session.commit()
+
+        assert drain_now() == 2  # the event's job, then the confirmation it queued
+        db.session.expire_all()
+        assert db.session.get(Order, order.id).status == OrderStatus.PAID
+        assert outcome_of_event("evt_quick") == "paid"
+        kinds = db.session.execute(select(Job.kind, Job.status).order_by(Job.id)).all()
+        assert kinds == [("gateway_event", "done"), ("order_confirmation", "done")]
+    told = [m["Subject"] for m in outbox_messages(stripe_app) if order.number in m["Subject"]]
+    assert told == [f"Your order {order.number} from Made Known"]
+
+
 def test_a_failure_then_a_success_pays(stripe_app):
     client = stripe_app.test_client()
     with stripe_app.app_context():
