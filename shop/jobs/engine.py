@@ -20,6 +20,7 @@ from flask import Flask, current_app
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer, Scheduler
+from redis import ConnectionPool
 
 from shop.config import ConfigError
 from shop.jobs import outbox
@@ -35,7 +36,11 @@ def make_huey(app: Flask) -> Huey:
     name = app.config.get("QUEUE_NAME") or "madeknown"
     options = {"results": False, "utc": True}
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(name, url=url, **options)
+        # Bounded waits: a request handing a job over must not hang on an unreachable
+        # Redis (the job waits in the outbox for the relay instead). The worker's blocking
+        # read lasts a second, well inside the socket timeout.
+        pool = ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+        return RedisHuey(name, connection_pool=pool, **options)
     if url == "memory://":
         return MemoryHuey(name, immediate=bool(app.config.get("QUEUE_IMMEDIATE")), **options)
     if url == "" or url.startswith("sqlite:///"):

@@ -344,8 +344,8 @@ class StoreDriver:
         return int(self.clock.original().timestamp())
 
     def deliver_event(self, payload: bytes) -> str:
-        """What the webhook view does with a signed payload, with the store's gateway name
-        (its emails included)."""
+        """What the webhook's request and then its job do with a signed payload, with the
+        store's gateway name (its emails included), here in one unit of work."""
 
         def deliver():
             with self.app.app_context():
