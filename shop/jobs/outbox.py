@@ -68,9 +68,10 @@ def periodic_tasks() -> dict[str, Callable[[], object]]:
     return dict(_periodic)
 
 
-def enqueue(kind: str, **ids: int | str | bool | None) -> Job:
+def enqueue(kind: str, **ids: object) -> Job:
     """Record a job in the current transaction; it is handed to the worker after the
-    commit, and never if the transaction rolls back. Pass ids, never addresses."""
+    commit, and never if the transaction rolls back. Pass ids (JSON values), never
+    addresses or names: the handler reads what it needs when it runs."""
     if kind not in _handlers:
         raise JobError(f"no handler for jobs of kind {kind!r}")
     job = Job(kind=kind, payload=ids, status=PENDING, attempts=0, run_after=utcnow(), last_error="")
@@ -107,12 +108,27 @@ def _due(now):
 
 
 def relay_due(limit: int = 500) -> int:
-    """Hand over again every job that is due: pending ones whose time has come, and
-    claimed ones whose worker let its lease run out (it died, or was killed)."""
-    ids = list(
-        db.session.scalars(select(Job.id).where(_due(utcnow())).order_by(Job.id).limit(limit))
+    """Hand over again the jobs presumed lost: pending ones due for longer than a lease
+    (their message never reached a worker), and claimed ones whose worker let its lease
+    run out (it died, or was killed). Each is made due now, so it is sent again once per
+    lease, not on every tick, however long the queue's backlog."""
+    now = utcnow()
+    lease = timedelta(seconds=_config("JOB_LEASE_SECONDS"))
+    lost = or_(
+        and_(Job.status == PENDING, Job.run_after <= now - lease),
+        and_(Job.status == RUNNING, Job.lease_until < now),
     )
-    db.session.rollback()  # read only; no transaction stays open while handing over
+    ids = list(db.session.scalars(select(Job.id).where(lost).order_by(Job.id).limit(limit)))
+    if not ids:
+        uow.rollback()
+        return 0
+    # A worker that comes back from the dead finds its claim gone (see `_still_ours`).
+    db.session.execute(
+        _update()
+        .where(Job.id.in_(ids), lost)
+        .values(status=PENDING, run_after=now, lease_until=None)
+    )
+    uow.commit()
     hand_over(ids)
     return len(ids)
 

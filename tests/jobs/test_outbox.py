@@ -18,7 +18,7 @@ from shop.jobs import outbox
 from shop.jobs.engine import huey_of, make_huey
 from shop.jobs.models import Job
 from shop.timeutil import as_utc, utcnow
-from shop.unit_of_work import commit, unit_of_work
+from shop.unit_of_work import AFTER_COMMIT_KEY, commit, unit_of_work
 from tests.conftest import client_as
 
 RAN: list[tuple[int, dict]] = []
@@ -118,6 +118,19 @@ def test_a_claim_whose_worker_died_runs_again_and_the_late_worker_writes_nothing
         update(Job).where(outbox._still_ours(job_id, claimed.attempt)).values(status="done")
     )
     assert late.rowcount == 0  # the first worker, back from the dead, finds its claim gone
+
+
+def test_a_job_whose_hand_over_was_lost_is_sent_again_once_a_lease_has_passed(app, ctx):
+    job_id = jobs.enqueue("test_note", order_id=8).id
+    db.session.commit()  # committed, never handed over: the process died right here
+    db.session.info.pop(AFTER_COMMIT_KEY)
+    assert outbox.relay_due() == 0  # it may still be on its way to a worker
+    lease = timedelta(seconds=app.config["JOB_LEASE_SECONDS"] + 1)
+    db.session.execute(update(Job).where(Job.id == job_id).values(run_after=utcnow() - lease))
+    commit()
+    assert outbox.relay_due() == 1
+    assert [(job_id, {"order_id": 8})] == RAN
+    assert _job(job_id).status == "done"
 
 
 def test_two_workers_never_run_one_job_at_once(committed_app):
