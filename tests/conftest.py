@@ -279,9 +279,3 @@ def jobs_held(application):
         yield drain_now
     finally:
         huey.immediate = True
-
-
-@pytest.fixture
-def held_jobs(app):
-    with jobs_held(app) as drain_now:
-        yield drain_now
