@@ -17,9 +17,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# The worker (emails, webhook events, expiring holds) runs beside the server on the
+# embedded queue (instance/queue.db): a process of its own, as in production, that
+# stops with the server.
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
+	$(FLASK) worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 # The production server: gunicorn with the settings in gunicorn.conf.py (GUNICORN_BIND,

@@ -48,6 +48,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_unit_of_work(app)
     _register_blueprints(app)
     _register_template_helpers(app)
+    from shop.jobs import init_jobs
+
+    init_jobs(app)  # after the blueprints: their modules register the job handlers
 
     from shop.cli import register_commands
     from shop.web import register_error_handlers, register_security_headers
@@ -102,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     )
     from shop.admin.blueprint import bp as admin_bp
     from shop.catalog.views import bp as catalog_bp
+    from shop.jobs import views as job_views  # noqa: F401  (adds /admin/jobs)
     from shop.orders.views import bp as orders_bp
     from shop.provenance import staff_views  # noqa: F401  (adds its routes to /staff/)
     from shop.provenance.views import bp as provenance_bp

@@ -137,6 +137,7 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "MAIL_USE_TLS": _bool(os.environ.get("MAIL_USE_TLS"), True),
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "shop@madeknown.example"),
         "MAIL_OUTBOX": os.environ.get("MAIL_OUTBOX", str(instance / "outbox")),
+        **_job_settings(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(
@@ -144,6 +145,24 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         ),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "RAISE_ON_LAZY_LOAD": False,
+    }
+
+
+def _job_settings() -> dict:
+    """The queue (shop.jobs.engine says which URLs) and how jobs are retried."""
+    return {
+        # Empty: the embedded SQLite queue in the instance folder; redis://… at scale.
+        "QUEUE_URL": os.environ.get("QUEUE_URL", "").strip(),
+        "QUEUE_NAME": os.environ.get("QUEUE_NAME", "madeknown"),
+        "QUEUE_IMMEDIATE": False,
+        # A worker that holds a job longer than this is presumed dead and the job is run
+        # again: keep it well above the slowest job (an SMTP send times out after 20 s).
+        "JOB_LEASE_SECONDS": _int("JOB_LEASE_SECONDS", 300),
+        "JOB_RETRY_SECONDS": _int("JOB_RETRY_SECONDS", 30),  # doubled on each failure
+        "JOB_RETRY_MAX_SECONDS": _int("JOB_RETRY_MAX_SECONDS", 3600),
+        "JOB_MAX_ATTEMPTS": _int("JOB_MAX_ATTEMPTS", 10),  # some 4 hours of tries, then dead
+        # How often the worker relays jobs left behind and releases expired holds.
+        "JOB_PERIODIC_SECONDS": _int("JOB_PERIODIC_SECONDS", 60),
     }
 
 
@@ -252,6 +271,16 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "MAIL_DEFAULT_SENDER": "shop@madeknown.example",
         "MAIL_OUTBOX": str(Path(media_root).parent / "outbox"),
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Jobs run in this process as soon as their unit of work commits (Huey's immediate
+        # mode): a test reads the email a request sent as soon as the request returns.
+        "QUEUE_URL": "memory://",
+        "QUEUE_NAME": "madeknown-test",
+        "QUEUE_IMMEDIATE": True,
+        "JOB_LEASE_SECONDS": 300,
+        "JOB_RETRY_SECONDS": 30,
+        "JOB_RETRY_MAX_SECONDS": 3600,
+        "JOB_MAX_ATTEMPTS": 10,
+        "JOB_PERIODIC_SECONDS": 60,
         "TRUSTED_PROXIES": 0,
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,

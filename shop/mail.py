@@ -1,7 +1,7 @@
 """Email: SMTP when MAIL_SERVER is set, otherwise .eml files in MAIL_OUTBOX.
 
-Callers send after their transaction has committed; a failure here is logged
-(with the order number, never the address) and never undoes the order.
+Every email is sent by a job (shop.jobs), after the transaction that called for it
+committed; `deliver` raises on failure, and the job is tried again later.
 """
 
 from __future__ import annotations
@@ -19,12 +19,16 @@ from shop.timeutil import utcnow
 log = logging.getLogger("shop.mail")
 
 
-def build(to: str, subject: str, template: str, **context) -> EmailMessage:
+def build(
+    to: str, subject: str, template: str, message_id: str | None = None, **context
+) -> EmailMessage:
+    """`message_id`: the job's own (shop.jobs.message_id), so a resent copy is the same
+    message; a random one otherwise."""
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = f"<{uuid.uuid4()}@madeknown>"
+    message["Message-ID"] = message_id or f"<{uuid.uuid4()}@madeknown>"
     message.set_content(render_template(f"email/{template}.txt", **context))
     message.add_alternative(render_template(f"email/{template}.html", **context), subtype="html")
     return message

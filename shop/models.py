@@ -3,6 +3,7 @@
 from shop.accounts.models import User, UserRole
 from shop.audit.models import AuditEntry
 from shop.catalog.models import Category, Product, ProductImage, StockMovement, Variant
+from shop.jobs.models import Job
 from shop.orders.models import (
     GatewayEvent,
     LineAllocation,
@@ -23,6 +24,7 @@ __all__ = [
     "Category",
     "DevelopmentGoal",
     "GatewayEvent",
+    "Job",
     "LedgerAccount",
     "LineAllocation",
     "Order",

@@ -259,3 +259,23 @@ def csrf_app(migrated_app):
         db.session.session_factory.configure(join_transaction_mode="create_savepoint")
     with rolled_back(application) as app:
         yield app
+
+
+@contextmanager
+def jobs_held(application):
+    """The queue stops running jobs as they come (they wait, as for a worker that is busy
+    or down); `drain()` runs every due job in this process, as a worker would."""
+    from shop.jobs.engine import huey_of
+    from shop.jobs.outbox import drain
+
+    huey = huey_of(application)
+    huey.immediate = False
+
+    def drain_now(**options) -> int:
+        with application.app_context():
+            return drain(**options)
+
+    try:
+        yield drain_now
+    finally:
+        huey.immediate = True

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
+from shop.mail import deliver
 from shop.orders.models import Order
-from shop.orders.notifications import confirmation_message, send_confirmation
+from shop.orders.notifications import confirmation_message
 from tests.whole_store import (
     MARKUP,
     ROOT,
@@ -105,7 +106,7 @@ def _send_every_email(app, store, by_role) -> None:
             select(Order).where(Order.id == store.extra["paid"].id)
             .options(selectinload(Order.lines))
         ).one()  # fmt: skip
-        send_confirmation(confirmation_message(paid), "paid")
+        deliver(confirmation_message(paid))
         line_id = paid.lines[0].id
     refunded = admin.post(f"/admin/orders/{store.extra['paid'].id}/refund",
                           data={"request_key": "markup", f"line-{line_id}": "0.50"})  # fmt: skip

@@ -15,8 +15,9 @@ buyers pay on the dummy gateway's page, back-office refunds go through the dummy
 gateway, and refunds made in the Stripe dashboard arrive as payloads of today's shape
 (`refund.created`/`refund.updated` with the Refund, `charge.refunded` whose charge has
 `amount_refunded` and no `refunds` list), signed with a test secret, parsed by
-`StripeGateway.parse_webhook` and applied by `handle_gateway_event`, the function the
-webhook view calls; each is delivered up to twice, in any order.
+`StripeGateway.parse_webhook` and applied by `apply_gateway_event` (recording the event's
+id as the webhook view does, then applying it as the view's job does); each is delivered
+up to twice, in any order.
 
 Each example starts from a clean database: the machine runs inside `rolled_back(app)`.
 `make test` runs 25 examples; with CI set, 200 (of up to 40 steps each);

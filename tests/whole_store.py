@@ -90,6 +90,11 @@ def build_store(with_markup: bool = False) -> Store:
         trainee_id=trainees[0].id, amount=-50, reason=name or "Counted twice",
         proposed_by=f.user("staff"), request_key="whole-store",
     )  # fmt: skip
+    from shop.jobs.models import Job
+
+    dead_job = Job(kind="order_confirmation", payload={"order_id": paid.id}, status="dead",
+                   attempts=10, last_error="SMTPServerDisconnected")  # fmt: skip
+    db.session.add(dead_job)
     db.session.flush()
     if with_markup:
         mark_every_text_column()
@@ -99,7 +104,7 @@ def build_store(with_markup: bool = False) -> Store:
         "order_id": paid.id, "variant_id": p.variants[0].id, "product_id": p.id,
         "image_id": image.id, "trainee_id": trainees[0].id, "withdrawal_id": withdrawal.id,
         "goal_id": goal.id, "workshop_id": w.id, "decision": "approve", "token": paid.token,
-        "correction_id": correction.id,
+        "correction_id": correction.id, "job_id": dead_job.id,
         "code": batch.code, "slug": p.slug, "filename": image.filename,
     }  # fmt: skip
     by_endpoint = {

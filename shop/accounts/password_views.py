@@ -15,18 +15,11 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
 from shop.accounts import services as accounts
 from shop.accounts import sign_in_limits as limits
+from shop.accounts.emails import send_password_reset, send_registration
 from shop.accounts.mailbox_limits import may_email
-from shop.accounts.models import User
 from shop.accounts.views import account, bp, sign_in
 from shop.extensions import limiter
-from shop.mail import build, send_safely
-from shop.unit_of_work import abandon, after_commit
-from shop.web import public_url
-
-
-def password_link(user: User) -> str:
-    """The emailed link that lets the mailbox's owner choose the account's password."""
-    return f"{public_url('accounts.reset_password')}#{accounts.reset_token(user)}"
+from shop.unit_of_work import abandon
 
 
 class RegisterForm(FlaskForm):
@@ -53,26 +46,11 @@ def register():
                 # The mailbox had its share this hour: the same answer, nothing made or sent.
                 abandon()
                 return render_template("accounts/register_sent.html", email=address)
-            message = _registration_message(outcome)
-            after_commit(lambda: send_safely(message, "a registration email"))
+            send_registration(outcome.user, outcome.new)
             return render_template("accounts/register_sent.html", email=address)
     elif request.method == "POST":
         status = 400
     return render_template("accounts/register.html", form=form), status
-
-
-def _registration_message(outcome: accounts.Registration):
-    user = outcome.user
-    if outcome.new:
-        return build(
-            user.email, "Choose a password for your account", "finish_registration",
-            link=password_link(user), minutes=accounts.RESET_MINUTES,
-        )  # fmt: skip
-    return build(
-        user.email, "Someone tried to register with your address", "already_registered",
-        sign_in_link=public_url("accounts.login"),
-        forgot_link=public_url("accounts.forgot_password"),
-    )  # fmt: skip
 
 
 class ForgotForm(FlaskForm):
@@ -96,11 +74,7 @@ def forgot_password():
     if form.validate_on_submit():
         user = accounts.user_by_email(form.email.data.strip())
         if user is not None and user.active and may_email(user.email):
-            message = build(
-                user.email, "Reset your password", "password_reset",
-                minutes=accounts.RESET_MINUTES, link=password_link(user),
-            )  # fmt: skip
-            after_commit(lambda: send_safely(message, "a password reset"))
+            send_password_reset(user)
         # The same answer whether or not there is an account, and whether or not its mailbox
         # had its share of emails this hour: nobody learns who shops here.
         flash(

@@ -16,13 +16,13 @@ from wtforms.validators import InputRequired, Length
 
 from shop.accounts import services as accounts
 from shop.accounts import sign_in_limits as limits
+from shop.accounts.emails import send_verification
 from shop.accounts.models import Role, User
 from shop.accounts.services import authenticate
 from shop.extensions import db, limiter, login_manager
-from shop.mail import build, send_safely
 from shop.orders.cart import SESSION_KEY as CART_KEY
-from shop.unit_of_work import abandon, after_commit
-from shop.web import page_number, public_url
+from shop.unit_of_work import abandon
+from shop.web import page_number
 
 bp = Blueprint("accounts", __name__)
 
@@ -133,13 +133,6 @@ def sign_in(user: User) -> None:
     login_user(user)
 
 
-def verification_message(user: User):
-    return build(
-        user.email, "Confirm your email address", "verify_email", email=user.email,
-        link=public_url("accounts.verify", token=accounts.verification_token(user)),
-    )  # fmt: skip
-
-
 @bp.get("/account")
 @login_required
 def account():
@@ -178,8 +171,7 @@ def claim():
 @limiter.limit("5 per hour")
 def resend_verification():
     if current_user.email_verified_at is None:
-        message = verification_message(current_user)
-        after_commit(lambda: send_safely(message, "an email verification"))
+        send_verification(current_user)
     flash("We sent you a new link to confirm your email address.", "success")
     return redirect(url_for("accounts.account"))
 

@@ -9,8 +9,8 @@ How long (the rule, one place):
   out is never revived. No unpaid order holds stock longer than PAYMENT_MINUTES; one
   whose buyer never reached payment lets go after RESERVATION_MINUTES.
 
-A hold that ran out still holds its units until something releases it (the cron
-command, a checkout, adding to a cart), but buyers are told those units are there
+A hold that ran out still holds its units until something releases it (the worker's
+periodic job, each minute; a checkout; adding to a cart), but buyers are told those units are there
 (`lapsed_units`): a page (a GET) only reads, and the next write that needs the units
 releases the whole order first.
 
@@ -27,8 +27,10 @@ from sqlalchemy import exists, func, select, update
 from shop.catalog.models import StockMovementKind
 from shop.catalog.services import move_stock, register_lapsed_holds
 from shop.extensions import db
+from shop.jobs import periodic
 from shop.orders.models import Order, OrderStatus, Reservation, ReservationStatus
 from shop.orders.states import transition
+from shop.timeutil import utcnow
 
 
 def lapsed_units(variant_id, now: datetime):
@@ -48,8 +50,9 @@ def lapsed_units(variant_id, now: datetime):
 
 def init_holds() -> None:
     """Tell the catalog (which shows stock but knows nothing of orders) how to count
-    units whose hold ran out."""
+    units whose hold ran out, and the worker to release them periodically."""
     register_lapsed_holds(lapsed_units)
+    periodic("release_expired_holds", lambda: release_expired(utcnow()))
 
 
 def hold_for_payment(order: Order, now: datetime) -> None:

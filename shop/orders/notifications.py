@@ -1,5 +1,6 @@
-"""The emails a buyer gets, sent once the unit of work that calls for them has committed
-(an email must never tell of an order the database then lost)."""
+"""The emails a buyer gets. Each is a job recorded with the change that calls for it and
+sent by the worker after the commit (an email must never tell of an order the database
+then lost, and a crash after the commit must not lose the email)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from shop import jobs, mail
 from shop.extensions import db
-from shop.mail import build, send_safely
+from shop.jobs.outbox import JobRun, end_reading
+from shop.mail import build
 from shop.money import money_text
 from shop.orders.models import Order, Refund
 from shop.orders.shares import share_after_refunds, share_for_training, training_shares
-from shop.unit_of_work import after_commit
 from shop.web import public_url
+
+CONFIRMATION, SHIPPING_NOTICE, REFUND_NOTICE = (
+    "order_confirmation",
+    "shipping_notice",
+    "refund_notice",
+)
 
 
 def order_link(order: Order) -> str:
@@ -23,18 +31,18 @@ def order_link(order: Order) -> str:
 
 
 def _fresh(order_id: int) -> Order:
-    """The order with its lines, read after the commit that changed it."""
+    """The order with its lines, read when the email is made."""
     return db.session.scalars(
         select(Order).where(Order.id == order_id).options(selectinload(Order.lines))
     ).one()
 
 
-def confirmation_message(order: Order) -> EmailMessage:
-    """Render before the commit (the order is loaded); send after it."""
+def confirmation_message(order: Order, message_id: str | None = None) -> EmailMessage:
     return build(
         order.email,
         f"Your order {order.number} from {current_app.config['STORE_NAME']}",
         "order_confirmation",
+        message_id=message_id,
         order=order,
         link=order_link(order),
         share=share_for_training(order),
@@ -42,51 +50,66 @@ def confirmation_message(order: Order) -> EmailMessage:
     )
 
 
-def send_confirmation(message: EmailMessage, number: str) -> bool:
-    return send_safely(message, f"the confirmation of order {number}")
-
-
 def confirm_after_commit(order: Order) -> None:
     """Email the confirmation of `order`, just paid, once its payment is committed."""
-    message, number = confirmation_message(order), order.number
-    after_commit(lambda: send_confirmation(message, number))
+    jobs.enqueue(CONFIRMATION, order_id=order.id)
 
 
 def shipping_notice_after_commit(order_id: int) -> None:
-    after_commit(lambda: send_shipping_notice(order_id))
+    jobs.enqueue(SHIPPING_NOTICE, order_id=order_id)
 
 
 def refund_notice_after_commit(refund_id: int | None) -> None:
+    """Tell the buyer about one booked refund, once per refund (whoever booked it first:
+    the back office, the command or the webhook)."""
     if refund_id is not None:
-        after_commit(lambda: send_refund_notice(refund_id))
+        jobs.enqueue(REFUND_NOTICE, refund_id=refund_id)
 
 
-def send_shipping_notice(order_id: int) -> bool:
-    order = _fresh(order_id)
+@jobs.handler(CONFIRMATION)
+def _send_confirmation(job: JobRun) -> None:
+    message = confirmation_message(_fresh(job.payload["order_id"]), jobs.message_id(job))
+    end_reading()
+    mail.deliver(message)
+
+
+@jobs.handler(SHIPPING_NOTICE)
+def _send_shipping_notice(job: JobRun) -> None:
+    order = _fresh(job.payload["order_id"])
     message = build(
         order.email,
         f"Order {order.number} is on its way",
         "shipping_notice",
+        message_id=jobs.message_id(job),
         order=order,
         link=order_link(order),
     )
-    return send_safely(message, f"the shipping notice of order {order.number}")
+    end_reading()
+    mail.deliver(message)
 
 
-def send_refund_notice(refund_id: int) -> bool:
-    """Tell the buyer about one booked refund; call after the commit, once per refund
-    (whoever booked it first: the back office, the command or the webhook)."""
+def refund_message(refund_id: int, message_id: str | None = None) -> EmailMessage | None:
+    """The notice of one booked refund; None for a refund of no new money (booked
+    before, under another refund)."""
     refund = db.session.get(Refund, refund_id)
-    if refund is None or refund.amount <= 0:  # money booked before, under another refund
-        return False
+    if refund is None or refund.amount <= 0:
+        return None
     order = _fresh(refund.order_id)
-    message = build(
+    return build(
         order.email,
         f"Refund of {money_text(refund.amount, order.currency)} on order {order.number}",
         "refund_notice",
+        message_id=message_id,
         order=order,
         amount=refund.amount,
         after=share_after_refunds(order),
         link=order_link(order),
     )
-    return send_safely(message, f"a refund notice of order {order.number}")
+
+
+@jobs.handler(REFUND_NOTICE)
+def _send_refund_notice(job: JobRun) -> None:
+    message = refund_message(job.payload["refund_id"], jobs.message_id(job))
+    end_reading()
+    if message is not None:
+        mail.deliver(message)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from typing import NamedTuple
 
 from babel import Locale
 from flask import (
@@ -26,8 +25,6 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
@@ -35,10 +32,10 @@ from shop.database import begin_writing
 from shop.extensions import csrf, db, limiter
 from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
-from shop.orders import payments, refunds, shares
+from shop.orders import gateway_events, payments, shares
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
-from shop.orders.models import Order, OrderStatus, Payment, RefundStatus
-from shop.orders.notifications import confirm_after_commit, refund_notice_after_commit
+from shop.orders.models import Order, OrderStatus, RefundStatus
+from shop.orders.notifications import confirm_after_commit
 from shop.orders.states import PAID_STATES
 from shop.unit_of_work import abandon, keep_on_refusal
 from shop.web import whole_number
@@ -313,20 +310,10 @@ def stripe_webhook():
         event = active.parse_webhook(payload, request.headers.get("Stripe-Signature"))
     except ValueError:
         return {"error": "bad signature"}, 400
-    db.session.rollback()  # asked with no transaction open: no lock waits on the gateway
-    event = active.with_current_refunds(event)
-    return {"received": True, "outcome": apply_gateway_event(active.name, event)}
-
-
-def apply_gateway_event(gateway_name: str, event) -> str:
-    """Handle a verified event; once it is committed, send the emails it calls for: the
-    confirmation of an order it paid, a notice per refund it booked."""
-    outcome, paid_order, refunds_booked = handle_gateway_event(gateway_name, event)
-    if paid_order is not None:
-        confirm_after_commit(paid_order)
-    for refund_id in refunds_booked:
-        refund_notice_after_commit(refund_id)
-    return outcome
+    # Stripe asks for a quick 2xx: the event is recorded by its id (a repeat is known
+    # at once) with a job that applies it, and the worker does the rest.
+    job_id = gateway_events.accept(active.name, event)
+    return {"received": True, "event": event.id, "duplicate": job_id is None}
 
 
 def is_event_object(payload: bytes) -> bool:
@@ -344,53 +331,3 @@ def is_event_object(payload: bytes) -> bool:
         and isinstance(event.get("data"), dict)
         and isinstance(event["data"].get("object"), dict)
     )
-
-
-class Handled(NamedTuple):
-    outcome: str
-    paid: Order | None  # the order this event paid: its confirmation goes after the commit
-    refunds_booked: list[int]  # refunds of new money: their notices go after the commit
-
-
-def handle_gateway_event(gateway_name: str, event) -> Handled:
-    """Apply one verified gateway event, once."""
-    row = payments.record_event(gateway_name, event.id, event.kind)
-    if row is None:
-        return Handled("duplicate: already handled", None, [])
-    outcome, order_id, paid, booked = "ignored", None, None, []
-    payment = None if event.kind == "ignored" else _payment_for_event(gateway_name, event)
-    if event.kind == "ignored":
-        pass
-    elif payment is None:
-        outcome = "no matching order"
-        log.warning("gateway event %s matches no payment", event.id)
-    else:
-        found = payment.order
-        order_id = found.id
-        if event.kind == "payment_succeeded":
-            outcome = payments.payment_succeeded(
-                found, gateway_name=gateway_name, reference=event.reference, amount=event.amount,
-                currency=event.currency, payment=payment,
-            )  # fmt: skip
-            paid = found if outcome == "paid" else None
-        elif event.kind == "payment_failed":
-            outcome = payments.payment_failed(found, reason=event.failure)
-        elif event.kind == "refunds_changed":
-            outcome, booked = refunds.apply_gateway_refunds(found, event)
-    row.order_id, row.outcome = order_id, outcome  # one UPDATE at the commit
-    return Handled(outcome, paid, booked)
-
-
-def _payment_for_event(gateway_name: str, event) -> Payment | None:
-    """The payment and its order (locked), with what the event needs, in two statements."""
-    order_options = [selectinload(Order.lines)]
-    if event.kind == "refunds_changed":
-        order_options += [selectinload(Order.refunds), selectinload(Order.payments)]
-    query = (
-        select(Payment)
-        .join(Payment.order)
-        .where(Payment.gateway == gateway_name, Payment.reference == event.reference)
-        .options(contains_eager(Payment.order).options(*order_options))
-        .with_for_update(of=Order)
-    )
-    return db.session.scalars(query).one_or_none()

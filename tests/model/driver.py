@@ -24,12 +24,12 @@ from sqlalchemy import func, select
 from shop.accounts.models import User
 from shop.catalog.models import Product, Variant
 from shop.extensions import db
+from shop.orders.gateway_events import apply_gateway_event
 from shop.orders.gateways import StripeGateway, gateway
 from shop.orders.models import (
     Order,
     OrderStatus,
 )
-from shop.orders.views import apply_gateway_event
 from shop.provenance.models import Batch
 from shop.training import services as training
 from shop.training.ledger import LedgerError
@@ -344,8 +344,8 @@ class StoreDriver:
         return int(self.clock.original().timestamp())
 
     def deliver_event(self, payload: bytes) -> str:
-        """What the webhook view does with a signed payload, with the store's gateway name
-        (its emails included)."""
+        """What the webhook's request and then its job do with a signed payload, with the
+        store's gateway name (its emails included), here in one unit of work."""
 
         def deliver():
             with self.app.app_context():

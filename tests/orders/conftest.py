@@ -82,3 +82,19 @@ def new_order(variants_quantities, gateway_name: str = "dummy"):
     session = {}
     carts.write(session, {v.id: q for v, q in variants_quantities})
     return place_order(session, BUYER, gateway_name=gateway_name, currency="USD")
+
+
+def outcome_of(response) -> str:
+    """What the webhook's job made of the event a response acknowledged (the job has run:
+    the tests' queue runs jobs as soon as the request commits)."""
+    from sqlalchemy import select
+
+    from shop.orders.models import GatewayEvent
+
+    body = response.get_json()
+    assert response.status_code == 200 and body["received"], body
+    if body["duplicate"]:
+        return "duplicate: already handled"
+    return db.session.scalar(
+        select(GatewayEvent.outcome).where(GatewayEvent.event_id == body["event"])
+    )

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from shop.audit.models import AuditEntry
 from shop.extensions import db
 from shop.money import apply_bps
+from shop.orders.gateway_events import handle_gateway_event
 from shop.orders.gateways import GatewayEvent, GatewayRefund
 from shop.orders.models import Order, OrderLine, Refund
 from shop.orders.payments import payment_succeeded
-from shop.orders.views import handle_gateway_event
 from shop.training import services
 from shop.training.models import (
     AccountKind,

@@ -4,10 +4,10 @@ everywhere: "$15.00", never "1500" cents."""
 from __future__ import annotations
 
 from shop.extensions import db
+from shop.orders.gateway_events import handle_gateway_event
 from shop.orders.gateways import GatewayEvent, GatewayRefund
 from shop.orders.models import Order
 from shop.orders.payments import payment_succeeded
-from shop.orders.views import handle_gateway_event
 from tests.conftest import client_as
 from tests.orders.conftest import new_order, stocked_variant
 

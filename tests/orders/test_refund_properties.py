@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from shop.extensions import db
+from shop.orders.gateway_events import handle_gateway_event
 from shop.orders.gateways import (
     STORE_KEY,
     STORE_PLAN,
@@ -33,7 +34,6 @@ from shop.orders.gateways import (
 from shop.orders.models import Order, Refund, RefundLine
 from shop.orders.payments import payment_succeeded
 from shop.orders.refunds import RefundError, refund_order
-from shop.orders.views import handle_gateway_event
 from shop.training.models import Transfer, TransferKind
 from tests.conftest import rolled_back
 from tests.orders.conftest import new_order, stocked_variant

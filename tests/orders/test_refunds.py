@@ -22,7 +22,7 @@ from shop.orders.payments import payment_succeeded
 from shop.orders.refunds import refund_order
 from shop.training.models import Transfer, TransferKind
 from tests.conftest import client_as, sign_in
-from tests.orders.conftest import intent, new_order, stocked_variant, stripe_event
+from tests.orders.conftest import intent, new_order, outcome_of, stocked_variant, stripe_event
 from tests.orders.test_payments import outbox, post_event
 
 PI = "pi_dash_1"
@@ -38,7 +38,7 @@ def _paid_stripe_order(client):
     )
     db.session.commit()
     paid = stripe_event("evt_pay", "payment_intent.succeeded", intent(PI, order.total))
-    assert post_event(client, paid).get_json()["outcome"] == "paid"
+    assert outcome_of(post_event(client, paid)) == "paid"
     return db.session.get(Order, order.id)
 
 
@@ -80,7 +80,7 @@ def test_a_dashboard_refund_of_todays_shape_is_booked_once_by_every_event(stripe
             stripe_event("evt_r1", "refund.created", refund_object("re_dash_1", 1000)),
             stripe_event("evt_u1", "refund.updated", refund_object("re_dash_1", 1000)),
         ]
-        outcomes = [post_event(client, e).get_json()["outcome"] for e in events + events[::-1]]
+        outcomes = [outcome_of(post_event(client, e)) for e in events + events[::-1]]
         found = db.session.get(Order, order.id)
         assert found.refunded_amount == 1000, outcomes
         assert found.refund_status == RefundStatus.PARTIAL and found.status == OrderStatus.PAID
@@ -312,8 +312,8 @@ def test_the_refund_service_books_against_the_totals_of_the_moment(app, ctx):
 def test_a_store_refund_whose_webhook_arrives_first_is_booked_once_as_planned(app, ctx):
     """Stripe may report the refund before the request that asked for it books it:
     the webhook books it from the plan the store put in the refund's metadata."""
+    from shop.orders.gateway_events import handle_gateway_event
     from shop.orders.gateways import GatewayEvent
-    from shop.orders.views import handle_gateway_event
 
     first, second = stocked_variant(price=1000), stocked_variant(price=1000)
     order = new_order([(first, 1), (second, 1)])
@@ -383,8 +383,8 @@ def test_a_refund_event_with_an_absurd_creation_time_is_booked_not_a_500(stripe_
 def test_a_store_refund_the_gateway_holds_as_pending_is_booked_only_when_it_succeeds(app, ctx):
     from dataclasses import replace
 
+    from shop.orders.gateway_events import handle_gateway_event
     from shop.orders.gateways import GatewayEvent
-    from shop.orders.views import handle_gateway_event
 
     variant, other = stocked_variant(price=1000), stocked_variant(price=1000)
     order = new_order([(variant, 1), (other, 1)])

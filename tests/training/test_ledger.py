@@ -97,9 +97,9 @@ def test_an_order_whose_payment_rolls_back_credits_nothing(app, ctx, monkeypatch
     db.session.commit()
 
     def broken_confirmation(_order):
-        raise RuntimeError("the mail template blew up after the shares were posted")
+        raise RuntimeError("the confirmation's job blew up after the shares were posted")
 
-    monkeypatch.setattr("shop.orders.notifications.confirmation_message", broken_confirmation)
+    monkeypatch.setattr("shop.orders.views.confirm_after_commit", broken_confirmation)
     client = app.test_client()
     with pytest.raises(RuntimeError, match="blew up"):
         client.post(f"/orders/{order.token}/pay", data={"card_number": "4242424242424242"})
