@@ -83,12 +83,13 @@ def test_not_ready_names_what_failed_and_never_its_address_or_password(
         migrated_app,
         MEDIA_ROOT=str(not_a_folder / "media"),
         CACHE_URL=f"redis://:{secret}@127.0.0.1:{_closed_port()}/0",
+        QUEUE_URL=f"redis://:{secret}@127.0.0.1:{_closed_port()}/0",
     )
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json == {
         "status": "unavailable",
-        "checks": {"database": "ok", "cache": "failed", "queue": "ok", "media": "failed"},
+        "checks": {"database": "ok", "cache": "failed", "queue": "failed", "media": "failed"},
     }
     body = response.get_data(as_text=True)
     assert secret not in body and "a-file" not in body and secret not in caplog.text
@@ -186,3 +187,14 @@ def test_a_request_id_is_kept_when_well_formed_and_made_otherwise(client):
         assert re.fullmatch(r"[0-9a-f]{32}", made), sent
     first, second = (client.get("/healthz").headers["X-Request-ID"] for _ in range(2))
     assert first != second
+
+
+def test_queue_depth_and_dead_jobs_are_reported(app, ctx):
+    from shop.jobs.models import DEAD, Job
+
+    client = app.test_client()
+    assert _sample(_scrape(client), "shop_queue_depth") is not None
+    before = _sample(_scrape(client), "shop_job_failures_total") or 0
+    ctx.add(Job(kind="email.confirmation", payload={"order_id": 1}, status=DEAD, attempts=10))
+    ctx.commit()
+    assert _sample(_scrape(client), "shop_job_failures_total") == before + 1

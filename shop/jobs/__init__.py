@@ -20,3 +20,25 @@ def init_jobs(app: Flask) -> None:
 
     init_engine(app)
     register_worker_command(app)
+    _report_to_operations()
+
+
+def _report_to_operations() -> None:
+    """/readyz fails while the queue engine does not answer; /metrics shows its depth
+    and the jobs that failed for good (both read at scrape, the same in every process)."""
+    from shop import metrics, readiness
+    from shop.jobs.engine import queue_depth
+    from shop.jobs.outbox import DEAD, counts
+
+    def queue_answers() -> None:
+        if queue_depth() is None:
+            raise ConnectionError("the queue engine did not answer")
+
+    readiness.register_check("queue", queue_answers)
+    metrics.register_source(
+        "shop_queue_depth", "Jobs waiting in the queue engine.", lambda: queue_depth() or 0
+    )
+    metrics.register_source(
+        "shop_job_failures", "Jobs dead after their last try.", lambda: counts()[DEAD],
+        kind="counter",
+    )  # fmt: skip
