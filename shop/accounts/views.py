@@ -84,8 +84,7 @@ class LoginForm(FlaskForm):
 @bp.route("/login", methods=["GET", "POST"])
 # Failed attempts only are counted; once over a limit, the attempt is refused before the
 # password is checked at all. See sign_in_limits for who is counted how.
-@limits.per_address
-@limits.per_account
+@limits.limited
 def login():
     form = LoginForm()
     if request.method == "GET":
