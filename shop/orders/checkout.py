@@ -67,20 +67,6 @@ def new_order_number() -> str:
     return "MK-" + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
 
 
-CHECKOUT_KEY = "checkout_key"  # in the session: which orders on the server are its own
-CHECKOUT_KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,32}")
-
-
-def session_checkout_key(session: MutableMapping) -> str:
-    """The browser session's checkout key: random, set once. Its unpaid orders carry it,
-    so the session's open orders are found on the server, and replaying an old cookie
-    finds them all the same."""
-    key = session.get(CHECKOUT_KEY)
-    if not isinstance(key, str) or not CHECKOUT_KEY_RE.fullmatch(key):
-        key = session[CHECKOUT_KEY] = secrets.token_urlsafe(16)
-    return key
-
-
 def _held(who, now: datetime) -> int:
     """Units held, and still running, for unpaid orders matching `who` (a condition)."""
     return db.session.scalar(
@@ -146,7 +132,7 @@ def place_order(
     the per-address cap; None where there is no client (commands, the demo).
     """
     now = now or utcnow()
-    key = session_checkout_key(cart)
+    key = carts.checkout_key(cart)
     release_expired(now, sorted(carts.read(cart)))
     own = db.session.scalars(
         select(Order.id).where(

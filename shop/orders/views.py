@@ -138,7 +138,7 @@ def _checkout_counters() -> list[Counter]:
     return [
         (current_app.config["CHECKOUT_LIMIT_PER_ADDRESS"], "checkout-address:" + client_digest()),
         (current_app.config["CHECKOUT_LIMIT_PER_SESSION"],
-         "checkout-session:" + checkout_service.session_checkout_key(session)),
+         "checkout-session:" + carts.checkout_key(session)),
     ]  # fmt: skip
 
 
