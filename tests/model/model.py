@@ -26,7 +26,7 @@ from shop.money import allocate
 # unexpired orders; the model's buyers all shop from one address).
 MAX_UNITS_PER_ORDER = 6
 MAX_HELD_UNITS_PER_SESSION = 8
-MAX_HELD_UNITS_PER_ADDRESS = 9
+MAX_HELD_UNITS_PER_ADDRESS = 6
 # An order holds its units RESERVATION after it was placed; once its payment starts, until
 # PAYMENT after it was placed (extended once, never a hold that already ran out).
 RESERVATION = timedelta(minutes=15)
