@@ -29,6 +29,9 @@ class ConfigError(RuntimeError):
 # 10 orders an hour x 10 units x a 15-minute hold = some 25 units at any moment.
 DEFAULT_MAX_UNITS_PER_ORDER = 10
 DEFAULT_MAX_HELD_UNITS_PER_SESSION = 20
+# Sessions are free to make (drop the cookie), so one address holds at most this many
+# units at once, whatever its sessions; above one session's cap, as an address may be shared.
+DEFAULT_MAX_HELD_UNITS_PER_ADDRESS = 30
 # Orders placed (not attempts refused); an address may be shared (an office, a campus).
 DEFAULT_CHECKOUT_LIMIT_PER_ADDRESS = "10 per hour"
 DEFAULT_CHECKOUT_LIMIT_PER_SESSION = "5 per hour"
@@ -108,6 +111,9 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "MAX_UNITS_PER_ORDER": _int("MAX_UNITS_PER_ORDER", DEFAULT_MAX_UNITS_PER_ORDER),
         "MAX_HELD_UNITS_PER_SESSION": _int(
             "MAX_HELD_UNITS_PER_SESSION", DEFAULT_MAX_HELD_UNITS_PER_SESSION
+        ),
+        "MAX_HELD_UNITS_PER_ADDRESS": _int(
+            "MAX_HELD_UNITS_PER_ADDRESS", DEFAULT_MAX_HELD_UNITS_PER_ADDRESS
         ),
         "CHECKOUT_LIMIT_PER_ADDRESS": os.environ.get(
             "CHECKOUT_LIMIT_PER_ADDRESS", DEFAULT_CHECKOUT_LIMIT_PER_ADDRESS
@@ -263,6 +269,7 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "PAYMENT_MINUTES": 30,
         "MAX_UNITS_PER_ORDER": DEFAULT_MAX_UNITS_PER_ORDER,
         "MAX_HELD_UNITS_PER_SESSION": DEFAULT_MAX_HELD_UNITS_PER_SESSION,
+        "MAX_HELD_UNITS_PER_ADDRESS": DEFAULT_MAX_HELD_UNITS_PER_ADDRESS,
         # Many test buyers share 127.0.0.1; the limit tests set their own.
         "CHECKOUT_LIMIT_PER_ADDRESS": "1000 per hour",
         "CHECKOUT_LIMIT_PER_SESSION": DEFAULT_CHECKOUT_LIMIT_PER_SESSION,

@@ -120,7 +120,7 @@ class PasswordForm(FlaskForm):
 
 @bp.post("/account/password")
 @login_required
-@limiter.limit(limits.SIGN_IN_LIMIT, deduct_when=limits.failed_sign_in)
+@limits.password_change_limited
 def change_password():
     form = PasswordForm()
     if form.validate_on_submit() and current_user.check_password(form.current.data):

@@ -1,6 +1,8 @@
 """How many failed sign-ins are allowed, counted per address and per account.
 
-Only failures count (a 401). Per address: the eleventh failure in a minute from one
+Only failures count (a 401), but each attempt takes its slot before the password is
+checked and gives it back when it succeeds (shop.rate_limits), so attempts sent at once
+never get more password checks than the limit. Per address: the eleventh failure in a minute from one
 address is refused, whatever the account. Per account: ten failures in a minute, from
 anywhere, shut the account to browsers and addresses that never signed in to it, but
 not to a browser holding its signed "known device" cookie, nor to an address it signed
@@ -19,6 +21,7 @@ from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from shop.extensions import limiter
+from shop.rate_limits import Counter, client_digest, counted
 
 SIGN_IN_LIMIT = "10 per minute"
 KNOWN_DEVICE_COOKIE = "known_device"
@@ -90,12 +93,18 @@ def remember_sign_in(user_id: int, response) -> None:
     )
 
 
-def per_address(view):
-    return limiter.limit(SIGN_IN_LIMIT, methods=["POST"], deduct_when=failed_sign_in)(view)
+def _sign_in_counters() -> list[Counter]:
+    counters = [(SIGN_IN_LIMIT, "sign-in-address:" + client_digest())]
+    if not signed_in_here_before():
+        counters.append((SIGN_IN_LIMIT, "sign-in-" + submitted_account()))
+    return counters
 
 
-def per_account(view):
-    return limiter.limit(
-        SIGN_IN_LIMIT, methods=["POST"], deduct_when=failed_sign_in,
-        key_func=submitted_account, exempt_when=signed_in_here_before,
-    )(view)  # fmt: skip
+def _password_change_counters() -> list[Counter]:
+    return [(SIGN_IN_LIMIT, "password-change-address:" + client_digest())]
+
+
+# Sign-in: per address and per account (unless this browser or address is known to it).
+limited = counted(_sign_in_counters, counts=failed_sign_in)
+# Changing one's password checks the current one: its failures count per address.
+password_change_limited = counted(_password_change_counters, counts=failed_sign_in)

@@ -20,6 +20,7 @@ from shop.accounts.emails import send_verification
 from shop.accounts.models import Role, User
 from shop.accounts.services import authenticate
 from shop.extensions import db, limiter, login_manager
+from shop.orders.cart import CHECKOUT_KEY
 from shop.orders.cart import SESSION_KEY as CART_KEY
 from shop.unit_of_work import abandon
 from shop.web import page_number
@@ -84,8 +85,7 @@ class LoginForm(FlaskForm):
 @bp.route("/login", methods=["GET", "POST"])
 # Failed attempts only are counted; once over a limit, the attempt is refused before the
 # password is checked at all. See sign_in_limits for who is counted how.
-@limits.per_address
-@limits.per_account
+@limits.limited
 def login():
     form = LoginForm()
     if request.method == "GET":
@@ -94,7 +94,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
-            sign_in(user)  # a new session: nothing fixed before it survives but the cart
+            sign_in(user)  # a new session: only the cart and its checkout key survive
             flash("You are signed in.", "success")
             response = redirect(safe_next(form.next.data) or _home_for(user))
             limits.remember_sign_in(user.id, response)
@@ -126,10 +126,9 @@ def logout():
 
 
 def sign_in(user: User) -> None:
-    cart = session.get(CART_KEY)
+    kept = {k: session[k] for k in (CART_KEY, CHECKOUT_KEY) if session.get(k)}
     session.clear()
-    if cart:
-        session[CART_KEY] = cart
+    session.update(kept)  # the cart, and the key its unpaid orders carry
     login_user(user)
 
 

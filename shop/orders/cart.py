@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
@@ -17,6 +19,8 @@ from shop.timeutil import utcnow
 from shop.web import signed_whole_number
 
 SESSION_KEY = "cart"
+CHECKOUT_KEY = "checkout_key"  # which orders on the server are this session's own
+CHECKOUT_KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,32}")
 MAX_LINES = 50
 MAX_QUANTITY = 99
 
@@ -81,6 +85,17 @@ def read(session: MutableMapping) -> dict[int, int]:
 
 def write(session: MutableMapping, cart: dict[int, int]) -> None:
     session[SESSION_KEY] = {str(k): v for k, v in cart.items() if v > 0}
+    checkout_key(session)  # a cookie that carries a cart carries its key (it may be replayed)
+
+
+def checkout_key(session: MutableMapping) -> str:
+    """The browser session's checkout key: random, set once, with the first cart. Its
+    unpaid orders carry it, so a session's open orders are found on the server, and a
+    replayed copy of an old cookie finds them all the same (shop.orders.checkout)."""
+    key = session.get(CHECKOUT_KEY)
+    if not isinstance(key, str) or not CHECKOUT_KEY_RE.fullmatch(key):
+        key = session[CHECKOUT_KEY] = secrets.token_urlsafe(16)
+    return key
 
 
 def parse_quantity(text: str | None) -> int:

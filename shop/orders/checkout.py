@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import selectinload
 
 from shop.catalog.models import StockMovement, StockMovementKind
@@ -67,23 +67,13 @@ def new_order_number() -> str:
     return "MK-" + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
 
 
-UNPAID_ORDERS_KEY = "unpaid_orders"  # in the session: its orders not paid yet
-
-
-def _session_unpaid(session: MutableMapping) -> list[int]:
-    ids = session.get(UNPAID_ORDERS_KEY) or []
-    return [i for i in ids if isinstance(i, int)]
-
-
-def _held_for_account(user_id: int | None, now: datetime) -> int:
-    """Units held for a signed-in buyer's unpaid orders from their other sessions."""
-    if user_id is None:
-        return 0
+def _held(who, now: datetime) -> int:
+    """Units held, and still running, for unpaid orders matching `who` (a condition)."""
     return db.session.scalar(
         select(func.coalesce(func.sum(Reservation.quantity), 0))
         .join(Order, Order.id == Reservation.order_id)
         .where(
-            Order.user_id == user_id,
+            who,
             Order.status == OrderStatus.PENDING_PAYMENT,
             Reservation.status == ReservationStatus.HELD,
             Reservation.expires_at >= now,
@@ -91,21 +81,33 @@ def _held_for_account(user_id: int | None, now: datetime) -> int:
     )
 
 
-def _check_hold_limits(units: int, user_id: int | None, now: datetime) -> None:
+def _check_hold_limits(
+    units: int, key: str, user_id: int | None, client: str | None, now: datetime
+) -> None:
     """Nobody holds much stock without paying: an order holds at most
-    MAX_UNITS_PER_ORDER units, and one buyer at most MAX_HELD_UNITS_PER_SESSION at
-    once (a session holds one unpaid order at a time, see place_order; an account
-    may have several sessions, so their holds are added up)."""
+    MAX_UNITS_PER_ORDER units; one buyer at most MAX_HELD_UNITS_PER_SESSION at once (a
+    session's new checkout replaces its unpaid orders, see place_order, but an account
+    may have several sessions, so their holds are added up); and one client address at
+    most MAX_HELD_UNITS_PER_ADDRESS, so a script that drops its cookie each time cannot
+    hold more than that either (an address may be shared, hence a larger cap)."""
     problem = carts.order_size_problem(units)
     if problem:
         raise CheckoutError(problem)
     per_buyer = current_app.config["MAX_HELD_UNITS_PER_SESSION"]
-    elsewhere = _held_for_account(user_id, now)
+    mine = Order.checkout_key == key
+    elsewhere = _held(mine if user_id is None else or_(mine, Order.user_id == user_id), now)
     if elsewhere + units > per_buyer:
         raise CheckoutError(
             f"{elsewhere} items are already held for another unpaid order of yours, and at most "
             f"{per_buyer} can be held for you at once; please pay for that order first, or wait "
             "until its hold runs out."
+        )
+    per_address = current_app.config["MAX_HELD_UNITS_PER_ADDRESS"]
+    if client and _held(Order.client_digest == client, now) + units > per_address:
+        raise CheckoutError(
+            "Too many items are held for unpaid orders placed from your network just now, so "
+            "this order was not placed and nothing is held. Please pay for an order you "
+            "left unpaid, or try again in a few minutes."
         )
 
 
@@ -117,17 +119,27 @@ def place_order(
     currency: str,
     now: datetime | None = None,
     user_id: int | None = None,
+    client: str | None = None,
 ) -> Order:
     """Create a pending order from the session cart and hold its stock.
 
     First, holds that ran out on these variants are released (with the rest of
     their orders' holds), and so are the holds of this session's earlier unpaid
-    orders: a new checkout replaces them (a buyer who comes back to change the
-    cart leaves the old order behind; nobody can pile up holds from one session).
+    orders, found on the server by the session's checkout key: a new checkout
+    replaces them (a buyer who comes back to change the cart leaves the old order
+    behind; nobody can pile up holds from one session, not by replaying its cookie
+    either). `client` is the digest of the buyer's address (shop.rate_limits), for
+    the per-address cap; None where there is no client (commands, the demo).
     """
     now = now or utcnow()
+    key = carts.checkout_key(cart)
     release_expired(now, sorted(carts.read(cart)))
-    end_unpaid(_session_unpaid(cart), OrderStatus.CANCELLED, "replaced by a newer checkout")
+    own = db.session.scalars(
+        select(Order.id).where(
+            Order.checkout_key == key, Order.status == OrderStatus.PENDING_PAYMENT
+        )
+    ).all()
+    end_unpaid(sorted(own), OrderStatus.CANCELLED, "replaced by a newer checkout")
     priced = carts.price(cart, currency)
     if priced.is_empty:
         raise CheckoutError("Your cart is empty.")
@@ -138,12 +150,14 @@ def place_order(
         raise CheckoutError("Please choose a shipping method.")
     if {line.currency for line in priced.lines} != {priced.currency}:
         raise CheckoutError("Your cart mixes currencies; please contact us.")
-    _check_hold_limits(priced.item_count, user_id, now)
+    _check_hold_limits(priced.item_count, key, user_id, client, now)
 
     variant_ids = sorted(line.variant_id for line in priced.lines)
     minutes = current_app.config["RESERVATION_MINUTES"]
     order = Order(
         user_id=user_id,
+        checkout_key=key,
+        client_digest=client,
         number=new_order_number(),
         token=secrets.token_urlsafe(32),
         email=buyer.email,
@@ -200,7 +214,6 @@ def place_order(
     )  # fmt: skip
     db.session.execute(insert(StockMovement), movements)
     db.session.execute(insert(Reservation), reservations)
-    cart[UNPAID_ORDERS_KEY] = [order.id]
     return order
 
 

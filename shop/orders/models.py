@@ -110,6 +110,11 @@ class Order(db.Model):
     # The customer account the order belongs to: set at checkout when signed in, or when
     # a customer with this verified email claims it. Guests reach it by token only.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, nullable=True)
+    # Where an unpaid order came from, kept on the server (a replayed session cookie
+    # cannot hide it): the browser session's random checkout key, and a keyed digest of
+    # the client's address (never the address). See shop.orders.checkout's hold limits.
+    checkout_key: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    client_digest: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
     reserved_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 
 from babel import Locale
 from flask import (
@@ -29,7 +28,7 @@ from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from shop.database import begin_writing
-from shop.extensions import csrf, db, limiter
+from shop.extensions import csrf, db
 from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
 from shop.orders import gateway_events, payments, shares
@@ -37,6 +36,7 @@ from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gate
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notifications import confirm_after_commit
 from shop.orders.states import PAID_STATES
+from shop.rate_limits import Counter, client_digest, counted
 from shop.unit_of_work import abandon, keep_on_refusal
 from shop.web import whole_number
 
@@ -129,20 +129,21 @@ def _checkout_form() -> CheckoutForm:
     return form
 
 
-def _checkout_session_key() -> str:
-    """This browser session, for the per-session checkout limit (a random id in the
-    signed session cookie; a client that drops cookies meets the per-address limit)."""
-    key = session.get("checkout_key")
-    if not isinstance(key, str):
-        key = session["checkout_key"] = secrets.token_urlsafe(12)
-    return "checkout-session:" + key
+def _checkout_counters() -> list[Counter]:
+    """Per address and per browser session (its checkout key; a client that drops
+    cookies meets the per-address limit)."""
+    return [
+        (current_app.config["CHECKOUT_LIMIT_PER_ADDRESS"], "checkout-address:" + client_digest()),
+        (current_app.config["CHECKOUT_LIMIT_PER_SESSION"],
+         "checkout-session:" + carts.checkout_key(session)),
+    ]  # fmt: skip
 
 
 def _order_placed(response) -> bool:
     return response.status_code == 302 and "/pay" in response.location
 
 
-def _too_many_checkouts(_limit):
+def _too_many_checkouts():
     return make_response(render_template(
         "error.html", code=429, title="Too many checkouts",
         message="Too many orders were started from here in a short time, so this one was not "
@@ -152,17 +153,9 @@ def _too_many_checkouts(_limit):
 
 
 @bp.route("/checkout", methods=["GET", "POST"])
-# Orders placed count (a form sent back with mistakes does not): per address and per
-# session, limits from CHECKOUT_LIMIT_PER_* (counters in RATELIMIT_STORAGE_URI).
-@limiter.limit(
-    lambda: current_app.config["CHECKOUT_LIMIT_PER_ADDRESS"],
-    methods=["POST"],
-    deduct_when=_order_placed,
-    on_breach=_too_many_checkouts,
-)
-@limiter.limit(lambda: current_app.config["CHECKOUT_LIMIT_PER_SESSION"], methods=["POST"],
-               deduct_when=_order_placed, on_breach=_too_many_checkouts,
-               key_func=_checkout_session_key)  # fmt: skip
+# Orders placed count (a form sent back with mistakes does not), limits from
+# CHECKOUT_LIMIT_PER_*; each checkout takes its slot before placing (shop.rate_limits).
+@counted(_checkout_counters, counts=_order_placed, refused=_too_many_checkouts)
 def checkout():
     if not carts.read(session):
         flash("Your cart is empty.", "error")
@@ -184,6 +177,7 @@ def checkout():
             order = checkout_service.place_order(
                 session, buyer, gateway_name=gateway().name, currency=_store_currency(),
                 user_id=current_user.id if current_user.is_authenticated else None,
+                client=client_digest(),
             )  # fmt: skip
         except checkout_service.CheckoutError as exc:
             abandon()

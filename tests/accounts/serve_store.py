@@ -1,12 +1,14 @@
 """Serve a store in its own process (for tests of what several processes share).
 
 Reads DB_URL, MEDIA_ROOT, RATELIMIT_STORAGE_URI, RATELIMIT_KEY_PREFIX and (optional)
-TRUSTED_PROXIES from the environment, binds 127.0.0.1 on a free port, prints it, and serves until killed
-or until its parent (the test) goes away.
+TRUSTED_PROXIES and STORE_SETTINGS (JSON: more settings) from the environment, binds
+127.0.0.1 on a free port, prints it, and serves until killed or until its parent (the
+test) goes away.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -35,6 +37,7 @@ def main() -> None:
             RATELIMIT_STORAGE_URI=os.environ["RATELIMIT_STORAGE_URI"],
             RATELIMIT_KEY_PREFIX=os.environ["RATELIMIT_KEY_PREFIX"],
             TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0")),
+            **json.loads(os.environ.get("STORE_SETTINGS", "{}")),
         )
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)

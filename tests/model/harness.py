@@ -40,6 +40,7 @@ def store_settings(app):
     hold lengths the model expects (see model.MAX_UNITS_PER_ORDER, model.PAYMENT)."""
     from shop.extensions import limiter
     from tests.model.model import (
+        MAX_HELD_UNITS_PER_ADDRESS,
         MAX_HELD_UNITS_PER_SESSION,
         MAX_UNITS_PER_ORDER,
         PAYMENT,
@@ -50,6 +51,7 @@ def store_settings(app):
         "RATELIMIT_ENABLED": False,
         "MAX_UNITS_PER_ORDER": MAX_UNITS_PER_ORDER,
         "MAX_HELD_UNITS_PER_SESSION": MAX_HELD_UNITS_PER_SESSION,
+        "MAX_HELD_UNITS_PER_ADDRESS": MAX_HELD_UNITS_PER_ADDRESS,
         "RESERVATION_MINUTES": RESERVATION // timedelta(minutes=1),
         "PAYMENT_MINUTES": PAYMENT // timedelta(minutes=1),
     }

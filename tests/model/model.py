@@ -23,9 +23,11 @@ from datetime import date, datetime, timedelta
 from shop.money import allocate
 
 # Anyone may hold stock while paying, but not all of it (defect 10): caps the store
-# must keep, per order and per shopping session (held units of unexpired orders).
+# must keep, per order, per shopping session and per client address (held units of
+# unexpired orders; the model's buyers all shop from one address).
 MAX_UNITS_PER_ORDER = 6
 MAX_HELD_UNITS_PER_SESSION = 8
+MAX_HELD_UNITS_PER_ADDRESS = 6
 # An order holds its units RESERVATION after it was placed; once its payment starts, until
 # PAYMENT after it was placed (extended once, never a hold that already ran out).
 RESERVATION = timedelta(minutes=15)
@@ -239,14 +241,23 @@ class StoreModel:
 
     def checkout_allowed(self, buyer: int, now: datetime, caps: bool = True) -> bool:
         """A checkout ends what it replaces, then must find the cart's units available,
-        within the caps."""
+        within the caps: the address's cap counts the other sessions' running holds."""
         cart = self.carts[buyer]
         freed = self.replaced_by_checkout(buyer, now)
         free = {v: self.available(v) + sum(o.units().get(v, 0) for o in freed) for v in cart}
         if any(q > free[v] for v, q in cart.items()):
             return False
         units = sum(cart.values())
-        return not caps or (units <= MAX_UNITS_PER_ORDER and units <= MAX_HELD_UNITS_PER_SESSION)
+        others = sum(
+            sum(o.units().values())
+            for o in self.orders.values()
+            if o.payment == "pending" and o.expires_at > now and o not in freed
+        )
+        return not caps or (
+            units <= MAX_UNITS_PER_ORDER
+            and units <= MAX_HELD_UNITS_PER_SESSION
+            and others + units <= MAX_HELD_UNITS_PER_ADDRESS
+        )
 
     def cart_allowed(self, buyer: int, variant_id: int, quantity: int, now: datetime,
                      caps: bool = True) -> bool:  # fmt: skip
