@@ -121,6 +121,13 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Rendered public pages: in each process when empty, shared in Redis (redis://...).
+        "CACHE_URL": os.environ.get("CACHE_URL", "").strip(),
+        "CACHE_KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "shop:"),
+        # Benchmarks only (bench/catalog_pages.py): a request carrying this header is
+        # answered as on a cache miss, to measure cold pages on the same server. Empty
+        # (the default) turns it off: no visitor can make the store render on demand.
+        "PAGE_CACHE_COLD_HEADER": os.environ.get("PAGE_CACHE_COLD_HEADER", "").strip(),
         # How many reverse proxies stand in front (their X-Forwarded-* headers are trusted).
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
@@ -245,6 +252,7 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "MAIL_DEFAULT_SENDER": "shop@madeknown.example",
         "MAIL_OUTBOX": str(Path(media_root).parent / "outbox"),
         "RATELIMIT_STORAGE_URI": "memory://",
+        "CACHE_URL": "",
         "TRUSTED_PROXIES": 0,
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,

@@ -13,6 +13,7 @@ from shop.orders.models import (
     RefundLine,
     Reservation,
 )
+from shop.page_cache.version import StorefrontVersion
 from shop.provenance.models import Batch, BatchMaker, Trainee, VettingEvent, Workshop
 from shop.training.models import DevelopmentGoal, LedgerAccount, Transfer, Withdrawal
 
@@ -34,6 +35,7 @@ __all__ = [
     "RefundLine",
     "Reservation",
     "StockMovement",
+    "StorefrontVersion",
     "Trainee",
     "Transfer",
     "User",

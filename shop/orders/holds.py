@@ -29,6 +29,12 @@ from shop.catalog.services import move_stock, register_lapsed_holds
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus, Reservation, ReservationStatus
 from shop.orders.states import transition
+from shop.page_cache.version import register_lapsed_hold_count
+
+
+def _lapsed(now):
+    """A hold that ran out before `now` and still holds its units."""
+    return (Reservation.status == ReservationStatus.HELD) & (Reservation.expires_at < now)
 
 
 def lapsed_units(variant_id, now: datetime):
@@ -36,20 +42,22 @@ def lapsed_units(variant_id, now: datetime):
     before `now`; a correlated subquery, so listings count them in the same statement."""
     return (
         select(func.coalesce(func.sum(Reservation.quantity), 0))
-        .where(
-            Reservation.variant_id == variant_id,
-            Reservation.status == ReservationStatus.HELD,
-            Reservation.expires_at < now,
-        )
+        .where(Reservation.variant_id == variant_id, _lapsed(now))
         .correlate_except(Reservation)
         .scalar_subquery()
     )
 
 
+def lapsed_hold_count(now):
+    """SQL: how many holds ran out before `now` (what cached pages are keyed on)."""
+    return select(func.count(Reservation.id)).where(_lapsed(now)).scalar_subquery()
+
+
 def init_holds() -> None:
     """Tell the catalog (which shows stock but knows nothing of orders) how to count
-    units whose hold ran out."""
+    units whose hold ran out, and the page cache when a hold running out changes them."""
     register_lapsed_holds(lapsed_units)
+    register_lapsed_hold_count(lapsed_hold_count)
 
 
 def hold_for_payment(order: Order, now: datetime) -> None:
