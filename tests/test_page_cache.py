@@ -249,3 +249,85 @@ def test_the_token_changes_only_with_what_public_pages_show(app, ctx):
     db.session.get(Variant, product.variants[0].id).price = 2500
     db.session.commit()
     assert version.current() != before
+
+
+@pytest.fixture
+def two_hosts(tmp_path):
+    """Two app instances (two hosts) on one database and one Redis, each with its own
+    in-process cache; Redis keys under a prefix of this test's own, removed afterwards."""
+    import secrets
+
+    import redis
+    from flask_migrate import upgrade
+
+    from shop import create_app
+    from shop.config import config_for_tests
+    from tests.conftest import empty_database
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"needs Redis on 127.0.0.1:6379 ({exc})")
+    prefix = f"test-{secrets.token_hex(6)}:"
+    with empty_database(tmp_path, "hosts.db") as database:
+        apps = [
+            create_app(
+                config_for_tests(
+                    database, str(tmp_path / f"media{i}"), CACHE_URL=url, CACHE_KEY_PREFIX=prefix
+                )
+            )
+            for i in (1, 2)
+        ]
+        with apps[0].app_context():
+            upgrade()
+        try:
+            yield apps
+        finally:
+            for each in apps:
+                with each.app_context():
+                    db.session.remove()
+                    db.engine.dispose()
+            shared = redis.Redis.from_url(url)
+            for key in shared.scan_iter(f"{prefix}*"):
+                shared.delete(key)
+
+
+def test_a_change_made_on_one_host_shows_on_the_others_next_view(two_hosts):
+    from sqlalchemy import event
+
+    one, other = two_hosts
+    with one.app_context():
+        product, _ = _shop(stock=10)
+        slug, variant_id = product.slug, product.variants[0].id
+        admin = client_as(one, "admin")
+    here, there = one.test_client(), other.test_client()
+    first = there.get(f"/products/{slug}")
+    assert _availability(there, slug) == "In stock"
+
+    with one.app_context():
+        engine = db.engine
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    assert _availability(here, slug) == "In stock"
+    event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1  # the version: the page was rendered on the other host
+
+    admin.post(f"/admin/stock/{variant_id}/adjust", data={"quantity": "-7", "reason": "Stocktake"})
+    assert (
+        there.get(f"/products/{slug}", headers={"If-None-Match": first.headers["ETag"]}).status_code
+        == 200
+    )
+    assert _availability(there, slug) == "Only 3 left"
+
+    buyer = one.test_client()
+    buyer.post("/cart/add", data={"variant_id": variant_id, "quantity": "2"})
+    placed = buyer.post("/checkout", data=CHECKOUT)
+    buyer.post(placed.headers["Location"], data={"card_number": "4242 4242 4242 4242"})
+    assert _availability(there, slug) == "Only 1 left"
+    assert _availability(here, slug) == "Only 1 left"
