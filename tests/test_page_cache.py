@@ -4,6 +4,7 @@ change rolled back never does, and nothing personal is kept or shared."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 
@@ -264,7 +265,7 @@ def two_hosts(tmp_path):
     from shop.config import config_for_tests
     from tests.conftest import empty_database
 
-    url = "redis://127.0.0.1:6379/0"
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
