@@ -29,6 +29,7 @@ size names it); see `current()`.
 from __future__ import annotations
 
 import secrets
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 
@@ -89,24 +90,25 @@ def _version_statement() -> Select:
     global _statement
     if _statement is None:
         now = bindparam("now", type_=DateTime(timezone=True))
-        _statement = select(StorefrontVersion.token, _lapsed_hold_count(now).label("lapsed")).where(
-            StorefrontVersion.id == 1
+        # Table columns, not the ORM's: a plain Core statement costs half as much to run.
+        table = StorefrontVersion.__table__
+        _statement = select(table.c.token, _lapsed_hold_count(now).label("lapsed")).where(
+            table.c.id == 1
         )
     return _statement
 
 
-_migrated: set[str] = set()
+_migrated: weakref.WeakSet = weakref.WeakSet()  # engines known to have the table
 
 
 def _table_exists(session: Session) -> bool:
     """False on a database the migration has not reached yet (the migration tests
     write through the models at older revisions): then nothing is cached or written."""
     connection = session.connection()
-    url = str(connection.engine.url)
-    if url in _migrated:
+    if connection.engine in _migrated:
         return True
     if inspect(connection).has_table(StorefrontVersion.__tablename__):
-        _migrated.add(url)
+        _migrated.add(connection.engine)
         return True
     return False
 
