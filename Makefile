@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app app
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run serve test lint install clean bench
+.PHONY: run serve test lint install clean bench bench-pages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: $(STAMP)
 BENCH_TRANSFERS ?= 1000000
 bench: $(STAMP)
 	$(BIN)/python bench/staff_balances.py --transfers $(BENCH_TRANSFERS)
+	$(BIN)/python bench/catalog_pages.py
+
+# The public pages as a share of /healthz on one gunicorn, cold and warm (wrk if installed).
+bench-pages: $(STAMP)
+	$(BIN)/python bench/catalog_pages.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -93,6 +93,10 @@ def _init_extensions(app: Flask) -> None:
     init_holds()
     init_training(app)
 
+    from shop.page_cache.pages import init_page_cache
+
+    init_page_cache(app, ROOT)
+
 
 def _register_blueprints(app: Flask) -> None:
     from shop.accounts import password_views  # noqa: F401  (adds its routes to accounts)

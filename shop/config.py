@@ -127,6 +127,13 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Rendered public pages: in each process when empty, shared in Redis (redis://...).
+        "CACHE_URL": os.environ.get("CACHE_URL", "").strip(),
+        "CACHE_KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "shop:"),
+        # Benchmarks only (bench/catalog_pages.py): a request carrying this header is
+        # answered as on a cache miss, to measure cold pages on the same server. Empty
+        # (the default) turns it off: no visitor can make the store render on demand.
+        "PAGE_CACHE_COLD_HEADER": os.environ.get("PAGE_CACHE_COLD_HEADER", "").strip(),
         # How many reverse proxies stand in front (their X-Forwarded-* headers are trusted).
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # Bearer token for /metrics; without one, /metrics exists only in development.
@@ -288,6 +295,7 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "JOB_RETRY_MAX_SECONDS": 3600,
         "JOB_MAX_ATTEMPTS": 10,
         "JOB_PERIODIC_SECONDS": 60,
+        "CACHE_URL": "",
         "TRUSTED_PROXIES": 0,
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,

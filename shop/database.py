@@ -90,8 +90,19 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
-def contains_text(*columns, text: str):
-    """A case-insensitive "contains `text`" over any of `columns`, with LIKE's own
-    characters (% _ \\) in the text matched literally, never as wildcards."""
+def contains_pattern(text: str) -> str:
+    """The LIKE pattern for "contains `text`", with LIKE's own characters (% _ \\) in
+    the text matched literally, never as wildcards."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return or_(*(column.ilike(f"%{escaped}%", escape="\\") for column in columns))
+    return f"%{escaped}%"
+
+
+def matches_pattern(*columns, pattern):
+    """Any of `columns` matches the LIKE `pattern` (a value or a bind parameter made
+    from contains_pattern()), case-insensitively."""
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def contains_text(*columns, text: str):
+    """A case-insensitive "contains `text`" over any of `columns`."""
+    return matches_pattern(*columns, pattern=contains_pattern(text))

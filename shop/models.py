@@ -14,6 +14,7 @@ from shop.orders.models import (
     RefundLine,
     Reservation,
 )
+from shop.page_cache.version import StorefrontVersion
 from shop.provenance.models import Batch, BatchMaker, Trainee, VettingEvent, Workshop
 from shop.training.models import DevelopmentGoal, LedgerAccount, Transfer, Withdrawal
 
@@ -36,6 +37,7 @@ __all__ = [
     "RefundLine",
     "Reservation",
     "StockMovement",
+    "StorefrontVersion",
     "Trainee",
     "Transfer",
     "User",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from shop.catalog import services
+from shop.catalog import storefront as services
 from shop.catalog.models import ProductStatus
+from shop.page_cache.pages import public_page
 from shop.provenance.services import current_batch, public_workshop
 from shop.visibility import public_view
 from shop.web import page_number
@@ -18,6 +19,10 @@ MAX_SEARCH_LENGTH = 100
 
 @bp.get("/")
 def home():
+    return public_page("home", "", _home)
+
+
+def _home() -> str:
     featured = services.product_cards(
         services.product_cards_query(featured_only=True), FEATURED_ON_HOME
     )
@@ -33,8 +38,17 @@ def products():
     sort = request.args.get("sort", services.DEFAULT_SORT)
     if sort not in services.SORTS:
         sort = services.DEFAULT_SORT
+    page, per_page = page_number(), current_app.config["PRODUCTS_PER_PAGE"]
+    return public_page(
+        "products",
+        (category, text, sort, page, per_page),
+        lambda: _products(category, text, sort, page, per_page),
+    )
+
+
+def _products(category: str | None, text: str | None, sort: str, number: int, per_page: int):
     stmt = services.product_cards_query(category_slug=category, text=text, sort=sort)
-    page = services.product_page(stmt, page_number(), current_app.config["PRODUCTS_PER_PAGE"])
+    page = services.product_page(stmt, number, per_page)
     return render_template(
         "catalog/products.html",
         page=page,
@@ -48,6 +62,10 @@ def products():
 
 @bp.get("/products/<slug>")
 def product(slug: str):
+    return public_page("product", slug, lambda: _product(slug))
+
+
+def _product(slug: str) -> str:
     item = services.product_for_page(slug)
     if item is None:
         abort(404)

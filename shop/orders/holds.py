@@ -30,28 +30,39 @@ from shop.extensions import db
 from shop.jobs import periodic
 from shop.orders.models import Order, OrderStatus, Reservation, ReservationStatus
 from shop.orders.states import transition
+from shop.page_cache.version import register_lapsed_hold_count
 from shop.timeutil import utcnow
+
+_HOLDS = Reservation.__table__  # plain table columns: these run on every page view
+
+
+def _lapsed(now):
+    """A hold that ran out before `now` and still holds its units."""
+    return (_HOLDS.c.status == ReservationStatus.HELD) & (_HOLDS.c.expires_at < now)
 
 
 def lapsed_units(variant_id, now: datetime):
     """SQL: the units of `variant_id` (a column or value) held by holds that ran out
     before `now`; a correlated subquery, so listings count them in the same statement."""
     return (
-        select(func.coalesce(func.sum(Reservation.quantity), 0))
-        .where(
-            Reservation.variant_id == variant_id,
-            Reservation.status == ReservationStatus.HELD,
-            Reservation.expires_at < now,
-        )
-        .correlate_except(Reservation)
+        select(func.coalesce(func.sum(_HOLDS.c.quantity), 0))
+        .where(_HOLDS.c.variant_id == variant_id, _lapsed(now))
+        .correlate_except(_HOLDS)
         .scalar_subquery()
     )
 
 
+def lapsed_hold_count(now):
+    """SQL: how many holds ran out before `now` (what cached pages are keyed on)."""
+    return select(func.count(_HOLDS.c.id)).where(_lapsed(now)).scalar_subquery()
+
+
 def init_holds() -> None:
     """Tell the catalog (which shows stock but knows nothing of orders) how to count
-    units whose hold ran out, and the worker to release them periodically."""
+    units whose hold ran out, the page cache when a hold running out changes them, and
+    the worker to release them periodically."""
     register_lapsed_holds(lapsed_units)
+    register_lapsed_hold_count(lapsed_hold_count)
     periodic("release_expired_holds", lambda: release_expired(utcnow()))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from babel import Locale
 from sqlalchemy import select
@@ -87,7 +88,13 @@ def summary_for(workshop: Workshop, interval_days: int) -> VettingSummary:
 def country_name(code: str | None, locale: str = "en_US") -> str | None:
     if not code:
         return None
-    return Locale.parse(locale).territories.get(code.upper(), code.upper())
+    return _territories(locale).get(code.upper(), code.upper())
+
+
+@lru_cache(maxsize=16)
+def _territories(locale: str):
+    # Locale.parse per product card was a twentieth of a listing's time.
+    return Locale.parse(locale).territories
 
 
 def public_workshop(workshop: Workshop, interval_days: int, locale: str = "en_US"):

@@ -7,7 +7,8 @@ import io
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template
 
-from shop.catalog import services as catalog
+from shop.catalog import storefront as catalog
+from shop.page_cache.pages import public_page
 from shop.provenance import services
 from shop.visibility import public_view
 from shop.web import public_url
@@ -25,12 +26,20 @@ def _public(workshop):
 
 @bp.get("/workshops")
 def workshops():
+    return public_page("workshops", "", _workshops)
+
+
+def _workshops() -> str:
     listed = [_public(w) for w in services.workshops_for_listing()]
     return render_template("provenance/workshops.html", workshops=listed)
 
 
 @bp.get("/workshops/<slug>")
 def workshop(slug: str):
+    return public_page("workshop", slug, lambda: _workshop(slug))
+
+
+def _workshop(slug: str) -> str:
     found = services.workshop_by_slug(slug)
     if found is None:
         abort(404)
@@ -49,6 +58,10 @@ def batch_url(code: str) -> str:
 
 @bp.get("/p/<code>")
 def batch(code: str):
+    return public_page("batch", code, lambda: _batch(code))
+
+
+def _batch(code: str) -> str:
     found = services.batch_for_page(code)
     if found is None:
         abort(404)

@@ -29,6 +29,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from shop.audit.services import STAFF_AREA, audit_page, record
 from shop.extensions import db
 from shop.money import MoneyError, parse_major
+from shop.page_cache.pages import public_page
 from shop.provenance.models import Trainee
 from shop.staff import staff
 from shop.training import impact as public_impact
@@ -121,6 +122,10 @@ class CorrectionForm(PrefixedForm):
 
 @bp.get("/impact")
 def impact():
+    return public_page("impact", "", _impact)
+
+
+def _impact() -> str:
     summary = public_impact.impact()
     return render_template(
         "training/impact.html",

@@ -20,7 +20,7 @@ def _columns() -> set[str]:
 def test_migration_0014_adds_the_checkout_key_and_client_digest(database, tmp_path):
     app = create_app(config_for_tests(database, str(tmp_path / "media")))
     with app.app_context():
-        upgrade(revision="0011")
+        upgrade(revision="0013")
         db.session.execute(ORDER, {"n": "MK-OLD", "status": "pending_payment", "refunded": 0,
                                    "tracking": ""})  # fmt: skip
         db.session.commit()
@@ -36,7 +36,7 @@ def test_migration_0014_adds_the_checkout_key_and_client_digest(database, tmp_pa
         db.session.commit()
         db.session.close()
 
-        downgrade(revision="0011")
+        downgrade(revision="0013")
         assert {"checkout_key", "client_digest"}.isdisjoint(_columns())
         row = db.session.execute(text("SELECT number, status, total FROM orders")).one()
         assert tuple(row) == ("MK-OLD", "pending_payment", 1000)

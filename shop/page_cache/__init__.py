@@ -1,0 +1,1 @@
+"""Public pages kept rendered, and the version that says when they change."""

@@ -1,0 +1,179 @@
+"""Public pages served from the page cache, with ETags and 304s.
+
+A public page (home, the listing, a product, the workshops, a batch record, /impact) is
+two kinds of HTML: what every visitor sees (the catalog, the workshop, the stock shown),
+and what is this visitor's own (the header's cart count and account links, flashed
+messages, the form token). The first is rendered once per storefront version and kept
+in the page cache, with marks where the second goes; each view fills the marks in for
+its visitor. So nothing personal is ever stored, and a hit costs one SQL statement (the
+version) and a few string replacements.
+
+Its ETag names the storefront version, the page, and what the visitor's parts show, so
+it changes whenever anything on the page does: a browser that sends it back gets a 304
+without any rendering. Responses say `Cache-Control: private, no-cache` and
+`Vary: Cookie`: the header and the form token are personal, so no shared cache (a proxy,
+a CDN) may keep them, and a browser must ask again each time (stock shown is never older
+than the last sale). No Last-Modified: its one-second resolution cannot tell apart two
+changes within a second, and the visitor's parts have no modification time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    get_flashed_messages,
+    render_template,
+    request,
+    session,
+)
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+from shop.extensions import db
+from shop.page_cache import version
+from shop.page_cache.store import PageStore
+from shop.timeutil import utcnow
+
+# HTML comments: anything a user typed is escaped on the way into a page, so no product
+# text can contain one of these marks.
+MARKS = {
+    "nav": Markup("<!--shop:visitor-nav-->"),
+    "flashes": Markup("<!--shop:flashes-->"),
+}
+TOKEN_MARK = "<!--shop:form-token-->"  # noqa: S105 (a mark, not a secret)
+PUBLIC_CACHE_CONTROL = "private, no-cache"
+PRIVATE_CACHE_CONTROL = "no-store"
+DEFAULT_TOKEN_SECONDS = 3600  # Flask-WTF's WTF_CSRF_TIME_LIMIT default
+
+
+def init_page_cache(app: Flask, root: Path) -> None:
+    app.extensions["page_cache"] = PageStore(
+        app.config.get("CACHE_URL") or "", app.config.get("CACHE_KEY_PREFIX") or "shop:"
+    )
+    app.extensions["page_cache_release"] = _release(app, root)
+    app.extensions["page_cache_navs"] = {}
+    version.track_changes(db.session.session_factory.class_)
+    app.add_template_global(MARKS, "page_marks")
+
+    @app.after_request
+    def personal_pages_are_not_stored(response: Response) -> Response:
+        # Every other HTML page (cart, checkout, account, admin, staff, forms) is
+        # someone's own, or carries a form token: no cache anywhere keeps it.
+        if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = PRIVATE_CACHE_CONTROL
+        return response
+
+
+def page_store(app: Flask | None = None) -> PageStore:
+    return (app or current_app).extensions["page_cache"]
+
+
+def _release(app: Flask, root: Path) -> str:
+    """What the HTML is made from besides the data: the templates, the code and the
+    settings pages show. A new deployment changes it, so no ETag outlives one."""
+    digest = hashlib.sha256()
+    for folder, pattern in ((root / "templates", "**/*.html"), (root / "shop", "**/*.py")):
+        for path in sorted(folder.glob(pattern)):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    for name in ("STORE_NAME", "STORE_LOCALE", "STORE_CURRENCY", "PUBLIC_BASE_URL"):
+        digest.update(f"{name}={app.config.get(name)}".encode())
+    digest.update(str(app.config.get("VETTING_VISIT_INTERVAL_DAYS")).encode())
+    return digest.hexdigest()[:16]
+
+
+def _visitor() -> tuple:
+    """What this visitor's parts of a page show (never who they are)."""
+    from shop.orders.cart import read
+
+    cart_count = sum(read(session).values())
+    roles = tuple(sorted(current_user.role_names)) if current_user.is_authenticated else None
+    return cart_count, roles
+
+
+def _token_part() -> str:
+    """The form token in a page: its session secret and its age. A page older than half
+    the token's lifetime is not revalidated, so its form never turns up expired."""
+    secret = session.get("csrf_token") or ""
+    lifetime = current_app.config.get("WTF_CSRF_TIME_LIMIT") or DEFAULT_TOKEN_SECONDS
+    return (
+        f"{hashlib.sha256(secret.encode()).hexdigest()[:12]}.{int(time.time() // (lifetime / 2))}"
+    )
+
+
+def _etag(page_key: str, visitor: tuple) -> str:
+    text = f"{page_key}|{visitor}|{_token_part()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _nav(visitor: tuple) -> str:
+    """The header's links for this kind of visitor (kept per cart count and roles)."""
+    navs = current_app.extensions["page_cache_navs"]
+    html = navs.get(visitor)
+    if html is None:
+        html = _without_token(render_template("_visitor_nav.html"))
+        if len(navs) < 1000:
+            navs[visitor] = html
+    return html
+
+
+def _without_token(html: str) -> str:
+    token = g.get("csrf_token")
+    return html.replace(token, TOKEN_MARK) if token else html
+
+
+def _fill(html: str, visitor: tuple) -> str:
+    html = html.replace(MARKS["nav"], _nav(visitor), 1)
+    flashes = ""
+    if "_flashes" in session:
+        flashes = render_template("_flashes.html", messages=get_flashed_messages(True))
+    html = html.replace(MARKS["flashes"], flashes, 1)
+    if TOKEN_MARK in html:
+        html = html.replace(TOKEN_MARK, generate_csrf())
+    return html
+
+
+def public_page(name: str, key: object, render: Callable[[], str]) -> Response:
+    """Answer a GET for a public page: a 304 when the browser's copy is current, the
+    cached page when there is one, else `render()` (a render_template call) kept for
+    the next visitor. `key` names the page among those of `name` (its slug, the
+    listing's filters and page number)."""
+    current = version.current()
+    if not current or version.changed(db.session):
+        # No version yet (an unmigrated database), or this very unit has written what
+        # pages show and not committed it: its view of the data is nobody else's.
+        return Response(render(), mimetype="text/html")
+    # The day too: what is overdue, the months /impact charts, move with the calendar.
+    release = current_app.extensions["page_cache_release"]
+    page_key = f"{release}:{name}:{key}:{current}:{utcnow().date()}"
+    visitor = _visitor()
+    flashing = "_flashes" in session
+    cold_header = current_app.config.get("PAGE_CACHE_COLD_HEADER")
+    cold = bool(cold_header) and cold_header in request.headers
+    if not (flashing or cold) and request.if_none_match.contains_weak(_etag(page_key, visitor)):
+        response = Response(status=304)
+    else:
+        store = page_store()
+        html = None if cold else store.get(page_key)
+        if html is None:
+            g.shop_page_shell = True
+            try:
+                html = _without_token(render())
+            finally:
+                g.shop_page_shell = False
+            store.set(page_key, html)
+        response = Response(_fill(html, visitor), mimetype="text/html")
+    # After the fill: a first visit's form token made the session its ETag names.
+    response.set_etag(_etag(page_key, visitor))
+    response.headers["Cache-Control"] = PUBLIC_CACHE_CONTROL
+    response.vary.add("Cookie")
+    return response
