@@ -36,7 +36,13 @@ from shop.extensions import csrf, db, limiter
 from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
 from shop.orders import payments, refunds, shares
-from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
+from shop.orders.gateways import (
+    DummyGateway,
+    GatewayError,
+    MalformedEvent,
+    StripeGateway,
+    gateway,
+)
 from shop.orders.models import Order, OrderStatus, Payment, RefundStatus
 from shop.orders.notifications import confirm_after_commit, refund_notice_after_commit
 from shop.orders.states import PAID_STATES
@@ -311,6 +317,8 @@ def stripe_webhook():
         return {"error": "not an event object"}, 400
     try:
         event = active.parse_webhook(payload, request.headers.get("Stripe-Signature"))
+    except MalformedEvent as exc:
+        return {"error": str(exc)}, 400
     except ValueError:
         return {"error": "bad signature"}, 400
     db.session.rollback()  # asked with no transaction open: no lock waits on the gateway
