@@ -35,14 +35,8 @@ from shop.database import begin_writing
 from shop.extensions import csrf, db, limiter
 from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
-from shop.orders import payments, refunds, shares
-from shop.orders.gateways import (
-    DummyGateway,
-    GatewayError,
-    MalformedEvent,
-    StripeGateway,
-    gateway,
-)
+from shop.orders import gateways, payments, refunds, shares
+from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, Payment, RefundStatus
 from shop.orders.notifications import confirm_after_commit, refund_notice_after_commit
 from shop.orders.states import PAID_STATES
@@ -245,10 +239,25 @@ def pay(token: str):
     found = _order_or_404(token, for_payment=True)
     if found.status != OrderStatus.PENDING_PAYMENT:
         return redirect(url_for("orders.order", token=token))
+    if payments.suspended_lines(found):
+        return _cancel_unsellable(token)
     active = gateway()
     if isinstance(active, StripeGateway):
         return _pay_with_stripe(found, active)
     return _pay_with_dummy(found, active)
+
+
+def _cancel_unsellable(token: str):
+    """A line can no longer be sold: the order is cancelled (on a GET too: writing)."""
+    db.session.rollback()
+    begin_writing()
+    found = _order_or_404(token, for_payment=True)
+    if found.status == OrderStatus.PENDING_PAYMENT:
+        try:
+            payments.refuse_unsellable(found)
+        except payments.PaymentRefused as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("orders.order", token=token))
 
 
 def _pay_with_dummy(found: Order, dummy: DummyGateway):
@@ -317,7 +326,7 @@ def stripe_webhook():
         return {"error": "not an event object"}, 400
     try:
         event = active.parse_webhook(payload, request.headers.get("Stripe-Signature"))
-    except MalformedEvent as exc:
+    except gateways.MalformedEvent as exc:
         return {"error": str(exc)}, 400
     except ValueError:
         return {"error": "bad signature"}, 400
