@@ -136,11 +136,13 @@ def book_gateway_refund(
 ) -> RefundDone | None:
     """Book one succeeded gateway refund once, the caller holding the order's lock.
 
-    As the store planned it when it asked for it and the plan still fits; else
-    spread over what is left. Money already booked from a total alone is claimed
-    first, so it is never booked twice; but not from totals booked before the refund
-    was made, which cannot hold it (claiming them would hide a refund the store
-    planned per line in their spread). None when nothing could be booked.
+    A refund the store asked for, on the lines and shipping its plan named, each up to
+    what it has left; what does not fit there is flagged for review, never put on
+    other parts. A refund made outside the store is spread over what is left. Money
+    already booked from a total alone is claimed first, so it is never booked twice;
+    but not from totals booked before the refund was made, which cannot hold it
+    (claiming them would hide a refund the store planned per line in their spread).
+    None when nothing could be booked.
     """
     for known in order.refunds:
         if known.reference == made.id or (
