@@ -252,7 +252,8 @@ def test_webhook_pays_once_however_often_the_event_is_replayed(stripe_app):
 # The payment itself takes 10 statements (issue 3's budget); crediting the training
 # accounts in the same transaction adds 4 (makers, lock accounts, move totals, insert
 # transfers) and the confirmation's "to N makers at <workshop>" sentence 1.
-WEBHOOK_BUDGET = 10 + 4 + 1 + 2  # + the sale's stock update and its movement row
+# + the sale's stock update and its movement row, + whether a line's workshop was suspended
+WEBHOOK_BUDGET = 10 + 4 + 1 + 2 + 1
 
 
 @pytest.mark.parametrize("makers", [2, 12])
