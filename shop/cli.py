@@ -169,14 +169,22 @@ def register_order_commands(app: Flask) -> None:
             by_sku = {line.sku: line for line in order.lines}
             amounts = {}
             for item in lines:
-                sku, _, amount = item.partition("=")
+                sku, equals, amount = item.partition("=")
                 line = by_sku.get(sku.strip())
                 if line is None:
                     raise click.ClickException(f"Order {order.number} has no line {sku}.")
+                if line.id in amounts:  # two amounts for one line: which one was meant?
+                    raise click.ClickException(
+                        f"--line {sku.strip()} is given twice; name each line once."
+                    )
+                if equals and not amount.strip():  # a forgotten amount must not mean "all"
+                    raise click.ClickException(
+                        f"--line {item}: give an amount after '=', or no '=' for the whole line."
+                    )
                 try:
                     value = (
                         parse_major(amount, order.currency)
-                        if amount
+                        if equals
                         else line.line_total - line.refunded_amount
                     )
                 except MoneyError as exc:

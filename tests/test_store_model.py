@@ -342,7 +342,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.model.audit["order.refund"] += 1
 
     @precondition(lambda self: self.refundable() and 5 not in IGNORED)
-    @rule(o=pick, line=pick, how=st.sampled_from(["whole", "line", "meanwhile"]))
+    @rule(o=pick, line=pick, how=st.sampled_from(["whole", "line", "meanwhile", "overlap"]))
     def refund_by_command(self, o, line, how):
         order = nth(self.refundable(), o)
         if how == "whole":
@@ -357,16 +357,28 @@ class StoreMachine(RuleBasedStateMachine):
                 return
             assert self.store.refund_by_command(order.number, {line.sku: amount}, False)
             order.store_refunds += amount
-        else:  # an admin refunds part of the same line while the command waits on the gateway
-            line, amount = self._line_plan(order, line, 0.34)
+        else:
+            # An admin refunds part of the same line while the command waits on the gateway:
+            # both when the line has enough for both ("meanwhile"); when it has not
+            # ("overlap"), the command's committed claim makes the admin's a refusal.
+            line, amount = self._line_plan(order, line, 0.34 if how == "meanwhile" else 0.6)
             left = line.line_total - self.seen.orders[order.id].line_refunded[line.id]
-            if not amount or amount * 2 > left or self._stripe_refuses(order, 2 * amount):
-                return  # nothing left on the line, or not twice, or not at Stripe
-            key = uuid.uuid4().hex
-            admin = lambda: self.store.refund_back_office(order.id, {line.id: amount}, False, key)  # noqa: E731
+            both = amount * 2 <= left
+            if not amount or both != (how == "meanwhile"):
+                return  # nothing left on the line, or not (or not only) room for one
+            if self._stripe_refuses(order, (2 if both else 1) * amount):
+                return
+            key, admin_said = uuid.uuid4().hex, []
+            admin = lambda: admin_said.append(  # noqa: E731
+                self.store.refund_back_office(order.id, {line.id: amount}, False, key)
+            )
             assert self.store.refund_by_command(order.number, {line.sku: amount}, False, admin)
-            order.store_refunds += 2 * amount
-            self.model.audit["order.refund"] += 1
+            assert admin_said == [both], (
+                f"an admin's refund of {amount} asked while the command's {amount} of "
+                f"{left} left was under way was {'refused' if both else 'accepted'}"
+            )
+            order.store_refunds += (2 if both else 1) * amount
+            self.model.audit["order.refund"] += 1 if both else 0
         self.model.audit["order.refund"] += 1
 
     # --- refunds made in the Stripe dashboard -------------------------------------------------

@@ -176,37 +176,20 @@ class StripeGateway:
         return _gateway_refund(refund.to_dict())
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent:
-        """Verify the signature first; raise ValueError on a bad one."""
+        """Verify the signature first; raise ValueError on a bad one, and MalformedEvent
+        (a ValueError too) on a well-signed event that is not the shape Stripe sends."""
         if not self.webhook_secret:
             raise ValueError("no webhook secret configured")
         try:
             event = self.client.construct_event(payload, signature, self.webhook_secret)
         except (self._stripe.SignatureVerificationError, ValueError) as exc:
             raise ValueError("bad signature") from exc
-        obj = event.data.object.to_dict()
-        metadata = obj.get("metadata") or {}
-        order_id = metadata.get("order_id")
-        order_id = int(order_id) if order_id and str(order_id).isdigit() else None
-        if event.type == "payment_intent.succeeded":
-            received = obj.get("amount_received") or obj.get("amount") or 0
-            return GatewayEvent(
-                event.id, "payment_succeeded", obj["id"], int(received), str(obj.get("currency", "")).upper(),
-                order_id=order_id,
-            )  # fmt: skip
-        if event.type == "payment_intent.payment_failed":
-            error = obj.get("last_payment_error") or {}
-            message = error.get("message") if hasattr(error, "get") else None
-            return GatewayEvent(
-                event.id, "payment_failed", obj["id"], failure=message or "The payment was declined.",
-                order_id=order_id,
-            )  # fmt: skip
-        if event.type in REFUND_EVENTS:
-            try:
-                return _refund_event(event.id, event.type, obj, order_id)
-            except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
-                # Signed but not the shape Stripe documents: nothing to book from it.
-                return GatewayEvent(event.id, "ignored", "")
-        return GatewayEvent(event.id, "ignored", "")
+        try:
+            return _event(_text_id(event.id), event.type, event.data.object.to_dict())
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            # Signed, so Stripe's (or someone holding the secret), but not what Stripe
+            # documents: refused as a whole, nothing read from it is used.
+            raise MalformedEvent("a signed event of a shape Stripe does not send") from exc
 
     def with_current_refunds(self, event: GatewayEvent) -> GatewayEvent:
         """The event with all of its payment's refunds as the API lists them now.
@@ -228,6 +211,62 @@ class StripeGateway:
         return replace(event, refunds=refunds, refunds_complete=True)
 
 
+class MalformedEvent(ValueError):
+    """A well-signed event whose content is not the shape the gateway documents."""
+
+
+def _text_id(value: Any) -> str:
+    """An object id as Stripe writes them (evt_…, pi_…, re_…): text of 1 to 100 characters."""
+    if not isinstance(value, str) or not 0 < len(value) <= 100:
+        raise ValueError("not an id")
+    return value
+
+
+def _amount(value: Any) -> int:
+    """An amount in minor units: a whole number (not a flag, a text or a float)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ValueError("not an amount")
+    return value
+
+
+def _order_id(metadata: Any) -> int | None:
+    """The store's order id from the metadata it wrote; metadata of another shape is refused."""
+    if not isinstance(metadata, dict):
+        raise ValueError("metadata is not an object")
+    value = metadata.get("order_id")
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise ValueError("order_id is not a whole number")
+    return int(text)
+
+
+def _event(event_id: str, kind: str, obj: dict) -> GatewayEvent:
+    order_id = _order_id(obj.get("metadata") or {})
+    if kind == "payment_intent.succeeded":
+        received = obj.get("amount_received")
+        amount = _amount(received if received is not None else obj.get("amount"))
+        currency = obj.get("currency") or ""
+        if not isinstance(currency, str):
+            raise ValueError("currency is not text")
+        return GatewayEvent(event_id, "payment_succeeded", _text_id(obj["id"]), amount,
+                            currency.upper(), order_id=order_id)  # fmt: skip
+    if kind == "payment_intent.payment_failed":
+        error = obj.get("last_payment_error") or {}
+        message = error.get("message") if isinstance(error, dict) else None
+        return GatewayEvent(
+            event_id, "payment_failed", _text_id(obj["id"]),
+            failure=message if isinstance(message, str) and message else "The payment was declined.",
+            order_id=order_id,
+        )  # fmt: skip
+    if kind in REFUND_EVENTS:
+        return _refund_event(event_id, kind, obj, order_id)
+    return GatewayEvent(event_id, "ignored", "")
+
+
 def _gateway_refund(obj: dict) -> GatewayRefund:
     metadata = obj.get("metadata") or {}
     refund_id = obj["id"]
@@ -235,7 +274,7 @@ def _gateway_refund(obj: dict) -> GatewayRefund:
         raise ValueError("not a refund id")
     return GatewayRefund(
         id=refund_id,
-        amount=int(obj.get("amount") or 0),
+        amount=_amount(obj.get("amount")),
         status=str(obj.get("status") or ""),
         store_key=str(metadata.get(STORE_KEY) or "")[:100],
         store_plan=str(metadata.get(STORE_PLAN) or "")[:500],
@@ -249,6 +288,13 @@ def _unix_time(value: Any) -> int:
     return seconds if 0 < seconds < 2**33 else 0
 
 
+def _payment_reference(value: Any) -> str:
+    """The PaymentIntent a charge or refund belongs to: its id, or the expanded object's."""
+    if value is None or value == "":
+        return ""
+    return _text_id(value["id"] if isinstance(value, dict) else value)
+
+
 def _refund_event(event_id: str, kind: str, obj: dict, order_id: int | None) -> GatewayEvent:
     """`charge.refunded` carries a Charge (its `refunds` list only before API version
     2022-11-15, `amount_refunded` always); `refund.*` and `charge.refund.updated`
@@ -259,16 +305,16 @@ def _refund_event(event_id: str, kind: str, obj: dict, order_id: int | None) -> 
         return GatewayEvent(
             event_id,
             "refunds_changed",
-            str(obj.get("payment_intent") or ""),
+            _payment_reference(obj.get("payment_intent")),
             currency=currency,
             refunds=tuple(_gateway_refund(r) for r in listed) if listed else None,
-            refunded_total=int(obj.get("amount_refunded") or 0),
+            refunded_total=_amount(obj.get("amount_refunded")),
             order_id=order_id,
         )
     return GatewayEvent(
         event_id,
         "refunds_changed",
-        str(obj.get("payment_intent") or ""),
+        _payment_reference(obj.get("payment_intent")),
         currency=currency,
         refunds=(_gateway_refund(obj),),
         order_id=order_id,

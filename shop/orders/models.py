@@ -289,6 +289,32 @@ class Refund(db.Model):
     )
 
 
+class RefundClaim(db.Model):
+    """Money a refund the store asked for sets aside while the gateway answers.
+
+    Written and committed under the order's lock before the gateway is called, so a
+    refund planned meanwhile sees it and cannot plan the same money; gone once the
+    refund is booked (or the gateway refused it). `plan` is the store's plan as the
+    refund's metadata carries it ("line:amount,...;shipping"). A claim older than
+    shop.orders.refund_plans.CLAIM_LIFETIME counts as released (its request died
+    between the claim and the booking; the gateway's webhook books the refund, if
+    it was made, from the plan in its metadata).
+    """
+
+    __tablename__ = "refund_claims"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("idempotency_key", name="one_claim_per_request"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    plan: Mapped[str] = mapped_column(String(500))
+    amount: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class RefundLine(db.Model):
     __tablename__ = "refund_lines"
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
@@ -311,6 +337,7 @@ __all__ = [
     "Payment",
     "PaymentStatus",
     "Refund",
+    "RefundClaim",
     "RefundLine",
     "RefundStatus",
     "Reservation",

@@ -4,7 +4,7 @@ an order marked paid exactly once with its units traced to batches."""
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.catalog.models import StockMovementKind
@@ -12,7 +12,7 @@ from shop.catalog.services import move_stock
 from shop.extensions import db
 from shop.money import apply_bps, money_text
 from shop.orders import signals
-from shop.orders.holds import hold_for_payment
+from shop.orders.holds import end_unpaid, hold_for_payment
 from shop.orders.models import (
     GatewayEvent,
     LineAllocation,
@@ -25,7 +25,42 @@ from shop.orders.models import (
 )
 from shop.orders.states import transition
 from shop.provenance.batch_units import BatchUnits, sell_held_units
+from shop.provenance.models import Workshop, WorkshopStatus
 from shop.timeutil import utcnow
+
+
+class PaymentRefused(Exception):
+    """The order can no longer be paid for; the message is for the buyer."""
+
+
+def suspended_lines(order: Order) -> list:
+    """The order's lines whose workshop is suspended now (its products may not be sold)."""
+    workshop_ids = {line.workshop_id for line in order.lines}
+    suspended = set(
+        db.session.scalars(
+            select(Workshop.id).where(
+                Workshop.id.in_(workshop_ids), Workshop.status == WorkshopStatus.SUSPENDED
+            )
+        )
+    )
+    return [line for line in order.lines if line.workshop_id in suspended]
+
+
+def refuse_unsellable(order: Order) -> None:
+    """Payment starts only while every line may still be sold: an order placed before a
+    line's workshop was suspended is cancelled instead, its holds (every variant's) go
+    back, and PaymentRefused tells the buyer. The caller holds the order's lock and
+    commits the cancellation although it refuses."""
+    lines = suspended_lines(order)
+    if not lines:
+        return
+    end_unpaid([order.id], OrderStatus.CANCELLED, "workshop suspended")
+    names = ", ".join(sorted({line.product_name for line in lines}))
+    raise PaymentRefused(
+        f"Sorry: {names} can no longer be bought, so order {order.number} was cancelled "
+        "before any payment was taken. Nothing was charged; the other items are back in "
+        "the shop if you would like to order them again."
+    )
 
 
 def pending_payment(order: Order) -> Payment | None:
@@ -125,6 +160,15 @@ def payment_succeeded(
                                    f"arrived after the order was {order.status}.")  # fmt: skip
             return "flagged: paid after it ended"
         return f"ignored: already {order.status}"
+    if suspended_lines(order):
+        # Paid on a page opened before the workshop was suspended: not sold, no maker
+        # credited; the order ends as payment start would have ended it, and staff
+        # decide about the money (refund it at the gateway).
+        end_unpaid([order.id], OrderStatus.CANCELLED, "workshop suspended")
+        order.review_reason = (f"A payment of {money_text(amount, currency)} ({reference}) "
+                               "arrived after a workshop of this order was suspended; the "
+                               "order was cancelled, not sold: refund the payment.")  # fmt: skip
+        return "flagged: a workshop was suspended"
     if amount != order.total or currency.upper() != order.currency:
         order.review_reason = (f"Payment {reference} was {money_text(amount, currency)}, but the "
                                f"order is {money_text(order.total, order.currency)}.")  # fmt: skip

@@ -1,11 +1,13 @@
 """Refunds: one service for the back office, the command line and the webhook.
 
-A refund the store asks for is planned under the order's row lock, the lock is
-released, the gateway is called (with an idempotency key and the plan in the
-refund's metadata), and the order is locked again to book it: never a lock held
-while the gateway answers, and every booking adds to the totals as they are
-*now*, so a refund committed in between is kept. Whatever reports a gateway
-refund (the request itself, `charge.refunded`, `refund.created`,
+A refund the store asks for is planned under the order's row lock and its plan is
+claimed and committed (shop.orders.refund_plans: a refund planned meanwhile cannot
+plan the same money), the gateway is called (with an idempotency key and the plan in
+the refund's metadata), and the order is locked again to book it against the claim:
+never a lock held while the gateway answers, and every booking adds to the totals as
+they are *now*, so a refund committed in between is kept. A store refund is booked on
+the lines and shipping its request named, never spread onto others. Whatever reports
+a gateway refund (the request itself, `charge.refunded`, `refund.created`,
 `refund.updated`, twice, in any order) books it once, keyed on its id.
 """
 
@@ -21,25 +23,22 @@ from sqlalchemy.orm import selectinload
 
 from shop.audit.services import record
 from shop.extensions import db
-from shop.money import allocate, money_text
-from shop.orders import signals
+from shop.money import money_text
+from shop.orders import refund_plans, signals
 from shop.orders.gateways import (
     REFUND_FAILED_STATUSES,
     STORE_KEY,
     STORE_PLAN,
+    GatewayError,
     GatewayEvent,
     GatewayRefund,
 )
 from shop.orders.models import Order, Refund, RefundLine
 from shop.orders.payments import succeeded_payment
+from shop.orders.refund_plans import Plan, RefundError, plan_text, read_plan, refund_plan
 from shop.orders.states import PAID_STATES
 from shop.timeutil import as_utc, utcnow
-
-Plan = tuple[dict[int, int], int]  # (amount per line id, shipping amount)
-
-
-class RefundError(ValueError):
-    """The refund asked for is not possible; nothing was changed."""
+from shop.unit_of_work import commit
 
 
 @dataclass(frozen=True)
@@ -68,84 +67,6 @@ def lock_order(order_id: int) -> Order | None:
         .with_for_update(of=Order)
         .execution_options(populate_existing=True)
     ).one_or_none()
-
-
-def refund_plan(order: Order, line_amounts: dict[int, int] | None, include_shipping: bool) -> Plan:
-    """Check a refund request against what is left; None means everything left."""
-    if order.status not in PAID_STATES:
-        raise RefundError(
-            f"Order {order.number} is {order.status.label.lower()}; only paid orders can be refunded."
-        )
-    lines = {line.id: line for line in order.lines}
-    if line_amounts is None:
-        line_amounts = {lid: line.line_total - line.refunded_amount for lid, line in lines.items()}
-        include_shipping = True
-    plan = {}
-    for line_id, amount in line_amounts.items():
-        line = lines.get(line_id)
-        if line is None:
-            raise RefundError("That line is not part of this order.")
-        if amount < 0:
-            raise RefundError("A refund cannot be negative.")
-        remaining = line.line_total - line.refunded_amount
-        if amount > remaining:
-            raise RefundError(
-                f"{line.product_name}: at most {money_text(remaining, order.currency)} can "
-                f"still be refunded, not {money_text(amount, order.currency)}."
-            )
-        if amount:
-            plan[line_id] = amount
-    shipping = _shipping_left(order) if include_shipping else 0
-    if not plan and not shipping:
-        raise RefundError("There is nothing left to refund.")
-    return plan, shipping
-
-
-def _shipping_left(order: Order) -> int:
-    lines_refunded = sum(line.refunded_amount for line in order.lines)
-    return order.shipping - (order.refunded_amount - lines_refunded)
-
-
-def _plan_text(plan: dict[int, int], shipping: int) -> str:
-    return ",".join(f"{lid}:{amount}" for lid, amount in sorted(plan.items())) + f";{shipping}"
-
-
-def _read_plan(text: str) -> Plan | None:
-    try:
-        lines, _, shipping = text.partition(";")
-        plan = {}
-        for item in filter(None, lines.split(",")):
-            lid, _, amount = item.partition(":")
-            plan[int(lid)] = int(amount)
-        return plan, int(shipping or 0)
-    except ValueError:
-        return None
-
-
-def _fits(order: Order, plan: Plan | None, amount: int) -> bool:
-    """The planned split still fits what is left, and adds up to the refund."""
-    if plan is None:
-        return False
-    lines = {line.id: line for line in order.lines}
-    by_line, shipping = plan
-    return (
-        sum(by_line.values()) + shipping == amount
-        and 0 <= shipping <= _shipping_left(order)
-        and all(
-            lid in lines and 0 < part <= lines[lid].line_total - lines[lid].refunded_amount
-            for lid, part in by_line.items()
-        )
-    )
-
-
-def _spread(order: Order, amount: int) -> Plan:
-    """An amount with no plan: over the lines by what each can still give back, shipping last."""
-    lines = list(order.lines)
-    remaining = [line.line_total - line.refunded_amount for line in lines]
-    from_lines = min(amount, sum(remaining))
-    parts = allocate(from_lines, remaining) if from_lines else [0] * len(lines)
-    plan = {line.id: part for line, part in zip(lines, parts, strict=True) if part}
-    return plan, amount - from_lines
 
 
 def _book(
@@ -215,11 +136,13 @@ def book_gateway_refund(
 ) -> RefundDone | None:
     """Book one succeeded gateway refund once, the caller holding the order's lock.
 
-    As the store planned it when it asked for it and the plan still fits; else
-    spread over what is left. Money already booked from a total alone is claimed
-    first, so it is never booked twice; but not from totals booked before the refund
-    was made, which cannot hold it (claiming them would hide a refund the store
-    planned per line in their spread). None when nothing could be booked.
+    A refund the store asked for, on the lines and shipping its plan named, each up to
+    what it has left; what does not fit there is flagged for review, never put on
+    other parts. A refund made outside the store is spread over what is left. Money
+    already booked from a total alone is claimed first, so it is never booked twice;
+    but not from totals booked before the refund was made, which cannot hold it
+    (claiming them would hide a refund the store planned per line in their spread).
+    None when nothing could be booked.
     """
     for known in order.refunds:
         if known.reference == made.id or (
@@ -240,8 +163,24 @@ def book_gateway_refund(
         amount = left
     if not amount and not covered:
         return None
-    planned = _read_plan(made.store_plan) if made.store_plan and not covered else None
-    plan = planned if _fits(order, planned, amount) else _spread(order, amount)
+    if made.store_plan and not covered:
+        planned = read_plan(made.store_plan)
+        if planned is None:
+            _flag(order, f"Refund {made.id} carries a plan the store cannot read; "
+                         "nothing of it was booked.")  # fmt: skip
+            return None
+        plan, unbooked = refund_plans.as_planned(order, planned, amount)
+        if unbooked or sum(planned[0].values()) + planned[1] != made.amount:
+            _flag(order, f"The gateway refunded {money_text(made.amount, order.currency)} in "
+                         f"{made.id}, not what the store planned on the lines and shipping "
+                         f"it named; {money_text(unbooked, order.currency)} of it is not "
+                         "booked.")  # fmt: skip
+    else:
+        plan = refund_plans.spread(order, amount)
+    # Booked (or nothing of it can be): the money it set aside is no longer under way.
+    refund_plans.release(made.store_key)
+    if not covered and not sum(plan[0].values()) + plan[1]:
+        return None
     refund = _book(order, plan, reference=made.id, covered=covered,
                    idempotency_key=made.store_key or f"external-{made.id}"[:100],
                    reason=reason or "refunded outside the store")  # fmt: skip
@@ -298,7 +237,18 @@ def book_refunded_total(order: Order, refunded_total: int, *, event_id: str) -> 
     missing = min(refunded_total, order.total) - order.refunded_amount
     if missing <= 0:
         return None
-    return _book(order, _spread(order, missing), reference="",
+    failed = [r.reference for r in order.refunds if r.failed_at is not None]
+    if failed:
+        # A total can be older than a failure it does not know of (events come late and
+        # out of order; the charge's total counts a refund until it fails), and unlisted it
+        # cannot be told apart from new refunds: book none of it, and have staff look. A
+        # new refund is still booked by its id when its own event comes.
+        _flag(order, f"The gateway reported {money_text(refunded_total, order.currency)} "
+                     f"refunded in total, {money_text(missing, order.currency)} more than "
+                     f"booked, while refund {', '.join(failed)} had failed; the difference "
+                     "was not booked: check the refunds at the gateway.")  # fmt: skip
+        return None
+    return _book(order, refund_plans.spread(order, missing), reference="",
                  idempotency_key=f"total-{event_id}"[:100],
                  reason="refunded at the gateway (its total only; the refund is named later)")  # fmt: skip
 
@@ -314,6 +264,7 @@ def apply_gateway_refunds(order: Order, event: GatewayEvent) -> tuple[str, list[
             if done and done.to_tell:  # new money only
                 booked.append(done.to_tell)
         elif made.status in REFUND_FAILED_STATUSES:
+            refund_plans.release(made.store_key)  # a store refund that will never be booked
             undone = undo_failed_refund(order, made)
             if not undone and _unattributed_left(order):
                 # Perhaps inside a total booked without ids: which money is not known,
@@ -341,9 +292,11 @@ def refund_order(
 ) -> RefundDone:
     """Refund through the gateway that took the payment, book it, and audit it.
 
-    Plan under the row lock, release it (the session is rolled back: call with
-    nothing pending), call the gateway, lock again and book against the current
-    totals. The same key twice refunds once, here and at the gateway.
+    Plan under the row lock against what is left and not claimed by refunds under way,
+    claim the plan and commit (call with nothing pending that should not be committed),
+    call the gateway, lock again and book against the current totals. A refusal by the
+    gateway gives the claim back. The same key twice refunds once, here and at the
+    gateway.
     """
     key = idempotency_key or f"refund-{order_id}-{secrets.token_hex(8)}"
     order = lock_order(order_id)
@@ -352,19 +305,35 @@ def refund_order(
     existing = db.session.scalars(select(Refund).where(Refund.idempotency_key == key)).one_or_none()
     if existing is not None:
         return RefundDone(existing, False)
-    plan, shipping = refund_plan(order, line_amounts, include_shipping)
+    claimed = refund_plans.claimed(order.id)
+    if key in claimed.keys:  # the same form, sent again while its refund is under way
+        return RefundDone(None, False, "This refund is already under way; reload in a moment.")
+    plan, shipping = refund_plan(order, line_amounts, include_shipping, claimed)
     payment = succeeded_payment(order)
     if payment is None:
         raise RefundError("No successful payment is recorded for this order.")
     reference, amount, before = payment.reference, sum(plan.values()) + shipping, _facts(order)
-    plan_text = _plan_text(plan, shipping)
-    db.session.rollback()  # release the lock: nothing waits while the gateway answers
-    made = gateway.refund(reference=reference, amount=amount, idempotency_key=key,
-                          metadata={STORE_KEY: key, STORE_PLAN: plan_text})  # fmt: skip
+    planned = plan_text(plan, shipping)
+    refund_plans.claim(order.id, key, (plan, shipping))
+    # One of the few services that end their transaction before calling out: the claim
+    # must be committed, not only flushed, for a refund planned while the gateway answers
+    # to see it; and committing releases the row lock, so nothing waits on the gateway.
+    commit()
+    try:
+        made = gateway.refund(reference=reference, amount=amount, idempotency_key=key,
+                              metadata={STORE_KEY: key, STORE_PLAN: planned})  # fmt: skip
+    except GatewayError:
+        _give_back(order_id, key)
+        raise
     # The refund the gateway made (or made before for this key), booked as planned here.
-    made = replace(made, store_key=key, store_plan=plan_text)
+    made = replace(made, store_key=key, store_plan=planned)
     order = lock_order(order_id)
-    if not made.succeeded:  # booked only once it succeeds: the webhook books it then
+    if made.status in REFUND_FAILED_STATUSES:
+        refund_plans.release(key)
+        note = f"The gateway {made.status} the refund ({made.id}); nothing was refunded."
+        done = RefundDone(None, False, note)
+    elif not made.succeeded:  # booked only once it succeeds (the webhook books it then);
+        # until then its claim keeps the money set aside
         note = f"The gateway has the refund ({made.id}) as {made.status}; it is booked when it succeeds."
         done = RefundDone(None, False, note)
     else:
@@ -376,6 +345,14 @@ def refund_order(
            before=before, after={**_facts(order), "refund": amount, "reference": made.id,
                                  "at_gateway": made.status})  # fmt: skip
     return done
+
+
+def _give_back(order_id: int, key: str) -> None:
+    """The gateway refused: the claim goes, committed at once (the caller's unit of work
+    is abandoned on the refusal, and the money must be refundable again)."""
+    lock_order(order_id)
+    refund_plans.release(key)
+    commit()
 
 
 def _facts(order: Order) -> dict:

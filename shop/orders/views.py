@@ -31,7 +31,7 @@ from shop.database import begin_writing
 from shop.extensions import csrf, db
 from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
-from shop.orders import gateway_events, payments, shares
+from shop.orders import gateway_events, gateways, payments, shares
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notifications import confirm_after_commit
@@ -230,10 +230,25 @@ def pay(token: str):
     found = _order_or_404(token, for_payment=True)
     if found.status != OrderStatus.PENDING_PAYMENT:
         return redirect(url_for("orders.order", token=token))
+    if payments.suspended_lines(found):
+        return _cancel_unsellable(token)
     active = gateway()
     if isinstance(active, StripeGateway):
         return _pay_with_stripe(found, active)
     return _pay_with_dummy(found, active)
+
+
+def _cancel_unsellable(token: str):
+    """A line can no longer be sold: the order is cancelled (on a GET too: writing)."""
+    db.session.rollback()
+    begin_writing()
+    found = _order_or_404(token, for_payment=True)
+    if found.status == OrderStatus.PENDING_PAYMENT:
+        try:
+            payments.refuse_unsellable(found)
+        except payments.PaymentRefused as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("orders.order", token=token))
 
 
 def _pay_with_dummy(found: Order, dummy: DummyGateway):
@@ -302,6 +317,8 @@ def stripe_webhook():
         return {"error": "not an event object"}, 400
     try:
         event = active.parse_webhook(payload, request.headers.get("Stripe-Signature"))
+    except gateways.MalformedEvent as exc:
+        return {"error": str(exc)}, 400
     except ValueError:
         return {"error": "bad signature"}, 400
     # Stripe asks for a quick 2xx: the event is recorded by its id (a repeat is known

@@ -203,3 +203,43 @@ def _check(order_id: int) -> None:
         )
     )
     assert negative == 0
+
+
+def test_an_old_total_that_still_counts_a_failed_refund_is_not_booked_again(stripe_app):
+    """Attack 2, finding 5: a refund is booked, then fails (its booking undone); a late
+    `charge.refunded` whose total still counts it arrives while Stripe's API is down
+    (here: always). Its difference is not booked (the order is flagged instead), and a
+    new refund is then booked by its own id, not absorbed into that total."""
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _paid_stripe_order(client)
+        charge = {"id": "ch_dash_1", "object": "charge", "amount": order.total,
+                  "amount_captured": order.total, "amount_refunded": 1800, "refunded": False,
+                  "currency": "usd", "metadata": {}, "payment_intent": PI, "status": "succeeded"}  # fmt: skip
+        sequence = [
+            ("evt_made", "refund.created", refund_object("re_fails", 1800)),
+            ("evt_failed", "refund.updated", refund_object("re_fails", 1800, "failed")),
+            ("evt_stale", "charge.refunded", charge),  # sent before the failure, late
+            ("evt_new", "refund.created", refund_object("re_new", 500)),
+        ]
+        mails_before = _refund_mails(stripe_app)
+        for event_id, kind, obj in sequence:
+            assert post_event(client, stripe_event(event_id, kind, obj)).status_code == 200
+        found = db.session.get(Order, order.id)
+        assert found.refunded_amount == 500  # what Stripe holds as refunded now
+        assert "re_fails" in found.review_reason and "not booked" in found.review_reason
+        rows = db.session.scalars(select(Refund).where(Refund.order_id == order.id)).all()
+        assert sorted((r.reference, r.amount, r.covered) for r in rows) == [
+            ("re_fails", 1800, 0),
+            ("re_new", 500, 0),
+        ]
+        line = found.lines[0]
+        share = apply_bps(line.line_total, line.impact_share_bps)
+        assert _net_reversed() == share * 500 // line.line_total  # the makers give back once
+        assert _refund_mails(stripe_app) - mails_before == 2  # re_fails once, re_new once
+
+
+def _refund_mails(app) -> int:
+    from tests.orders.test_payments import outbox
+
+    return sum("Refund of" in mail for mail in outbox(app))

@@ -234,6 +234,35 @@ def test_webhook_rejects_a_forged_or_missing_signature_and_changes_nothing(strip
         assert db.session.scalar(select(func.count(GatewayEvent.id))) == 0
 
 
+MALFORMED_INTENTS = [
+    ("payment_intent.succeeded", {"amount": 100, "amount_received": 100}),  # no id
+    ("payment_intent.succeeded", {"id": "pi_test_1", "amount_received": 100, "metadata": "str"}),
+    ("payment_intent.succeeded", {"id": ["a"], "amount_received": 100}),
+    ("payment_intent.succeeded", {"id": "pi_test_1", "amount_received": {"a": 1}}),
+    ("payment_intent.succeeded", {"id": "pi_test_1", "amount_received": "100"}),
+    ("payment_intent.succeeded", {"id": "pi_test_1", "amount_received": 10**30}),
+    ("payment_intent.succeeded", {"id": "pi_test_1", "currency": ["usd"]}),
+    ("payment_intent.succeeded", {"id": "pi_test_1", "metadata": {"order_id": "²"}}),
+    ("payment_intent.payment_failed", {"amount": 100}),  # no id
+    ("payment_intent.payment_failed", {"id": {"x": 1}}),
+    ("payment_intent.payment_failed", {"id": "pi_test_1", "metadata": [1]}),
+]
+
+
+@pytest.mark.parametrize(("kind", "obj"), MALFORMED_INTENTS)
+def test_a_signed_payment_event_of_a_shape_stripe_never_sends_is_a_400_changing_nothing(
+    stripe_app, kind, obj
+):
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _stripe_order()
+        response = post_event(client, stripe_event("evt_odd", kind, obj))
+        assert response.status_code == 400
+        assert response.get_json()["error"] != "bad signature"  # it was well signed
+        assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
+        assert db.session.scalar(select(func.count(GatewayEvent.id))) == 0
+
+
 def test_webhook_pays_once_however_often_the_event_is_replayed(stripe_app):
     client = stripe_app.test_client()
     with stripe_app.app_context():
@@ -268,8 +297,9 @@ WEBHOOK_REQUEST_BUDGET = 2
 # training accounts in the same transaction adds 4 (makers, lock accounts, move totals,
 # insert transfers), the sale's stock update and its movement row 2, the job 6 (its claim:
 # update and read; the event's row and its outcome; the confirmation's job; done).
-# + the storefront version the sale changes (the page cache's token).
-EVENT_JOB_BUDGET = 10 + 4 + 2 + 6 + 1
+# + the storefront version the sale changes (the page cache's token), + whether a line's
+# workshop was suspended.
+EVENT_JOB_BUDGET = 10 + 4 + 2 + 6 + 1 + 1
 
 
 @pytest.mark.parametrize("makers", [2, 12])

@@ -19,7 +19,7 @@ from shop.extensions import db
 from shop.orders.gateways import DummyGateway
 from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
 from shop.orders.payments import payment_succeeded
-from shop.orders.refunds import refund_order
+from shop.orders.refunds import RefundError, refund_order
 from shop.training.models import Transfer, TransferKind
 from tests.conftest import client_as, sign_in
 from tests.orders.conftest import intent, new_order, outcome_of, stocked_variant, stripe_event
@@ -277,9 +277,10 @@ def test_a_refund_committed_while_the_gateway_answers_is_kept(committed_app):
         assert sorted(line.refunded_amount for line in found.lines) == [500, 1000]
 
 
-def test_the_refund_service_books_against_the_totals_of_the_moment(app, ctx):
-    """Two refunds of the same line planned on the same totals: the second is still
-    booked (the gateway took it), spread over what is left, never above the total."""
+def test_a_refund_planned_while_another_waits_on_the_gateway_cannot_plan_its_money(app, ctx):
+    """Two refunds of the same line planned one inside the other's call to the gateway:
+    the first one's claim is committed before it calls out, so the second sees that
+    money taken and is refused; nothing lands on the other line or the shipping."""
     variant, other = stocked_variant(price=1000), stocked_variant(price=1000)
     order = new_order([(variant, 1), (other, 1)])
     payment_succeeded(
@@ -287,6 +288,7 @@ def test_the_refund_service_books_against_the_totals_of_the_moment(app, ctx):
     )
     db.session.commit()
     line = next(x for x in order.lines if x.variant_id == variant.id)
+    refused = []
 
     class RefundsTwiceAtOnce(DummyGateway):
         inside = False
@@ -294,19 +296,23 @@ def test_the_refund_service_books_against_the_totals_of_the_moment(app, ctx):
         def refund(self, **kwargs):
             if not RefundsTwiceAtOnce.inside:
                 RefundsTwiceAtOnce.inside = True
-                refund_order(order.id, DummyGateway(), line_amounts={line.id: 800},
-                             idempotency_key="inner")  # fmt: skip
-                db.session.commit()
+                try:
+                    refund_order(order.id, DummyGateway(), line_amounts={line.id: 800},
+                                 idempotency_key="inner")  # fmt: skip
+                except RefundError as exc:
+                    refused.append(str(exc))
+                db.session.rollback()
             return super().refund(**kwargs)
 
     refund_order(
         order.id, RefundsTwiceAtOnce(), line_amounts={line.id: 800}, idempotency_key="outer"
     )
     db.session.commit()
+    assert refused and "at most $2.00" in refused[0] and "being refunded right now" in refused[0]
     found = db.session.get(Order, order.id)
-    assert found.refunded_amount == 1600
-    assert sum(x.refunded_amount for x in found.lines) == 1600
-    assert all(x.refunded_amount <= x.line_total for x in found.lines)
+    assert found.refunded_amount == 800
+    by_line = {x.id: x.refunded_amount for x in found.lines}
+    assert by_line.pop(line.id) == 800 and list(by_line.values()) == [0]
 
 
 def test_a_store_refund_whose_webhook_arrives_first_is_booked_once_as_planned(app, ctx):
@@ -348,7 +354,7 @@ def test_a_store_refund_whose_webhook_arrives_first_is_booked_once_as_planned(ap
     )
 
 
-def test_signed_refund_events_of_a_strange_shape_change_nothing(stripe_app):
+def test_signed_refund_events_of_a_strange_shape_are_refused_changing_nothing(stripe_app):
     client = stripe_app.test_client()
     with stripe_app.app_context():
         order = _paid_stripe_order(client)
@@ -357,10 +363,12 @@ def test_signed_refund_events_of_a_strange_shape_change_nothing(stripe_app):
             ("refund.created", {"id": 5, "amount": 100, "payment_intent": PI, "status": "succeeded"}),
             ("refund.updated", {"id": "re_y", "amount": -100, "payment_intent": PI, "status": "succeeded"}),
             ("refund.created", {"id": "re_z" * 40, "amount": 100, "payment_intent": PI}),
+            ("refund.created", {"id": "re_w", "amount": "100", "payment_intent": PI, "status": "succeeded"}),
+            ("charge.refunded", {"id": "ch_x", "payment_intent": [PI], "amount_refunded": 100}),
         ]  # fmt: skip
         for n, (kind, obj) in enumerate(strange):
             response = post_event(client, stripe_event(f"evt_strange_{n}", kind, obj))
-            assert response.status_code == 200, kind
+            assert response.status_code == 400, kind
         assert db.session.get(Order, order.id).refunded_amount == 0
 
 
