@@ -191,7 +191,8 @@ def test_query_budget_for_the_cart_and_placing_an_order(client, ctx, count_queri
     with count_queries() as placing:
         assert client.post("/checkout", data=CHECKOUT).status_code == 302
     assert cart_page.count <= 4, cart_page.statements
-    assert placing.count <= 12, "\n".join(s[:110] for s in placing.statements)
+    # With the per-address hold cap and the page cache's version token, whatever the cart.
+    assert placing.count <= 13, "\n".join(s[:110] for s in placing.statements)
 
 
 def test_a_guest_cannot_reach_an_order_by_number_or_a_guessed_token(client, ctx):

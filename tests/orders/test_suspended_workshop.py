@@ -13,7 +13,13 @@ from shop.extensions import db
 from shop.orders.models import Order, OrderStatus, Payment, Reservation, ReservationStatus
 from shop.provenance.models import WorkshopStatus
 from shop.training.models import Transfer
-from tests.orders.conftest import intent, new_order, stocked_variant, stripe_event
+from tests.orders.conftest import (
+    intent,
+    new_order,
+    outcome_of,
+    stocked_variant,
+    stripe_event,
+)
 from tests.orders.test_payments import post_event
 
 
@@ -80,7 +86,7 @@ def test_a_payment_that_succeeds_anyway_is_flagged_and_sells_nothing(stripe_app)
                                amount=order.total, currency="USD"))  # fmt: skip
         db.session.commit()
         paid = stripe_event("evt_susp", "payment_intent.succeeded", intent("pi_susp", order.total))
-        assert post_event(client, paid).get_json()["outcome"].startswith("flagged")
+        assert outcome_of(post_event(client, paid)).startswith("flagged")
         _assert_cancelled_and_released(order.id, kept_id, suspended_id)
         found = db.session.get(Order, order.id)
         assert "suspended" in found.review_reason and "pi_susp" in found.review_reason
