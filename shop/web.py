@@ -16,6 +16,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
     has_request_context,
     jsonify,
@@ -32,6 +33,14 @@ from werkzeug.routing import IntegerConverter
 from wtforms import IntegerField
 
 from shop.extensions import db
+from shop.media import (
+    CACHE_FOREVER,
+    CONTENT_KEY,
+    LocalStorage,
+    MediaError,
+    content_type,
+    media_storage,
+)
 from shop.money import money_text
 from shop.provenance.services import country_name
 
@@ -58,9 +67,14 @@ ERROR_COPY = {
 }
 
 
-def content_security_policy(stripe_js_url: str | None = None) -> str:
-    """The store's CSP; with Stripe, its script, frames and API are allowed too."""
+def content_security_policy(stripe_js_url: str | None = None, media_base_url: str = "") -> str:
+    """The store's CSP; with Stripe, its script, frames and API are allowed too; images
+    may come from MEDIA_BASE_URL (any https: origin is allowed already)."""
     script, frame, connect = ["'self'"], ["'none'"], ["'self'"]
+    images = ["'self'", "data:", "https:"]
+    if media_base_url.startswith("http:"):
+        parts = urlsplit(media_base_url)
+        images.append(f"{parts.scheme}://{parts.netloc}")
     if stripe_js_url:
         parts = urlsplit(stripe_js_url)
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -70,7 +84,7 @@ def content_security_policy(stripe_js_url: str | None = None) -> str:
     return "; ".join(
         [
             "default-src 'self'",
-            "img-src 'self' data: https:",
+            f"img-src {' '.join(images)}",
             "style-src 'self'",
             f"script-src {' '.join(script)}",
             f"frame-src {' '.join(frame)}",
@@ -96,8 +110,24 @@ def healthz():
 
 @bp.get("/media/<path:filename>")
 def media(filename: str):
-    # send_from_directory refuses paths that leave MEDIA_ROOT.
-    response = send_from_directory(current_app.config["MEDIA_ROOT"], filename, max_age=86_400)
+    """Images, when no MEDIA_BASE_URL serves them: from the folder, or fetched from the
+    bucket. A content-hashed name never changes what it holds, so it is kept a year."""
+    storage = media_storage()
+    forever = bool(CONTENT_KEY.fullmatch(filename))
+    if isinstance(storage, LocalStorage):
+        # send_from_directory refuses paths that leave MEDIA_ROOT.
+        response = send_from_directory(storage.root, filename, max_age=86_400)
+    else:
+        try:
+            # Only names the store made: a bucket shared with anything else stays private.
+            data = storage.get(filename) if forever else None
+        except MediaError:
+            return Response("The image store is not answering.\n", 503, mimetype="text/plain")
+        if data is None:
+            abort(404)
+        response = Response(data, mimetype=content_type(filename))
+    if forever:
+        response.headers["Cache-Control"] = CACHE_FOREVER
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -149,7 +179,7 @@ def register_security_headers(app: Flask) -> None:
     stripe_js = (
         app.config.get("STRIPE_JS_URL") if app.config.get("PAYMENT_GATEWAY") == "stripe" else None
     )
-    policy = content_security_policy(stripe_js)
+    policy = content_security_policy(stripe_js, app.config.get("MEDIA_BASE_URL") or "")
     # Not in development: `make run` serves plain HTTP on 127.0.0.1.
     hsts = app.config.get("ENV_NAME", "development") != "development"
 

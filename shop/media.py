@@ -1,0 +1,236 @@
+"""Where images live: a folder on this machine, or an S3 bucket that every machine shares.
+
+MEDIA_STORAGE chooses: `local` (the default, files under MEDIA_ROOT) or `s3` (S3_BUCKET at
+S3_ENDPOINT_URL, with S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY). Pages link to images on
+MEDIA_BASE_URL (the bucket, or a CDN in front of it); without it, the store serves them
+itself at /media/, from whichever store holds them.
+
+Keys are names the store made from the content's hash (shop/catalog/images.py), so what
+is stored under a name never changes: browsers and CDNs may keep it for a year.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, urlsplit
+
+from flask import Flask, current_app, url_for
+from werkzeug.security import safe_join
+
+from shop.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+STORAGES = ("local", "s3")
+CACHE_FOREVER = "public, max-age=31536000, immutable"
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+# Names made from a content hash (and a width, for a resized copy): never rewritten.
+CONTENT_KEY = re.compile(r"products/[0-9a-f]{32}(?:-[0-9]{1,5})?\.(?:jpg|png|webp)")
+EXTENSION_KEY = "shop_media_storage"
+
+
+class MediaError(RuntimeError):
+    """The media store did not answer, or refused; the message is safe to show an admin."""
+
+
+def content_type(key: str) -> str:
+    return CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
+
+
+class Storage(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes | None: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def ready(self) -> bool: ...
+
+
+class LocalStorage:
+    """Files under one folder: for `make run`, or one machine."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        joined = safe_join(str(self.root), key)
+        if joined is None:
+            raise MediaError("that is not a name the store gave an image")
+        return Path(joined)
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self.path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written aside and renamed: a reader never sees half a file.
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise MediaError("the media folder could not be written") from exc
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise MediaError("the media folder could not be read") from exc
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        try:
+            self.path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise MediaError("the media folder could not be written") from exc
+
+    def ready(self) -> bool:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+        return os.access(self.root, os.W_OK | os.X_OK)
+
+
+class S3Storage:
+    """Objects in one bucket, through the S3 API: AWS, or any server that speaks it."""
+
+    def __init__(self, bucket: str, *, endpoint_url: str | None, access_key_id: str | None,
+                 secret_access_key: str | None, region: str | None):  # fmt: skip
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        # boto3 clients are thread-safe; one per app. Short timeouts: a page or a readiness
+        # probe must not hang on a store that is down, and retries cover a blip.
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            aws_access_key_id=access_key_id or None,
+            aws_secret_access_key=secret_access_key or None,
+            region_name=region or "us-east-1",
+            config=Config(
+                connect_timeout=3,
+                read_timeout=20,
+                retries={"max_attempts": 3, "mode": "standard"},
+                # Servers other than AWS (SeaweedFS, MinIO) answer on paths, not subdomains.
+                s3={"addressing_style": "path" if endpoint_url else "auto"},
+            ),
+        )
+
+    def _errors(self):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        return (BotoCoreError, ClientError)
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data,
+                ContentType=content_type(key), CacheControl=CACHE_FOREVER,
+            )  # fmt: skip
+        except self._errors() as exc:
+            log.warning("media store: put failed: %s", type(exc).__name__)
+            raise MediaError("the image store could not be reached") from exc
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+            return answer["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+        except self._errors() as exc:
+            log.warning("media store: get failed: %s", type(exc).__name__)
+            raise MediaError("the image store could not be reached") from exc
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise MediaError("the image store could not be reached") from exc
+        except self._errors() as exc:
+            raise MediaError("the image store could not be reached") from exc
+        return True
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except self._errors() as exc:
+            raise MediaError("the image store could not be reached") from exc
+
+    def ready(self) -> bool:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except self._errors() as exc:
+            log.warning("media store: bucket not reachable: %s", type(exc).__name__)
+            return False
+        return True
+
+
+def build_storage(config) -> Storage:
+    """The store MEDIA_STORAGE names; raises ConfigError saying what is missing."""
+    kind = (config.get("MEDIA_STORAGE") or "local").strip().lower()
+    if kind not in STORAGES:
+        raise ConfigError(f"MEDIA_STORAGE must be one of {', '.join(STORAGES)}; got {kind!r}")
+    if kind == "local":
+        return LocalStorage(config["MEDIA_ROOT"])
+    if not config.get("S3_BUCKET"):
+        raise ConfigError("MEDIA_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT_URL unless on AWS)")
+    return S3Storage(
+        config["S3_BUCKET"],
+        endpoint_url=config.get("S3_ENDPOINT_URL"),
+        access_key_id=config.get("S3_ACCESS_KEY_ID"),
+        secret_access_key=config.get("S3_SECRET_ACCESS_KEY"),
+        region=config.get("S3_REGION"),
+    )
+
+
+def media_base_url(config) -> str:
+    base = (config.get("MEDIA_BASE_URL") or "").strip().rstrip("/")
+    if base:
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ConfigError(
+                "MEDIA_BASE_URL must be where images are served from, like "
+                f"https://cdn.example.org/media; got {base!r}"
+            )
+    return base
+
+
+def init_media(app: Flask) -> None:
+    """Choose the store from the settings; raises ConfigError for a bad setting."""
+    app.config["MEDIA_BASE_URL"] = media_base_url(app.config)
+    app.extensions[EXTENSION_KEY] = build_storage(app.config)
+    app.add_template_global(media_url)
+
+
+def media_storage() -> Storage:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def media_url(key: str) -> str:
+    """Where a browser fetches `key`: MEDIA_BASE_URL, else the store's own /media/."""
+    base = current_app.config.get("MEDIA_BASE_URL")
+    if base:
+        return f"{base}/{quote(key)}"
+    return url_for("web.media", filename=key)
+
+
+def media_ready() -> bool:
+    """For /readyz: the bucket answers (head_bucket), or the local folder is writable."""
+    try:
+        return media_storage().ready()
+    except Exception:  # a readiness probe reports any failure as not ready
+        log.exception("media store: readiness check failed")
+        return False
