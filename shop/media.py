@@ -38,6 +38,12 @@ class MediaError(RuntimeError):
     """The media store did not answer, or refused; the message is safe to show an admin."""
 
 
+def _reason(exc: Exception) -> str:
+    """What went wrong, for the log: the S3 error code, or the kind of failure."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return f"{type(exc).__name__} {code}" if code else type(exc).__name__
+
+
 def content_type(key: str) -> str:
     return CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
 
@@ -137,7 +143,7 @@ class S3Storage:
                 ContentType=content_type(key), CacheControl=CACHE_FOREVER,
             )  # fmt: skip
         except self._errors() as exc:
-            log.warning("media store: put failed: %s", type(exc).__name__)
+            log.warning("media store: put failed: %s", _reason(exc))
             raise MediaError("the image store could not be reached") from exc
 
     def get(self, key: str) -> bytes | None:
@@ -147,7 +153,7 @@ class S3Storage:
         except self.client.exceptions.NoSuchKey:
             return None
         except self._errors() as exc:
-            log.warning("media store: get failed: %s", type(exc).__name__)
+            log.warning("media store: get failed: %s", _reason(exc))
             raise MediaError("the image store could not be reached") from exc
 
     def exists(self, key: str) -> bool:
@@ -173,7 +179,7 @@ class S3Storage:
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except self._errors() as exc:
-            log.warning("media store: bucket not reachable: %s", type(exc).__name__)
+            log.warning("media store: bucket not reachable: %s", _reason(exc))
             return False
         return True
 
