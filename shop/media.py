@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, has_request_context, request
 from werkzeug.security import safe_join
 
 from shop.config import ConfigError
@@ -27,6 +27,7 @@ from shop.config import ConfigError
 log = logging.getLogger(__name__)
 
 STORAGES = ("local", "s3")
+MEDIA_PATH = "/media/"  # the store's own route for images (shop/web.py)
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 # Names made from a content hash (and a width, for a resized copy): never rewritten.
@@ -225,12 +226,17 @@ def media_storage() -> Storage:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def media_url(key: str) -> str:
-    """Where a browser fetches `key`: MEDIA_BASE_URL, else the store's own /media/."""
+def media_prefix() -> str:
+    """What a key is appended to for a browser to fetch it: MEDIA_BASE_URL, else the
+    store's own /media/. (A listing links a hundred copies: no url_for for each.)"""
     base = current_app.config.get("MEDIA_BASE_URL")
     if base:
-        return f"{base}/{quote(key)}"
-    return url_for("web.media", filename=key)
+        return f"{base}/"
+    return f"{request.script_root if has_request_context() else ''}{MEDIA_PATH}"
+
+
+def media_url(key: str, prefix: str | None = None) -> str:
+    return f"{media_prefix() if prefix is None else prefix}{quote(key)}"
 
 
 def media_ready() -> bool:

@@ -36,6 +36,7 @@ from shop.extensions import db
 from shop.media import (
     CACHE_FOREVER,
     CONTENT_KEY,
+    MEDIA_PATH,
     LocalStorage,
     MediaError,
     content_type,
@@ -108,7 +109,7 @@ def healthz():
     return jsonify(status="ok", database="ok")
 
 
-@bp.get("/media/<path:filename>")
+@bp.get(f"{MEDIA_PATH}<path:filename>")
 def media(filename: str):
     """Images, when no MEDIA_BASE_URL serves them: from the folder, or fetched from the
     bucket. A content-hashed name never changes what it holds, so it is kept a year."""

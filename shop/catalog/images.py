@@ -25,7 +25,7 @@ from shop.audit.services import record
 from shop.catalog.admin_services import CatalogError
 from shop.catalog.models import Product, ProductImage
 from shop.extensions import db
-from shop.media import CONTENT_KEY, MediaError, media_storage, media_url
+from shop.media import CONTENT_KEY, MediaError, media_prefix, media_storage, media_url
 from shop.unit_of_work import after_commit, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -268,12 +268,13 @@ class PictureSources:
 
 
 def picture_sources(key: str, derivative_widths: str | None) -> PictureSources:
-    src = media_url(key)
+    prefix = media_prefix()
+    src = media_url(key, prefix)
     widths = parse_widths(derivative_widths)
     if not widths:
         return PictureSources(src, "", "")
 
     def srcset(fmt: str) -> str:
-        return ", ".join(f"{media_url(derivative_key(key, w, fmt))} {w}w" for w in widths)
+        return ", ".join(f"{media_url(derivative_key(key, w, fmt), prefix)} {w}w" for w in widths)
 
     return PictureSources(src, srcset("webp"), srcset("jpg"))
