@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
-from flask import Flask, current_app, has_request_context, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    has_request_context,
+    request,
+    send_from_directory,
+)
 from werkzeug.security import safe_join
 
 from shop.config import ConfigError
@@ -246,3 +254,26 @@ def media_ready() -> bool:
     except Exception:  # a readiness probe reports any failure as not ready
         log.exception("media store: readiness check failed")
         return False
+
+
+def serve_media(filename: str) -> Response:
+    """/media/: images, when no MEDIA_BASE_URL serves them; from the folder, or fetched
+    from the bucket. A content-hashed name never changes what it holds: kept a year."""
+    storage = media_storage()
+    forever = bool(CONTENT_KEY.fullmatch(filename))
+    if isinstance(storage, LocalStorage):
+        # send_from_directory refuses paths that leave MEDIA_ROOT.
+        response = send_from_directory(storage.root, filename, max_age=86_400)
+    else:
+        try:
+            # Only names the store made: a bucket shared with anything else stays private.
+            data = storage.get(filename) if forever else None
+        except MediaError:
+            return Response("The image store is not answering.\n", 503, mimetype="text/plain")
+        if data is None:
+            abort(404)
+        response = Response(data, mimetype=content_type(filename))
+    if forever:
+        response.headers["Cache-Control"] = CACHE_FOREVER
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -16,13 +16,11 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    abort,
     current_app,
     has_request_context,
     jsonify,
     render_template,
     request,
-    send_from_directory,
     session,
     stream_with_context,
     url_for,
@@ -33,15 +31,7 @@ from werkzeug.routing import IntegerConverter
 from wtforms import IntegerField
 
 from shop.extensions import db
-from shop.media import (
-    CACHE_FOREVER,
-    CONTENT_KEY,
-    MEDIA_PATH,
-    LocalStorage,
-    MediaError,
-    content_type,
-    media_storage,
-)
+from shop.media import MEDIA_PATH, serve_media
 from shop.money import money_text
 from shop.provenance.services import country_name
 
@@ -111,26 +101,7 @@ def healthz():
 
 @bp.get(f"{MEDIA_PATH}<path:filename>")
 def media(filename: str):
-    """Images, when no MEDIA_BASE_URL serves them: from the folder, or fetched from the
-    bucket. A content-hashed name never changes what it holds, so it is kept a year."""
-    storage = media_storage()
-    forever = bool(CONTENT_KEY.fullmatch(filename))
-    if isinstance(storage, LocalStorage):
-        # send_from_directory refuses paths that leave MEDIA_ROOT.
-        response = send_from_directory(storage.root, filename, max_age=86_400)
-    else:
-        try:
-            # Only names the store made: a bucket shared with anything else stays private.
-            data = storage.get(filename) if forever else None
-        except MediaError:
-            return Response("The image store is not answering.\n", 503, mimetype="text/plain")
-        if data is None:
-            abort(404)
-        response = Response(data, mimetype=content_type(filename))
-    if forever:
-        response.headers["Cache-Control"] = CACHE_FOREVER
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return serve_media(filename)
 
 
 def render_error(code: int):
