@@ -12,7 +12,7 @@ from tests.conftest import empty_database
 from tests.seaweedfs import seaweedfs, why_weed_cannot_run
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once this folder's tests are done
 def s3_server(tmp_path_factory):
     reason = why_weed_cannot_run()
     if reason:
