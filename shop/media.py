@@ -107,11 +107,15 @@ class LocalStorage:
             raise MediaError("the media folder could not be written") from exc
 
     def ready(self) -> bool:
+        # Uploads write here: a read-only or full disk must take the machine out of rotation.
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".ready-") as probe:
+                probe.write(b"ok")
+                probe.flush()
         except OSError:
             return False
-        return os.access(self.root, os.W_OK | os.X_OK)
+        return True
 
 
 class S3Storage:
@@ -254,6 +258,13 @@ def media_ready() -> bool:
     except Exception:  # a readiness probe reports any failure as not ready
         log.exception("media store: readiness check failed")
         return False
+
+
+def check_media_store() -> None:
+    """media_ready() as a readiness check that raises when the store does not answer
+    (shop.readiness.register_check("media", check_media_store))."""
+    if not media_ready():
+        raise MediaError("the media store is not ready")
 
 
 def serve_media(filename: str) -> Response:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from shop.catalog.models import Product, ProductImage
 from shop.extensions import db
-from shop.media import CONTENT_KEY, media_ready
+from shop.media import CONTENT_KEY, MediaError, check_media_store, media_ready
 from tests import factories as f
 from tests.conftest import client_as
 from tests.media.conftest import make_store
@@ -179,6 +179,8 @@ def test_a_store_that_cannot_reach_its_bucket_refuses_the_upload_and_is_not_read
         with app.app_context():
             admin = client_as(app, "admin")
             assert media_ready() is False
+            with pytest.raises(MediaError):
+                check_media_store()
         answer = upload(admin, product_id, photo(300, 300))
         assert answer.status_code == 200
         assert "Nothing was uploaded: the image store could not be reached" in answer.get_data(
@@ -194,6 +196,7 @@ def test_a_store_that_cannot_reach_its_bucket_refuses_the_upload_and_is_not_read
     working = make_store(store_database, tmp_path / "working", **s3.settings())
     with working.app_context():
         assert media_ready() is True
+        check_media_store()
 
 
 def test_the_demo_seed_keeps_its_pictures_in_the_bucket(s3_store, s3):
