@@ -93,13 +93,16 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(make_import_group(kind, noun))
 
     register_order_commands(app)
+    register_media_commands(app)
     register_account_commands(app)
     register_ledger_commands(app)
 
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Load the demo workshops, products, trainees and batches (safe to repeat)."""
+        from shop.catalog.admin_services import CatalogError
         from shop.demo import seed_demo
+        from shop.media import MediaError
 
         try:
             with unit_of_work():
@@ -108,13 +111,37 @@ def register_commands(app: Flask) -> None:
                         length=n, label=label, file=sys.stderr
                     )
                 )
-        except (ImportFailed, SQLAlchemyError) as exc:
+        except (ImportFailed, SQLAlchemyError, CatalogError, MediaError) as exc:
             click.secho(
                 f"Demo data could not be loaded; nothing was written: {exc}", fg="red", err=True
             )
             raise SystemExit(1) from None
         for line in report:
             click.echo(line)
+
+
+def register_media_commands(app: Flask) -> None:
+    media = AppGroup("media", help="Product images in the media store.")
+
+    @media.command("derivatives")
+    def derivatives_command() -> None:
+        """Make the responsive copies every image still lacks (safe to repeat)."""
+        from shop.catalog.images import images_without_derivatives, make_derivatives
+        from shop.media import MediaError
+
+        made = failed = 0
+        for image_id in images_without_derivatives():
+            try:
+                with unit_of_work():  # one image each: a failure keeps the others
+                    made += make_derivatives(image_id) is not None
+            except MediaError as exc:
+                failed += 1
+                click.secho(f"Image {image_id}: {exc}.", fg="red", err=True)
+        click.echo(f"Made the copies of {made} image(s).")
+        if failed:
+            raise SystemExit(1)
+
+    app.cli.add_command(media)
 
 
 def register_order_commands(app: Flask) -> None:

@@ -99,6 +99,15 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         # adds that one. Requests for any other Host get 400 outside development.
         "TRUSTED_HOSTS": _list(os.environ.get("TRUSTED_HOSTS")),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(instance / "media")),
+        # Images: `local` (under MEDIA_ROOT) or `s3` (a bucket every machine shares),
+        # linked from MEDIA_BASE_URL (empty: the store's own /media/). See shop/media.py.
+        "MEDIA_STORAGE": os.environ.get("MEDIA_STORAGE", "local").strip().lower(),
+        "MEDIA_BASE_URL": os.environ.get("MEDIA_BASE_URL", ""),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
+        "S3_REGION": os.environ.get("S3_REGION", "us-east-1"),
         "PRODUCTS_PER_PAGE": _int("PRODUCTS_PER_PAGE", 12),
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,  # the largest upload a request may carry
         # A workshop whose last staff visit is older than this is overdue.
@@ -267,6 +276,8 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "PUBLIC_BASE_URL": "http://localhost",
         "TRUSTED_HOSTS": ["127.0.0.1"],
         "MEDIA_ROOT": media_root,
+        "MEDIA_STORAGE": "local",
+        "MEDIA_BASE_URL": "",
         "PRODUCTS_PER_PAGE": 12,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "VETTING_VISIT_INTERVAL_DAYS": 180,

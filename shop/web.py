@@ -21,7 +21,6 @@ from flask import (
     jsonify,
     render_template,
     request,
-    send_from_directory,
     session,
     stream_with_context,
     url_for,
@@ -32,6 +31,7 @@ from werkzeug.routing import IntegerConverter
 from wtforms import IntegerField
 
 from shop.extensions import db
+from shop.media import MEDIA_PATH, serve_media
 from shop.money import money_text
 from shop.provenance.services import country_name
 
@@ -58,9 +58,14 @@ ERROR_COPY = {
 }
 
 
-def content_security_policy(stripe_js_url: str | None = None) -> str:
-    """The store's CSP; with Stripe, its script, frames and API are allowed too."""
+def content_security_policy(stripe_js_url: str | None = None, media_base_url: str = "") -> str:
+    """The store's CSP; with Stripe, its script, frames and API are allowed too; images
+    may come from MEDIA_BASE_URL (any https: origin is allowed already)."""
     script, frame, connect = ["'self'"], ["'none'"], ["'self'"]
+    images = ["'self'", "data:", "https:"]
+    if media_base_url.startswith("http:"):
+        parts = urlsplit(media_base_url)
+        images.append(f"{parts.scheme}://{parts.netloc}")
     if stripe_js_url:
         parts = urlsplit(stripe_js_url)
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -70,7 +75,7 @@ def content_security_policy(stripe_js_url: str | None = None) -> str:
     return "; ".join(
         [
             "default-src 'self'",
-            "img-src 'self' data: https:",
+            f"img-src {' '.join(images)}",
             "style-src 'self'",
             f"script-src {' '.join(script)}",
             f"frame-src {' '.join(frame)}",
@@ -94,12 +99,9 @@ def healthz():
     return jsonify(status="ok", database="ok")
 
 
-@bp.get("/media/<path:filename>")
+@bp.get(f"{MEDIA_PATH}<path:filename>")
 def media(filename: str):
-    # send_from_directory refuses paths that leave MEDIA_ROOT.
-    response = send_from_directory(current_app.config["MEDIA_ROOT"], filename, max_age=86_400)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return serve_media(filename)
 
 
 def render_error(code: int):
@@ -149,7 +151,7 @@ def register_security_headers(app: Flask) -> None:
     stripe_js = (
         app.config.get("STRIPE_JS_URL") if app.config.get("PAYMENT_GATEWAY") == "stripe" else None
     )
-    policy = content_security_policy(stripe_js)
+    policy = content_security_policy(stripe_js, app.config.get("MEDIA_BASE_URL") or "")
     # Not in development: `make run` serves plain HTTP on 127.0.0.1.
     hsts = app.config.get("ENV_NAME", "development") != "development"
 

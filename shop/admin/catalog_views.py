@@ -5,7 +5,6 @@ shop.catalog.admin_services (which checks the rules and writes), commits and ren
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -16,12 +15,14 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp, Validati
 
 from shop.admin.blueprint import PER_PAGE, bp
 from shop.catalog import admin_services as catalog
-from shop.catalog.admin_services import MAX_IMAGE_BYTES, CatalogError, ProductValues
+from shop.catalog import images
+from shop.catalog.admin_services import CatalogError, ProductValues
+from shop.catalog.images import MAX_IMAGE_BYTES
 from shop.catalog.models import Product, ProductImage, ProductStatus, Variant
 from shop.csv_import import FieldError, key_values
 from shop.extensions import db
 from shop.money import MoneyError, parse_major, parse_percent_bps
-from shop.unit_of_work import abandon, after_commit
+from shop.unit_of_work import abandon
 from shop.web import page_number
 
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="Lower-case letters, digits and dashes.")
@@ -231,8 +232,9 @@ def upload_image(product_id: int):
         flash(" ".join(e for field in form for e in field.errors) or "Choose an image.", "error")
         return redirect(url_for("admin.product", product_id=product_id))
     try:
-        catalog.add_image(found, form.image.data.read(MAX_IMAGE_BYTES + 1),
-                          form.alt_text.data.strip(), current_app.config["MEDIA_ROOT"])  # fmt: skip
+        images.add_image(
+            found, form.image.data.read(MAX_IMAGE_BYTES + 1), form.alt_text.data.strip()
+        )
     except CatalogError as exc:
         abandon()
         flash(f"Nothing was uploaded: {exc}.", "error")
@@ -247,10 +249,7 @@ def delete_image(image_id: int):
     if not ImageDeleteForm().validate_on_submit():
         abort(400)
     product_id = image.product_id
-    filename = catalog.remove_image(image)
-    # The file goes only once the row is gone for good; a failed commit keeps both.
-    gone = Path(current_app.config["MEDIA_ROOT"]) / filename
-    after_commit(lambda: gone.unlink(missing_ok=True))
+    images.remove_image(image)
     flash("Image removed.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 

@@ -1,4 +1,4 @@
-"""Back-office catalog changes: products, variants, images and categories.
+"""Back-office catalog changes: products, variants and categories (images: images.py).
 
 Every function takes plain values (already parsed by the form that called it), checks
 the catalog's rules, writes the change with its audit entry, flushes and never commits:
@@ -8,26 +8,19 @@ before anything is written, so the caller only has to roll back and say why.
 
 from __future__ import annotations
 
-import secrets
 import unicodedata
 from dataclasses import dataclass
-from io import BytesIO
-from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from shop.audit.services import record, snapshot
-from shop.catalog.models import Category, Product, ProductImage, ProductStatus, Variant
+from shop.catalog.models import Category, Product, ProductStatus, Variant
 from shop.extensions import db
 from shop.provenance.models import Batch, Workshop
 
 PRODUCT_FIELDS = ["name", "slug", "description", "story", "category_id", "workshop_id", "status",
                   "impact_share_bps"]  # fmt: skip
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
-MAX_IMAGE_PIXELS = 40_000_000
-LONGEST_SIDE = 1600
 
 
 class CatalogError(ValueError):
@@ -235,64 +228,6 @@ def change_variant(variant: Variant, *, options: dict, price: int) -> Variant:
     db.session.flush()
     record_variant_change(variant, before)
     return variant
-
-
-# --- Images ----------------------------------------------------------------------------
-
-
-def reencode(data: bytes) -> tuple[bytes, str, int, int]:
-    """Check an upload really is an image and re-encode it: nothing the uploader put in
-    the file (metadata, trailing data, scripts) survives. Returns (bytes, ext, w, h)."""
-    if len(data) > MAX_IMAGE_BYTES:
-        raise CatalogError("the image is larger than 5 MB")
-    try:
-        with Image.open(BytesIO(data)) as probe:
-            if probe.format not in {"JPEG", "PNG", "WEBP"}:
-                raise CatalogError("only JPEG, PNG and WebP images are accepted")
-            if probe.width * probe.height > MAX_IMAGE_PIXELS:
-                raise CatalogError("the image has too many pixels")
-            probe.verify()
-        with Image.open(BytesIO(data)) as image:
-            image.load()
-            image.thumbnail((LONGEST_SIDE, LONGEST_SIDE))
-            has_alpha = image.mode in ("RGBA", "LA") or "transparency" in image.info
-            clean = image.convert("RGBA" if has_alpha else "RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise CatalogError("the file is not an image we can read") from exc
-    out = BytesIO()
-    if has_alpha:
-        clean.save(out, "PNG", optimize=True)
-        ext = "png"
-    else:
-        clean.save(out, "JPEG", quality=85, optimize=True)
-        ext = "jpg"
-    return out.getvalue(), ext, clean.width, clean.height
-
-
-def add_image(product: Product, data: bytes, alt_text: str, media_root: str) -> ProductImage:
-    """Store an uploaded image under a name the store chooses, never the uploader's."""
-    clean, ext, width, height = reencode(data)
-    filename = f"products/{product.slug}-{secrets.token_hex(6)}.{ext}"
-    image = ProductImage(product=product, filename=filename, alt_text=alt_text,
-                         width=width, height=height, position=len(product.images))  # fmt: skip
-    db.session.add(image)
-    db.session.flush()
-    record("image.upload", "product", product.id, summary=filename)
-    path = Path(media_root) / filename
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written before the commit: a failed commit leaves an orphan file, never a broken row.
-    path.write_bytes(clean)
-    return image
-
-
-def remove_image(image: ProductImage) -> str:
-    """Delete the image's row; returns its file name, for the caller to remove once the
-    deletion is committed (a failed commit then keeps both)."""
-    filename = image.filename
-    db.session.delete(image)
-    record("image.delete", "product", image.product_id, summary=filename)
-    db.session.flush()
-    return filename
 
 
 # --- Categories ------------------------------------------------------------------------

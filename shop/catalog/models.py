@@ -163,12 +163,16 @@ class ProductImage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
-    # A name the store chose (never the uploader), relative to MEDIA_ROOT.
+    # The media store's key for the original: the store made it from the content's hash
+    # (never the uploader's name), so one picture is one row.
     filename: Mapped[str] = mapped_column(String(200), unique=True)
     alt_text: Mapped[str] = mapped_column(String(300))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # "320,640,1280": the widths whose WebP and JPEG copies exist. NULL until they are
+    # made (after the upload is committed); pages show the original meanwhile.
+    derivative_widths: Mapped[str | None] = mapped_column(String(60), nullable=True)
 
     product: Mapped[Product] = relationship(back_populates="images")
 

@@ -47,6 +47,7 @@ class ProductCard:
     in_stock: int
     image_filename: str | None
     image_alt: str | None
+    image_widths: str | None  # of its responsive copies; None until they are made
     workshop_name: str
     workshop_slug: str
     country_code: str | None
@@ -152,6 +153,7 @@ def _cards_statements(
             in_stock.label("in_stock"),
             ProductImage.filename,
             ProductImage.alt_text,
+            ProductImage.derivative_widths,
             Workshop.name.label("workshop_name"),
             Workshop.slug.label("workshop_slug"),
             case((Workshop.country_public, Workshop.country_code), else_=None).label(
@@ -198,6 +200,7 @@ def _card(row) -> ProductCard:
         in_stock=int(row.in_stock or 0),
         image_filename=row.filename,
         image_alt=row.alt_text,
+        image_widths=row.derivative_widths,
         workshop_name=row.workshop_name,
         workshop_slug=row.workshop_slug,
         country_code=row.country_code,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 
 from shop.catalog import storefront as services
+from shop.catalog.images import picture_sources
 from shop.catalog.models import ProductStatus
 from shop.page_cache.pages import public_page
 from shop.provenance.services import current_batch, public_workshop
@@ -12,6 +13,7 @@ from shop.visibility import public_view
 from shop.web import page_number
 
 bp = Blueprint("catalog", __name__)
+bp.add_app_template_global(picture_sources)
 
 FEATURED_ON_HOME = 8
 MAX_SEARCH_LENGTH = 100

@@ -15,11 +15,13 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from shop.catalog.images import attach_image
 from shop.catalog.importers import CatalogImporter
-from shop.catalog.models import Product, ProductImage
+from shop.catalog.models import Product
 from shop.csv_import import Importer, validate
 from shop.demo.images import draw_product_image
 from shop.extensions import db
+from shop.media import media_storage
 from shop.provenance.importers import BatchImporter, TraineeImporter, WorkshopImporter
 from shop.provenance.models import VettingKind, VettingOutcome, Workshop
 from shop.provenance.services import record_vetting_event
@@ -90,30 +92,26 @@ def seed_vetting() -> int:
 
 
 def seed_images(progress: ProgressFactory) -> int:
-    media_root = Path(current_app.config["MEDIA_ROOT"])
+    """A drawing for every product without a picture, kept in the media store like an
+    upload. A picture whose object the store lacks (a wiped folder, a store switched to
+    a bucket) is drawn again."""
+    storage = media_storage()
     products = db.session.scalars(
         select(Product).options(selectinload(Product.images), selectinload(Product.category))
     ).all()
     drawn = 0
     with progress("Demo images", len(products)) as bar:
         for product in products:
+            for image in [i for i in product.images if not storage.exists(i.filename)]:
+                product.images.remove(image)
+                db.session.delete(image)
+            db.session.flush()
             if not product.images:
-                filename = f"products/{product.slug}-1.png"
-                product.images.append(
-                    ProductImage(
-                        filename=filename,
-                        alt_text=f"Illustration of the {product.name}",
-                        width=0,
-                        height=0,
-                        position=0,
-                    )
-                )
-            for image in product.images:
-                path = media_root / image.filename
-                if not path.exists():
-                    category = product.category.slug if product.category else ""
-                    image.width, image.height = draw_product_image(path, product.slug, category)
-                    drawn += 1
+                category = product.category.slug if product.category else ""
+                data, width, height = draw_product_image(product.slug, category)
+                attach_image(product, data, "png", width, height,
+                             f"Illustration of the {product.name}")  # fmt: skip
+                drawn += 1
             bar.update(1)
     db.session.flush()
     return drawn

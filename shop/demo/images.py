@@ -4,7 +4,7 @@ it is, in colours chosen from the product's slug, so every product has its own."
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from io import BytesIO
 
 from PIL import Image, ImageDraw
 
@@ -68,8 +68,8 @@ SHAPES = {
 }
 
 
-def draw_product_image(path: Path, slug: str, category_slug: str) -> tuple[int, int]:
-    """Write a PNG illustration to `path`; return its width and height."""
+def draw_product_image(slug: str, category_slug: str) -> tuple[bytes, int, int]:
+    """A PNG illustration: its bytes, width and height."""
     (background, main, accent), digest = _palette(slug)
     image = Image.new("RGB", (SIZE, SIZE), background)
     draw = ImageDraw.Draw(image)
@@ -78,6 +78,6 @@ def draw_product_image(path: Path, slug: str, category_slug: str) -> tuple[int, 
         draw.ellipse((x, y, x + 18, y + 18), fill=accent)
     shape = _tie if "tie" in slug else SHAPES.get(category_slug, _bag)
     shape(draw, main, accent)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, "PNG", optimize=True)
-    return image.size
+    out = BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue(), *image.size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -96,17 +97,33 @@ def test_images_are_checked_reencoded_and_stored_under_a_name_we_choose(app, ctx
             ProductImage.product_id == product.id, ProductImage.id.not_in(images_before)
         )
     ).one()
-    assert image.filename.startswith(f"products/{product.slug}-") and "evil" not in image.filename
     stored = (media / image.filename).read_bytes()
+    # Named by its content alone: nothing of the uploader's file name, nor the product's.
+    stem = f"products/{hashlib.sha256(stored).hexdigest()[:32]}"
+    assert image.filename == f"{stem}.jpg"
     assert b"<?php" not in stored  # re-encoded: what rode along is gone
     assert (image.width, image.height) == (1600, 800)
-    assert app.test_client().get(f"/media/{image.filename}").status_code == 200
+    # Its responsive copies were made once the upload was committed, never enlarged.
+    assert image.derivative_widths == "320,640,1280,1600"
+    copies = sorted(p.name for p in (media / "products").glob(f"{stem[9:]}-*"))
+    assert len(copies) == 8, copies
+    with Image.open(media / f"{stem}-640.webp") as copy:
+        assert (copy.format, copy.size) == ("WEBP", (640, 320))
+    with Image.open(media / f"{stem}-320.jpg") as copy:
+        assert (copy.format, copy.size) == ("JPEG", (320, 160))
+    served = app.test_client().get(f"/media/{image.filename}")
+    assert served.status_code == 200
+    assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert app.test_client().get("/media/../../etc/passwd").status_code == 404
+
+    again = upload(_png(3000, 1500, extra=b"other trailing bytes"), "again.png")
+    assert "already shown on" in again.get_data(as_text=True)
 
     image_id, filename = image.id, image.filename
     admin_client.post(f"/admin/images/{image_id}/delete")
     assert db.session.get(ProductImage, image_id) is None
     assert not (media / filename).exists()
+    assert list((media / "products").glob(f"{stem[9:]}*")) == []
 
 
 def test_categories_can_be_added_once(app, ctx, admin_client):  # noqa: F811

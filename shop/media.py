@@ -1,0 +1,293 @@
+"""Where images live: a folder on this machine, or an S3 bucket that every machine shares.
+
+MEDIA_STORAGE chooses: `local` (the default, files under MEDIA_ROOT) or `s3` (S3_BUCKET at
+S3_ENDPOINT_URL, with S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY). Pages link to images on
+MEDIA_BASE_URL (the bucket, or a CDN in front of it); without it, the store serves them
+itself at /media/, from whichever store holds them.
+
+Keys are names the store made from the content's hash (shop/catalog/images.py), so what
+is stored under a name never changes: browsers and CDNs may keep it for a year.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, urlsplit
+
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    has_request_context,
+    request,
+    send_from_directory,
+)
+from werkzeug.security import safe_join
+
+from shop.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+STORAGES = ("local", "s3")
+MEDIA_PATH = "/media/"  # the store's own route for images (shop/web.py)
+CACHE_FOREVER = "public, max-age=31536000, immutable"
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+# Names made from a content hash (and a width, for a resized copy): never rewritten.
+CONTENT_KEY = re.compile(r"products/[0-9a-f]{32}(?:-[0-9]{1,5})?\.(?:jpg|png|webp)")
+EXTENSION_KEY = "shop_media_storage"
+
+
+class MediaError(RuntimeError):
+    """The media store did not answer, or refused; the message is safe to show an admin."""
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, for the log: the S3 error code, or the kind of failure."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return f"{type(exc).__name__} {code}" if code else type(exc).__name__
+
+
+def content_type(key: str) -> str:
+    return CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
+
+
+class Storage(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes | None: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def ready(self) -> bool: ...
+
+
+class LocalStorage:
+    """Files under one folder: for `make run`, or one machine."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        joined = safe_join(str(self.root), key)
+        if joined is None:
+            raise MediaError("that is not a name the store gave an image")
+        return Path(joined)
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self.path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written aside and renamed: a reader never sees half a file.
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise MediaError("the media folder could not be written") from exc
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise MediaError("the media folder could not be read") from exc
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        try:
+            self.path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise MediaError("the media folder could not be written") from exc
+
+    def ready(self) -> bool:
+        # Uploads write here: a read-only or full disk must take the machine out of rotation.
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".ready-") as probe:
+                probe.write(b"ok")
+                probe.flush()
+        except OSError:
+            return False
+        return True
+
+
+class S3Storage:
+    """Objects in one bucket, through the S3 API: AWS, or any server that speaks it."""
+
+    def __init__(self, bucket: str, *, endpoint_url: str | None, access_key_id: str | None,
+                 secret_access_key: str | None, region: str | None):  # fmt: skip
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        # boto3 clients are thread-safe; one per app. Short timeouts: a page or a readiness
+        # probe must not hang on a store that is down, and retries cover a blip.
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            aws_access_key_id=access_key_id or None,
+            aws_secret_access_key=secret_access_key or None,
+            region_name=region or "us-east-1",
+            config=Config(
+                connect_timeout=3,
+                read_timeout=20,
+                retries={"max_attempts": 3, "mode": "standard"},
+                # Servers other than AWS (SeaweedFS, MinIO) answer on paths, not subdomains.
+                s3={"addressing_style": "path" if endpoint_url else "auto"},
+            ),
+        )
+
+    def _errors(self):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        return (BotoCoreError, ClientError)
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data,
+                ContentType=content_type(key), CacheControl=CACHE_FOREVER,
+            )  # fmt: skip
+        except self._errors() as exc:
+            log.warning("media store: put failed: %s", _reason(exc))
+            raise MediaError("the image store could not be reached") from exc
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+            return answer["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+        except self._errors() as exc:
+            log.warning("media store: get failed: %s", _reason(exc))
+            raise MediaError("the image store could not be reached") from exc
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise MediaError("the image store could not be reached") from exc
+        except self._errors() as exc:
+            raise MediaError("the image store could not be reached") from exc
+        return True
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except self._errors() as exc:
+            raise MediaError("the image store could not be reached") from exc
+
+    def ready(self) -> bool:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except self._errors() as exc:
+            log.warning("media store: bucket not reachable: %s", _reason(exc))
+            return False
+        return True
+
+
+def build_storage(config) -> Storage:
+    """The store MEDIA_STORAGE names; raises ConfigError saying what is missing."""
+    kind = (config.get("MEDIA_STORAGE") or "local").strip().lower()
+    if kind not in STORAGES:
+        raise ConfigError(f"MEDIA_STORAGE must be one of {', '.join(STORAGES)}; got {kind!r}")
+    if kind == "local":
+        return LocalStorage(config["MEDIA_ROOT"])
+    if not config.get("S3_BUCKET"):
+        raise ConfigError("MEDIA_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT_URL unless on AWS)")
+    return S3Storage(
+        config["S3_BUCKET"],
+        endpoint_url=config.get("S3_ENDPOINT_URL"),
+        access_key_id=config.get("S3_ACCESS_KEY_ID"),
+        secret_access_key=config.get("S3_SECRET_ACCESS_KEY"),
+        region=config.get("S3_REGION"),
+    )
+
+
+def media_base_url(config) -> str:
+    base = (config.get("MEDIA_BASE_URL") or "").strip().rstrip("/")
+    if base:
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ConfigError(
+                "MEDIA_BASE_URL must be where images are served from, like "
+                f"https://cdn.example.org/media; got {base!r}"
+            )
+    return base
+
+
+def init_media(app: Flask) -> None:
+    """Choose the store from the settings; raises ConfigError for a bad setting."""
+    app.config["MEDIA_BASE_URL"] = media_base_url(app.config)
+    app.extensions[EXTENSION_KEY] = build_storage(app.config)
+    app.add_template_global(media_url)
+    from shop import readiness
+
+    readiness.register_check("media", check_media_store)  # the bucket, or the local folder
+
+
+def media_storage() -> Storage:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def media_prefix() -> str:
+    """What a key is appended to for a browser to fetch it: MEDIA_BASE_URL, else the
+    store's own /media/. (A listing links a hundred copies: no url_for for each.)"""
+    base = current_app.config.get("MEDIA_BASE_URL")
+    if base:
+        return f"{base}/"
+    return f"{request.script_root if has_request_context() else ''}{MEDIA_PATH}"
+
+
+def media_url(key: str, prefix: str | None = None) -> str:
+    return f"{media_prefix() if prefix is None else prefix}{quote(key)}"
+
+
+def media_ready() -> bool:
+    """For /readyz: the bucket answers (head_bucket), or the local folder is writable."""
+    try:
+        return media_storage().ready()
+    except Exception:  # a readiness probe reports any failure as not ready
+        log.exception("media store: readiness check failed")
+        return False
+
+
+def check_media_store() -> None:
+    """media_ready() as a readiness check that raises when the store does not answer
+    (shop.readiness.register_check("media", check_media_store))."""
+    if not media_ready():
+        raise MediaError("the media store is not ready")
+
+
+def serve_media(filename: str) -> Response:
+    """/media/: images, when no MEDIA_BASE_URL serves them; from the folder, or fetched
+    from the bucket. A content-hashed name never changes what it holds: kept a year."""
+    storage = media_storage()
+    forever = bool(CONTENT_KEY.fullmatch(filename))
+    if isinstance(storage, LocalStorage):
+        # send_from_directory refuses paths that leave MEDIA_ROOT.
+        response = send_from_directory(storage.root, filename, max_age=86_400)
+    else:
+        try:
+            # Only names the store made: a bucket shared with anything else stays private.
+            data = storage.get(filename) if forever else None
+        except MediaError:
+            return Response("The image store is not answering.\n", 503, mimetype="text/plain")
+        if data is None:
+            abort(404)
+        response = Response(data, mimetype=content_type(filename))
+    if forever:
+        response.headers["Cache-Control"] = CACHE_FOREVER
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
