@@ -40,8 +40,10 @@ from shop import create_app
 from shop.catalog.models import ProductImage
 from shop.config import config_for_tests
 from shop.extensions import db
+from shop.orders.models import Order, OrderStatus
 from tests import factories as f
 from tests.conftest import empty_database
+from tests.orders.test_cart_and_checkout import CHECKOUT
 from tests.seaweedfs import S3Server, seaweedfs, why_weed_cannot_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +83,7 @@ class Answer:
     status: int
     headers: dict
     body: bytes
+    url: str = ""
 
     @property
     def text(self) -> str:
@@ -100,7 +103,7 @@ def call(url: str, data=None, headers=None, opener=None) -> Answer:
     request = urllib.request.Request(url, data=data, headers=headers or {})
     try:
         with (opener or urllib.request.build_opener()).open(request, timeout=15) as answer:
-            return Answer(answer.status, dict(answer.headers), answer.read())
+            return Answer(answer.status, dict(answer.headers), answer.read(), answer.geturl())
     except urllib.error.HTTPError as exc:
         return Answer(exc.code, dict(exc.headers), exc.read())
 
@@ -257,9 +260,10 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
     if reason:
         pytest.skip(reason)
     folder = tmp_path_factory.mktemp("several-machines")
-    tag = f"machines-{secrets.token_hex(6)}"
+    # Huey keeps only letters, digits and _ of a queue's name: the tag is made of those.
+    tag = f"machines_{secrets.token_hex(6)}"
     with ExitStack() as stack:
-        s3 = stack.enter_context(seaweedfs(folder / "seaweedfs", bucket=tag))
+        s3 = stack.enter_context(seaweedfs(folder / "seaweedfs", bucket=tag.replace("_", "-")))
         url = stack.enter_context(empty_database(folder, "store.db"))
         setup_app = create_app(
             config_for_tests(url, str(folder / "setup" / "media"), **s3.settings())
@@ -399,6 +403,23 @@ def test_a_stock_change_made_on_one_machine_shows_on_the_others_next_page_view(c
         revalidated = b.get(f"/products/{slug}", headers={"If-None-Match": etag}, opener=shopper)
         assert revalidated.status == 200 and "Only 3 left" in revalidated.text
         assert "Only 3 left" in a.get(f"/products/{slug}").text
+
+        # A sale on A: the units held at checkout, then paid for, leave B's page at once.
+        buyer = browser()
+        added = a.post("/cart/add", {"variant_id": variant_id, "quantity": "1"}, opener=buyer)
+        assert added.status == 200
+        placed = a.post("/checkout", CHECKOUT, opener=buyer)
+        assert placed.status == 200 and placed.url.endswith("/pay"), placed.url
+        assert "Only 2 left" in b.get(f"/products/{slug}", opener=shopper).text
+        paid = a.post(placed.url.removeprefix(a.base), {"card_number": "4242424242424242"},
+                      opener=buyer)  # fmt: skip
+        assert paid.status == 200
+        assert "Only 2 left" in b.get(f"/products/{slug}", opener=shopper).text
+        with cluster.setup_app.app_context():
+            assert (
+                db.session.scalar(select(Order.status).where(Order.email == CHECKOUT["email"]))
+                == OrderStatus.PAID
+            )
 
 
 def test_wrong_passwords_on_both_machines_count_against_one_sign_in_limit(cluster):
