@@ -188,12 +188,12 @@ class Cluster:
 def _start_web(name: str, folder: Path, env: dict, processes: list) -> Machine:
     instance = folder / f"instance-{name}"
     instance.mkdir()
-    log = (folder / f"web-{name}.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, str(SERVE_STORE)],
-        env={**env, "MEDIA_ROOT": str(instance / "media")},
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
-    )  # fmt: skip
+    with (folder / f"web-{name}.log").open("w") as log:  # the process keeps its own copy
+        process = subprocess.Popen(
+            [sys.executable, str(SERVE_STORE)],
+            env={**env, "MEDIA_ROOT": str(instance / "media")},
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+        )  # fmt: skip
     processes.append(process)
     port = process.stdout.readline().strip()
     if not port.isdigit():
@@ -205,7 +205,6 @@ def _start_web(name: str, folder: Path, env: dict, processes: list) -> Machine:
 def _start_worker(folder: Path, env: dict, processes: list) -> None:
     instance = folder / "instance-worker"
     instance.mkdir()
-    log = (folder / "worker.log").open("w")
     worker_env = {
         **env,
         # The worker reads its settings from the environment, as in production.
@@ -214,17 +213,22 @@ def _start_worker(folder: Path, env: dict, processes: list) -> None:
         "DATABASE_URL": env["DB_URL"],
         "MEDIA_ROOT": str(instance / "media"),
         "MAIL_OUTBOX": str(instance / "outbox"),
-        **{key: str(value) for key, value in json.loads(env["STORE_SETTINGS"]).items()},
+        **{
+            key: str(value)
+            for key, value in json.loads(env["STORE_SETTINGS"]).items()
+            if key != "QUEUE_IMMEDIATE"  # a setting of the web processes only
+        },
     }
-    processes.append(
-        subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "worker", "--workers", "2"],
-            env=worker_env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    with (folder / "worker.log").open("w") as log:
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "app", "worker", "--workers", "2"],
+                env=worker_env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         )
-    )
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
