@@ -32,6 +32,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -237,6 +238,8 @@ def main(users, duration, spawn_rate, units, wait, p95_ms, drain_seconds, keep):
     stack = Stack(folder, run, smtp.port)
     load_before = _load_average()
     with ExitStack() as cleanup:
+        if not keep:
+            cleanup.callback(shutil.rmtree, folder, ignore_errors=True)  # after all else
         smtp.start()
         cleanup.callback(smtp.stop)
         stack.create_database()
@@ -268,7 +271,7 @@ def main(users, duration, spawn_rate, units, wait, p95_ms, drain_seconds, keep):
         }
         click.echo(f"run {run}: {users} shoppers for {duration}s on {stack.base} "
                    f"(load average {load_before}) ...", err=True)  # fmt: skip
-        started = time.monotonic()
+        started, wall_start = time.monotonic(), time.time()
         with (folder / "locust.log").open("w") as log:
             subprocess.run(
                 [str(BIN / "locust"), "-f", str(ROOT / "bench" / "spike_locustfile.py"),
@@ -283,6 +286,7 @@ def main(users, duration, spawn_rate, units, wait, p95_ms, drain_seconds, keep):
         time.sleep(2)  # a message sent as its job finished is in the mailbox by now
         ledger = stack.flask("ledger", "verify", check=False)
         facts = _facts(stack)
+        facts["last_sale"] = facts["last_paid"] - wall_start if facts["last_paid"] else None
         found = json.loads(results_file.read_text())
         if keep:
             click.echo(f"kept: {folder} and database {stack.database}", err=True)
@@ -314,9 +318,14 @@ def _facts(stack: Stack) -> dict:
             (SKU,),
         )
     )
+    ((last_paid,),) = stack.sql(
+        "SELECT extract(epoch FROM max(o.paid_at)) FROM orders o "
+        "JOIN order_lines l ON l.order_id = o.id WHERE l.sku = %s",
+        (SKU,),
+    )
     return {
         "on_hand": on_hand, "reserved": reserved, "lowest": lowest, "paid": paid,
-        "statuses": statuses,
+        "statuses": statuses, "last_paid": float(last_paid) if last_paid else None,
     }  # fmt: skip
 
 
@@ -363,7 +372,10 @@ def _report(found, facts, jobs, ledger, mailbox, units, p95_ms, run) -> bool:
         + ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
     )
     print("buyers: " + ", ".join(f"{k} {v}" for k, v in sorted(found["outcomes"].items())))
-    print(f"orders for the product by status: {facts['statuses']}")
+    print(f"orders for the product by status: {facts['statuses']}", end="")
+    if facts["last_sale"] is not None:
+        print(f"; its last unit paid {facts['last_sale']:.0f}s after the crowd began", end="")
+    print()
     print(f"\n{'page':<36}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}")
     for name, values in sorted(by_page.items()):
         print(f"{name:<36}{len(values):>9}{_percentile(values, .5):>9.0f}"
