@@ -3,7 +3,7 @@
 Four in five browse the public pages; one in five buys SPIKE_PRODUCT: each purchase is
 a new shopper (a fresh cookie jar, a new email address), as in a real crowd, so the
 per-session checkout limit meets each buyer once. Every response is recorded here, with
-its name, status and time, and written as JSON to SPIKE_RESULTS when locust stops: the
+its name, status, duration and moment, and written as JSON to SPIKE_RESULTS when locust stops: the
 browsing percentiles are taken over all browsing pages together, which locust's own
 per-name table cannot give.
 """
@@ -15,6 +15,7 @@ import os
 import random
 import re
 import threading
+import time
 from itertools import count
 
 from locust import FastHttpUser, between, events, task
@@ -25,7 +26,7 @@ PRODUCT = os.environ.get("SPIKE_PRODUCT", "")
 WAIT = [float(s) for s in os.environ.get("SPIKE_WAIT", "1,4").split(",")]
 CARD = "4242424242424242"  # the dummy gateway's card that pays
 
-_records: list[tuple[str, int, float]] = []  # (name, status, milliseconds)
+_records: list[tuple[str, int, float, float]] = []  # (name, status, ms, when)
 _outcomes: dict[str, int] = {}
 _paid: list[dict] = []
 _lock = threading.Lock()
@@ -39,7 +40,7 @@ def _record(request_type, name, response_time, response_length, response=None, e
             **_kw):  # fmt: skip
     status = getattr(response, "status_code", 0) or 0
     with _lock:
-        _records.append((name, int(status), float(response_time)))
+        _records.append((name, int(status), float(response_time), time.time()))
 
 
 @events.quitting.add_listener
