@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app app
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run serve test lint install clean bench bench-pages
+.PHONY: run serve test lint install clean bench bench-pages bench-spike
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ bench: $(STAMP)
 # The public pages as a share of /healthz on one gunicorn, cold and warm (wrk if installed).
 bench-pages: $(STAMP)
 	$(BIN)/python bench/catalog_pages.py
+
+# A crowd on the production stack (locust; PostgreSQL and Redis on 127.0.0.1): some 5 minutes,
+# so not part of `make bench`. SPIKE_ARGS="--users 200 --duration 60" for a shorter run.
+SPIKE_ARGS ?=
+bench-spike: $(STAMP)
+	$(BIN)/python bench/spike.py $(SPIKE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -136,6 +136,8 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Before every counter's key: stores (or a benchmark) sharing one Redis keep apart.
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", ""),
         # Rendered public pages: in each process when empty, shared in Redis (redis://...).
         "CACHE_URL": os.environ.get("CACHE_URL", "").strip(),
         "CACHE_KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "shop:"),
