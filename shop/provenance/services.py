@@ -238,9 +238,23 @@ def maker_refused(trainee_code: str) -> str:
     )
 
 
-def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
+def batch_problems(
+    draft: BatchDraft, lookups: BatchLookups, *, makers: bool = True
+) -> list[tuple[str, str]]:
     """Every rule a batch must meet, as (field, message); the field names are the
-    import columns. The admin form and the importer both come here."""
+    import columns. The admin form and the importer both come here.
+
+    Whether each maker may be named is asked last, only of a batch that breaks no other
+    rule (`makers=False` leaves it out, for an import to ask once every row is clean):
+    otherwise an admin could post a batch bound to be refused (quantity 0) and read,
+    maker by maker, which codes exist, where each works and who has left."""
+    problems = _rules_but_maker_identity(draft, lookups)
+    if problems or not makers:
+        return problems
+    return maker_problems(draft, lookups)
+
+
+def _rules_but_maker_identity(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
     problems = []
     if not CODE_RE.match(draft.code) or len(draft.code) > BATCH_CODE_MAX:
         problems.append(("code", f"'{draft.code}' is not a batch code (letters, digits, '-', "
@@ -263,13 +277,22 @@ def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, 
         problems.append(("sku", f"{draft.sku} is made by another workshop, not '{workshop.slug}'"))
     seen: set[str] = set()
     for trainee_code, weight in draft.makers:
-        trainee = lookups.trainees.get(trainee_code)
         if trainee_code in seen:
             problems.append(("makers", f"trainee '{trainee_code}' is listed twice"))
         seen.add(trainee_code)
         if not 1 <= weight <= MAKER_WEIGHT_MAX:
             problems.append(("makers", f"the weight of '{trainee_code}' must be between 1 and "
                                        f"{MAKER_WEIGHT_MAX}, got {weight}"))  # fmt: skip
+    return problems
+
+
+def maker_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
+    """The makers who cannot be named on this batch, to be asked only of a batch (or an
+    import) that breaks no other rule."""
+    workshop = lookups.workshops.get(draft.workshop_slug)
+    problems = []
+    for trainee_code, _weight in dict(draft.makers).items():
+        trainee = lookups.trainees.get(trainee_code)
         if (
             trainee is None
             or not trainee.active
