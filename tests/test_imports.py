@@ -327,6 +327,9 @@ def test_catalog_import_cannot_move_a_product_whose_batches_exist(app, loaded):
     [
         ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,colour=Natural,24.00,USD\n",
          "already has the options colour=Natural"),
+        # Cyrillic 'а' for 'a' (attack 3, finding F): the look-alike folding of the alias rule
+        ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,colour=N\u0430tural,24.00,USD\n",
+         "already has the options colour=N\u0430tural"),
         ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,,24.00,USD\n",
          "needs options on each of them"),
     ],
