@@ -140,19 +140,23 @@ def workshops_by_slug(slugs: set[str]) -> dict[str, Workshop]:
 
 
 def public_aliases(workshop_id: int) -> list[str]:
-    """Aliases trainees agreed to show, or none while fewer than a few agreed."""
-    aliases = list(
-        db.session.scalars(
-            select(Trainee.alias)
-            .where(
-                Trainee.workshop_id == workshop_id,
-                Trainee.alias_consent.is_(True),
-                Trainee.alias != "",
-                Trainee.active.is_(True),
-            )
-            .order_by(Trainee.alias)
+    """Aliases trainees agreed to show, or none while fewer than a few agreed. An alias
+    saved before the alias rule caught it ('S R E Y' of 'Sreymom Chea') is not shown: the
+    rule is asked again here, so tightening it takes effect on the page at once."""
+    # Imported here: shop.provenance.trainees needs this module (ProvenanceError).
+    from shop.provenance.trainees import alias_gives_away_legal_name
+
+    rows = db.session.execute(
+        select(Trainee.alias, Trainee.legal_name)
+        .where(
+            Trainee.workshop_id == workshop_id,
+            Trainee.alias_consent.is_(True),
+            Trainee.alias != "",
+            Trainee.active.is_(True),
         )
-    )
+        .order_by(Trainee.alias)
+    ).all()
+    aliases = [a for a, legal in rows if not alias_gives_away_legal_name(a, legal)]
     return aliases if len(aliases) >= MIN_PUBLIC_ALIASES else []
 
 

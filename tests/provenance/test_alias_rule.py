@@ -201,3 +201,22 @@ def test_the_staff_form_refuses_it_and_nothing_is_saved(app, ctx):
     assert db.session.scalars(select(Trainee).where(Trainee.code == "KH-AL-1")).first() is None
     public = app.test_client().get(f"/workshops/{home.slug}").get_data(as_text=True)
     assert "Srey" not in public
+
+
+def test_an_alias_saved_before_the_rule_caught_it_is_not_published(app, ctx):
+    """Attack 3, finding A: aliases accepted by the old rule stay in the database; the
+    page asks the rule again, and with fewer than three left shows none."""
+    home = f.workshop()
+    for legal_name, alias in ATTACKED:
+        f.trainee(home, legal_name=legal_name, alias=alias, alias_consent=True)
+    for alias in ("Dara", "Bopha"):
+        f.trainee(home, legal_name="Legal Name", alias=alias, alias_consent=True)
+    db.session.commit()
+    page = app.test_client().get(f"/workshops/{home.slug}").get_data(as_text=True)
+    assert not any(alias in page for _, alias in ATTACKED)
+    assert "Dara" not in page  # two are too few to show
+    f.trainee(home, legal_name="Legal Name", alias="Mealea", alias_consent=True)
+    db.session.commit()
+    page = app.test_client().get(f"/workshops/{home.slug}").get_data(as_text=True)
+    assert "Dara" in page and "Mealea" in page
+    assert not any(alias in page for _, alias in ATTACKED)
