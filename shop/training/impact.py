@@ -234,8 +234,8 @@ def _months_credited(months: int, minimum: int = PUBLIC_MIN_TRAINEES) -> list[Mo
     if first is not None:  # the latest months, too few on their own
         if not spans:
             return []
-        start, _end, before, _people = spans.pop()
-        spans.append((start, m, before + credited, people))
+        start, _end, before, earlier = spans.pop()
+        spans.append((start, m, before + credited, earlier | people))
     return [MonthsCredited(a, b, c) for a, b, c, _ in spans[-months:]]
 
 
