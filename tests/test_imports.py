@@ -187,9 +187,13 @@ def test_batches_import_adds_stock_with_movements_and_makers(app, loaded):
          ["row 2, column 'produced_month': 2099-01 is in the future",
           "row 3, column 'quantity': must be at least 1", "row 3, column 'makers': the weight of 'T001' must be between 1",
           "row 3, column 'makers': trainee 'T001' is listed twice"]),
+        # Makers are asked about only once the file breaks no other rule (attack 3, C).
         ("batches", BATCHES_HEADER + "B-9,lantern,TOTE-N,1,2026-01,,T001:1;GHOST:1\n",
-         ["row 2, column 'sku': TOTE-N is made by another workshop, not 'lantern'",
-          "row 2, column 'makers': T001 cannot be named as a maker", "row 2, column 'makers': GHOST cannot be named as a maker"]),
+         ["row 2, column 'sku': TOTE-N is made by another workshop, not 'lantern'"]),
+        ("batches", BATCHES_HEADER + "B-9,riverside,TOTE-N,1,2026-01,,T001:1;GHOST:1\n"
+                                     "B-8,riverside,TOTE-N,1,2026-01,,T003:1\n",
+         ["row 2, column 'makers': GHOST cannot be named as a maker",
+          "row 3, column 'makers': T003 cannot be named as a maker"]),
     ],
 )  # fmt: skip
 def test_a_bad_row_is_reported_by_row_and_column_and_nothing_is_written(
@@ -327,6 +331,9 @@ def test_catalog_import_cannot_move_a_product_whose_batches_exist(app, loaded):
     [
         ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,colour=Natural,24.00,USD\n",
          "already has the options colour=Natural"),
+        # Cyrillic 'а' for 'a' (attack 3, finding F): the look-alike folding of the alias rule
+        ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,colour=N\u0430tural,24.00,USD\n",
+         "already has the options colour=N\u0430tural"),
         ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,,24.00,USD\n",
          "needs options on each of them"),
     ],

@@ -8,7 +8,6 @@ before anything is written, so the caller only has to roll back and say why.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -17,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from shop.audit.services import record, snapshot
 from shop.catalog.models import Category, Product, ProductStatus, Variant
 from shop.extensions import db
+from shop.look_alikes import as_read
 from shop.provenance.models import Batch, Workshop
 
 PRODUCT_FIELDS = ["name", "slug", "description", "story", "category_id", "workshop_id", "status",
@@ -159,12 +159,11 @@ def _check_price(price: int) -> None:
 
 
 def _option_text(text) -> str:
-    """An option's name or value as a buyer reads it: width forms (fullwidth 'ｎ') and
-    case folded, invisible format characters (zero-width joiner) dropped, spaces collapsed.
+    """An option's name or value as a buyer reads it: width forms (fullwidth 'ｎ'), case,
+    invisible format characters (zero-width joiner) and look-alike letters of another
+    script (Cyrillic 'М' for 'M') folded as the alias rule folds them, spaces collapsed.
     Two variants that differ only in what nobody can see cannot be told apart."""
-    text = unicodedata.normalize("NFKC", str(text))
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    return " ".join(text.casefold().split())
+    return " ".join(as_read(text).split())
 
 
 def _options_key(options: dict) -> tuple:

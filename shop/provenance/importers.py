@@ -27,6 +27,7 @@ from shop.provenance.services import (
     BatchDraft,
     BatchLookups,
     batch_problems,
+    maker_problems,
     record_batch,
     workshops_by_slug,
 )
@@ -231,11 +232,18 @@ class BatchImporter(Importer):
     def check(self, rows):
         lookups = BatchLookups.load(d for _, d in rows)
         errors = duplicate_errors([(n, {"code": d.code}) for n, d in rows], "code", "batch code")
-        for n, draft in self._to_write(rows, lookups):
+        to_write = self._to_write(rows, lookups)
+        for n, draft in to_write:
             errors += [
-                RowError(n, column, message) for column, message in batch_problems(draft, lookups)
+                RowError(n, column, message)
+                for column, message in batch_problems(draft, lookups, makers=False)
             ]
-        return errors
+        if errors:
+            # A file refused anyway says nothing about any maker: see batch_problems.
+            return errors
+        return [
+            RowError(n, col, msg) for n, d in to_write for col, msg in maker_problems(d, lookups)
+        ]
 
     def write(self, rows, progress: Callable[[int], None]) -> ImportResult:
         result = ImportResult()

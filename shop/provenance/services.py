@@ -140,19 +140,23 @@ def workshops_by_slug(slugs: set[str]) -> dict[str, Workshop]:
 
 
 def public_aliases(workshop_id: int) -> list[str]:
-    """Aliases trainees agreed to show, or none while fewer than a few agreed."""
-    aliases = list(
-        db.session.scalars(
-            select(Trainee.alias)
-            .where(
-                Trainee.workshop_id == workshop_id,
-                Trainee.alias_consent.is_(True),
-                Trainee.alias != "",
-                Trainee.active.is_(True),
-            )
-            .order_by(Trainee.alias)
+    """Aliases trainees agreed to show, or none while fewer than a few agreed. An alias
+    saved before the alias rule caught it ('S R E Y' of 'Sreymom Chea') is not shown: the
+    rule is asked again here, so tightening it takes effect on the page at once."""
+    # Imported here: shop.provenance.trainees needs this module (ProvenanceError).
+    from shop.provenance.trainees import alias_gives_away_legal_name
+
+    rows = db.session.execute(
+        select(Trainee.alias, Trainee.legal_name)
+        .where(
+            Trainee.workshop_id == workshop_id,
+            Trainee.alias_consent.is_(True),
+            Trainee.alias != "",
+            Trainee.active.is_(True),
         )
-    )
+        .order_by(Trainee.alias)
+    ).all()
+    aliases = [a for a, legal in rows if not alias_gives_away_legal_name(a, legal)]
     return aliases if len(aliases) >= MIN_PUBLIC_ALIASES else []
 
 
@@ -238,9 +242,23 @@ def maker_refused(trainee_code: str) -> str:
     )
 
 
-def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
+def batch_problems(
+    draft: BatchDraft, lookups: BatchLookups, *, makers: bool = True
+) -> list[tuple[str, str]]:
     """Every rule a batch must meet, as (field, message); the field names are the
-    import columns. The admin form and the importer both come here."""
+    import columns. The admin form and the importer both come here.
+
+    Whether each maker may be named is asked last, only of a batch that breaks no other
+    rule (`makers=False` leaves it out, for an import to ask once every row is clean):
+    otherwise an admin could post a batch bound to be refused (quantity 0) and read,
+    maker by maker, which codes exist, where each works and who has left."""
+    problems = _rules_but_maker_identity(draft, lookups)
+    if problems or not makers:
+        return problems
+    return maker_problems(draft, lookups)
+
+
+def _rules_but_maker_identity(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
     problems = []
     if not CODE_RE.match(draft.code) or len(draft.code) > BATCH_CODE_MAX:
         problems.append(("code", f"'{draft.code}' is not a batch code (letters, digits, '-', "
@@ -263,13 +281,22 @@ def batch_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, 
         problems.append(("sku", f"{draft.sku} is made by another workshop, not '{workshop.slug}'"))
     seen: set[str] = set()
     for trainee_code, weight in draft.makers:
-        trainee = lookups.trainees.get(trainee_code)
         if trainee_code in seen:
             problems.append(("makers", f"trainee '{trainee_code}' is listed twice"))
         seen.add(trainee_code)
         if not 1 <= weight <= MAKER_WEIGHT_MAX:
             problems.append(("makers", f"the weight of '{trainee_code}' must be between 1 and "
                                        f"{MAKER_WEIGHT_MAX}, got {weight}"))  # fmt: skip
+    return problems
+
+
+def maker_problems(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
+    """The makers who cannot be named on this batch, to be asked only of a batch (or an
+    import) that breaks no other rule."""
+    workshop = lookups.workshops.get(draft.workshop_slug)
+    problems = []
+    for trainee_code, _weight in dict(draft.makers).items():
+        trainee = lookups.trainees.get(trainee_code)
         if (
             trainee is None
             or not trainee.active

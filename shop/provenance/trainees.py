@@ -7,18 +7,17 @@ its case, the workshop exists) and only then writes. It flushes and never commit
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from itertools import groupby
 
-from confusable_homoglyphs import confusables
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from shop.audit.services import record, snapshot
 from shop.csv_import import CODE_RE
 from shop.extensions import db
+from shop.look_alikes import as_read
 from shop.provenance.models import Trainee, Workshop
 from shop.provenance.services import ProvenanceError
 
@@ -59,36 +58,30 @@ _DIGITS_AS_LETTERS = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5":
 _I_LIKE = str.maketrans({"l": "i", "|": "i"})
 
 
-@cache
-def _latin_look_alike(char: str) -> str:
-    """The Latin letter `char` is drawn like ('С' Cyrillic -> 'C'), from Unicode's
-    confusables table as confusable_homoglyphs ships it; `char` itself when none. A small
-    letter the table pairs only with a small capital ('т' with 'ᴛ') is read by its
-    capital ('Т' -> 'T'): it is the same letter to a reader."""
-    if char.isascii():
-        return char
-    for candidate, shape in ((char, str), (char.upper(), str.lower)):
-        for glyph in confusables.confusables_data.get(candidate, ()):
-            if glyph["c"].isascii() and glyph["c"].isalpha():
-                return shape(glyph["c"])
-    return char
+def _is_letter(char: str) -> bool:
+    # Letters of every script, and the marks that belong to them (Khmer and Devanagari
+    # vowel signs, viramas): a Khmer or Bengali name is the store's main case.
+    return unicodedata.category(char)[0] in "LM"
 
 
 def fold_for_names(text: str) -> str:
-    """What a reader sees in `text`, reduced to plain lower-case Latin letters: width and
-    compatibility forms (NFKC), Cyrillic or Greek look-alikes, accents, case, and digits
-    standing for letters all folded away. Anything else becomes a space."""
-    # Zero-width joiners and other format characters are invisible: 'Ch\u200dea' reads 'Chea'.
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    # Look-alikes before NFKC too: NFKC turns some ('ϲ', lunate sigma) into letters that
-    # look like nothing Latin ('ς').
-    for step in range(2):
-        text = "".join(_latin_look_alike(c) for c in text)
-        text = unicodedata.normalize("NFKC", text) if step == 0 else text
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    """What a reader sees in `text`, reduced to lower-case letters of any script: width and
+    compatibility forms (NFKC), case, Cyrillic or Greek look-alikes of Latin letters,
+    accents on Latin letters, and digits standing for letters all folded away; the
+    letters of other scripts (Khmer, Devanagari, Bengali...) are kept, signs and all.
+    Anything that is not a letter becomes a space."""
+    text = unicodedata.normalize("NFKD", as_read(text))
+    # Accents come off Latin letters only: on another script a mark is part of the letter.
+    kept, base = [], ""
+    for c in text:
+        if unicodedata.combining(c) and base.isascii():
+            continue
+        kept.append(c)
+        if not unicodedata.combining(c):
+            base = c
+    text = unicodedata.normalize("NFC", "".join(kept))
     text = text.translate(_DIGITS_AS_LETTERS).translate(_I_LIKE)
-    return re.sub(r"[^a-z]+", " ", text)
+    return " ".join("".join(c if _is_letter(c) else " " for c in text).split())
 
 
 def _words(name: str) -> list[str]:
@@ -96,21 +89,30 @@ def _words(name: str) -> list[str]:
     return fold_for_names(name).split()
 
 
+def _short_word_runs(words: list[str]) -> list[str]:
+    """Runs of one- and two-letter words joined: 'S R E Y Mom' -> ['srey']. Spacing a
+    name out letter by letter does not hide it."""
+    return ["".join(run) for short, run in groupby(words, lambda w: len(w) <= 2) if short]
+
+
 def alias_gives_away_legal_name(alias: str, legal_name: str) -> bool:
     """Whether the alias names her, even in part, however disguised (case, accents,
-    spacing, punctuation, look-alike letters of another script, digits for letters): a
-    word of the legal name among the alias's words; an alias word of three letters or
-    more inside a legal-name word or inside the legal name's letters run together
-    ('Srey' of 'Sreymom Chea'); or a legal-name word of three letters or more inside
-    the alias's letters run together ('C h e n d a'). Refusing a harmless alias now
-    and then is the safe mistake."""
+    spacing, punctuation, look-alike letters of another script, digits for letters), in
+    any script: a word of the legal name among the alias's words; the alias's letters run
+    together (two or more), an alias word of three letters or more, or a run of short
+    alias words joined ('S R E Y'), inside the legal name's letters run together ('Srey'
+    of 'Sreymom Chea'); or a legal-name word of two letters or more inside the alias's
+    letters run together ('C h e n d a'). Refusing a harmless alias now and then is the
+    safe mistake."""
     legal, alias_words = _words(legal_name), _words(alias)
     if set(alias_words) & set(legal):
         return True
     legal_letters, alias_letters = "".join(legal), "".join(alias_words)
-    if any(len(w) >= 3 and (w in legal_letters) for w in alias_words):
+    pieces = [w for w in alias_words if len(w) >= 3] + _short_word_runs(alias_words)
+    pieces += [alias_letters]
+    if any(len(piece) >= 2 and piece in legal_letters for piece in pieces):
         return True
-    return any(len(word) >= 3 and word in alias_letters for word in legal)
+    return any(len(word) >= 2 and word in alias_letters for word in legal)
 
 
 def trainee_problems(details: TraineeDetails) -> list[tuple[str, str]]:

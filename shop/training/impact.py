@@ -216,21 +216,26 @@ def _months_credited(months: int, minimum: int = PUBLIC_MIN_TRAINEES) -> list[Mo
         .group_by(literal_column("month"), trainee)
         .order_by(literal_column("month"))
     ).all()
+    # A span closes only where a month ends: a month split in two would print two rows of
+    # one month and a chart bar of only one of them.
+    per_month: dict[str, tuple[int, set]] = {}
+    for m, who, amount in rows:
+        credited, people = per_month.setdefault(m, (0, set()))
+        per_month[m] = (credited + int(amount or 0), people | ({who} - {None}))
     spans: list[tuple[str, str, int, set]] = []
     first, credited, people = None, 0, set()
-    for m, who, amount in rows:
+    for m, (amount, who) in per_month.items():
         first = first or m
-        credited += int(amount or 0)
-        if who is not None:
-            people.add(who)
+        credited += amount
+        people |= who
         if len(people) >= minimum:
             spans.append((first, m, credited, people))
             first, credited, people = None, 0, set()
     if first is not None:  # the latest months, too few on their own
         if not spans:
             return []
-        start, _end, before, _people = spans.pop()
-        spans.append((start, rows[-1][0], before + credited, people))
+        start, _end, before, earlier = spans.pop()
+        spans.append((start, m, before + credited, earlier | people))
     return [MonthsCredited(a, b, c) for a, b, c, _ in spans[-months:]]
 
 

@@ -218,3 +218,26 @@ def test_variants_that_differ_only_in_what_nobody_can_see_are_refused(app, ctx, 
     )
     db.session.expire_all()
     assert len(db.session.get(Product, product.id).variants) == 1
+
+
+def test_variants_that_differ_only_by_look_alike_letters_are_refused(app, ctx, admin_client):  # noqa: F811
+    """Attack 3, finding F: Cyrillic or Greek letters drawn like Latin ones ('М' for 'M',
+    'е' in 'rеd') do not tell two variants apart, folded as the alias rule folds them;
+    letters of other scripts and real differences still do."""
+    product = f.product(f.workshop(), variants=1)
+    db.session.commit()
+    url = f"/admin/products/{product.id}/variants"
+    kept = admin_client.post(url, data={"sku": "LA-M", "options": "size=M", "price": "10.00"})
+    assert kept.status_code == 302
+    red = admin_client.post(url, data={"sku": "LA-R", "options": "colour=red", "price": "10.00"})
+    assert red.status_code == 302
+    for n, options in enumerate(["size=\u041c", "colour=r\u0435d", "\u0455ize=M", "size=\u039c"]):
+        refused = admin_client.post(
+            url, data={"sku": f"LA-{n}", "options": options, "price": "10.00"}
+        )
+        assert refused.status_code == 400, options
+        assert "already has the options" in refused.get_data(as_text=True)
+    khmer = admin_client.post(url, data={"sku": "LA-K", "options": "ពណ៌=ក្រហម", "price": "10.00"})
+    assert khmer.status_code == 302  # another script, not a look-alike: a real option
+    db.session.expire_all()
+    assert len(db.session.get(Product, product.id).variants) == 4

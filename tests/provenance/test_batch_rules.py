@@ -113,3 +113,43 @@ def test_the_batch_form_tells_an_admin_nothing_about_which_codes_exist_or_where(
         for telling in ("is not at", "no trainee", "no longer active", "another workshop"):
             assert telling not in page
     assert len({a.split("<main", 1)[1].split("</main>", 1)[0] for a in answers}) == 1
+
+
+def _main(page) -> str:
+    return html.unescape(page.get_data(as_text=True)).split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def test_a_batch_refused_anyway_answers_the_same_whoever_is_named_as_maker(app, setting, tmp_path):
+    """Attack 3, finding C: quantity 0 with a maker of this workshop, an unknown code, one
+    of another workshop or one who has left gives the same page and the same import
+    answer; which makers may be named is told only of a batch otherwise recorded."""
+    w, good, names = setting
+    probes = [names["maker"], "GHOST-1", names["elsewhere"], names["left"]]
+    pages, outputs = set(), set()
+    for code in probes:
+        bad = {**good, "quantity": "0", "makers": f"{code}:1"}
+        page = _form(app, w, bad)
+        assert page.status_code == 400
+        pages.add(_main(page).replace(code, "<code>"))
+        imported = _import(app, tmp_path, bad)
+        assert imported.exit_code == 1
+        outputs.add(imported.output.replace(code, "<code>"))
+    assert len(pages) == 1 and "cannot be named as a maker" not in pages.pop()
+    assert len(outputs) == 1 and "cannot be named as a maker" not in outputs.pop()
+    assert db.session.scalar(select(func.count(Batch.id))) == 1
+
+
+def test_an_import_refused_for_another_row_says_nothing_about_makers(app, setting, tmp_path):
+    _w, good, names = setting
+    path = Path(tmp_path) / "batches.csv"
+    columns = BATCHES_HEADER.strip().split(",")
+    outputs = set()
+    for code in (names["maker"], "GHOST-1", names["elsewhere"]):
+        rows = [{**good, "code": "B-BAD", "quantity": "0"}, {**good, "makers": f"{code}:1"}]
+        path.write_text(
+            BATCHES_HEADER + "".join(",".join(r[c] for c in columns) + "\n" for r in rows)
+        )
+        imported = app.test_cli_runner().invoke(args=["batches", "import", str(path)])
+        assert imported.exit_code == 1
+        outputs.add(imported.output.replace(code, "<code>"))
+    assert len(outputs) == 1 and "cannot be named as a maker" not in outputs.pop()

@@ -25,7 +25,13 @@ from shop.training.models import WithdrawalPurpose
 from tests import factories as f
 from tests.training.conftest import paid_order
 from tests.training.test_impact_by_workshop import _move, _workshop_selling
-from tests.training.test_impact_privacy import OTHER_RE, ROW_RE, TRAINEES_RE, _credit_everyone
+from tests.training.test_impact_privacy import (
+    OTHER_RE,
+    ROW_RE,
+    TOTAL_RE,
+    TRAINEES_RE,
+    _credit_everyone,
+)
 
 
 def test_a_group_counts_a_trainee_of_two_of_its_workshops_once():
@@ -100,6 +106,21 @@ def test_a_month_in_which_fewer_than_five_were_credited_is_shown_only_with_anoth
     rows = re.findall(r'<tr><td>([^<]*)</td><td class="num">\$([\d,.]+)</td></tr>', page)
     assert len(rows) == 1 and rows[0][0].startswith("January 2026 to ")
     assert rows[0][1] == "13.77"  # six credits of $1.00 and hers, together
+
+
+def test_a_month_is_never_split_and_the_chart_and_table_add_up_to_the_headline(app, ctx):
+    # Ten trainees credited in one month: twice the five a span needs, still one month.
+    _credit_everyone([([100] * 5, 0), ([200] * 5, 0)])
+    db.session.commit()
+
+    page = app.test_client().get("/impact").get_data(as_text=True)
+    rows = re.findall(r'<tr><td>([^<]*)</td><td class="num">\$([\d,.]+)</td></tr>', page)
+    bars = re.findall(r'<rect class="chart-bar"[^>]*><title>([^<]*): \$([\d,.]+)</title>', page)
+    headline = TOTAL_RE.search(page).group(1)
+    assert len(rows) == 1 and rows[0][1] == headline == "15.00"
+    # One bar for the month, if drawn (the other months of the chart are empty).
+    assert [b[1] for b in bars if b[1] != "0.00"] in ([], ["15.00"])
+    assert len({label for label, _ in rows}) == len(rows)
 
 
 @settings(max_examples=500, deadline=None)
