@@ -228,6 +228,26 @@ def undo_failed_refund(order: Order, made: GatewayRefund) -> bool:
     return True
 
 
+def remember_failed_refund(order: Order, made: GatewayRefund) -> None:
+    """A refund reported failed or canceled that the store never booked (heard of only
+    while pending, or not at all) is remembered by its id, once: a charge's total counts
+    a refund until it fails, so a total heard later may still hold it, and
+    `book_refunded_total` must know of every failure, not only of undone bookings. Kept
+    as a refund row already failed: it books nothing and counts in no total."""
+    if not made.id or made.amount <= 0:
+        return
+    if any(r.reference == made.id for r in order.refunds):
+        return
+    db.session.add(
+        Refund(
+            order=order, amount=made.amount, currency=order.currency, gateway=order.gateway,
+            reference=made.id, idempotency_key=f"failed-{made.id}"[:100], failed_at=utcnow(),
+            reason=f"{made.status} at the gateway before it was booked",
+        )
+    )  # fmt: skip
+    db.session.flush()
+
+
 def book_refunded_total(order: Order, refunded_total: int, *, event_id: str) -> Refund | None:
     """Only the gateway's total is known (its refunds could not be listed): book the
     difference from what the store has booked, with no refund id. A refund that
@@ -266,6 +286,8 @@ def apply_gateway_refunds(order: Order, event: GatewayEvent) -> tuple[str, list[
         elif made.status in REFUND_FAILED_STATUSES:
             refund_plans.release(made.store_key)  # a store refund that will never be booked
             undone = undo_failed_refund(order, made)
+            if not undone:
+                remember_failed_refund(order, made)
             if not undone and _unattributed_left(order):
                 # Perhaps inside a total booked without ids: which money is not known,
                 # so staff are told rather than anything undone.
