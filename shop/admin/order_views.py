@@ -17,8 +17,9 @@ from shop.extensions import db
 from shop.money import MoneyError, parse_major
 from shop.orders.gateways import GatewayError, gateway
 from shop.orders.holds import cancel_unpaid
-from shop.orders.models import Order, OrderStatus, RefundStatus
+from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
 from shop.orders.notifications import refund_notice_after_commit, shipping_notice_after_commit
+from shop.orders.payments import succeeded_payment
 from shop.orders.refunds import RefundError, refund_order
 from shop.orders.shipping import ShippingError, ship_order
 from shop.orders.states import PAID_STATES, IllegalTransition
@@ -75,7 +76,9 @@ def _order_or_404(order_id: int, *, lock: bool = False, reservations: bool = Fal
         select(Order)
         .where(Order.id == order_id)
         .options(
-            selectinload(Order.lines), selectinload(Order.payments), selectinload(Order.refunds)
+            selectinload(Order.lines),
+            selectinload(Order.payments),
+            selectinload(Order.refunds).selectinload(Refund.lines),
         )
     )
     if reservations:
@@ -111,6 +114,8 @@ def _order_page(order: Order, status: int = 200, **forms):
         "admin/order.html", order=order, ship_form=forms.get("ship_form") or ShipForm(),
         refund_form=refund_form, button_form=EmptyForm(), paid_states=PAID_STATES,
         can_ship=order.status == OrderStatus.PAID and order.refund_status != RefundStatus.FULL,
+        unsold_paid=order.status not in PAID_STATES and succeeded_payment(order) is not None
+        and order.refund_status != RefundStatus.FULL,
     ), status  # fmt: skip
 
 

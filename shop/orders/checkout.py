@@ -128,7 +128,8 @@ def place_order(
     orders, found on the server by the session's checkout key: a new checkout
     replaces them (a buyer who comes back to change the cart leaves the old order
     behind; nobody can pile up holds from one session, not by replaying its cookie
-    either). `client` is the digest of the buyer's address (shop.rate_limits), for
+    either), except an order whose payment has started: it may still be paid in another
+    tab, so it keeps its hold until its payment window ends. `client` is the digest of the buyer's address (shop.rate_limits), for
     the per-address cap; None where there is no client (commands, the demo).
     """
     now = now or utcnow()
@@ -139,7 +140,8 @@ def place_order(
             Order.checkout_key == key, Order.status == OrderStatus.PENDING_PAYMENT
         )
     ).all()
-    end_unpaid(sorted(own), OrderStatus.CANCELLED, "replaced by a newer checkout")
+    end_unpaid(sorted(own), OrderStatus.CANCELLED, "replaced by a newer checkout",
+               keep_started_payments=True)  # fmt: skip
     priced = carts.price(cart, currency)
     if priced.is_empty:
         raise CheckoutError("Your cart is empty.")

@@ -88,6 +88,8 @@ class Gateway(Protocol):
         self, *, order_id: int, number: str, amount: int, currency: str
     ) -> PaymentStart: ...
 
+    def cancel_payment(self, *, reference: str) -> bool: ...
+
     def refund(
         self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]
     ) -> GatewayRefund: ...
@@ -120,6 +122,9 @@ class DummyGateway:
             reference,
             failure="This is the test mode: use 4242 4242 4242 4242 to pay, or 4000 0000 0000 0002 to see a decline.",
         )
+
+    def cancel_payment(self, *, reference: str) -> bool:
+        return True  # no money moves in test mode: nothing to stop
 
     def refund(
         self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]
@@ -160,6 +165,23 @@ class StripeGateway:
         except self._stripe.StripeError as exc:
             raise GatewayError("The payment service is not answering; please try again.") from exc
         return PaymentStart(reference=intent.id, client_secret=intent.client_secret or "")
+
+    def cancel_payment(self, *, reference: str) -> bool:
+        """Cancel a PaymentIntent so it can no longer be paid. True when it is canceled
+        (now or before); False when Stripe will not cancel it (it succeeded, or is
+        processing); GatewayError when Stripe does not answer. Call with no transaction
+        open."""
+        try:
+            intent = self.client.v1.payment_intents.cancel(reference)
+            return intent.status == "canceled"
+        except self._stripe.InvalidRequestError:
+            pass  # not cancelable in its state: ask which state
+        except self._stripe.StripeError as exc:
+            raise GatewayError("The payment service is not answering.") from exc
+        try:
+            return self.client.v1.payment_intents.retrieve(reference).status == "canceled"
+        except self._stripe.StripeError as exc:
+            raise GatewayError("The payment service is not answering.") from exc
 
     def refund(
         self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]

@@ -28,7 +28,8 @@ from shop.catalog.models import StockMovementKind
 from shop.catalog.services import move_stock, register_lapsed_holds
 from shop.extensions import db
 from shop.jobs import periodic
-from shop.orders.models import Order, OrderStatus, Reservation, ReservationStatus
+from shop.orders.models import Order, OrderStatus, Payment, Reservation, ReservationStatus
+from shop.orders.payment_cancel import cancel_started_payments
 from shop.orders.states import transition
 from shop.page_cache.version import register_lapsed_hold_count
 from shop.timeutil import utcnow
@@ -126,12 +127,15 @@ def end_unpaid(
     reason: str,
     *,
     ran_out_before: datetime | None = None,
+    keep_started_payments: bool = False,
 ) -> int:
     """Move unpaid orders to `status` and release every one of their holds, on every
     variant. The orders are locked first (in id order), so a payment arriving at the
     same moment either finds the order still pending with its holds, or ended; with
     `ran_out_before`, only orders whose hold still ran out once locked (a payment that
-    started meanwhile may have extended it)."""
+    started meanwhile may have extended it); with `keep_started_payments`, only orders
+    with no payment started once locked (its money may be on its way: the order keeps
+    its hold until its payment window ends)."""
     if not order_ids:
         return 0
     query = select(Order).where(
@@ -150,6 +154,14 @@ def end_unpaid(
         .with_for_update()
         .execution_options(populate_existing=True)  # the status as locked, not as cached
     ).all()
+    if keep_started_payments and orders:
+        # Read after the locks: a payment recorded under an order's lock is seen here.
+        paying = set(
+            db.session.scalars(
+                select(Payment.order_id).where(Payment.order_id.in_([o.id for o in orders]))
+            )
+        )
+        orders = [o for o in orders if o.id not in paying]
     if not orders:
         return 0
     held = db.session.scalars(
@@ -182,5 +194,6 @@ def release_expired(now: datetime, variant_ids: list[int] | None = None) -> int:
 
 def cancel_unpaid(order: Order) -> None:
     transition(order, OrderStatus.CANCELLED)
+    cancel_started_payments(order)  # its pay page may still be open
     held = [r for r in order.reservations if r.status == ReservationStatus.HELD]
     _release_holds(held, "order cancelled")

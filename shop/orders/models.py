@@ -281,6 +281,8 @@ class Refund(db.Model):
     # Set when the gateway reported the refund failed after it was booked as succeeded:
     # the money came back to the shop, so the booking was undone (its amount no longer
     # counts in the order's or lines' refunded totals) and the shares were credited back.
+    # Also set on a refund reported failed before it was ever booked: a row with no
+    # lines, kept so that a total heard later is not booked while it may count it.
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     order: Mapped[Order] = relationship(back_populates="refunds")

@@ -23,6 +23,7 @@ from shop.orders.models import (
     Reservation,
     ReservationStatus,
 )
+from shop.orders.payment_cancel import cancel_started_payments
 from shop.orders.states import transition
 from shop.provenance.batch_units import BatchUnits, sell_held_units
 from shop.provenance.models import Workshop, WorkshopStatus
@@ -55,6 +56,7 @@ def refuse_unsellable(order: Order) -> None:
     if not lines:
         return
     end_unpaid([order.id], OrderStatus.CANCELLED, "workshop suspended")
+    cancel_started_payments(order)  # a pay page opened before may still be open
     names = ", ".join(sorted({line.product_name for line in lines}))
     raise PaymentRefused(
         f"Sorry: {names} can no longer be bought, so order {order.number} was cancelled "
@@ -156,8 +158,10 @@ def payment_succeeded(
     """Mark the order paid, once. The dummy gateway and the webhook both come here."""
     if order.status != OrderStatus.PENDING_PAYMENT:
         if order.status == OrderStatus.EXPIRED or order.status == OrderStatus.CANCELLED:
+            _money_taken(order, reference, payment)
             order.review_reason = (f"A payment of {money_text(amount, currency)} ({reference}) "
-                                   f"arrived after the order was {order.status}.")  # fmt: skip
+                                   f"arrived after the order was {order.status}: refund "
+                                   "it.")  # fmt: skip
             return "flagged: paid after it ended"
         return f"ignored: already {order.status}"
     if suspended_lines(order):
@@ -165,6 +169,7 @@ def payment_succeeded(
         # credited; the order ends as payment start would have ended it, and staff
         # decide about the money (refund it at the gateway).
         end_unpaid([order.id], OrderStatus.CANCELLED, "workshop suspended")
+        _money_taken(order, reference, payment)
         order.review_reason = (f"A payment of {money_text(amount, currency)} ({reference}) "
                                "arrived after a workshop of this order was suspended; the "
                                "order was cancelled, not sold: refund the payment.")  # fmt: skip
@@ -209,6 +214,14 @@ def payment_succeeded(
         event=signals.PaidOrder(order.id, order.currency, tuple(paid_lines)),
     )
     return "paid"
+
+
+def _money_taken(order: Order, reference: str, payment: Payment | None) -> None:
+    """A payment that took money for an order that sells nothing: recorded as succeeded
+    (it did), so staff can refund it through the store's one refund service."""
+    payment = payment or next((p for p in order.payments if p.reference == reference), None)
+    if payment is not None:
+        payment.status = PaymentStatus.SUCCEEDED
 
 
 def payment_failed(order: Order, *, reason: str) -> str:

@@ -175,6 +175,23 @@ def refund_plan(
     return plan, shipping
 
 
+def unsold_plan(
+    order: Order, paid: int, line_amounts: dict[int, int] | None, claimed: Claimed
+) -> Plan:
+    """A payment taken for an order that was never sold (it arrived after the order was
+    cancelled or expired): nothing was credited to makers, so it goes back whole, on no
+    line, as one amount (booked like shipping: no share is taken back)."""
+    if line_amounts is not None:
+        raise RefundError(
+            f"Order {order.number} is {order.status.label.lower()} and was never sold: only "
+            "its whole payment can be refunded."
+        )
+    left = paid - order.refunded_amount - claimed.total
+    if left <= 0:
+        raise RefundError("There is nothing left to refund.")
+    return {}, left
+
+
 def shipping_left(order: Order) -> int:
     """What of the shipping has not been refunded: what the lines do not account for."""
     lines_refunded = sum(line.refunded_amount for line in order.lines)

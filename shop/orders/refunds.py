@@ -152,8 +152,7 @@ def book_gateway_refund(
     if made.amount <= 0:
         return None
     if order.status not in PAID_STATES:
-        _flag(order, f"The gateway reports refund {made.id} on an order that is {order.status}.")
-        return None
+        return _book_unsold(order, made, reason)
     covered = min(made.amount, _unattributed_left(order, made))
     amount = made.amount - covered
     left = order.total - order.refunded_amount
@@ -182,6 +181,27 @@ def book_gateway_refund(
     if not covered and not sum(plan[0].values()) + plan[1]:
         return None
     refund = _book(order, plan, reference=made.id, covered=covered,
+                   idempotency_key=made.store_key or f"external-{made.id}"[:100],
+                   reason=reason or "refunded outside the store")  # fmt: skip
+    return RefundDone(refund, True)
+
+
+def _book_unsold(order: Order, made: GatewayRefund, reason: str) -> RefundDone | None:
+    """A refund of a payment taken for an order never sold (paid after it was cancelled
+    or expired): booked whole on no line, so no maker's share is taken back (none was
+    credited). Without such a payment there is nothing it can be: staff look."""
+    payment = succeeded_payment(order)
+    left = 0 if payment is None else payment.amount - order.refunded_amount
+    if made.amount > left:
+        _flag(order, f"The gateway reports refund {made.id} of "
+                     f"{money_text(made.amount, order.currency)} on an order that is "
+                     f"{order.status}, with {money_text(left, order.currency)} of its "
+                     "payment left to refund.")  # fmt: skip
+    refund_plans.release(made.store_key)
+    amount = min(made.amount, left)
+    if amount <= 0:
+        return None
+    refund = _book(order, ({}, amount), reference=made.id,
                    idempotency_key=made.store_key or f"external-{made.id}"[:100],
                    reason=reason or "refunded outside the store")  # fmt: skip
     return RefundDone(refund, True)
@@ -228,6 +248,22 @@ def undo_failed_refund(order: Order, made: GatewayRefund) -> bool:
     return True
 
 
+def remember_failed_refund(order: Order, made: GatewayRefund) -> None:
+    """A refund reported failed or canceled that was never booked is remembered by its
+    id, as a refund row already failed (no lines, in no total): a charge's total counts a
+    refund until it fails, so `book_refunded_total` must know of every failure."""
+    if not made.id or made.amount <= 0 or any(r.reference == made.id for r in order.refunds):
+        return
+    db.session.add(
+        Refund(
+            order=order, amount=made.amount, currency=order.currency, gateway=order.gateway,
+            reference=made.id, idempotency_key=f"failed-{made.id}"[:100], failed_at=utcnow(),
+            reason=f"{made.status} at the gateway before it was booked",
+        )
+    )  # fmt: skip
+    db.session.flush()
+
+
 def book_refunded_total(order: Order, refunded_total: int, *, event_id: str) -> Refund | None:
     """Only the gateway's total is known (its refunds could not be listed): book the
     difference from what the store has booked, with no refund id. A refund that
@@ -266,6 +302,8 @@ def apply_gateway_refunds(order: Order, event: GatewayEvent) -> tuple[str, list[
         elif made.status in REFUND_FAILED_STATUSES:
             refund_plans.release(made.store_key)  # a store refund that will never be booked
             undone = undo_failed_refund(order, made)
+            if not undone:
+                remember_failed_refund(order, made)
             if not undone and _unattributed_left(order):
                 # Perhaps inside a total booked without ids: which money is not known,
                 # so staff are told rather than anything undone.
@@ -308,8 +346,11 @@ def refund_order(
     claimed = refund_plans.claimed(order.id)
     if key in claimed.keys:  # the same form, sent again while its refund is under way
         return RefundDone(None, False, "This refund is already under way; reload in a moment.")
-    plan, shipping = refund_plan(order, line_amounts, include_shipping, claimed)
     payment = succeeded_payment(order)
+    if order.status in PAID_STATES or payment is None:
+        plan, shipping = refund_plan(order, line_amounts, include_shipping, claimed)
+    else:  # paid after it was cancelled or expired: the whole payment goes back
+        plan, shipping = refund_plans.unsold_plan(order, payment.amount, line_amounts, claimed)
     if payment is None:
         raise RefundError("No successful payment is recorded for this order.")
     reference, amount, before = payment.reference, sum(plan.values()) + shipping, _facts(order)

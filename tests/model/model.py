@@ -100,6 +100,7 @@ class OrderModel:
     lines: list[LineModel]
     placed_at: datetime | None = None
     payment: str = "pending"  # pending | paid | cancelled | expired
+    started: bool = False  # a payment was started (a Payment row): no checkout replaces it
     reference: str = ""
     tracking: str = ""
     store_refunds: int = 0  # refunds made by the store itself (back office, command)
@@ -234,9 +235,12 @@ class StoreModel:
     def replaced_by_checkout(self, buyer: int, now: datetime) -> list[OrderModel]:
         """What a checkout ends first: the holds that ran out on its variants, and the
         session's own unpaid orders (a new checkout replaces them, so one session holds
-        one order's units at most)."""
+        one order's units at most), but not one whose payment has started."""
         swept = self.overdue_touching(self.carts[buyer], now)
-        own = [o for o in self.orders.values() if o.buyer == buyer and o.payment == "pending"]
+        own = [
+            o for o in self.orders.values()
+            if o.buyer == buyer and o.payment == "pending" and not o.started
+        ]  # fmt: skip
         return swept + [o for o in own if o not in swept]
 
     def checkout_allowed(self, buyer: int, now: datetime, caps: bool = True) -> bool:
@@ -248,14 +252,15 @@ class StoreModel:
         if any(q > free[v] for v, q in cart.items()):
             return False
         units = sum(cart.values())
-        others = sum(
-            sum(o.units().values())
-            for o in self.orders.values()
+        running = [
+            o for o in self.orders.values()
             if o.payment == "pending" and o.expires_at > now and o not in freed
-        )
+        ]  # fmt: skip
+        others = sum(sum(o.units().values()) for o in running)
+        mine = sum(sum(o.units().values()) for o in running if o.buyer == buyer)
         return not caps or (
             units <= MAX_UNITS_PER_ORDER
-            and units <= MAX_HELD_UNITS_PER_SESSION
+            and mine + units <= MAX_HELD_UNITS_PER_SESSION
             and others + units <= MAX_HELD_UNITS_PER_ADDRESS
         )
 
@@ -274,6 +279,8 @@ class StoreModel:
     def payment_started(self, order: OrderModel, now: datetime) -> None:
         """The pay page started a payment: a hold still running lasts until PAYMENT after
         the order was placed (once: it is counted from the placing)."""
+        if order.payment == "pending":
+            order.started = True
         if order.payment == "pending" and order.expires_at >= now:
             order.expires_at = max(order.expires_at, order.placed_at + PAYMENT)
 

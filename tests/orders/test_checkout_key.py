@@ -76,3 +76,28 @@ def test_dropping_the_cookie_does_not_hold_more_than_the_address_may(app, ctx, m
     # The address is kept only as a keyed digest, never in clear.
     digests = set(db.session.scalars(select(Order.client_digest)))
     assert len(digests) == 2 and not any("127.0.0.1" in d or "198.51" in d for d in digests)
+
+
+def test_a_new_checkout_keeps_an_order_whose_payment_has_started(app, ctx, client):
+    """Attack 3, finding D: the pay page of the first order was used (a payment started,
+    here a declined card), then the session checks out again in another tab. The first
+    order may still be paid there, so it is not cancelled and keeps its hold."""
+    variant = stocked_variant(quantity=20)
+    db.session.commit()
+    add(client, variant.id, "2")
+    assert _checkout(client).status_code == 302
+    first = db.session.scalars(select(Order)).one()
+    declined = client.post(f"/orders/{first.token}/pay", data={"card_number": "4000000000000002"})
+    assert declined.status_code == 402  # a payment was started for it
+
+    add(client, variant.id, "3")
+    assert _checkout(client).status_code == 302
+    db.session.expire_all()
+    statuses = db.session.scalars(select(Order.status).order_by(Order.id)).all()
+    assert statuses == [OrderStatus.PENDING_PAYMENT, OrderStatus.PENDING_PAYMENT]
+    assert sorted(_held()) == [2, 3]
+    assert _counts(variant.id) == (20, 5, 15)
+    paid = client.post(f"/orders/{first.token}/pay", data={"card_number": "4242424242424242"})
+    assert paid.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Order, first.id).status == OrderStatus.PAID

@@ -243,3 +243,36 @@ def _refund_mails(app) -> int:
     from tests.orders.test_payments import outbox
 
     return sum("Refund of" in mail for mail in outbox(app))
+
+
+def test_a_refund_that_failed_before_it_was_booked_blocks_an_old_total(stripe_app):
+    """Attack 3, finding B: a refund heard of only while pending, then failed, booked
+    nothing; a late `charge.refunded` whose total still counts it (Stripe's API down,
+    here always) must not book that total: the order is flagged, the buyer not told."""
+    client = stripe_app.test_client()
+    with stripe_app.app_context():
+        order = _paid_stripe_order(client)
+        charge = {"id": "ch_dash_1", "object": "charge", "amount": order.total,
+                  "amount_captured": order.total, "amount_refunded": 1000, "refunded": False,
+                  "currency": "usd", "metadata": {}, "payment_intent": PI, "status": "succeeded"}  # fmt: skip
+        sequence = [
+            ("evt_pend", "refund.created", refund_object("re_pend1", 1000, "pending")),
+            ("evt_fail", "refund.updated", refund_object("re_pend1", 1000, "failed")),
+            ("evt_old", "charge.refunded", charge),
+        ]
+        mails_before = _refund_mails(stripe_app)
+        for event_id, kind, obj in sequence:
+            assert post_event(client, stripe_event(event_id, kind, obj)).status_code == 200
+        db.session.expire_all()
+        found = db.session.get(Order, order.id)
+        assert found.refunded_amount == 0
+        assert "re_pend1" in found.review_reason and "not booked" in found.review_reason
+        assert _net_reversed() == 0
+        assert _refund_mails(stripe_app) == mails_before
+
+        # The same refund reported succeeded afterwards (an older event, late) books nothing.
+        late = stripe_event("evt_late", "refund.created", refund_object("re_pend1", 1000))
+        assert post_event(client, late).status_code == 200
+        db.session.expire_all()
+        assert db.session.get(Order, order.id).refunded_amount == 0
+        assert _refund_mails(stripe_app) == mails_before

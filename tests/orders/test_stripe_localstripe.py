@@ -376,3 +376,77 @@ def test_a_refund_made_at_stripe_is_booked_from_the_refunds_the_store_fetches(
         assert order.refunded_amount == 1500 and order.refund_status == RefundStatus.PARTIAL
         (booked,) = db.session.scalars(select(Refund).where(Refund.order_id == order_id)).all()
         assert (booked.reference, booked.amount, booked.covered) == (made.id, 1500, 0)
+
+
+def _cancel_as_staff(app, order_id: int) -> None:
+    """Staff cancel the order from /admin/orders/<id> (its jobs run after the commit)."""
+    from tests.conftest import client_as
+
+    with app.app_context():
+        admin = client_as(app, "admin")
+        answer = admin.post(f"/admin/orders/{order_id}/cancel")
+        assert answer.status_code == 302
+
+
+def test_cancelling_an_order_cancels_its_payment_intent_at_stripe(localstripe, stripe_store):
+    """Attack 3, finding D: an order cancelled while its pay page is open can no longer
+    be paid there; its PaymentIntent is canceled at Stripe."""
+    import stripe
+
+    app, base = stripe_store
+    order_id, token, _variant_id = _placed_order(app)
+    with urllib.request.urlopen(f"{base}/orders/{token}/pay", timeout=10) as response:
+        assert response.status == 200
+    with app.app_context():
+        reference = db.session.scalars(
+            select(Payment.reference).where(Payment.order_id == order_id)
+        ).one()
+    _cancel_as_staff(app, order_id)
+
+    client = stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe})
+    assert client.v1.payment_intents.retrieve(reference).status == "canceled"
+    method = client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+        }
+    )
+    with pytest.raises(stripe.StripeError):  # the open pay page can take no money
+        client.v1.payment_intents.confirm(reference, params={"payment_method": method.id})
+    with app.app_context():
+        found = db.session.get(Order, order_id)
+        assert found.status == OrderStatus.CANCELLED and not found.review_reason
+
+
+def test_a_payment_stripe_will_not_cancel_flags_the_cancelled_order(localstripe, stripe_store):
+    """The intent was paid at Stripe before staff cancelled (its webhook not yet in):
+    Stripe refuses to cancel it, so the order is flagged for staff to refund."""
+    import stripe
+
+    app, _base = stripe_store
+    client = stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe})
+    order_id, _token, _variant_id = _placed_order(app)
+    with app.app_context():
+        total = db.session.get(Order, order_id).total
+    method = client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+        }
+    )
+    paid = client.v1.payment_intents.create(  # no order_id: its webhook matches no order
+        params={"amount": total, "currency": "usd", "payment_method": method.id}
+    )
+    assert client.v1.payment_intents.confirm(paid.id).status == "succeeded"
+    with app.app_context():
+        db.session.add(
+            Payment(order_id=order_id, gateway="stripe", reference=paid.id, amount=total,
+                    currency="USD")
+        )  # fmt: skip
+        db.session.commit()
+    _cancel_as_staff(app, order_id)
+
+    with app.app_context():
+        found = db.session.get(Order, order_id)
+        assert found.status == OrderStatus.CANCELLED
+        assert paid.id in found.review_reason and "refund" in found.review_reason

@@ -90,3 +90,43 @@ def test_a_payment_that_succeeds_anyway_is_flagged_and_sells_nothing(stripe_app)
         _assert_cancelled_and_released(order.id, kept_id, suspended_id)
         found = db.session.get(Order, order.id)
         assert "suspended" in found.review_reason and "pi_susp" in found.review_reason
+
+
+def test_staff_refund_a_payment_that_arrived_after_the_order_was_cancelled(app, ctx):
+    """Attack 3, finding D: money taken for an order already cancelled (its pay page was
+    open) is refunded from /admin/orders/<id> through the one refund service: the whole
+    payment, on no line (no maker was credited, none is debited), the buyer emailed."""
+    from shop.orders.payments import payment_succeeded
+    from tests.conftest import client_as
+    from tests.orders.test_payments import outbox
+
+    variant = stocked_variant(quantity=5, price=2400)
+    order = new_order([(variant, 2)])
+    db.session.add(Payment(order_id=order.id, gateway="dummy", reference="dummy_pi_late",
+                           amount=order.total, currency="USD"))  # fmt: skip
+    db.session.commit()
+    admin = client_as(app, "admin")
+    assert admin.post(f"/admin/orders/{order.id}/cancel").status_code == 302
+    order = db.session.get(Order, order.id)
+    outcome = payment_succeeded(order, gateway_name="dummy", reference="dummy_pi_late",
+                                amount=order.total, currency="USD")  # fmt: skip
+    db.session.commit()
+    assert outcome.startswith("flagged")
+    transfers = db.session.scalar(select(func.count()).select_from(Transfer))
+
+    page = admin.get(f"/admin/orders/{order.id}").get_data(as_text=True)
+    assert "Refund the payment through the gateway" in page
+    key = page.split('name="request_key" type="hidden" value="')[1].split('"')[0]
+    mails = len(outbox(app))
+    answer = admin.post(f"/admin/orders/{order.id}/refund",
+                        data={"everything": "y", "request_key": key, "reason": "paid late"})  # fmt: skip
+    assert answer.status_code == 302
+    db.session.expire_all()
+    found = db.session.get(Order, order.id)
+    assert found.status == OrderStatus.CANCELLED
+    assert found.refunded_amount == found.total
+    assert [(r.amount, r.lines) for r in found.refunds] == [(found.total, [])]
+    assert db.session.scalar(select(func.count()).select_from(Transfer)) == transfers
+    new_mail = outbox(app)[mails:]
+    assert len(new_mail) == 1 and "Refund of" in new_mail[0]
+    assert "Refund the payment" not in admin.get(f"/admin/orders/{order.id}").get_data(True)
