@@ -80,6 +80,9 @@ def _order_or_404(order_id: int, *, lock: bool = False, reservations: bool = Fal
             selectinload(Order.payments),
             selectinload(Order.refunds).selectinload(Refund.lines),
         )
+        # Rows this session met before (a refund booked by a job earlier in the request)
+        # would keep their unloaded collections: read them afresh, with what the page shows.
+        .execution_options(populate_existing=True)
     )
     if reservations:
         query = query.options(selectinload(Order.reservations))
