@@ -49,7 +49,9 @@ class MediaError(RuntimeError):
 
 def _reason(exc: Exception) -> str:
     """What went wrong, for the log: the S3 error code, or the kind of failure."""
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    # A timeout carries a `response` too, of None: only S3's own answers are dicts.
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     return f"{type(exc).__name__} {code}" if code else type(exc).__name__
 
 
@@ -136,9 +138,11 @@ class S3Storage:
             aws_secret_access_key=secret_access_key or None,
             region_name=region or "us-east-1",
             config=Config(
-                connect_timeout=3,
-                read_timeout=20,
-                retries={"max_attempts": 3, "mode": "standard"},
+                # A hung store must not hold a web thread long: two tries of at most
+                # 2 s to connect and 5 s to answer, then the caller answers 503.
+                connect_timeout=2,
+                read_timeout=5,
+                retries={"max_attempts": 2, "mode": "standard"},
                 # Servers other than AWS (SeaweedFS, MinIO) answer on paths, not subdomains.
                 s3={"addressing_style": "path" if endpoint_url else "auto"},
             ),

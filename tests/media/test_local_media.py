@@ -144,3 +144,45 @@ def test_images_may_come_from_media_base_url_and_the_folder_is_checked_for_readi
     )
     with broken.app_context():
         assert media_ready() is False
+
+
+def test_a_hung_object_store_gets_a_quick_503_not_a_500(tmp_path):
+    """A store that accepts connections and never answers (a hung S3): /media/ answers
+    503 once its bounded tries run out, and never 500 (a timeout carries no S3 answer)."""
+    import socket
+    import threading
+    import time
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept_and_say_nothing():
+        hung.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(hung.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    try:
+        app = create_app(
+            config_for_tests(
+                f"sqlite:///{tmp_path / 'x.db'}", str(tmp_path / "media"), MEDIA_STORAGE="s3",
+                S3_BUCKET="shop", S3_ENDPOINT_URL=f"http://127.0.0.1:{hung.getsockname()[1]}",
+                S3_ACCESS_KEY_ID="k", S3_SECRET_ACCESS_KEY="s", PROPAGATE_TEST_ERRORS=False,
+            )
+        )  # fmt: skip
+        started = time.monotonic()
+        response = app.test_client().get(f"/media/products/{'a' * 32}-320.jpg")
+        waited = time.monotonic() - started
+    finally:
+        stop.set()
+        for connection in accepted:
+            connection.close()
+        hung.close()
+    assert response.status_code == 503
+    assert waited < 20  # two tries of at most 5 s each, not minutes
