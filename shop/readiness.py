@@ -2,10 +2,9 @@
 
 /healthz says the process is alive; /readyz (shop/operations.py) runs every check
 registered here and answers 503, naming the ones that failed, when any does. Each
-backend registers its own check with `register_check(name, check)`: the database, the
-cache, the queue and the media store are registered below for what this module can
-check by itself (a Redis ping, a writable media folder); the cache, jobs and media
-packages replace theirs by registering the same name.
+backend registers its own check with `register_check(name, check)`: the database and
+the cache (a Redis ping when CACHE_URL is Redis) below; the queue by shop.jobs, the
+media store by shop.media.
 
 A check runs inside the app context, returns when the backend answered, and raises
 when it did not. Its exception is never shown (it may quote a URL with a password)
@@ -15,9 +14,7 @@ and is logged by type only.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from time import perf_counter
 
 from flask import current_app
@@ -84,18 +81,5 @@ def _redis_setting(setting: str) -> Check:
     return check
 
 
-def _local_media() -> None:
-    if (current_app.config.get("MEDIA_STORAGE") or "local") != "local":
-        return  # the media package registers the check of its object store
-    root = Path(current_app.config["MEDIA_ROOT"])
-    root.mkdir(parents=True, exist_ok=True)
-    # Uploads write here: a read-only or full disk must take the process out of rotation.
-    with tempfile.NamedTemporaryFile(dir=root, prefix=".readyz-") as probe:
-        probe.write(b"ok")
-        probe.flush()
-
-
 register_check("database", _database)
 register_check("cache", _redis_setting("CACHE_URL"))
-register_check("queue", _redis_setting("QUEUE_URL"))
-register_check("media", _local_media)

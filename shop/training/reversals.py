@@ -96,33 +96,13 @@ def reverse_for_refund(event: RefundedLine) -> int:
         if amount <= 0:
             continue
         taken = min(amount, max(accounts[account_id].balance, 0))
-        key = f"reversal:{event.refund_id}:{event.line_id}:{account_id}"
-        common = {
-            "kind": TransferKind.REFUND_REVERSAL, "cause_type": "order_line",
-            "cause_id": event.line_id, "subject_account_id": account_id,
-        }  # fmt: skip
-        if taken:
-            transfers.append(
-                PlannedTransfer(
-                    debit=account_id,
-                    credit=by_code[SOURCE],
-                    amount=taken,
-                    idempotency_key=key,
-                    memo="Refund: share reversed",
-                    **common,
-                )
-            )
-        if amount - taken:
-            transfers.append(
-                PlannedTransfer(
-                    debit=by_code[REFUND_LOSS],
-                    credit=by_code[SOURCE],
-                    amount=amount - taken,
-                    idempotency_key=f"{key}:loss",
-                    memo="Refund: already withdrawn for training, borne by the store",
-                    **common,
-                )
-            )
+        transfers += _maker_and_store_parts(
+            f"reversal:{event.refund_id}:{event.line_id}:{account_id}",
+            (taken, (account_id, by_code[SOURCE]), "Refund: share reversed"),
+            (amount - taken, (by_code[REFUND_LOSS], by_code[SOURCE]),
+             "Refund: already withdrawn for training, borne by the store"),
+            kind=TransferKind.REFUND_REVERSAL, line_id=event.line_id, account_id=account_id,
+        )  # fmt: skip
     post(transfers, accounts)
     return due
 
@@ -148,30 +128,38 @@ def undo_for_failed_refund(event: RefundedLine) -> int:
     weights = [line.given_back(a) for a in subjects]
     for account_id, amount in zip(subjects, allocate(excess, weights), strict=True):
         to_maker = min(amount, max(line.taken[account_id], 0))
-        common = {
-            "kind": TransferKind.REVERSAL_UNDONE, "cause_type": "order_line",
-            "cause_id": event.line_id, "subject_account_id": account_id,
-            "debit": by_code[SOURCE],
-        }  # fmt: skip
-        if to_maker:
-            transfers.append(
-                PlannedTransfer(
-                    credit=account_id,
-                    amount=to_maker,
-                    idempotency_key=f"{prefix}{account_id}",
-                    memo="Refund failed at the payment gateway: share restored",
-                    **common,
-                )
-            )
-        if amount - to_maker:
-            transfers.append(
-                PlannedTransfer(
-                    credit=by_code[REFUND_LOSS],
-                    amount=amount - to_maker,
-                    idempotency_key=f"{prefix}{account_id}:loss",
-                    memo="Refund failed at the payment gateway: the store's loss restored",
-                    **common,
-                )
-            )
+        transfers += _maker_and_store_parts(
+            f"{prefix}{account_id}",
+            (to_maker, (by_code[SOURCE], account_id),
+             "Refund failed at the payment gateway: share restored"),
+            (amount - to_maker, (by_code[SOURCE], by_code[REFUND_LOSS]),
+             "Refund failed at the payment gateway: the store's loss restored"),
+            kind=TransferKind.REVERSAL_UNDONE, line_id=event.line_id, account_id=account_id,
+        )  # fmt: skip
     post(transfers, accounts)
     return excess
+
+
+Part = tuple[int, tuple[int, int], str]  # amount, (debit, credit), memo
+
+
+def _maker_and_store_parts(
+    key: str, maker: Part, store: Part, *, kind: TransferKind, line_id: int, account_id: int
+) -> list[PlannedTransfer]:
+    """A line's share moving for one maker, in two parts: what her own account gives or
+    gets (keyed `key`), and what the store bears or gets back (keyed `key:loss`)."""
+    return [
+        PlannedTransfer(
+            debit=debit,
+            credit=credit,
+            amount=amount,
+            idempotency_key=f"{key}{suffix}",
+            memo=memo,
+            kind=kind,
+            cause_type="order_line",
+            cause_id=line_id,
+            subject_account_id=account_id,
+        )
+        for (amount, (debit, credit), memo), suffix in ((maker, ""), (store, ":loss"))
+        if amount
+    ]
