@@ -5,7 +5,9 @@ An image's objects (its original and every copy, shop/catalog/images.py) are pub
 anyone with the address. So a change that stops referencing keys (removing an image,
 moving one to its content hash, the demo redrawing a lost picture) enqueues a
 `media.delete` job in its own transaction: the worker deletes them, retried with backoff
-while the store is down, and dead on /admin/jobs when it never comes back.
+while the store is down, and dead on /admin/jobs when it never comes back. What a failed
+commit or a lost job leaves behind is found by the sweep (`flask --app app media sweep`,
+and the `media.sweep` job the worker enqueues every MEDIA_SWEEP_EVERY_HOURS).
 
 A key is deleted only if no row references it when the deletion runs: keys are content
 hashes, so a picture removed from one product and uploaded again (to it or another) is
@@ -19,18 +21,24 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, text
 
 from shop import jobs
 from shop.catalog.models import ProductImage
 from shop.extensions import db
+from shop.jobs.models import Job
 from shop.media import CONTENT_KEY, CONTENT_TYPES, media_storage
+from shop.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 DELETE_OBJECTS = "media.delete"
+SWEEP = "media.sweep"
+PREFIX = "products/"  # where the store keeps images; a shared bucket's other keys are not ours
 CHUNK = 500  # keys per IN (…) query
 
 
@@ -128,3 +136,76 @@ def _delete_objects_job(job) -> None:
     deleted = delete_unreferenced(job.payload["keys"])
     log.info("media: %s object(s) deleted, %s still in use", len(deleted),
              len(job.payload["keys"]) - len(deleted))  # fmt: skip
+
+
+# --- Sweeping --------------------------------------------------------------------------
+
+
+@dataclass
+class Sweep:
+    """What a sweep found under PREFIX: keys in use, unused ones younger than the grace
+    period (an upload's row may not be committed yet), and orphans older than it."""
+
+    grace: timedelta
+    listed: int = 0
+    in_use: int = 0
+    too_recent: int = 0
+    orphans: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        hours = self.grace.total_seconds() / 3600
+        return (
+            f"{self.listed} object(s) under {PREFIX}: {self.in_use} in use, "
+            f"{self.too_recent} unused but written less than {hours:g} h ago (kept), "
+            f"{len(self.orphans)} orphaned"
+        )
+
+
+def sweep_grace() -> timedelta:
+    return timedelta(hours=float(current_app.config["MEDIA_SWEEP_GRACE_HOURS"]))
+
+
+def find_orphans(grace: timedelta, now: datetime | None = None) -> Sweep:
+    """List the store's keys under PREFIX and sort them out; deletes nothing. Raises
+    MediaError when the store does not answer."""
+    cutoff = (now or utcnow()) - grace
+    listed = list(media_storage().list_keys(PREFIX))
+    in_use = KeysInUse.of(db.session.scalars(select(ProductImage.filename)))
+    found = Sweep(grace, listed=len(listed))
+    for stored in listed:
+        if stored.key in in_use:
+            found.in_use += 1
+        elif stored.modified > cutoff:
+            found.too_recent += 1
+        else:
+            found.orphans.append(stored.key)
+    return found
+
+
+def sweep(grace: timedelta, now: datetime | None = None) -> tuple[Sweep, list[str]]:
+    """Delete the orphans older than `grace` (each checked again under its picture's
+    lock: a row committed since the listing keeps its key)."""
+    found = find_orphans(grace, now)
+    return found, delete_unreferenced(found.orphans)
+
+
+@jobs.handler(SWEEP)
+def _sweep_job(job) -> None:
+    found, deleted = sweep(sweep_grace())
+    log.info("media sweep: %s; %s deleted", found.summary(), len(deleted))
+
+
+def enqueue_sweep_when_due() -> None:
+    """The worker's periodic tick: a sweep job, unless one was made in the last
+    MEDIA_SWEEP_EVERY_HOURS (0: never). A job, not the sweep itself, so a store that is
+    down is retried and, failing for good, shown on /admin/jobs."""
+    hours = float(current_app.config["MEDIA_SWEEP_EVERY_HOURS"])
+    if hours <= 0:
+        return
+    since = utcnow() - timedelta(hours=hours)
+    recent = select(Job.id).where(Job.kind == SWEEP, Job.created_at > since).limit(1)
+    if db.session.scalar(recent) is None:
+        jobs.enqueue(SWEEP)
+
+
+jobs.periodic("enqueue_media_sweep", enqueue_sweep_when_due)

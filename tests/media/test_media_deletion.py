@@ -1,17 +1,20 @@
 """Deleting an image's objects from a real S3 bucket (SeaweedFS) is a job, never the
 request's: a store that is down leaves a job that retries, and dies visibly on
 /admin/jobs, and deletes them once the store answers; a picture uploaded again before
-the job runs keeps its objects."""
+the job runs keeps its objects; the sweep deletes what no row references once it is
+older than the grace period, and nothing else."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import urllib.error
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from shop.catalog.image_objects import DELETE_OBJECTS
+from shop.catalog.image_objects import DELETE_OBJECTS, SWEEP, enqueue_sweep_when_due, sweep
 from shop.catalog.images import attach_image, reencode, stored_keys
 from shop.catalog.models import Product
 from shop.extensions import db
@@ -191,3 +194,91 @@ def test_a_deletion_waits_for_an_upload_of_the_same_picture_still_in_flight(s3_s
     assert waited, "the deletion did not wait for the upload's commit"
     assert not failures and not deleter.is_alive()
     assert original not in deleted and original in s3.objects()
+
+
+def test_the_sweep_deletes_old_orphans_and_keeps_fresh_and_used_objects(s3_store, s3):
+    _, _, used = uploaded(s3_store, s3, colour=(90, 30, 160))
+    client = s3.client()
+    old = {f"products/{'a' * 32}.jpg", f"products/{'a' * 32}-320.webp", "products/.upload-x1"}
+    for key in sorted(old):
+        client.put_object(Bucket=s3.bucket, Key=key, Body=b"left behind")
+    client.put_object(Bucket=s3.bucket, Key="backups/orders.csv", Body=b"not ours")
+    time.sleep(1.2)  # the bucket's clock counts whole seconds
+    fresh = f"products/{'b' * 32}.jpg"
+    client.put_object(Bucket=s3.bucket, Key=fresh, Body=b"an upload not committed yet")
+    written = {o["Key"]: o["LastModified"] for o in client.list_objects_v2(
+        Bucket=s3.bucket)["Contents"]}  # fmt: skip
+    grace = timedelta(hours=1)
+    # As if an hour had passed since the orphans were written, and not since the fresh one.
+    now = max(written[key] for key in old) + grace
+    assert written[fresh] > max(written[key] for key in old)
+
+    with s3_store.app_context(), unit_of_work():
+        found, deleted = sweep(grace, now=now)
+    assert (found.listed, found.in_use, found.too_recent) == (len(used) + 4, len(used), 1)
+    assert sorted(deleted) == sorted(old)
+    assert s3.objects() == used | {fresh, "backups/orders.csv"}
+    assert status_of(f"{s3.public_url}/products/{'a' * 32}.jpg") == 404
+    assert all(status_of(f"{s3.public_url}/{key}") == 200 for key in used)
+
+
+def test_the_worker_makes_one_sweep_job_a_period_and_it_keeps_what_is_recent(s3_store, s3):
+    _, _, used = uploaded(s3_store, s3, colour=(10, 10, 10))
+    orphan = f"products/{'c' * 32}-640.jpg"
+    s3.client().put_object(Bucket=s3.bucket, Key=orphan, Body=b"x")
+    with s3_store.app_context():
+        for _tick in range(3):
+            with unit_of_work():
+                enqueue_sweep_when_due()  # the first tick's job runs on its commit
+        sweeps = db.session.scalars(select(Job).where(Job.kind == SWEEP)).all()
+        assert [job.status for job in sweeps] == [DONE]
+    assert s3.objects() == used | {orphan}  # younger than MEDIA_SWEEP_GRACE_HOURS
+    with s3_store.app_context():
+        s3_store.config["MEDIA_SWEEP_GRACE_HOURS"] = 0
+        db.session.execute(update(Job).values(created_at=datetime(2020, 1, 1, tzinfo=UTC)))
+        with unit_of_work():
+            enqueue_sweep_when_due()
+    assert s3.objects() == used
+
+
+def test_media_sweep_command_lists_then_deletes_orphans_older_than_the_grace(
+    store_database, tmp_path
+):
+    app = make_store(store_database, tmp_path / "local")
+    media = tmp_path / "local" / "media"
+    product_id, _ = new_product(app)
+    upload(client_as_admin(app), product_id, photo(400, 300))
+    used = {p.relative_to(media).as_posix() for p in media.rglob("*") if p.is_file()}
+    assert len(used) == 1 + 2 * 2
+    old, fresh = media / "products" / f"{'d' * 32}.png", media / "products" / f"{'e' * 32}.png"
+    for path in (old, fresh):
+        path.write_bytes(b"orphan")
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["media", "sweep", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "7 object(s) under products/: 5 in use, 1 unused but written less than 24 h ago" in (
+        dry.output
+    )
+    assert f"would delete products/{old.name}" in dry.output and fresh.name not in dry.output
+    assert old.exists()
+
+    swept = runner.invoke(args=["media", "sweep"])
+    assert swept.exit_code == 0, swept.output
+    assert "Deleted 1 orphaned object(s)." in swept.output
+    assert not old.exists() and fresh.exists()
+    assert all((media / key).exists() for key in used)
+
+    short = runner.invoke(args=["media", "sweep", "--grace-hours", "0"])
+    assert "Deleted 1 orphaned object(s)." in short.output and not fresh.exists()
+
+
+def test_media_sweep_command_deletes_nothing_when_the_store_does_not_answer(
+    store_database, s3, tmp_path
+):
+    down = store_that_is_down(store_database, s3, tmp_path / "down")
+    result = down.test_cli_runner().invoke(args=["media", "sweep"])
+    assert result.exit_code == 1
+    assert "Nothing was deleted: the image store could not be reached." in result.output
