@@ -8,6 +8,7 @@ found it.
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -139,6 +140,46 @@ def register_media_commands(app: Flask) -> None:
                 click.secho(f"Image {image_id}: {exc}.", fg="red", err=True)
         click.echo(f"Made the copies of {made} image(s).")
         if failed:
+            raise SystemExit(1)
+
+    @media.command("sweep")
+    @click.option("--dry-run", is_flag=True, help="List the orphans; delete nothing.")
+    @click.option("--grace-hours", type=click.FloatRange(min=0), default=None,
+                  help="Spare objects written less than this ago [MEDIA_SWEEP_GRACE_HOURS].")  # fmt: skip
+    def sweep_command(dry_run: bool, grace_hours: float | None) -> None:
+        """Delete the objects under products/ that no image references and that are older
+        than the grace period (an upload's row may not be committed yet)."""
+        from shop.catalog.image_objects import delete_unreferenced, find_orphans, sweep_grace
+        from shop.media import MediaError
+
+        grace = sweep_grace() if grace_hours is None else timedelta(hours=grace_hours)
+        click.echo("Listing the media store…", err=True)
+        try:
+            with unit_of_work():
+                found = find_orphans(grace)
+        except MediaError as exc:
+            click.secho(f"Nothing was deleted: {exc}.", fg="red", err=True)
+            raise SystemExit(1) from None
+        click.echo(f"{found.summary()}.")
+        if dry_run:
+            for key in found.orphans:
+                click.echo(f"  would delete {key}")
+            return
+        deleted = kept = 0
+        failed: MediaError | None = None
+        with click.progressbar(found.orphans, label="Deleting orphans", file=sys.stderr) as bar:
+            for key in bar:
+                try:
+                    with unit_of_work():  # one key each: a row committed since keeps it
+                        gone = delete_unreferenced([key])
+                except MediaError as exc:
+                    failed = exc
+                    break
+                deleted, kept = deleted + len(gone), kept + (not gone)
+        again = f"; {kept} in use again since the listing, kept" if kept else ""
+        click.echo(f"Deleted {deleted} orphaned object(s){again}.")
+        if failed is not None:
+            click.secho(f"Stopped early: {failed}.", fg="red", err=True)
             raise SystemExit(1)
 
     app.cli.add_command(media)

@@ -108,6 +108,11 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", ""),
         "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
         "S3_REGION": os.environ.get("S3_REGION", "us-east-1"),
+        # Objects under products/ that no image references are deleted by the sweep once
+        # older than this (an upload writes its object before its row commits), and the
+        # worker sweeps this often (0: only `flask media sweep`). See image_objects.py.
+        "MEDIA_SWEEP_GRACE_HOURS": _int("MEDIA_SWEEP_GRACE_HOURS", 24),
+        "MEDIA_SWEEP_EVERY_HOURS": _int("MEDIA_SWEEP_EVERY_HOURS", 24),
         "PRODUCTS_PER_PAGE": _int("PRODUCTS_PER_PAGE", 12),
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,  # the largest upload a request may carry
         # A workshop whose last staff visit is older than this is overdue.
@@ -280,6 +285,8 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "MEDIA_ROOT": media_root,
         "MEDIA_STORAGE": "local",
         "MEDIA_BASE_URL": "",
+        "MEDIA_SWEEP_GRACE_HOURS": 24,
+        "MEDIA_SWEEP_EVERY_HOURS": 24,
         "PRODUCTS_PER_PAGE": 12,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "VETTING_VISIT_INTERVAL_DAYS": 180,

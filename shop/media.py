@@ -15,8 +15,10 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import quote, urlsplit
 
 from flask import (
@@ -39,7 +41,8 @@ MEDIA_PATH = "/media/"  # the store's own route for images (shop/web.py)
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 # Names made from a content hash (and a width, for a resized copy): never rewritten.
-CONTENT_KEY = re.compile(r"products/[0-9a-f]{32}(?:-[0-9]{1,5})?\.(?:jpg|png|webp)")
+# `picture` is what an original and its copies share (shop/catalog/image_objects.py).
+CONTENT_KEY = re.compile(r"(?P<picture>products/[0-9a-f]{32})(?:-[0-9]{1,5})?\.(?:jpg|png|webp)")
 EXTENSION_KEY = "shop_media_storage"
 
 
@@ -55,15 +58,28 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__} {code}" if code else type(exc).__name__
 
 
+def _raise(error: OSError) -> None:
+    # os.walk skips what it cannot read unless told: a listing that silently left out
+    # a folder would look complete. A folder removed while walked is simply gone.
+    if not isinstance(error, FileNotFoundError):
+        raise error
+
+
 def content_type(key: str) -> str:
     return CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
+
+
+class StoredObject(NamedTuple):
+    key: str
+    modified: datetime  # aware, UTC: when the object was last written
 
 
 class Storage(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes | None: ...
     def exists(self, key: str) -> bool: ...
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None: ...  # a key already gone is no error
+    def list_keys(self, prefix: str) -> Iterator[StoredObject]: ...
     def ready(self) -> bool: ...
 
 
@@ -107,6 +123,24 @@ class LocalStorage:
             self.path(key).unlink(missing_ok=True)
         except OSError as exc:
             raise MediaError("the media folder could not be written") from exc
+
+    def list_keys(self, prefix: str) -> Iterator[StoredObject]:
+        """Every file under `prefix` (a folder), with its modification time."""
+        top = self.path(prefix)
+        if not top.is_dir():
+            return  # nothing was ever stored there
+        try:
+            for folder, _dirs, files in os.walk(top, onerror=_raise):
+                for name in files:
+                    path = Path(folder) / name
+                    try:
+                        modified = path.stat().st_mtime
+                    except FileNotFoundError:  # removed while we looked
+                        continue
+                    key = path.relative_to(self.root).as_posix()
+                    yield StoredObject(key, datetime.fromtimestamp(modified, UTC))
+        except OSError as exc:
+            raise MediaError("the media folder could not be read") from exc
 
     def ready(self) -> bool:
         # Uploads write here: a read-only or full disk must take the machine out of rotation.
@@ -190,6 +224,18 @@ class S3Storage:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except self._errors() as exc:
+            log.warning("media store: delete failed: %s", _reason(exc))
+            raise MediaError("the image store could not be reached") from exc
+
+    def list_keys(self, prefix: str) -> Iterator[StoredObject]:
+        """Every object whose key starts with `prefix`, a page of 1000 at a time."""
+        try:
+            pages = self.client.get_paginator("list_objects_v2")
+            for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
+                for found in page.get("Contents", []):
+                    yield StoredObject(found["Key"], found["LastModified"].astimezone(UTC))
+        except self._errors() as exc:
+            log.warning("media store: list failed: %s", _reason(exc))
             raise MediaError("the image store could not be reached") from exc
 
     def ready(self) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from functools import partial
 from io import BytesIO
 
 from PIL import Image, UnidentifiedImageError
@@ -24,10 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from shop import jobs
 from shop.audit.services import record
 from shop.catalog.admin_services import CatalogError
+from shop.catalog.image_objects import forget_keys, lock_pictures
 from shop.catalog.models import Product, ProductImage
 from shop.extensions import db
 from shop.media import CONTENT_KEY, MediaError, media_prefix, media_storage, media_url
-from shop.unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +118,8 @@ def attach_image(product: Product, data: bytes, ext: str, width: int, height: in
     product's next picture. The object is written before the commit: a failed commit
     leaves an unused object, never a row without its picture."""
     key = content_key(data, ext)
+    # Held until the commit: a deletion of this picture's objects waits (image_objects).
+    lock_pictures([key])
     shown_on = db.session.scalar(
         select(Product.name).join(ProductImage).where(ProductImage.filename == key)
     )
@@ -146,28 +147,22 @@ def add_image(product: Product, data: bytes, alt_text: str) -> ProductImage:
     return image
 
 
-def remove_image(image: ProductImage) -> str:
-    """Delete the image's row; its objects go once the deletion is committed (a failed
-    commit keeps both). Returns its key."""
+def forget_image(image: ProductImage) -> str:
+    """Delete the image's row; a job deletes its objects (original and every copy) once
+    that is committed, unless a row references them again by then. Returns its key."""
     filename, keys = image.filename, stored_keys(image)
     db.session.delete(image)
-    record("image.delete", "product", image.product_id, summary=filename)
     db.session.flush()
-    after_commit(partial(delete_objects_unless_used, filename, keys))
+    forget_keys(keys)
     return filename
 
 
-def delete_objects_unless_used(filename: str, keys: list[str]) -> None:
-    """After the commit: remove the objects, unless the same picture was added again
-    since (its key is its content, so a new row would share them)."""
-    if db.session.scalar(select(ProductImage.id).where(ProductImage.filename == filename)):
-        return
-    storage = media_storage()
-    for key in keys:
-        try:
-            storage.delete(key)
-        except MediaError:  # the row is gone; an object left behind harms no page
-            log.warning("media store: an image object could not be deleted")
+def remove_image(image: ProductImage) -> str:
+    """An admin removes an image: forgotten, and recorded. Returns its key."""
+    product_id = image.product_id
+    filename = forget_image(image)
+    record("image.delete", "product", product_id, summary=filename)
+    return filename
 
 
 # --- Responsive copies -----------------------------------------------------------------
@@ -191,13 +186,14 @@ def _rekey(image: ProductImage, data: bytes) -> bool:
     """An image kept before keys were content hashes: store it under its hash first, so
     its copies' keys hold nothing else either. False when the hash is taken."""
     key = content_key(data, image.filename.rsplit(".", 1)[-1])
+    lock_pictures([key])
     if db.session.scalar(select(ProductImage.id).where(ProductImage.filename == key)):
         log.warning("image %s: the same picture is kept under another row", image.id)
         return False
     media_storage().put(key, data)
     old, image.filename = image.filename, key
     db.session.flush()
-    after_commit(partial(delete_objects_unless_used, old, [old]))
+    forget_keys([old])
     return True
 
 
@@ -206,9 +202,16 @@ def make_derivatives(image_id: int) -> list[int] | None:
     run twice (a second run finds them made) or after the image was deleted (nothing to
     do). Flushes, never commits. Returns the widths made, or None when nothing was done.
     Raises MediaError when the store does not answer, so a queue can retry."""
-    image = db.session.get(ProductImage, image_id)
+    filename = db.session.scalar(select(ProductImage.filename).where(ProductImage.id == image_id))
+    if filename is None:
+        return None
+    # Read again under the picture's lock: a deletion of its objects runs before or after.
+    lock_pictures([filename])
+    image = db.session.get(ProductImage, image_id, populate_existing=True)
     if image is None or image.derivative_widths:
         return None
+    if image.filename != filename:  # moved to its content hash meanwhile
+        lock_pictures([image.filename])
     storage = media_storage()
     data = storage.get(image.filename)
     if data is None:

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.images import attach_image
+from shop.catalog.images import attach_image, forget_image
 from shop.catalog.importers import CatalogImporter
 from shop.catalog.models import Product
 from shop.csv_import import Importer, validate
@@ -104,7 +104,7 @@ def seed_images(progress: ProgressFactory) -> int:
         for product in products:
             for image in [i for i in product.images if not storage.exists(i.filename)]:
                 product.images.remove(image)
-                db.session.delete(image)
+                forget_image(image)  # its copies, if any, are deleted by a job
             db.session.flush()
             if not product.images:
                 category = product.category.slug if product.category else ""

@@ -28,6 +28,8 @@ class Job(db.Model):
             "status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="job_status"
         ),
         Index("ix_jobs_status_run_after", "status", "run_after"),
+        # "When was a job of this kind last made?" (the periodic media sweep asks).
+        Index("ix_jobs_kind_created_at", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
