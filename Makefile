@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app app
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run serve test lint install clean bench bench-pages bench-spike
+.PHONY: run serve migrate test lint install clean bench bench-pages bench-spike
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,16 @@ run: $(STAMP)
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-# The production server: gunicorn with the settings in gunicorn.conf.py (GUNICORN_BIND,
-# WEB_CONCURRENCY, ...). The demo data is loaded only into a development store.
-serve: $(STAMP)
+# The schema brought up to this release: once per deploy, before the new web processes
+# start. Safe to run on several machines at once: on PostgreSQL they take turns (an
+# advisory lock, migrations/env.py) and the later ones find nothing left to do.
+migrate: $(STAMP)
 	$(FLASK) db upgrade
+
+# The production server: gunicorn with the settings in gunicorn.conf.py (GUNICORN_BIND,
+# WEB_CONCURRENCY, ...). It migrates first (a no-op when `make migrate` has run), so a
+# fresh clone serves at once. The demo data is loaded only into a development store.
+serve: migrate
 	if [ "$${SHOP_ENV:-development}" = development ]; then $(FLASK) seed-demo; fi
 	exec $(BIN)/gunicorn --config gunicorn.conf.py app:app
 

@@ -5,6 +5,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
 from sqlalchemy.exc import SAWarning
 
 # SQLite cannot reflect an index on an expression (trainees' lower(code)); batch
@@ -90,6 +91,35 @@ def sqlite_foreign_keys_off(connection):
         raw.execute("PRAGMA foreign_keys=ON")
 
 
+# Any fixed 64-bit number, the same in every process that migrates this database.
+MIGRATION_LOCK_KEY = 7_310_584_416_061_226_987
+
+
+@contextmanager
+def one_upgrader_at_a_time(connection):
+    """Every machine runs `db upgrade` as it starts (`make serve`); two at once on a fresh
+    PostgreSQL would both create the tables, and one would fail. A session-level advisory
+    lock makes the second wait for the first to commit; it then reads the version table
+    afresh, finds it at head and has nothing to do. SQLite needs none: its write lock
+    already lets one writer through at a time, and it is one machine's database."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    connection.commit()  # held by the session, not the transaction: alembic begins its own
+    try:
+        yield
+    finally:
+        # The lock outlives a transaction and the connection goes back to the pool: let it go.
+        try:
+            connection.rollback()
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+        except Exception:
+            connection.invalidate()  # closed, not pooled: that lets the lock go as well
+            raise
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -114,7 +144,7 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    with connectable.connect() as connection, one_upgrader_at_a_time(connection):
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with sqlite_foreign_keys_off(connection), context.begin_transaction():

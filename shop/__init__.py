@@ -69,7 +69,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from shop import models  # noqa: F401  (every model registered before mapping)
+    from shop import (
+        metrics,
+        models,  # noqa: F401  (every model registered before mapping)
+        readiness,
+    )
+
+    # The app's own /readyz checks and /metrics sources, before any part adds its own.
+    readiness.init_app(app)
+    metrics.init_app(app)
     from shop.database import configure_sqlite, forbid_lazy_loads_in_requests
     from shop.extensions import csrf, db, limiter, migrate
 

@@ -284,7 +284,7 @@ def init_media(app: Flask) -> None:
     app.add_template_global(media_url)
     from shop import readiness
 
-    readiness.register_check("media", check_media_store)  # the bucket, or the local folder
+    readiness.register_check(app, "media", check_media_store)  # the bucket, or the folder
 
 
 def media_storage() -> Storage:
@@ -315,7 +315,7 @@ def media_ready() -> bool:
 
 def check_media_store() -> None:
     """media_ready() as a readiness check that raises when the store does not answer
-    (shop.readiness.register_check("media", check_media_store))."""
+    (shop.readiness.register_check(app, "media", check_media_store))."""
     if not media_ready():
         raise MediaError("the media store is not ready")
 

@@ -8,7 +8,12 @@ whichever worker answers it, adds them all up.
 Store-wide figures (held units, orders paid, and what other parts of the store add
 with `register_source`, such as queue depth and job failures) are read from the shared
 database or queue when /metrics is scraped, so every process reports the same value
-and nothing needs to be kept in step: aggregate them with max(), not sum().
+and nothing needs to be kept in step: aggregate them with max(), not sum(). The sources
+are the app's (app.extensions, filled by `init_app` and each part's own init), so two
+apps in one process (tests) never see each other's.
+
+The request counters below are the process's, not an app's: prometheus_client keeps a
+process's counts (in multi-process mode, in one file per process) whichever app served.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from flask import Flask, current_app
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -62,10 +68,25 @@ class Source:
     labels: tuple[str, ...]
 
 
-_sources: dict[str, Source] = {}
+EXTENSION = "metrics_sources"
+
+
+def init_app(app: Flask) -> None:
+    """Give `app` its sources, the store's own first; call before any other part
+    registers its own."""
+    app.extensions[EXTENSION] = {}
+    register_source(
+        app, "shop_stock_held_units",
+        "Units held for orders waiting for payment (holds that ran out count until released).",
+        _held_units,
+    )  # fmt: skip
+    register_source(
+        app, "shop_orders_paid", "Orders that were ever paid.", _orders_paid, kind="counter"
+    )
 
 
 def register_source(
+    app: Flask,
     name: str,
     documentation: str,
     read: Callable[[], SourceValue],
@@ -73,17 +94,19 @@ def register_source(
     kind: str = "gauge",
     labels: tuple[str, ...] = (),
 ) -> None:
-    """Report `read()` as metric `name` at every scrape (inside the app context).
+    """Report `read()` as app's metric `name` at every scrape (inside the app context).
 
     For figures that live in the database or the queue and are the same whoever asks:
-    the jobs package registers `shop_queue_depth` (gauge, label `queue`) and
-    `shop_job_failures` (counter). `read` must be cheap (one indexed query, one
-    command to the queue). Registering a name again replaces it. A `read` that fails
-    leaves its metric out of that scrape and counts in `shop_metrics_source_errors`.
+    the jobs package registers `shop_queue_depth`, `shop_jobs_dead` and
+    `shop_job_failures` (see shop.jobs.monitoring). `read` must be cheap (one indexed
+    query, one command to the queue). Registering a name again replaces it. A `read`
+    that fails leaves its metric out of that scrape and counts in
+    `shop_metrics_source_errors`. A counter's `read` must never go down: a figure that
+    can (jobs dead now) is a gauge.
     """
     if kind not in ("gauge", "counter"):
         raise ValueError(f"kind must be gauge or counter, got {kind!r}")
-    _sources[name] = Source(name, documentation, read, kind, tuple(labels))
+    app.extensions[EXTENSION][name] = Source(name, documentation, read, kind, tuple(labels))
 
 
 def _family(source: Source, value: SourceValue) -> Metric:
@@ -102,7 +125,7 @@ def _read_sources() -> Iterator[Metric]:
         "Store-wide metrics left out of this scrape because reading them failed.",
         labels=["metric"],
     )
-    for source in list(_sources.values()):
+    for source in list(current_app.extensions[EXTENSION].values()):
         try:
             value = source.read()
         except Exception as exc:  # one broken source must not hide the others
@@ -155,11 +178,3 @@ def _orders_paid() -> int:
 
     # paid_at is set once, when an order becomes paid, and kept through shipping and refunds.
     return db.session.scalar(select(func.count()).where(Order.paid_at.is_not(None))) or 0
-
-
-register_source(
-    "shop_stock_held_units",
-    "Units held for orders waiting for payment (holds that ran out count until released).",
-    _held_units,
-)
-register_source("shop_orders_paid", "Orders that were ever paid.", _orders_paid, kind="counter")

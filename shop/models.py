@@ -3,7 +3,7 @@
 from shop.accounts.models import User, UserRole
 from shop.audit.models import AuditEntry
 from shop.catalog.models import Category, Product, ProductImage, StockMovement, Variant
-from shop.jobs.models import Job
+from shop.jobs.models import Job, JobFailureCount
 from shop.orders.models import (
     GatewayEvent,
     LineAllocation,
@@ -26,6 +26,7 @@ __all__ = [
     "DevelopmentGoal",
     "GatewayEvent",
     "Job",
+    "JobFailureCount",
     "LedgerAccount",
     "LineAllocation",
     "Order",

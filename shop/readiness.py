@@ -1,10 +1,11 @@
 """Readiness: may this process be sent traffic? Only if every backend it needs answers.
 
 /healthz says the process is alive; /readyz (shop/operations.py) runs every check
-registered here and answers 503, naming the ones that failed, when any does. Each
-backend registers its own check with `register_check(name, check)`: the database and
-the cache (a Redis ping when CACHE_URL is Redis) below; the queue by shop.jobs, the
-media store by shop.media.
+registered for its app and answers 503, naming the ones that failed, when any does. Each
+backend registers its own check with `register_check(app, name, check)`: the database
+and the cache (a Redis ping when CACHE_URL is Redis) in `init_app`; the queue by
+shop.jobs, the media store by shop.media. The checks are the app's (app.extensions), so
+two apps in one process (tests) never see each other's.
 
 A check runs inside the app context, returns when the backend answered, and raises
 when it did not. Its exception is never shown (it may quote a URL with a password)
@@ -17,26 +18,35 @@ import logging
 from collections.abc import Callable
 from time import perf_counter
 
-from flask import current_app
+from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
 
 # A probe that waits longer than this is as good as a failure to the load balancer.
 TIMEOUT_SECONDS = 2.0
 
+EXTENSION = "readiness_checks"
+
 Check = Callable[[], None]
-_checks: dict[str, Check] = {}
 
 
-def register_check(name: str, check: Check) -> None:
-    """Make `check` part of /readyz under `name` (replacing any check of that name)."""
-    _checks[name] = check
+def init_app(app: Flask) -> None:
+    """Give `app` its checks, the database's and the cache's first; call before any
+    other part registers its own."""
+    app.extensions[EXTENSION] = {}
+    register_check(app, "database", _database)
+    register_check(app, "cache", _redis_setting("CACHE_URL"))
+
+
+def register_check(app: Flask, name: str, check: Check) -> None:
+    """Make `check` part of app's /readyz under `name` (replacing any check of that name)."""
+    app.extensions[EXTENSION][name] = check
 
 
 def run_checks() -> dict[str, str]:
-    """{name: "ok" or "failed"} for every registered check, in registration order."""
+    """{name: "ok" or "failed"} for every check of the current app, in registration order."""
     results = {}
-    for name, check in list(_checks.items()):
+    for name, check in list(current_app.extensions[EXTENSION].items()):
         started = perf_counter()
         try:
             check()
@@ -79,7 +89,3 @@ def _redis_setting(setting: str) -> Check:
             ping_redis(url)
 
     return check
-
-
-register_check("database", _database)
-register_check("cache", _redis_setting("CACHE_URL"))

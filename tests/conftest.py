@@ -178,9 +178,44 @@ def media_root(app) -> Path:
     return Path(app.config["MEDIA_ROOT"])
 
 
+# The connections a concurrency test may hold on PostgreSQL. A fixed pool, no overflow:
+# the server is shared (max_connections, 100 by default) with other test runs, and a race
+# that opened a connection per thread could be refused one ("too many clients already")
+# mid-race, failing for a reason that is not the store's. `warm_pool` opens them first.
+RACE_POOL = 20
+
+
+def warm_pool(app, connections: int = RACE_POOL, seconds: float = 120) -> None:
+    """Open `connections` of app's pool now, waiting while the PostgreSQL server has no room
+    for them, so the race that follows opens none (they stay in the pool)."""
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        return
+    deadline = time.monotonic() + seconds
+    opened = []
+    try:
+        while len(opened) < connections:
+            try:
+                opened.append(engine.connect())
+            except OperationalError:  # the server is full for now: other runs' connections
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        for connection in opened:
+            connection.close()
+
+
 @pytest.fixture
 def committed_app(tmp_path):
-    """A migrated database of its own whose commits are real: for tests of concurrency."""
+    """A migrated database of its own whose commits are real: for tests of concurrency.
+    On PostgreSQL its pool holds RACE_POOL connections at most (threads beyond wait for
+    one, as a gunicorn process's threads share its pool); see warm_pool."""
     base = os.environ.get("TEST_DATABASE_URL")
     schema = None
     if base:
@@ -192,7 +227,9 @@ def committed_app(tmp_path):
         config_for_tests(
             url,
             str(tmp_path / "media"),
-            SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 40} if base else {},
+            SQLALCHEMY_ENGINE_OPTIONS=(
+                {"pool_size": RACE_POOL, "max_overflow": 0, "pool_timeout": 120} if base else {}
+            ),
         )
     )
     with app.app_context():

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from shop import create_app, metrics
+from shop import create_app, metrics, readiness
 from shop.config import config_for_tests
 from shop.extensions import db
 from tests.conftest import RequestIsolatingClient
@@ -160,20 +160,42 @@ def test_held_units_and_paid_orders_are_read_at_scrape(app, ctx):
     assert _sample(after, "shop_orders_paid_total") == paid + 1
 
 
-def test_other_parts_of_the_store_add_figures_and_a_broken_one_hides_no_other(
-    app, client, monkeypatch
-):
-    app.config["METRICS_TOKEN"] = TOKEN
-    monkeypatch.setattr(metrics, "_sources", dict(metrics._sources))
-    metrics.register_source("shop_queue_depth", "Jobs waiting.", lambda: {("emails",): 7},
+def test_other_parts_of_the_store_add_figures_and_a_broken_one_hides_no_other(migrated_app):
+    app = _app(migrated_app, METRICS_TOKEN=TOKEN)  # its own sources: the others keep theirs
+    metrics.register_source(app, "shop_test_depth", "Jobs waiting.", lambda: {("emails",): 7},
                             labels=("queue",))  # fmt: skip
-    metrics.register_source("shop_job_failures", "Jobs that failed.", lambda: 1 / 0,
+    metrics.register_source(app, "shop_test_broken", "Jobs that failed.", lambda: 1 / 0,
                             kind="counter")  # fmt: skip
-    text = _scrape(client)
-    assert _sample(text, "shop_queue_depth", queue="emails") == 7
-    assert _sample(text, "shop_job_failures_total") is None
-    assert _sample(text, "shop_metrics_source_errors", metric="shop_job_failures") == 1
+    text = _scrape(app.test_client())
+    assert _sample(text, "shop_test_depth", queue="emails") == 7
+    assert _sample(text, "shop_test_broken_total") is None
+    assert _sample(text, "shop_metrics_source_errors", metric="shop_test_broken") == 1
     assert _sample(text, "shop_stock_held_units") is not None
+
+
+def test_two_apps_in_one_process_keep_their_own_checks_and_figures(migrated_app):
+    plain = _app(migrated_app, METRICS_TOKEN=TOKEN)
+    shared_cache = _app(migrated_app, METRICS_TOKEN=TOKEN,
+                        CACHE_URL=f"redis://127.0.0.1:{_closed_port()}/0")  # fmt: skip
+
+    def search_index() -> None:
+        raise ConnectionError("the search index did not answer")
+
+    readiness.register_check(shared_cache, "search", search_index)
+    metrics.register_source(shared_cache, "shop_test_indexed", "Documents.", lambda: 3)
+
+    answer = shared_cache.test_client().get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json["checks"] == {"database": "ok", "cache": "failed", "queue": "ok",
+                                     "media": "ok", "search": "failed"}  # fmt: skip
+    assert _sample(_scrape(shared_cache.test_client()), "shop_test_indexed") == 3
+
+    answer = plain.test_client().get("/readyz")
+    assert answer.status_code == 200
+    assert answer.json["checks"] == {"database": "ok", "cache": "ok", "queue": "ok",
+                                     "media": "ok"}  # fmt: skip
+    text = _scrape(plain.test_client())
+    assert _sample(text, "shop_test_indexed") is None and "shop_stock_held_units " in text
 
 
 # --- request ids --------------------------------------------------------------------------
@@ -187,14 +209,3 @@ def test_a_request_id_is_kept_when_well_formed_and_made_otherwise(client):
         assert re.fullmatch(r"[0-9a-f]{32}", made), sent
     first, second = (client.get("/healthz").headers["X-Request-ID"] for _ in range(2))
     assert first != second
-
-
-def test_queue_depth_and_dead_jobs_are_reported(app, ctx):
-    from shop.jobs.models import DEAD, Job
-
-    client = app.test_client()
-    assert _sample(_scrape(client), "shop_queue_depth") is not None
-    before = _sample(_scrape(client), "shop_job_failures_total") or 0
-    ctx.add(Job(kind="email.confirmation", payload={"order_id": 1}, status=DEAD, attempts=10))
-    ctx.commit()
-    assert _sample(_scrape(client), "shop_job_failures_total") == before + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.extensions import db
@@ -43,3 +43,17 @@ class Job(db.Model):
     last_error: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobFailureCount(db.Model):
+    """Tries of jobs that failed, by kind: shop_job_failures_total (see shop.jobs.monitoring).
+
+    Raised by one in the commit that records each failed try, and never lowered: an
+    admin retrying a dead job, or old jobs being deleted, leave it as it was, as a
+    Prometheus counter must. A row in the shared database, so every worker process on
+    every machine adds to one count and every web process reports it."""
+
+    __tablename__ = "job_failure_counts"
+
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tries: Mapped[int] = mapped_column(BigInteger, default=0)

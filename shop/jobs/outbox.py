@@ -34,6 +34,7 @@ from sqlalchemy import and_, func, or_, select, update
 from shop import unit_of_work as uow
 from shop.extensions import db
 from shop.jobs.models import DEAD, DONE, PENDING, RUNNING, Job
+from shop.jobs.monitoring import count_failed_try
 from shop.timeutil import utcnow
 
 log = logging.getLogger("shop.jobs")
@@ -62,6 +63,11 @@ def periodic(name: str, function: Callable[[], object]) -> None:
     """Run `function` (a service call) in its own unit of work on every periodic tick of
     the worker (each minute by default, JOB_PERIODIC_SECONDS)."""
     _periodic[name] = function
+
+
+def kinds() -> list[str]:
+    """The kinds of job this store runs (those with a handler)."""
+    return sorted(_handlers)
 
 
 def periodic_tasks() -> dict[str, Callable[[], object]]:
@@ -193,7 +199,7 @@ def run(job_id: int) -> str:
         return "done"
     except Exception as exc:  # any failure is retried; the error is kept on the row
         uow.rollback()
-        return _failed(job.id, job.attempt, exc)
+        return _failed(job, exc)
 
 
 def backoff_seconds(attempt: int) -> int:
@@ -202,7 +208,8 @@ def backoff_seconds(attempt: int) -> int:
     return min(cap, base * 2 ** max(0, attempt - 1))
 
 
-def _failed(job_id: int, attempt: int, exc: Exception) -> str:
+def _failed(job: JobRun, exc: Exception) -> str:
+    job_id, attempt = job.id, job.attempt
     error = error_text(exc)
     now = utcnow()
     if attempt >= _config("JOB_MAX_ATTEMPTS"):
@@ -217,6 +224,7 @@ def _failed(job_id: int, attempt: int, exc: Exception) -> str:
         .where(_still_ours(job_id, attempt))
         .values(lease_until=None, last_error=error, **values)
     )
+    count_failed_try(job.kind)  # shop_job_failures_total, in the same commit
     uow.commit()
     log.warning("job %s (try %s) failed: %s; %s", job_id, attempt, error, outcome)
     if delay is not None:
