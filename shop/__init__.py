@@ -89,6 +89,9 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    from shop.rate_limits import init_rate_limits
+
+    init_rate_limits(app)  # before the limiter reads its storage's settings
     limiter.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)

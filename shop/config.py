@@ -146,6 +146,9 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         # Rendered public pages: in each process when empty, shared in Redis (redis://...).
         "CACHE_URL": os.environ.get("CACHE_URL", "").strip(),
         "CACHE_KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "shop:"),
+        # After Redis or the object store failed to answer, how long it is not called at all
+        # (shop/breaker.py): pages skip the cache, limited forms answer 503, media 503.
+        "DEPENDENCY_COOL_DOWN_SECONDS": _int("DEPENDENCY_COOL_DOWN_SECONDS", 10),
         # Benchmarks only (bench/catalog_pages.py): a request carrying this header is
         # answered as on a cache miss, to measure cold pages on the same server. Empty
         # (the default) turns it off: no visitor can make the store render on demand.
@@ -316,6 +319,7 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "JOB_MAX_ATTEMPTS": 10,
         "JOB_PERIODIC_SECONDS": 60,
         "CACHE_URL": "",
+        "DEPENDENCY_COOL_DOWN_SECONDS": 10,
         "TRUSTED_PROXIES": 0,
         "WTF_CSRF_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,

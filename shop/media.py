@@ -7,6 +7,10 @@ itself at /media/, from whichever store holds them.
 
 Keys are names the store made from the content's hash (shop/catalog/images.py), so what
 is stored under a name never changes: browsers and CDNs may keep it for a year.
+
+A bucket that does not answer (refused, timed out) opens its breaker (shop.breaker): until
+the cool-down ends every call fails at once with MediaUnavailable, which pages answer
+with 503 and Retry-After, instead of holding a web thread for its timeouts each time.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from flask import (
 )
 from werkzeug.security import safe_join
 
+from shop.breaker import Breaker, DependencyDown, breaker, server_name
 from shop.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,14 @@ EXTENSION_KEY = "shop_media_storage"
 
 class MediaError(RuntimeError):
     """The media store did not answer, or refused; the message is safe to show an admin."""
+
+
+class MediaUnavailable(MediaError):
+    """The media store does not answer (or is known down): try again in `retry_after` s."""
+
+    def __init__(self, retry_after: int):
+        super().__init__("the image store is not answering")
+        self.retry_after = retry_after
 
 
 def _reason(exc: Exception) -> str:
@@ -158,97 +171,114 @@ class S3Storage:
     """Objects in one bucket, through the S3 API: AWS, or any server that speaks it."""
 
     def __init__(self, bucket: str, *, endpoint_url: str | None, access_key_id: str | None,
-                 secret_access_key: str | None, region: str | None):  # fmt: skip
-        import boto3
-        from botocore.config import Config
-
+                 secret_access_key: str | None, region: str | None,
+                 guard: Breaker | None = None):  # fmt: skip
         self.bucket = bucket
-        # boto3 clients are thread-safe; one per app. Short timeouts: a page or a readiness
-        # probe must not hang on a store that is down, and retries cover a blip.
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=endpoint_url or None,
-            aws_access_key_id=access_key_id or None,
-            aws_secret_access_key=secret_access_key or None,
-            region_name=region or "us-east-1",
-            config=Config(
-                # A hung store must not hold a web thread long: two tries of at most
-                # 2 s to connect and 5 s to answer, then the caller answers 503.
-                connect_timeout=2,
-                read_timeout=5,
-                retries={"max_attempts": 2, "mode": "standard"},
-                # Servers other than AWS (SeaweedFS, MinIO) answer on paths, not subdomains.
-                s3={"addressing_style": "path" if endpoint_url else "auto"},
-            ),
-        )
+        self.guard = guard  # the store's breaker
+        settings = (endpoint_url, access_key_id, secret_access_key, region)
+        # boto3 clients are thread-safe; one per app. A hung store must not hold a web
+        # thread long: two tries of at most 2 s to connect and 5 s to answer, then the
+        # caller answers 503, and the breaker spares the next callers the wait.
+        self.client = _s3_client(*settings, timeouts=(2, 5), tries=2)
+        # The readiness probe: one short try, so /readyz answers within a couple of seconds.
+        self.probe = _s3_client(*settings, timeouts=(1, 1), tries=1)
 
-    def _errors(self):
-        from botocore.exceptions import BotoCoreError, ClientError
+    def _call(self, what: str, action):
+        """`action()`, through the store's breaker: MediaUnavailable when the store does
+        not answer (refused, timed out, cut off) or is known down; MediaError for any
+        other failure (an answer refusing a key or a bucket, a bad setting)."""
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as NoConnection
 
-        return (BotoCoreError, ClientError)
+        down = (NoConnection, HTTPClientError)
+        try:
+            if self.guard is None:
+                return action()
+            return self.guard.call(action, down)
+        except DependencyDown as exc:
+            if exc.__cause__ is not None:  # this call found it down (once per outage)
+                log.warning("media store: %s failed: %s", what, _reason(exc.__cause__))
+            raise MediaUnavailable(exc.retry_after) from exc
+        except down as exc:  # no breaker (a store built without an app)
+            log.warning("media store: %s failed: %s", what, _reason(exc))
+            raise MediaUnavailable(1) from exc
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("media store: %s failed: %s", what, _reason(exc))
+            raise MediaError("the image store could not be reached") from exc
 
     def put(self, key: str, data: bytes) -> None:
-        try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=data,
-                ContentType=content_type(key), CacheControl=CACHE_FOREVER,
-            )  # fmt: skip
-        except self._errors() as exc:
-            log.warning("media store: put failed: %s", _reason(exc))
-            raise MediaError("the image store could not be reached") from exc
+        self._call("put", lambda: self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=data,
+            ContentType=content_type(key), CacheControl=CACHE_FOREVER,
+        ))  # fmt: skip
 
     def get(self, key: str) -> bytes | None:
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=key)
-            return answer["Body"].read()
-        except self.client.exceptions.NoSuchKey:
-            return None
-        except self._errors() as exc:
-            log.warning("media store: get failed: %s", _reason(exc))
-            raise MediaError("the image store could not be reached") from exc
+        def get_or_none() -> bytes | None:
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except self.client.exceptions.NoSuchKey:
+                return None
+
+        return self._call("get", get_or_none)
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise MediaError("the image store could not be reached") from exc
-        except self._errors() as exc:
-            raise MediaError("the image store could not be reached") from exc
-        return True
+        def head() -> bool:
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
+            return True
+
+        return self._call("head", head)
 
     def delete(self, key: str) -> None:
-        try:
-            self.client.delete_object(Bucket=self.bucket, Key=key)
-        except self._errors() as exc:
-            log.warning("media store: delete failed: %s", _reason(exc))
-            raise MediaError("the image store could not be reached") from exc
+        self._call("delete", lambda: self.client.delete_object(Bucket=self.bucket, Key=key))
 
     def list_keys(self, prefix: str) -> Iterator[StoredObject]:
         """Every object whose key starts with `prefix`, a page of 1000 at a time."""
-        try:
-            pages = self.client.get_paginator("list_objects_v2")
-            for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
-                for found in page.get("Contents", []):
-                    yield StoredObject(found["Key"], found["LastModified"].astimezone(UTC))
-        except self._errors() as exc:
-            log.warning("media store: list failed: %s", _reason(exc))
-            raise MediaError("the image store could not be reached") from exc
+        pages = iter(self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ))  # fmt: skip
+        while (page := self._call("list", lambda: next(pages, None))) is not None:
+            for found in page.get("Contents", []):
+                yield StoredObject(found["Key"], found["LastModified"].astimezone(UTC))
 
     def ready(self) -> bool:
         try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except self._errors() as exc:
-            log.warning("media store: bucket not reachable: %s", _reason(exc))
+            self._call("head bucket", lambda: self.probe.head_bucket(Bucket=self.bucket))
+        except MediaError:
             return False
         return True
 
 
-def build_storage(config) -> Storage:
-    """The store MEDIA_STORAGE names; raises ConfigError saying what is missing."""
+def _s3_client(endpoint_url, access_key_id, secret_access_key, region, *, timeouts, tries):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        aws_access_key_id=access_key_id or None,
+        aws_secret_access_key=secret_access_key or None,
+        region_name=region or "us-east-1",
+        config=Config(
+            connect_timeout=timeouts[0],
+            read_timeout=timeouts[1],
+            # total_max_attempts counts the first try; botocore's max_attempts would not.
+            retries={"total_max_attempts": tries, "mode": "standard"},
+            # Servers other than AWS (SeaweedFS, MinIO) answer on paths, not subdomains.
+            s3={"addressing_style": "path" if endpoint_url else "auto"},
+        ),
+    )
+
+
+def build_storage(config, guard: Breaker | None = None) -> Storage:
+    """The store MEDIA_STORAGE names (a bucket called through `guard`, its server's
+    breaker); raises ConfigError saying what is missing."""
     kind = (config.get("MEDIA_STORAGE") or "local").strip().lower()
     if kind not in STORAGES:
         raise ConfigError(f"MEDIA_STORAGE must be one of {', '.join(STORAGES)}; got {kind!r}")
@@ -262,6 +292,7 @@ def build_storage(config) -> Storage:
         access_key_id=config.get("S3_ACCESS_KEY_ID"),
         secret_access_key=config.get("S3_SECRET_ACCESS_KEY"),
         region=config.get("S3_REGION"),
+        guard=guard,
     )
 
 
@@ -280,7 +311,9 @@ def media_base_url(config) -> str:
 def init_media(app: Flask) -> None:
     """Choose the store from the settings; raises ConfigError for a bad setting."""
     app.config["MEDIA_BASE_URL"] = media_base_url(app.config)
-    app.extensions[EXTENSION_KEY] = build_storage(app.config)
+    endpoint = app.config.get("S3_ENDPOINT_URL") or "https://s3.amazonaws.com"
+    guard = breaker(app, server_name("object store", endpoint, 443))
+    app.extensions[EXTENSION_KEY] = build_storage(app.config, guard)
     app.add_template_global(media_url)
     from shop import readiness
 
@@ -332,8 +365,10 @@ def serve_media(filename: str) -> Response:
         try:
             # Only names the store made: a bucket shared with anything else stays private.
             data = storage.get(filename) if forever else None
-        except MediaError:
-            return Response("The image store is not answering.\n", 503, mimetype="text/plain")
+        except MediaError as exc:
+            retry = exc.retry_after if isinstance(exc, MediaUnavailable) else 60
+            return Response("The image store is not answering.\n", 503, mimetype="text/plain",
+                            headers={"Retry-After": str(retry)})  # fmt: skip
         if data is None:
             abort(404)
         response = Response(data, mimetype=content_type(filename))

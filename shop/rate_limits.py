@@ -13,6 +13,14 @@ is about to come free.
 
 Keys are digests made with the secret key: the counters never hold an email or an
 address in clear.
+
+When the counters' storage (Redis) does not answer, a request that needs a limit is
+refused with 503 and Retry-After, before its work and changing nothing: letting it
+through uncounted would open sign-in to guessing at any speed, and counters kept in each
+process (Flask-Limiter's in_memory_fallback) would multiply every limit by the number of
+processes. The storage's breaker (shop.breaker) makes the refusal immediate while it is
+known down. Flask-Limiter's own decorators are not used for the same reason: they raise
+(500) or, with swallow_errors, let the request through unlimited.
 """
 
 from __future__ import annotations
@@ -23,15 +31,64 @@ import hmac
 import logging
 from collections.abc import Callable
 
-from flask import abort, current_app, request
+from flask import Flask, abort, current_app, g, render_template, request
 from flask_limiter.util import get_remote_address
 from limits import parse
+from limits.errors import StorageError
+from werkzeug.exceptions import ServiceUnavailable
 
+from shop.breaker import DependencyDown, is_redis_url, redis_breaker, redis_down_errors
 from shop.extensions import limiter
 
 log = logging.getLogger("shop.rate_limits")
 
 Counter = tuple[str, str]  # (a limit such as "10 per hour", a key)
+GUARD = "shop_rate_limit_breaker"
+# A counter is one round trip: a storage slower than this is as good as down.
+STORAGE_TIMEOUT_SECONDS = 1
+
+
+class LimitsUnavailable(ServiceUnavailable):
+    """The counters' storage did not answer: the request is refused, changing nothing."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after=retry_after)
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Before `limiter.init_app`: bounded storage calls whose failures are recognisable,
+    the storage's breaker, and the page a refused request gets."""
+    uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    options = {"wrap_exceptions": True}  # any storage failure raises limits' StorageError
+    if is_redis_url(uri):
+        options |= {"socket_connect_timeout": STORAGE_TIMEOUT_SECONDS,
+                    "socket_timeout": STORAGE_TIMEOUT_SECONDS}  # fmt: skip
+        app.extensions[GUARD] = redis_breaker(app, uri)
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+        **options, **(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+    }  # fmt: skip
+
+    @app.errorhandler(LimitsUnavailable)
+    def limits_unavailable(exc: LimitsUnavailable):
+        what = g.get("shop_limited_action") or "requests like this one"
+        page = render_template(
+            "error.html", code=503, title="Please try again in a minute",
+            message=f"We can't take {what} for a moment. Nothing was changed: please "
+            "try again in a minute.",
+        )  # fmt: skip
+        return page, 503, {"Retry-After": str(exc.retry_after)}
+
+
+def storage_call(action):
+    """`action()` on the counters' storage; LimitsUnavailable when it does not answer or
+    is known down (memory storage, in this process, always answers)."""
+    guard = current_app.extensions.get(GUARD)
+    try:
+        if guard is None:
+            return action()
+        return guard.call(action, (StorageError, *redis_down_errors()))
+    except DependencyDown as exc:
+        raise LimitsUnavailable(exc.retry_after) from exc
 
 
 def digest(value: str) -> str:
@@ -54,41 +111,54 @@ def take(limit: str, key: str) -> bool:
     if not limiter.enabled:
         return True
     item = parse(limit)
-    if limiter.limiter.hit(item, _storage_key(key)):
+    if storage_call(lambda: limiter.limiter.hit(item, _storage_key(key))):
         return True
     give_back(limit, key)
     return False
 
 
 def give_back(limit: str, key: str) -> None:
-    """Undo one `take` that turned out not to count."""
+    """Undo one `take` that turned out not to count. When the storage has gone away
+    meanwhile, the slot stays taken: a limit a little stricter, never looser."""
     if limiter.enabled:
-        limiter.limiter.hit(parse(limit), _storage_key(key), cost=-1)
+        try:
+            storage_call(lambda: limiter.limiter.hit(parse(limit), _storage_key(key), cost=-1))
+        except LimitsUnavailable:
+            log.warning("a rate-limit slot was not given back: the storage is not answering")
 
 
 def counted(
     counters: Callable[[], list[Counter]],
     *,
     counts: Callable[[object], bool],
+    action: str,
     refused: Callable[[], object] | None = None,
 ):
     """A POST to the view first takes a slot of each of `counters()`; when one is full it
     is refused (`refused()`, else 429) before the view runs. Afterwards the slots are
-    given back unless `counts(response)`; an error gives them back too."""
+    given back unless `counts(response)`; an error gives them back too. When the counters
+    cannot be reached it is refused with 503, saying "we can't take <action> for a moment"
+    (`action` as "sign-ins")."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
             if request.method != "POST" or not limiter.enabled:
                 return view(*args, **kwargs)
+            g.shop_limited_action = action
             taken: list[Counter] = []
-            for limit, key in counters():
-                if not take(limit, key):
-                    for slot in taken:
-                        give_back(*slot)
-                    log.info("rate limit %s exceeded at endpoint %s", limit, request.endpoint)
-                    return refused() if refused else abort(429)
-                taken.append((limit, key))
+            try:
+                for limit, key in counters():
+                    if not take(limit, key):
+                        for slot in taken:
+                            give_back(*slot)
+                        log.info("rate limit %s exceeded at endpoint %s", limit, request.endpoint)
+                        return refused() if refused else abort(429)
+                    taken.append((limit, key))
+            except LimitsUnavailable:
+                for slot in taken:
+                    give_back(*slot)
+                raise
             response = None
             try:
                 response = current_app.make_response(view(*args, **kwargs))
@@ -101,3 +171,15 @@ def counted(
         return wrapped
 
     return decorate
+
+
+def always(_response) -> bool:
+    return True
+
+
+def limited_per_address(limit: str, name: str, action: str):
+    """Every POST to the view counts against `limit` per client address (`name` keeps
+    the view's counters apart)."""
+    return counted(
+        lambda: [(limit, f"{name}-address:{client_digest()}")], counts=always, action=action
+    )

@@ -2,10 +2,15 @@
 
 /healthz says the process is alive; /readyz (shop/operations.py) runs every check
 registered for its app and answers 503, naming the ones that failed, when any does. Each
-backend registers its own check with `register_check(app, name, check)`: the database
-and the cache (a Redis ping when CACHE_URL is Redis) in `init_app`; the queue by
-shop.jobs, the media store by shop.media. The checks are the app's (app.extensions), so
-two apps in one process (tests) never see each other's.
+backend registers its own check with `register_check(app, name, check)`: the database,
+the cache and the rate-limit counters (a Redis ping when CACHE_URL or
+RATELIMIT_STORAGE_URI is Redis) in `init_app`; the queue by shop.jobs, the media store by
+shop.media. The checks are the app's (app.extensions), so two apps in one process (tests)
+never see each other's.
+
+Checks go through their server's breaker (shop.breaker): a server known down is reported
+failed at once, and the first check to find one down spares the others (often the same
+Redis) their timeouts, so /readyz answers within about a second even then.
 
 A check runs inside the app context, returns when the backend answered, and raises
 when it did not. Its exception is never shown (it may quote a URL with a password)
@@ -22,8 +27,8 @@ from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
 
-# A probe that waits longer than this is as good as a failure to the load balancer.
-TIMEOUT_SECONDS = 2.0
+# A Redis that takes longer than this to answer a ping is as good as down.
+TIMEOUT_SECONDS = 1.0
 
 EXTENSION = "readiness_checks"
 
@@ -36,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = {}
     register_check(app, "database", _database)
     register_check(app, "cache", _redis_setting("CACHE_URL"))
+    register_check(app, "rate_limits", _redis_setting("RATELIMIT_STORAGE_URI"))
 
 
 def register_check(app: Flask, name: str, check: Check) -> None:
@@ -83,9 +89,11 @@ def ping_redis(url: str) -> None:
 
 def _redis_setting(setting: str) -> Check:
     def check() -> None:
-        # Empty: the in-process (or embedded) default, which is up as long as we are.
+        from shop.breaker import is_redis_url, redis_breaker, redis_down_errors
+
+        # Empty or memory://: in this process (or embedded), up as long as we are.
         url = current_app.config.get(setting) or ""
-        if url.startswith(("redis://", "rediss://", "unix://")):
-            ping_redis(url)
+        if is_redis_url(url):
+            redis_breaker(current_app, url).call(lambda: ping_redis(url), redis_down_errors())
 
     return check

@@ -68,7 +68,13 @@ def test_ready_when_database_cache_queue_and_media_answer(client):
     assert response.status_code == 200
     assert response.json == {
         "status": "ok",
-        "checks": {"database": "ok", "cache": "ok", "queue": "ok", "media": "ok"},
+        "checks": {
+            "database": "ok",
+            "cache": "ok",
+            "rate_limits": "ok",
+            "queue": "ok",
+            "media": "ok",
+        },
     }
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -89,7 +95,13 @@ def test_not_ready_names_what_failed_and_never_its_address_or_password(
     assert response.status_code == 503
     assert response.json == {
         "status": "unavailable",
-        "checks": {"database": "ok", "cache": "failed", "queue": "failed", "media": "failed"},
+        "checks": {
+            "database": "ok",
+            "cache": "failed",
+            "rate_limits": "ok",
+            "queue": "failed",
+            "media": "failed",
+        },
     }
     body = response.get_data(as_text=True)
     assert secret not in body and "a-file" not in body and secret not in caplog.text

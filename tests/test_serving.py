@@ -158,7 +158,13 @@ def test_not_ready_while_the_database_is_unreachable(tmp_path):
         assert status == 503
         assert json.loads(body) == {
             "status": "unavailable",
-            "checks": {"database": "failed", "cache": "ok", "queue": "ok", "media": "ok"},
+            "checks": {
+                "database": "failed",
+                "cache": "ok",
+                "rate_limits": "ok",
+                "queue": "ok",
+                "media": "ok",
+            },
         }
         assert "127.0.0.1" not in body and "shop@" not in body
         assert _get(f"{base}/healthz")[0] == 503

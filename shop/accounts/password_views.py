@@ -18,7 +18,7 @@ from shop.accounts import sign_in_limits as limits
 from shop.accounts.emails import send_password_reset, send_registration
 from shop.accounts.mailbox_limits import may_email
 from shop.accounts.views import account, bp, sign_in
-from shop.extensions import limiter
+from shop.rate_limits import limited_per_address
 from shop.unit_of_work import abandon
 
 
@@ -28,7 +28,7 @@ class RegisterForm(FlaskForm):
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit("20 per hour", methods=["POST"])
+@limited_per_address("20 per hour", "register", "new accounts")
 def register():
     """The same answer, page and status whether or not the address has an account: the
     mailbox is told which it is (choose a password, or: you already have an account)."""
@@ -68,7 +68,7 @@ class ResetForm(FlaskForm):
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit("5 per hour", methods=["POST"])
+@limited_per_address("5 per hour", "password-reset", "password reset requests")
 def forgot_password():
     form = ForgotForm()
     if form.validate_on_submit():

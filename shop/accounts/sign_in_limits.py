@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from contextlib import suppress
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from shop.extensions import limiter
-from shop.rate_limits import Counter, client_digest, counted
+from shop.rate_limits import Counter, LimitsUnavailable, client_digest, counted, storage_call
 
 SIGN_IN_LIMIT = "10 per minute"
 KNOWN_DEVICE_COOKIE = "known_device"
@@ -75,12 +76,16 @@ def signed_in_here_before() -> bool:
         return False
     if user.id in _known_by_this_browser():
         return True
-    return limiter.storage.get(_known_address_key(user.id)) > 0
+    key = _known_address_key(user.id)
+    return storage_call(lambda: limiter.storage.get(key)) > 0
 
 
 def remember_sign_in(user_id: int, response) -> None:
     """After a successful sign-in: this browser and this address are known to the account."""
-    limiter.storage.incr(_known_address_key(user_id), KNOWN_FOR_DAYS * 86400)
+    key = _known_address_key(user_id)
+    # When the storage has just gone away the sign-in stands; the address is not remembered.
+    with suppress(LimitsUnavailable):
+        storage_call(lambda: limiter.storage.incr(key, KNOWN_FOR_DAYS * 86400))
     others = [i for i in _known_by_this_browser() if i != user_id]
     ids = [user_id, *others][:KNOWN_ACCOUNTS_PER_BROWSER]
     response.set_cookie(
@@ -105,6 +110,8 @@ def _password_change_counters() -> list[Counter]:
 
 
 # Sign-in: per address and per account (unless this browser or address is known to it).
-limited = counted(_sign_in_counters, counts=failed_sign_in)
+limited = counted(_sign_in_counters, counts=failed_sign_in, action="sign-ins")
 # Changing one's password checks the current one: its failures count per address.
-password_change_limited = counted(_password_change_counters, counts=failed_sign_in)
+password_change_limited = counted(
+    _password_change_counters, counts=failed_sign_in, action="password changes"
+)

@@ -19,9 +19,10 @@ from shop.accounts import sign_in_limits as limits
 from shop.accounts.emails import send_verification
 from shop.accounts.models import Role, User
 from shop.accounts.services import authenticate
-from shop.extensions import db, limiter, login_manager
+from shop.extensions import db, login_manager
 from shop.orders.cart import CHECKOUT_KEY
 from shop.orders.cart import SESSION_KEY as CART_KEY
+from shop.rate_limits import limited_per_address
 from shop.unit_of_work import abandon
 from shop.web import page_number
 
@@ -167,7 +168,7 @@ def claim():
 
 @bp.post("/account/verify")
 @login_required
-@limiter.limit("5 per hour")
+@limited_per_address("5 per hour", "verification-email", "new confirmation emails")
 def resend_verification():
     if current_user.email_verified_at is None:
         send_verification(current_user)

@@ -21,6 +21,7 @@ from shop.catalog.images import MAX_IMAGE_BYTES
 from shop.catalog.models import Product, ProductImage, ProductStatus, Variant
 from shop.csv_import import FieldError, key_values
 from shop.extensions import db
+from shop.media import MediaUnavailable
 from shop.money import MoneyError, parse_major, parse_percent_bps
 from shop.unit_of_work import abandon
 from shop.web import page_number
@@ -238,6 +239,10 @@ def upload_image(product_id: int):
     except CatalogError as exc:
         abandon()
         flash(f"Nothing was uploaded: {exc}.", "error")
+        if isinstance(exc.__cause__, MediaUnavailable):  # the store is down: say when to retry
+            again = _product_or_404(product_id)
+            page, status = _product_page(again, _edit_form(again), 503)
+            return page, status, {"Retry-After": str(exc.__cause__.retry_after)}
         return redirect(url_for("admin.product", product_id=product_id))
     flash("Image added.", "success")
     return redirect(url_for("admin.product", product_id=product_id))

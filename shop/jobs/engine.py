@@ -7,7 +7,10 @@
   it is handed over, deterministically).
 
 The engine only carries job ids and wakes workers; what to run, retries and dead letters
-are the outbox's (shop.jobs.outbox), so a message lost by the engine loses no job.
+are the outbox's (shop.jobs.outbox), so a message lost by the engine loses no job. So a
+request never waits for a Redis queue that does not answer: it is given a second, and
+then the server's breaker (shop.breaker) skips it until its cool-down ends; the job
+waits in the outbox for the worker's relay.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from huey.api import Huey
 from huey.consumer import Consumer, Scheduler
 from redis import ConnectionPool
 
+from shop.breaker import DependencyDown, is_redis_url, redis_breaker, redis_down_errors
 from shop.config import ConfigError
 from shop.jobs import outbox
 from shop.unit_of_work import unit_of_work
@@ -29,17 +33,21 @@ from shop.unit_of_work import unit_of_work
 log = logging.getLogger("shop.jobs")
 
 EXTENSION = "huey"
+GUARD = "huey_breaker"
+# (connect, answer) seconds. A web process only pushes a job id and reads the queue's
+# length: a second is plenty, and a request must not wait longer for a job the relay will
+# hand over anyway. The worker's blocking read lasts a second, well inside its 10.
+REQUEST_TIMEOUTS = (1, 1)
+WORKER_TIMEOUTS = (2, 10)
 
 
-def make_huey(app: Flask) -> Huey:
+def make_huey(app: Flask, timeouts: tuple[float, float] = REQUEST_TIMEOUTS) -> Huey:
     url = (app.config.get("QUEUE_URL") or "").strip()
     name = app.config.get("QUEUE_NAME") or "madeknown"
     options = {"results": False, "utc": True}
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        # Bounded waits: a request handing a job over must not hang on an unreachable
-        # Redis (the job waits in the outbox for the relay instead). The worker's blocking
-        # read lasts a second, well inside the socket timeout.
-        pool = ConnectionPool.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    if is_redis_url(url):
+        connect, answer = timeouts
+        pool = ConnectionPool.from_url(url, socket_connect_timeout=connect, socket_timeout=answer)
         return RedisHuey(name, connection_pool=pool, **options)
     if url == "memory://":
         return MemoryHuey(name, immediate=bool(app.config.get("QUEUE_IMMEDIATE")), **options)
@@ -57,9 +65,12 @@ def _every_tick(_moment) -> bool:
     return True  # the scheduler's tick (JOB_PERIODIC_SECONDS) is the period
 
 
-def init_engine(app: Flask) -> Huey:
+def init_engine(app: Flask, timeouts: tuple[float, float] = REQUEST_TIMEOUTS) -> Huey:
     """Build the app's engine and its tasks: `run_job`, the relay and each periodic job."""
-    huey = make_huey(app)
+    huey = make_huey(app, timeouts)
+    url = (app.config.get("QUEUE_URL") or "").strip()
+    # Only a queue on another server can be down while this process runs.
+    app.extensions[GUARD] = redis_breaker(app, url) if is_redis_url(url) else None
 
     @huey.task(name="run_job")
     def run_job(job_id: int) -> None:
@@ -96,19 +107,28 @@ def huey_of(app: Flask | None = None) -> Huey:
     return (app or current_app).extensions[EXTENSION]
 
 
+def _guarded(action):
+    """`action()` on the engine; DependencyDown when its server does not answer or is
+    known down."""
+    guard = current_app.extensions.get(GUARD)
+    return action() if guard is None else guard.call(action, redis_down_errors())
+
+
 def submit(job_id: int, delay: float = 0) -> None:
     run_job = current_app.extensions["huey_run_job"]
     if delay > 0:
-        run_job.schedule(args=(job_id,), delay=delay)
+        _guarded(lambda: run_job.schedule(args=(job_id,), delay=delay))
     else:
-        run_job(job_id)
+        _guarded(lambda: run_job(job_id))
 
 
 def queue_depth() -> int | None:
     """Messages waiting in the engine (None when it cannot be reached)."""
     try:
         huey = huey_of()
-        return huey.pending_count() + huey.scheduled_count()
+        return _guarded(lambda: huey.pending_count() + huey.scheduled_count())
+    except DependencyDown:
+        return None  # its breaker said so once
     except Exception:
         log.warning("the queue engine did not answer")
         return None
@@ -132,7 +152,7 @@ def register_worker_command(app: Flask) -> None:
     @click.option("--workers", default=2, show_default=True, help="Threads running jobs.")
     def worker_command(workers: int) -> None:
         """Run jobs (emails, webhook events, periodic work) until stopped."""
-        huey = huey_of(app)
+        huey = init_engine(app, WORKER_TIMEOUTS)  # long enough for the blocking reads
         if huey.immediate:
             raise click.ClickException("QUEUE_IMMEDIATE runs jobs in the web process; no worker")
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

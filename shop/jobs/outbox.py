@@ -90,13 +90,17 @@ def enqueue(kind: str, **ids: object) -> Job:
 
 def hand_over(job_ids: list[int], delay: float = 0) -> None:
     """Give job ids to the engine. A failure here loses nothing (the rows wait for
-    `relay_due`), so it is logged, not raised."""
+    `relay_due`), so it is logged, not raised. While the queue is known down (its
+    breaker, shop.breaker) nothing waits for it."""
+    from shop.breaker import DependencyDown
     from shop.jobs.engine import submit
 
     for job_id in job_ids:
         try:
             submit(job_id, delay)
-        except Exception:  # the queue is down: the periodic relay sends it later
+        except DependencyDown:
+            log.info("job %s waits for the relay: the queue is not answering", job_id)
+        except Exception:  # the queue failed otherwise: the periodic relay sends it later
             log.warning("job %s not handed to the queue yet; the relay will", job_id)
 
 

@@ -155,7 +155,7 @@ def _too_many_checkouts():
 @bp.route("/checkout", methods=["GET", "POST"])
 # Orders placed count (a form sent back with mistakes does not), limits from
 # CHECKOUT_LIMIT_PER_*; each checkout takes its slot before placing (shop.rate_limits).
-@counted(_checkout_counters, counts=_order_placed, refused=_too_many_checkouts)
+@counted(_checkout_counters, counts=_order_placed, action="orders", refused=_too_many_checkouts)
 def checkout():
     if not carts.read(session):
         flash("Your cart is empty.", "error")

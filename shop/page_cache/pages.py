@@ -38,6 +38,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
+from shop.breaker import redis_breaker
 from shop.extensions import db
 from shop.page_cache import version
 from shop.page_cache.store import PageStore
@@ -56,9 +57,11 @@ DEFAULT_TOKEN_SECONDS = 3600  # Flask-WTF's WTF_CSRF_TIME_LIMIT default
 
 
 def init_page_cache(app: Flask, root: Path) -> None:
+    url = app.config.get("CACHE_URL") or ""
     app.extensions["page_cache"] = PageStore(
-        app.config.get("CACHE_URL") or "", app.config.get("CACHE_KEY_PREFIX") or "shop:"
-    )
+        url, app.config.get("CACHE_KEY_PREFIX") or "shop:",
+        guard=redis_breaker(app, url) if url else None,
+    )  # fmt: skip
     app.extensions["page_cache_release"] = _release(app, root)
     app.extensions["page_cache_navs"] = {}
     version.track_changes(db.session.session_factory.class_)

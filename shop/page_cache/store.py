@@ -10,26 +10,37 @@ Two levels: a bounded in-process cache answers most views with no network round 
 and with CACHE_URL a shared Redis lets every worker and host reuse a page once any of
 them has rendered it. Neither is ever invalidated by deleting: a key holds the version
 it was rendered for, so a key is right forever or never read again, and old ones age out.
+
+A shared cache that does not answer costs nothing but the render: its server's breaker
+(shop.breaker) opens on the first timeout, and until its cool-down ends the pages are
+rendered and kept in process without calling it (no second or so of timeouts per page).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from cachelib import BaseCache, NullCache, RedisCache, SimpleCache
+
+from shop.breaker import Breaker, DependencyDown, redis_down_errors
 
 log = logging.getLogger(__name__)
 
 LOCAL_ENTRIES = 500  # pages per process; a page is some 10-30 kB
 # Keys of older versions are never read again; Redis lets them go after this long.
 SHARED_SECONDS = 3600
+T = TypeVar("T")
 
 
 class PageStore:
-    def __init__(self, url: str = "", prefix: str = "shop:", local_entries: int = LOCAL_ENTRIES):
+    def __init__(self, url: str = "", prefix: str = "shop:", local_entries: int = LOCAL_ENTRIES,
+                 guard: Breaker | None = None):  # fmt: skip
         self.local: BaseCache = SimpleCache(threshold=local_entries, default_timeout=0)
         self.shared: BaseCache = NullCache()
         self.url = url
+        self.guard = guard  # the shared cache's server's breaker (none without one)
         if url:
             if not url.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError(f"CACHE_URL must be a redis:// URL or empty, got {url!r}")
@@ -41,25 +52,31 @@ class PageStore:
                 default_timeout=SHARED_SECONDS,
             )
 
+    def _shared(self, action: Callable[[], T], default: T) -> T:
+        """`action()` on the shared cache, or `default` when it is down or known down
+        (the breaker logs the outage once) or fails otherwise."""
+        try:
+            if self.guard is None:
+                return action()
+            return self.guard.call(action, redis_down_errors())
+        except DependencyDown:
+            return default
+        except Exception:  # a cache that fails costs a render, never the page
+            log.warning("page cache: the shared cache failed", exc_info=True)
+            return default
+
     def get(self, key: str) -> str | None:
         value = self.local.get(key)
         if value is not None:
             return value
-        try:
-            value = self.shared.get(key)
-        except Exception:  # a cache that does not answer costs a render, never the page
-            log.warning("page cache: the shared cache did not answer", exc_info=True)
-            return None
+        value = self._shared(lambda: self.shared.get(key), None)
         if value is not None:
             self.local.set(key, value)
         return value
 
     def set(self, key: str, value: str) -> None:
         self.local.set(key, value)
-        try:
-            self.shared.set(key, value)
-        except Exception:
-            log.warning("page cache: the shared cache did not answer", exc_info=True)
+        self._shared(lambda: self.shared.set(key, value), None)
 
     def local_keys(self) -> list[str]:
         """The keys this process holds (for tests and the benchmark's checks)."""
@@ -74,7 +91,4 @@ class PageStore:
         """True when the shared cache answers (always, without one)."""
         if not self.url:
             return True
-        try:
-            return bool(self.shared._read_client.ping())
-        except Exception:
-            return False
+        return self._shared(lambda: bool(self.shared._read_client.ping()), False)
