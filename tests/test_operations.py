@@ -198,8 +198,8 @@ def test_two_apps_in_one_process_keep_their_own_checks_and_figures(migrated_app)
 
     answer = shared_cache.test_client().get("/readyz")
     assert answer.status_code == 503
-    assert answer.json["checks"] == {"database": "ok", "cache": "failed", "queue": "ok",
-                                     "media": "ok", "search": "failed"}  # fmt: skip
+    assert answer.json["checks"] == {"database": "ok", "cache": "failed", "rate_limits": "ok",
+                                     "queue": "ok", "media": "ok", "search": "failed"}  # fmt: skip
     assert _sample(_scrape(shared_cache.test_client()), "shop_test_indexed") == 3
 
     answer = plain.test_client().get("/readyz")

@@ -87,10 +87,10 @@ def test_an_image_deleted_while_the_store_is_down_is_deleted_by_its_job_once_it_
     assert keys <= s3.objects()
     assert status_of(urls[0]) == 200
     [job] = deletion_jobs(down)
-    assert job.status == PENDING and job.attempts == 1 and job.last_error == "MediaError"
+    assert job.status == PENDING and job.attempts == 1 and job.last_error == "MediaUnavailable"
     assert sorted(job.payload["keys"]) == sorted(keys)
     page = client_as_admin(s3_store).get("/admin/jobs").get_data(as_text=True)
-    assert "media.delete" in page and "MediaError" in page
+    assert "media.delete" in page and "MediaUnavailable" in page
 
     # The store answers again (here: a worker that reaches it) and the job runs.
     with s3_store.app_context():
@@ -281,4 +281,4 @@ def test_media_sweep_command_deletes_nothing_when_the_store_does_not_answer(
     down = store_that_is_down(store_database, s3, tmp_path / "down")
     result = down.test_cli_runner().invoke(args=["media", "sweep"])
     assert result.exit_code == 1
-    assert "Nothing was deleted: the image store could not be reached." in result.output
+    assert "Nothing was deleted: the image store is not answering." in result.output
