@@ -204,7 +204,7 @@ def test_two_apps_in_one_process_keep_their_own_checks_and_figures(migrated_app)
 
     answer = plain.test_client().get("/readyz")
     assert answer.status_code == 200
-    assert answer.json["checks"] == {"database": "ok", "cache": "ok", "queue": "ok",
+    assert answer.json["checks"] == {"database": "ok", "cache": "ok", "rate_limits": "ok", "queue": "ok",
                                      "media": "ok"}  # fmt: skip
     text = _scrape(plain.test_client())
     assert _sample(text, "shop_test_indexed") is None and "shop_stock_held_units " in text
