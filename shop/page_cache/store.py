@@ -1,33 +1,46 @@
 """Where rendered pages are kept: in this process, and in Redis when CACHE_URL names one.
 
-cachelib (not Flask-Caching): the pages are stored under keys this package builds from
-the storefront version, so Flask-Caching's view decorators and memoize (keyed on the
-path and arguments, invalidated by deleting keys) have nothing to add, while cachelib is
-the backend library Flask-Caching itself wraps: the same SimpleCache and RedisCache,
-one small pinned dependency, on the redis client the store already ships.
-
 Two levels: a bounded in-process cache answers most views with no network round trip,
 and with CACHE_URL a shared Redis lets every worker and host reuse a page once any of
-them has rendered it. Neither is ever invalidated by deleting: a key holds the version
-it was rendered for, so a key is right forever or never read again, and old ones age out.
+them has rendered it.
+
+Each page has one *slot* (the release, the page's name and its canonical key), and a slot
+holds one copy: the page and the *tag* it was rendered for (the storefront version and
+the day). A read whose tag differs is a miss, and the render that follows overwrites the
+slot. So nothing is ever invalidated by deleting, a copy is never served for another
+version, and the number of keys is bounded by the number of pages the catalog has (the
+views only ask for slots of pages that exist: see shop.catalog.views), not by how often
+the version changes nor by what visitors type. A page larger than MAX_PAGE_CHARS is
+served but kept nowhere.
+
+The shared level is cachelib's RedisCache (the backend library Flask-Caching wraps: one
+small pinned dependency on the redis client the store already ships). Its keys expire
+after SHARED_SECONDS, so the slots of an older release (the code and templates deployed
+before) go too. The in-process level is a plain dict of strings, not cachelib's
+SimpleCache, which takes a lock and unpickles the page on every read: a warm page view
+pays for neither.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
-from cachelib import BaseCache, NullCache, RedisCache, SimpleCache
+from cachelib import BaseCache, NullCache, RedisCache
 
 log = logging.getLogger(__name__)
 
-LOCAL_ENTRIES = 500  # pages per process; a page is some 10-30 kB
-# Keys of older versions are never read again; Redis lets them go after this long.
+LOCAL_ENTRIES = 500  # pages per process; a page is some 5-30 kB
+# Slots of a release no longer deployed are never read again; Redis lets them go after this.
 SHARED_SECONDS = 3600
+MAX_PAGE_CHARS = 512 * 1024  # a page larger than this is served, not kept
 
 
 class PageStore:
     def __init__(self, url: str = "", prefix: str = "shop:", local_entries: int = LOCAL_ENTRIES):
-        self.local: BaseCache = SimpleCache(threshold=local_entries, default_timeout=0)
+        self.local: dict[str, tuple[str, str]] = {}
+        self.local_entries = local_entries
+        self._writing = threading.Lock()
         self.shared: BaseCache = NullCache()
         self.url = url
         if url:
@@ -41,33 +54,55 @@ class PageStore:
                 default_timeout=SHARED_SECONDS,
             )
 
-    def get(self, key: str) -> str | None:
-        value = self.local.get(key)
-        if value is not None:
-            return value
+    def get(self, slot: str, tag: str) -> str | None:
+        """The page kept in `slot` if it was rendered for `tag`, else None."""
+        kept = self.local.get(slot)  # one dict read: atomic, no lock needed
+        if kept is not None and kept[0] == tag:
+            return kept[1]
+        if not self.url:
+            return None
         try:
-            value = self.shared.get(key)
+            kept = self.shared.get(slot)
         except Exception:  # a cache that does not answer costs a render, never the page
             log.warning("page cache: the shared cache did not answer", exc_info=True)
             return None
-        if value is not None:
-            self.local.set(key, value)
-        return value
+        if not (isinstance(kept, tuple) and len(kept) == 2 and kept[0] == tag):
+            return None
+        self._keep_here(slot, kept)
+        return kept[1]
 
-    def set(self, key: str, value: str) -> None:
-        self.local.set(key, value)
+    def set(self, slot: str, tag: str, page: str) -> None:
+        if len(page) > MAX_PAGE_CHARS:
+            log.warning("page cache: a page of %d characters was not kept", len(page))
+            return
+        self._keep_here(slot, (tag, page))
+        if not self.url:
+            return
         try:
-            self.shared.set(key, value)
+            self.shared.set(slot, (tag, page))
         except Exception:
             log.warning("page cache: the shared cache did not answer", exc_info=True)
 
+    def _keep_here(self, slot: str, kept: tuple[str, str]) -> None:
+        with self._writing:  # writes only (misses): reads never wait
+            if slot not in self.local and len(self.local) >= self.local_entries:
+                # The oldest slot written goes (dicts keep insertion order).
+                del self.local[next(iter(self.local))]
+            self.local[slot] = kept
+
     def local_keys(self) -> list[str]:
-        """The keys this process holds (for tests and the benchmark's checks)."""
-        return list(self.local._cache)
+        """The slots this process holds (for tests and the benchmark's checks)."""
+        return list(self.local)
+
+    def local_page(self, slot: str) -> str | None:
+        """The page this process holds in `slot`, whatever its tag (for tests)."""
+        kept = self.local.get(slot)
+        return kept[1] if kept else None
 
     def clear(self) -> None:
         """Forget every page (both levels): for the benchmark's cold runs and tests."""
-        self.local.clear()
+        with self._writing:
+            self.local.clear()
         self.shared.clear()
 
     def ping(self) -> bool:
