@@ -3,8 +3,9 @@
 /healthz says the process is alive; /readyz (shop/operations.py) runs every check
 registered here and answers 503, naming the ones that failed, when any does. Each
 backend registers its own check with `register_check(name, check)`: the database and
-the cache (a Redis ping when CACHE_URL is Redis) below; the queue by shop.jobs, the
-media store by shop.media.
+the cache below (a Redis ping when CACHE_URL is Redis; and a warning in the log, once,
+when that Redis is shared with the queue or the rate limits or has no memory limit);
+the queue by shop.jobs, the media store by shop.media.
 
 A check runs inside the app context, returns when the backend answered, and raises
 when it did not. Its exception is never shown (it may quote a URL with a password)
@@ -81,5 +82,12 @@ def _redis_setting(setting: str) -> Check:
     return check
 
 
+def _cache() -> None:
+    _redis_setting("CACHE_URL")()
+    from shop.page_cache.pages import warn_about_sharing
+
+    warn_about_sharing()  # once per process, and never a reason to be unready
+
+
 register_check("database", _database)
-register_check("cache", _redis_setting("CACHE_URL"))
+register_check("cache", _cache)

@@ -17,7 +17,7 @@ import pytest
 from shop.catalog.storefront import SORTS, categories_in_use
 from shop.extensions import db
 from shop.page_cache.pages import page_store
-from shop.page_cache.store import MAX_PAGE_CHARS, PageStore
+from shop.page_cache.store import DROPS_PAGES, MAX_PAGE_CHARS, PageStore
 from tests import factories as f
 
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -147,3 +147,38 @@ def test_a_page_too_large_to_keep_is_served_and_not_kept():
     assert store.get("slot", "v1") is None and not store.local_keys()
     store.set("slot", "v1", "page")
     assert store.get("slot", "v1") == "page" and store.get("slot", "v2") is None
+
+
+def test_readiness_warns_once_about_a_redis_shared_with_the_queue_or_the_limits(
+    migrated_app, caplog
+):
+    import redis
+
+    from shop import create_app
+    from shop.config import config_for_tests
+
+    try:
+        memory = redis.Redis.from_url(REDIS, socket_connect_timeout=1).info("memory")
+    except redis.RedisError as exc:
+        pytest.skip(f"needs Redis at {REDIS} ({exc})")
+    # Another database number on the same server is the same memory and the same limit.
+    queue = REDIS.rsplit("/", 1)[0] + "/14"
+    config = config_for_tests(
+        migrated_app.config["SQLALCHEMY_DATABASE_URI"],
+        migrated_app.config["MEDIA_ROOT"],
+        CACHE_URL=REDIS,
+        QUEUE_URL=queue,
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    client = create_app(config).test_client()
+    caplog.set_level("WARNING", logger="shop.page_cache.pages")
+    assert client.get("/readyz").status_code == 200  # a warning, never unready
+    warned = [r.getMessage() for r in caplog.records if r.name == "shop.page_cache.pages"]
+    assert any("same Redis server as QUEUE_URL" in w for w in warned), warned
+    assert not any("RATELIMIT_STORAGE_URI" in w for w in warned)
+    drops = int(memory.get("maxmemory") or 0) and memory["maxmemory_policy"] in DROPS_PAGES
+    assert any("maxmemory" in w for w in warned) == (not drops)
+    assert REDIS not in caplog.text and queue not in caplog.text
+    caplog.clear()
+    assert client.get("/readyz").status_code == 200
+    assert not [r for r in caplog.records if r.name == "shop.page_cache.pages"]  # once

@@ -20,6 +20,7 @@ changes within a second, and the visitor's parts have no modification time.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,10 @@ TOKEN_MARK = "<!--shop:form-token-->"  # noqa: S105 (a mark, not a secret)
 PUBLIC_CACHE_CONTROL = "private, no-cache"
 PRIVATE_CACHE_CONTROL = "no-store"
 DEFAULT_TOKEN_SECONDS = 3600  # Flask-WTF's WTF_CSRF_TIME_LIMIT default
+# Settings whose Redis data the page cache must not share a server with.
+SHARES_WITH = ("QUEUE_URL", "RATELIMIT_STORAGE_URI")
+
+log = logging.getLogger(__name__)
 
 
 def init_page_cache(app: Flask, root: Path) -> None:
@@ -76,6 +81,18 @@ def init_page_cache(app: Flask, root: Path) -> None:
 
 def page_store(app: Flask | None = None) -> PageStore:
     return (app or current_app).extensions["page_cache"]
+
+
+def warn_about_sharing() -> None:
+    """Log, once per process, what is wrong with how the shared cache's Redis is set up
+    (the readiness check calls it: see PageStore.sharing_warnings)."""
+    app = current_app._get_current_object()
+    if app.extensions.get("page_cache_warned"):
+        return
+    app.extensions["page_cache_warned"] = True
+    others = {name: app.config.get(name) or "" for name in SHARES_WITH}
+    for warning in page_store(app).sharing_warnings(others):
+        log.warning("page cache: %s", warning)
 
 
 def _release(app: Flask, root: Path) -> str:

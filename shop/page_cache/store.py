@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from urllib.parse import urlsplit
 
 from cachelib import BaseCache, NullCache, RedisCache
 
@@ -34,6 +35,8 @@ LOCAL_ENTRIES = 500  # pages per process; a page is some 5-30 kB
 # Slots of a release no longer deployed are never read again; Redis lets them go after this.
 SHARED_SECONDS = 3600
 MAX_PAGE_CHARS = 512 * 1024  # a page larger than this is served, not kept
+# What Redis does when full: only these drop pages (the least used) to take new ones.
+DROPS_PAGES = ("allkeys-lru", "allkeys-lfu")
 
 
 class PageStore:
@@ -105,6 +108,39 @@ class PageStore:
             self.local.clear()
         self.shared.clear()
 
+    def sharing_warnings(self, others: dict[str, str]) -> list[str]:
+        """What an operator should hear about the shared cache's Redis: a server shared
+        with other settings' data (`others`: setting name to URL), or one that does not
+        drop pages when full. Memory limits are a server's, not a database number's: a
+        cache sharing a server with the queue and the rate limits can push their keys
+        out when it fills up (allkeys-lru), make their writes fail (noeviction), or take
+        the server down (no maxmemory)."""
+        if not self.url:
+            return []
+        warnings = [
+            f"CACHE_URL names the same Redis server as {setting}: when memory runs short "
+            "pages can push its keys out or make its writes fail; give the page cache a "
+            "Redis server of its own"
+            for setting, url in others.items()
+            if url and redis_server(url) == redis_server(self.url)
+        ]
+        try:
+            memory = self.shared._read_client.info("memory")
+        except Exception:  # the readiness check's ping says whether it answers
+            return warnings
+        policy = memory.get("maxmemory_policy")
+        if not int(memory.get("maxmemory") or 0):
+            warnings.append(
+                "the page cache's Redis has no maxmemory: set one, with "
+                "maxmemory-policy allkeys-lru, so a full cache drops its least used pages"
+            )
+        elif policy not in DROPS_PAGES:
+            warnings.append(
+                f"the page cache's Redis has maxmemory-policy {policy}: with allkeys-lru "
+                "a full cache drops its least used pages"
+            )
+        return warnings
+
     def ping(self) -> bool:
         """True when the shared cache answers (always, without one)."""
         if not self.url:
@@ -113,3 +149,17 @@ class PageStore:
             return bool(self.shared._read_client.ping())
         except Exception:
             return False
+
+
+def redis_server(url: str) -> str | None:
+    """The Redis server a URL names (host and port, or socket), without its database
+    number or password; None for a URL that names no Redis."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    if parts.scheme not in ("redis", "rediss"):
+        return None
+    try:
+        return f"{parts.hostname}:{parts.port or 6379}"
+    except ValueError:  # not a port number: a URL Redis itself refuses
+        return None
