@@ -222,22 +222,25 @@ def public_page(name: str, key: object, render: Render, *, keep: bool = True) ->
     cold_header = app.config.get("PAGE_CACHE_COLD_HEADER")
     cold = bool(cold_header) and cold_header in request.headers
     if not (cold or "_flashes" in session) and request.if_none_match.contains_weak(etag):
-        response = Response(status=304)
-    else:
-        store: PageStore = app.extensions["page_cache"]
-        html = store.get(slot, tag) if keep and not cold else None
-        if html is None:
-            page = _shell(render)
-            if isinstance(page, NotKept):
-                return Response(_fill(page.html, visitor), status=page.status, mimetype="text/html")
-            html = page
-            if keep:
-                store.set(slot, tag, html)
-        response = Response(_fill(html, visitor), mimetype="text/html")
-        if session.get("csrf_token") != secret:
-            # A first visit's form token: the ETag names the session it made.
-            etag = _etag(f"{slot}:{tag}", visitor)
-    response.headers["ETag"] = f'"{etag}"'
-    response.headers["Cache-Control"] = PUBLIC_CACHE_CONTROL
-    response.headers["Vary"] = "Cookie"
-    return response
+        return _public(None, 304, etag)
+    store: PageStore = app.extensions["page_cache"]
+    html = store.get(slot, tag) if keep and not cold else None
+    if html is None:
+        page = _shell(render)
+        if isinstance(page, NotKept):
+            return Response(_fill(page.html, visitor), status=page.status, mimetype="text/html")
+        html = page
+        if keep:
+            store.set(slot, tag, html)
+    html = _fill(html, visitor)
+    if session.get("csrf_token") != secret:
+        # A first visit's form token: the ETag names the session it made.
+        etag = _etag(f"{slot}:{tag}", visitor)
+    return _public(html, 200, etag)
+
+
+def _public(html: str | None, status: int, etag: str) -> Response:
+    # The headers given to the constructor: each one set afterwards would be compared
+    # with every header already there.
+    headers = [("ETag", f'"{etag}"'), ("Cache-Control", PUBLIC_CACHE_CONTROL), ("Vary", "Cookie")]
+    return Response(html, status=status, mimetype="text/html", headers=headers)
