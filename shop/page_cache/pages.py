@@ -111,8 +111,9 @@ def _release(app: Flask, root: Path) -> str:
 
 def _roles() -> tuple | None:
     """The signed-in visitor's roles, or None. Most visitors are anonymous: flask-login
-    finds a user only in the session or its remember cookie, so without either there is
-    none to load (loading nobody still hashed the visitor's address and user agent)."""
+    finds a user only in the session or its remember cookie (the store registers no
+    request loader), so without either there is none to load, and loading nobody still
+    cost a hash of the visitor's address and user agent on every page view."""
     if (
         "_login_user" not in g
         and "_user_id" not in session

@@ -88,8 +88,10 @@ class PageStore:
 
     def _keep_here(self, slot: str, kept: tuple[str, str]) -> None:
         with self._writing:  # writes only (misses): reads never wait
-            if slot not in self.local and len(self.local) >= self.local_entries:
-                # The oldest slot written goes (dicts keep insertion order).
+            # Written last goes last: dicts keep insertion order, so when the process
+            # holds its share of pages, the slot written longest ago goes.
+            self.local.pop(slot, None)
+            if len(self.local) >= self.local_entries:
                 del self.local[next(iter(self.local))]
             self.local[slot] = kept
 
