@@ -3,10 +3,11 @@
 /healthz says the process is alive; /readyz (shop/operations.py) runs every check
 registered for its app and answers 503, naming the ones that failed, when any does. Each
 backend registers its own check with `register_check(app, name, check)`: the database,
-the cache and the rate-limit counters (a Redis ping when CACHE_URL or
-RATELIMIT_STORAGE_URI is Redis) in `init_app`; the queue by shop.jobs, the media store by
-shop.media. The checks are the app's (app.extensions), so two apps in one process (tests)
-never see each other's.
+the cache (a Redis ping when CACHE_URL is Redis; and a warning in the log, once, when that
+Redis is shared with the queue or the rate limits or has no memory limit) and the
+rate-limit counters (a Redis ping when RATELIMIT_STORAGE_URI is Redis) in `init_app`; the
+queue by shop.jobs, the media store by shop.media. The checks are the app's
+(app.extensions), so two apps in one process (tests) never see each other's.
 
 Checks go through their server's breaker (shop.breaker): a server known down is reported
 failed at once, and the first check to find one down spares the others (often the same
@@ -40,7 +41,7 @@ def init_app(app: Flask) -> None:
     other part registers its own."""
     app.extensions[EXTENSION] = {}
     register_check(app, "database", _database)
-    register_check(app, "cache", _redis_setting("CACHE_URL"))
+    register_check(app, "cache", _cache)
     register_check(app, "rate_limits", _redis_setting("RATELIMIT_STORAGE_URI"))
 
 
@@ -97,3 +98,10 @@ def _redis_setting(setting: str) -> Check:
             redis_breaker(current_app, url).call(lambda: ping_redis(url), redis_down_errors())
 
     return check
+
+
+def _cache() -> None:
+    _redis_setting("CACHE_URL")()
+    from shop.page_cache.pages import warn_about_sharing
+
+    warn_about_sharing()  # once per process, and never a reason to be unready

@@ -13,7 +13,6 @@ by digests, so they never hold an email or an address in clear.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from contextlib import suppress
 
@@ -22,7 +21,14 @@ from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from shop.extensions import limiter
-from shop.rate_limits import Counter, LimitsUnavailable, client_digest, counted, storage_call
+from shop.rate_limits import (
+    Counter,
+    LimitsUnavailable,
+    client_digest,
+    counted,
+    digest,
+    storage_call,
+)
 
 SIGN_IN_LIMIT = "10 per minute"
 KNOWN_DEVICE_COOKIE = "known_device"
@@ -39,8 +45,9 @@ def _submitted_email() -> str:
 
 
 def submitted_account() -> str:
-    """The limiter key of the account being tried (hashed: no email in the counters)."""
-    return "account:" + hashlib.sha256(_submitted_email().encode()).hexdigest()[:24]
+    """The limiter key of the account being tried: a keyed digest of its email (a plain
+    hash of an email can be found again by hashing a list of emails)."""
+    return "account:" + digest("account|" + _submitted_email())
 
 
 def _device_serializer() -> URLSafeTimedSerializer:

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from shop.catalog import storefront as services
 from shop.catalog.images import picture_sources
 from shop.catalog.models import ProductStatus
-from shop.page_cache.pages import public_page
+from shop.page_cache.pages import NotKept, public_page
 from shop.provenance.services import current_batch, public_workshop
 from shop.visibility import public_view
 from shop.web import page_number
@@ -35,6 +35,9 @@ def _home() -> str:
 
 @bp.get("/products")
 def products():
+    # Only the filters a listing has are read, each in one canonical form (any other
+    # parameter is ignored; an unknown sort is the default one), so the pages the cache
+    # keeps are the catalog's: its categories, sorts and pages (see _products).
     category = request.args.get("category", "").strip() or None
     text = request.args.get("q", "").strip()[:MAX_SEARCH_LENGTH] or None
     sort = request.args.get("sort", services.DEFAULT_SORT)
@@ -45,21 +48,28 @@ def products():
         "products",
         (category, text, sort, page, per_page),
         lambda: _products(category, text, sort, page, per_page),
+        keep=text is None,  # a search's results are not kept: anyone can type anything
     )
 
 
 def _products(category: str | None, text: str | None, sort: str, number: int, per_page: int):
+    categories = services.categories_in_use()
     stmt = services.product_cards_query(category_slug=category, text=text, sort=sort)
     page = services.product_page(stmt, number, per_page)
-    return render_template(
+    html = render_template(
         "catalog/products.html",
         page=page,
-        categories=services.categories_in_use(),
+        categories=categories,
         category=category,
         q=text or "",
         sort=sort,
         sorts=services.SORTS,
     )
+    if number > page.pages or (category and category not in {c.slug for c in categories}):
+        # Not one of the catalog's pages: a 404 (with the way back), rendered for this
+        # request only, as a shop answers a page that does not exist.
+        return NotKept(html)
+    return html
 
 
 @bp.get("/products/<slug>")

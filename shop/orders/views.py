@@ -36,7 +36,7 @@ from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gate
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notifications import confirm_after_commit
 from shop.orders.states import PAID_STATES
-from shop.rate_limits import Counter, client_digest, counted
+from shop.rate_limits import Counter, client_digest, counted, digest
 from shop.unit_of_work import abandon, keep_on_refusal
 from shop.web import whole_number
 
@@ -131,12 +131,13 @@ def _checkout_form() -> CheckoutForm:
 
 def _checkout_counters() -> list[Counter]:
     """Per address and per browser session (its checkout key; a client that drops
-    cookies meets the per-address limit)."""
+    cookies meets the per-address limit). Keyed by digests: the checkout key finds a
+    session's open orders, so it must not sit in the counters' storage in clear."""
+    session_digest = digest("checkout-session|" + carts.checkout_key(session))
     return [
         (current_app.config["CHECKOUT_LIMIT_PER_ADDRESS"], "checkout-address:" + client_digest()),
-        (current_app.config["CHECKOUT_LIMIT_PER_SESSION"],
-         "checkout-session:" + carts.checkout_key(session)),
-    ]  # fmt: skip
+        (current_app.config["CHECKOUT_LIMIT_PER_SESSION"], "checkout-session:" + session_digest),
+    ]
 
 
 def _order_placed(response) -> bool:

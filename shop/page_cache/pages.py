@@ -20,8 +20,10 @@ changes within a second, and the visitor's parts have no modification time.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import (
@@ -54,6 +56,10 @@ TOKEN_MARK = "<!--shop:form-token-->"  # noqa: S105 (a mark, not a secret)
 PUBLIC_CACHE_CONTROL = "private, no-cache"
 PRIVATE_CACHE_CONTROL = "no-store"
 DEFAULT_TOKEN_SECONDS = 3600  # Flask-WTF's WTF_CSRF_TIME_LIMIT default
+# Settings whose Redis data the page cache must not share a server with.
+SHARES_WITH = ("QUEUE_URL", "RATELIMIT_STORAGE_URI")
+
+log = logging.getLogger(__name__)
 
 
 def init_page_cache(app: Flask, root: Path) -> None:
@@ -80,6 +86,18 @@ def page_store(app: Flask | None = None) -> PageStore:
     return (app or current_app).extensions["page_cache"]
 
 
+def warn_about_sharing() -> None:
+    """Log, once per process, what is wrong with how the shared cache's Redis is set up
+    (the readiness check calls it: see PageStore.sharing_warnings)."""
+    app = current_app._get_current_object()
+    if app.extensions.get("page_cache_warned"):
+        return
+    app.extensions["page_cache_warned"] = True
+    others = {name: app.config.get(name) or "" for name in SHARES_WITH}
+    for warning in page_store(app).sharing_warnings(others):
+        log.warning("page cache: %s", warning)
+
+
 def _release(app: Flask, root: Path) -> str:
     """What the HTML is made from besides the data: the templates, the code and the
     settings pages show. A new deployment changes it, so no ETag outlives one."""
@@ -94,13 +112,25 @@ def _release(app: Flask, root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _roles() -> tuple | None:
+    """The signed-in visitor's roles, or None. Most visitors are anonymous: flask-login
+    finds a user only in the session or its remember cookie (the store registers no
+    request loader), so without either there is none to load, and loading nobody still
+    cost a hash of the visitor's address and user agent on every page view."""
+    if (
+        "_login_user" not in g
+        and "_user_id" not in session
+        and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
+    ):
+        return None
+    return tuple(sorted(current_user.role_names)) if current_user.is_authenticated else None
+
+
 def _visitor() -> tuple:
     """What this visitor's parts of a page show (never who they are)."""
     from shop.orders.cart import read
 
-    cart_count = sum(read(session).values())
-    roles = tuple(sorted(current_user.role_names)) if current_user.is_authenticated else None
-    return cart_count, roles
+    return sum(read(session).values()), _roles()
 
 
 def _token_part() -> str:
@@ -113,8 +143,8 @@ def _token_part() -> str:
     )
 
 
-def _etag(page_key: str, visitor: tuple) -> str:
-    text = f"{page_key}|{visitor}|{_token_part()}"
+def _etag(page: str, visitor: tuple) -> str:
+    text = f"{page}|{visitor}|{_token_part()}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -145,38 +175,76 @@ def _fill(html: str, visitor: tuple) -> str:
     return html
 
 
-def public_page(name: str, key: object, render: Callable[[], str]) -> Response:
+@dataclass(frozen=True)
+class NotKept:
+    """What a render answers for this request only, kept nowhere and with no ETag: a
+    page that is not one of the catalog's (a listing page past the last, a category
+    the catalog does not have), so that no visitor can add pages to the cache."""
+
+    html: str
+    status: int = 404
+
+
+Render = Callable[[], "str | NotKept"]
+
+
+def _shell(render: Render) -> str | NotKept:
+    """`render()` with marks where the visitor's parts go, and without its form token."""
+    g.shop_page_shell = True
+    try:
+        page = render()
+    finally:
+        g.shop_page_shell = False
+    if isinstance(page, NotKept):
+        return NotKept(_without_token(page.html), page.status)
+    return _without_token(page)
+
+
+def public_page(name: str, key: object, render: Render, *, keep: bool = True) -> Response:
     """Answer a GET for a public page: a 304 when the browser's copy is current, the
     cached page when there is one, else `render()` (a render_template call) kept for
     the next visitor. `key` names the page among those of `name` (its slug, the
-    listing's filters and page number)."""
+    listing's filters and page number): only pages the catalog has, so the number of
+    pages kept is bounded by the catalog. `keep=False`: rendered for each request and
+    kept nowhere (a search's results: anyone can type anything), though still with an
+    ETag. `render()` may answer `NotKept(html, status)` for a page that is not one."""
     current = version.current()
     if not current or version.changed(db.session):
         # No version yet (an unmigrated database), or this very unit has written what
         # pages show and not committed it: its view of the data is nobody else's.
-        return Response(render(), mimetype="text/html")
+        page = render()
+        if isinstance(page, NotKept):
+            return Response(page.html, status=page.status, mimetype="text/html")
+        return Response(page, mimetype="text/html")
+    app = current_app._get_current_object()
+    slot = f"{app.extensions['page_cache_release']}:{name}:{key}"
     # The day too: what is overdue, the months /impact charts, move with the calendar.
-    release = current_app.extensions["page_cache_release"]
-    page_key = f"{release}:{name}:{key}:{current}:{utcnow().date()}"
+    tag = f"{current}:{utcnow().date()}"
     visitor = _visitor()
-    flashing = "_flashes" in session
-    cold_header = current_app.config.get("PAGE_CACHE_COLD_HEADER")
+    secret = session.get("csrf_token")
+    etag = _etag(f"{slot}:{tag}", visitor)
+    cold_header = app.config.get("PAGE_CACHE_COLD_HEADER")
     cold = bool(cold_header) and cold_header in request.headers
-    if not (flashing or cold) and request.if_none_match.contains_weak(_etag(page_key, visitor)):
-        response = Response(status=304)
-    else:
-        store = page_store()
-        html = None if cold else store.get(page_key)
-        if html is None:
-            g.shop_page_shell = True
-            try:
-                html = _without_token(render())
-            finally:
-                g.shop_page_shell = False
-            store.set(page_key, html)
-        response = Response(_fill(html, visitor), mimetype="text/html")
-    # After the fill: a first visit's form token made the session its ETag names.
-    response.set_etag(_etag(page_key, visitor))
-    response.headers["Cache-Control"] = PUBLIC_CACHE_CONTROL
-    response.vary.add("Cookie")
-    return response
+    if not (cold or "_flashes" in session) and request.if_none_match.contains_weak(etag):
+        return _public(None, 304, etag)
+    store: PageStore = app.extensions["page_cache"]
+    html = store.get(slot, tag) if keep and not cold else None
+    if html is None:
+        page = _shell(render)
+        if isinstance(page, NotKept):
+            return Response(_fill(page.html, visitor), status=page.status, mimetype="text/html")
+        html = page
+        if keep:
+            store.set(slot, tag, html)
+    html = _fill(html, visitor)
+    if session.get("csrf_token") != secret:
+        # A first visit's form token: the ETag names the session it made.
+        etag = _etag(f"{slot}:{tag}", visitor)
+    return _public(html, 200, etag)
+
+
+def _public(html: str | None, status: int, etag: str) -> Response:
+    # The headers given to the constructor: each one set afterwards would be compared
+    # with every header already there.
+    headers = [("ETag", f'"{etag}"'), ("Cache-Control", PUBLIC_CACHE_CONTROL), ("Vary", "Cookie")]
+    return Response(html, status=status, mimetype="text/html", headers=headers)
