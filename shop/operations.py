@@ -15,9 +15,18 @@ bp = Blueprint("operations", __name__)
 
 @bp.get("/readyz")
 def readyz():
+    """200 when every backend answers; with `?need=database` (names, comma-separated),
+    when those do: a load balancer must not take every machine out of service together
+    because a cache or queue that visitors can do without is down (status "degraded")."""
     checks = readiness.run_checks()
-    ready = all(result == "ok" for result in checks.values())
-    response = jsonify(status="ok" if ready else "unavailable", checks=checks)
+    needed = {name.strip() for name in request.args.get("need", "").split(",") if name.strip()}
+    if needed - checks.keys():
+        known = ", ".join(sorted(checks))
+        return jsonify(error=f"need names what /readyz checks: {known}"), 400
+    all_ok = all(result == "ok" for result in checks.values())
+    ready = all(checks[name] == "ok" for name in needed or checks)
+    status = "ok" if all_ok else "degraded" if ready else "unavailable"
+    response = jsonify(status=status, checks=checks)
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
     return response

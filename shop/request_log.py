@@ -31,9 +31,13 @@ REQUEST_ID_HEADER = "X-Request-ID"
 ROUTE_KEY = "shop.route"  # the WSGI environ key where the app leaves the matched URL rule
 UNMATCHED_ROUTE = "<unmatched>"
 
-# A proxy's or client's id is kept when it looks like one (a UUID, a hex string, a
-# trace id); anything else is replaced, so nobody can put an address into our logs.
-_WELL_FORMED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
+# A proxy's or client's id is kept when it is one (a UUID, or a hex string such as a
+# trace id); anything else is replaced. Letters and dots would let a client write an
+# address or a name ("203.0.113.7", "jane.doe.example.org") into every log line.
+_WELL_FORMED_ID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{16,64}"
+)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 _request_id: ContextVar[str | None] = ContextVar("shop_request_id", default=None)

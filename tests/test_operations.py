@@ -202,6 +202,14 @@ def test_two_apps_in_one_process_keep_their_own_checks_and_figures(migrated_app)
                                      "queue": "ok", "media": "ok", "search": "failed"}  # fmt: skip
     assert _sample(_scrape(shared_cache.test_client()), "shop_test_indexed") == 3
 
+    # A load balancer asks only for what no page can be served without.
+    answer = shared_cache.test_client().get("/readyz?need=database")
+    assert answer.status_code == 200 and answer.json["status"] == "degraded"
+    assert answer.json["checks"]["cache"] == "failed"
+    assert shared_cache.test_client().get("/readyz?need=database,cache").status_code == 503
+    refused = shared_cache.test_client().get("/readyz?need=databse")
+    assert refused.status_code == 400 and "database" in refused.json["error"]
+
     answer = plain.test_client().get("/readyz")
     assert answer.status_code == 200
     assert answer.json["checks"] == {"database": "ok", "cache": "ok", "rate_limits": "ok", "queue": "ok",
@@ -214,9 +222,13 @@ def test_two_apps_in_one_process_keep_their_own_checks_and_figures(migrated_app)
 
 
 def test_a_request_id_is_kept_when_well_formed_and_made_otherwise(client):
-    kept = client.get("/healthz", headers={"X-Request-ID": "edge-7f3a9c21b4"})
-    assert kept.headers["X-Request-ID"] == "edge-7f3a9c21b4"
-    for sent in ("someone@example.org", "short", "a b c d e f g h", "x" * 200):
+    for sent in ("7f3a9c21b4e05d6a", "0b7e4f0c-3d9a-4c1e-9f2a-5e8d7c6b4a31", "ABCDEF0123456789"):
+        assert (
+            client.get("/healthz", headers={"X-Request-ID": sent}).headers["X-Request-ID"] == sent
+        )
+    # Anything that could carry an address or a name into the logs is replaced.
+    for sent in ("someone@example.org", "short", "a b c d e f g h", "x" * 200,
+                 "203.0.113.77", "jane.doe.example.org", "edge-7f3a9c21b4", "f" * 65):  # fmt: skip
         made = client.get("/healthz", headers={"X-Request-ID": sent}).headers["X-Request-ID"]
         assert re.fullmatch(r"[0-9a-f]{32}", made), sent
     first, second = (client.get("/healthz").headers["X-Request-ID"] for _ in range(2))

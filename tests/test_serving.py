@@ -138,15 +138,15 @@ def test_gunicorn_serves_the_store_and_counts_across_its_workers(tmp_path, migra
             assert _healthz_count(text) == sent
             assert "shop_stock_held_units " in text and "shop_orders_paid_total " in text
 
-        status, headers, _ = _get(f"{base}/healthz", {"X-Request-ID": "probe-0123456789"})
-        assert headers["X-Request-ID"] == "probe-0123456789"
+        status, headers, _ = _get(f"{base}/healthz", {"X-Request-ID": "0123456789abcdef"})
+        assert headers["X-Request-ID"] == "0123456789abcdef"
 
     lines = log.read_text().splitlines()
     entries = [json.loads(line) for line in lines]  # every line, gunicorn's too, is JSON
     access = [e for e in entries if e["logger"] == "shop.access"]
     assert len(access) >= sent + 1 + 7 + 1
-    assert {"request_id": "probe-0123456789", "route": "/healthz", "status": 200}.items() <= next(
-        e for e in access if e["request_id"] == "probe-0123456789"
+    assert {"request_id": "0123456789abcdef", "route": "/healthz", "status": 200}.items() <= next(
+        e for e in access if e["request_id"] == "0123456789abcdef"
     ).items()
     assert any(e["logger"] == "gunicorn.error" for e in entries)
 

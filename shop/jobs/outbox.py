@@ -95,13 +95,35 @@ def hand_over(job_ids: list[int], delay: float = 0) -> None:
     from shop.breaker import DependencyDown
     from shop.jobs.engine import submit
 
+    refused: list[int] = []
     for job_id in job_ids:
         try:
             submit(job_id, delay)
         except DependencyDown:
             log.info("job %s waits for the relay: the queue is not answering", job_id)
+            refused.append(job_id)
         except Exception:  # the queue failed otherwise: the periodic relay sends it later
             log.warning("job %s not handed to the queue yet; the relay will", job_id)
+            refused.append(job_id)
+    if refused and delay <= 0:
+        _relay_at_next_tick(refused)
+
+
+def _relay_at_next_tick(job_ids: list[int]) -> None:
+    """Mark jobs the queue did not take as lost, so the relay's next tick after the queue
+    answers again sends them, not a whole lease later (JOB_LEASE_SECONDS, minutes: a
+    few seconds of Redis trouble would hold confirmations that long). Their cause is
+    committed already; this is its own small transaction, and if even it fails the
+    jobs are still relayed, a lease later."""
+    lost = utcnow() - timedelta(seconds=_config("JOB_LEASE_SECONDS") + 1)
+    try:
+        db.session.execute(
+            _update().where(Job.id.in_(job_ids), Job.status == PENDING).values(run_after=lost)
+        )
+        uow.commit()
+    except Exception:
+        uow.rollback()
+        log.warning("jobs %s will be relayed a lease from now", job_ids, exc_info=True)
 
 
 def _update():

@@ -15,11 +15,12 @@ from shop.audit.models import AuditEntry
 from shop.config import ConfigError, config_for_tests
 from shop.extensions import db
 from shop.jobs import outbox
-from shop.jobs.engine import huey_of, make_huey
+from shop.jobs.engine import huey_of, init_engine, make_huey
 from shop.jobs.models import Job
 from shop.timeutil import as_utc, utcnow
 from shop.unit_of_work import AFTER_COMMIT_KEY, commit, unit_of_work
 from tests.conftest import client_as
+from tests.test_operations import _closed_port
 
 RAN: list[tuple[int, dict]] = []
 FAILURES: dict[str, BaseException] = {}
@@ -131,6 +132,26 @@ def test_a_job_whose_hand_over_was_lost_is_sent_again_once_a_lease_has_passed(ap
     assert outbox.relay_due() == 1
     assert [(job_id, {"order_id": 8})] == RAN
     assert _job(job_id).status == "done"
+
+
+def test_a_job_the_queue_refused_is_sent_at_the_relays_next_tick_once_it_answers(app, ctx):
+    engine_before = {key: app.extensions[key] for key in ("huey", "huey_run_job", "huey_breaker")}
+    settings_before = {key: app.config.get(key) for key in ("QUEUE_URL", "QUEUE_IMMEDIATE")}
+    try:
+        app.config["QUEUE_URL"] = f"redis://127.0.0.1:{_closed_port()}/0"  # Redis is down
+        init_engine(app)
+        job_id = jobs.enqueue("test_note", order_id=9).id
+        commit()  # paid, say: the queue refuses the job, which waits in the outbox
+        assert RAN == [] and _job(job_id).status == "pending"
+
+        app.config.update(QUEUE_URL="memory://", QUEUE_IMMEDIATE=True)  # Redis is back
+        init_engine(app)
+        # The relay's next tick sends it, not one a whole lease (minutes) from now.
+        assert outbox.relay_due() == 1
+        assert [(job_id, {"order_id": 9})] == RAN and _job(job_id).status == "done"
+    finally:
+        app.config.update(settings_before)
+        app.extensions.update(engine_before)
 
 
 def test_two_workers_never_run_one_job_at_once(committed_app):
