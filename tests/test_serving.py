@@ -42,7 +42,8 @@ def _die_with_parent() -> None:
 def _get(url: str, headers: dict | None = None) -> tuple[int, dict, str]:
     request = urllib.request.Request(url, headers={"Connection": "close", **(headers or {})})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        # Generous: a worker still loading the store on a loaded machine answers late.
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read().decode()
