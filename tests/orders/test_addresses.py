@@ -248,3 +248,24 @@ def test_the_checkout_keeps_its_query_budget_with_a_customers_history(client, ct
     assert refused.count <= 1, refused.statements  # checked before anything is read
     # the customer, then their last address in one statement, whatever their history
     assert customer_page.count <= 3, customer_page.statements
+
+
+def test_every_country_listed_has_a_form_of_its_own_fields_once():
+    from shop.orders.addresses import countries, form_fields
+
+    listed = countries("en_US")
+    assert len(listed) > 240 and ("EU", "European Union") not in listed
+    for code, _ in listed:
+        names = [spec.name for spec in form_fields(code)]
+        assert "address_line1" in names and len(names) == len(set(names)), code
+    assert [s.name for s in form_fields("CI")].count("sorting_code") == 1  # %X twice in its format
+
+
+def test_a_town_missing_from_the_metadatas_lists_is_kept_as_typed():
+    """Brazil's metadata lists towns per state; a town it forgot is still a town."""
+    typed = {"address_line1": "Rua 1", "city": "Nova Vila", "country_area": "sp",
+             "postal_code": "01000-000"}  # fmt: skip
+    stored, problems = addresses.check("BR", typed)
+    assert problems == {} and (stored["city"], stored["country_area"]) == ("Nova Vila", "SP")
+    _, problems = addresses.check("BR", {**typed, "postal_code": "1000"})
+    assert problems == {"postal_code": "Enter a postcode, like 40301-110"}
