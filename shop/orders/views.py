@@ -183,7 +183,7 @@ def order(token: str):
     # money went back, also what the refunds took back (refunded in full: all of it).
     paid = found.status in PAID_STATES
     refunded = paid and found.refunded_amount > 0
-    return render_template(
+    page = render_template(
         "orders/order.html",
         order=found,
         share=shares.share_for_training(found),
@@ -192,6 +192,8 @@ def order(token: str):
         else [],
         after_refunds=shares.share_after_refunds(found) if refunded else None,
     )
+    # It shows where the buyer lives: never kept by a cache on the way, nor on disk.
+    return page, {"Cache-Control": "private, no-store"}
 
 
 @bp.route("/orders/<token>/pay", methods=["GET", "POST"])

@@ -88,8 +88,9 @@ def test_an_address_of_each_country_is_kept_and_printed_in_its_format(client, ct
     order = db.session.scalars(select(Order)).one()
     assert order.country_code == country
     assert order.country_area == typed.get("country_area", "")
-    page = client.get(f"/orders/{order.token}").get_data(as_text=True)
-    assert _printed(page) == lines
+    response = client.get(f"/orders/{order.token}")
+    assert _printed(response.get_data(as_text=True)) == lines
+    assert response.headers["Cache-Control"] == "private, no-store"  # an address: kept nowhere
 
     _pay(client, order)
     mail = outbox(app)[-1]
