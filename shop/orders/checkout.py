@@ -52,6 +52,10 @@ class BuyerDetails:
     postal_code: str
     country_code: str
     shipping_method: str
+    # Where the country uses them (shop.orders.addresses checks them at the checkout).
+    country_area: str = ""
+    city_area: str = ""
+    sorting_code: str = ""
 
 
 def shipping_methods() -> list[ShippingMethod]:
@@ -169,6 +173,9 @@ def place_order(
         city=buyer.city,
         postal_code=buyer.postal_code,
         country_code=buyer.country_code,
+        country_area=buyer.country_area,
+        city_area=buyer.city_area,
+        sorting_code=buyer.sorting_code,
         shipping_method=method.code,
         currency=priced.currency,
         subtotal=priced.subtotal,

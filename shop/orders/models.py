@@ -96,6 +96,12 @@ class Order(db.Model):
     city: Mapped[str] = mapped_column(String(120))
     postal_code: Mapped[str] = mapped_column(String(20), default="")
     country_code: Mapped[str] = mapped_column(String(2))
+    # The parts only some countries use (shop.orders.addresses): a state, province or
+    # prefecture (as the address metadata names it: 'CA', '東京都'), a district or
+    # neighbourhood, a sorting code (CEDEX). Empty where unused, and on older orders.
+    country_area: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    city_area: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    sorting_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
     shipping_method: Mapped[str] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))
     subtotal: Mapped[int] = mapped_column(Integer)

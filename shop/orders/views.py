@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 
-from babel import Locale
 from flask import (
     Blueprint,
     abort,
@@ -23,15 +22,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, StringField
-from wtforms.validators import Email, InputRequired, Length, Optional
 
 from shop.database import begin_writing
 from shop.extensions import csrf, db
+from shop.orders import addresses, checkout_form, gateway_events, gateways, payments, shares
 from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
-from shop.orders import gateway_events, gateways, payments, shares
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notifications import confirm_after_commit
@@ -42,6 +38,10 @@ from shop.web import whole_number
 
 log = logging.getLogger("shop.orders")
 bp = Blueprint("orders", __name__)
+
+
+# An address's lines in its country's format, for every template (pages, emails, slips).
+bp.add_app_template_global(addresses.address_lines, "address_lines")
 
 
 def _store_currency() -> str:
@@ -94,41 +94,6 @@ def cart():
     return render_template("orders/cart.html", cart=priced)
 
 
-def _countries() -> list[tuple[str, str]]:
-    territories = Locale.parse(current_app.config["STORE_LOCALE"]).territories
-    names = [
-        (code, name) for code, name in territories.items() if len(code) == 2 and code.isalpha()
-    ]
-    return sorted(names, key=lambda item: item[1])
-
-
-class CheckoutForm(FlaskForm):
-    email = StringField(
-        "Email",
-        validators=[
-            InputRequired(),
-            Email(message="Please enter a valid email address."),
-            Length(max=254),
-        ],
-    )
-    name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
-    address_line1 = StringField("Address", validators=[InputRequired(), Length(max=200)])
-    address_line2 = StringField("Address, second line", validators=[Optional(), Length(max=200)])
-    city = StringField("Town or city", validators=[InputRequired(), Length(max=120)])
-    postal_code = StringField("Postcode", validators=[Optional(), Length(max=20)])
-    country = SelectField("Country", validators=[InputRequired(message="Please choose a country.")])
-    shipping_method = RadioField(
-        "Shipping", validators=[InputRequired(message="Please choose a shipping method.")]
-    )
-
-
-def _checkout_form() -> CheckoutForm:
-    form = CheckoutForm()
-    form.country.choices = [("", "Choose a country"), *_countries()]
-    form.shipping_method.choices = [(m.code, m.code) for m in checkout_service.shipping_methods()]
-    return form
-
-
 def _checkout_counters() -> list[Counter]:
     """Per address and per browser session (its checkout key; a client that drops
     cookies meets the per-address limit). Keyed by digests: the checkout key finds a
@@ -161,44 +126,48 @@ def checkout():
     if not carts.read(session):
         flash("Your cart is empty.", "error")
         return redirect(url_for("orders.cart"))
-    form = _checkout_form()
-    status = 200
-    if form.validate_on_submit():
-        buyer = checkout_service.BuyerDetails(
-            email=form.email.data.strip(),
-            name=form.name.data.strip(),
-            address_line1=form.address_line1.data.strip(),
-            address_line2=(form.address_line2.data or "").strip(),
-            city=form.city.data.strip(),
-            postal_code=(form.postal_code.data or "").strip(),
-            country_code=form.country.data,
-            shipping_method=form.shipping_method.data,
-        )
-        try:
-            order = checkout_service.place_order(
-                session, buyer, gateway_name=gateway().name, currency=_store_currency(),
-                user_id=current_user.id if current_user.is_authenticated else None,
-                client=client_digest(),
-            )  # fmt: skip
-        except checkout_service.CheckoutError as exc:
-            abandon()
-            flash(str(exc), "error")
-            status = 409
-        else:
-            carts.clear(session)
-            return redirect(url_for("orders.pay", token=order.token))
+    methods = checkout_service.shipping_methods()
+    known = checkout_form.prefill() if request.method == "GET" else {}
+    country = checkout_form.country_for(known)
+    form = checkout_form.build(country, methods, known)
+    status, problems, redrawn = 200, [], False
+    if request.method == "POST" and checkout_form.redraw(form):
+        # The country changed since its fields were drawn: the same form with its fields.
+        redrawn = not request.form.get("update_fields")
     elif request.method == "POST":
+        valid = form.validate_on_submit()
+        address = checkout_form.checked_address(form, country)
         status = 400
+        if valid and address is not None:
+            order_or_problem = _place(form, address)
+            if isinstance(order_or_problem, str):
+                problems, status = [(order_or_problem, url_for("orders.cart"))], 409
+            else:
+                carts.clear(session)
+                return redirect(url_for("orders.pay", token=order_or_problem.token))
     priced = carts.price(session, _store_currency())
-    return (
-        render_template(
-            "orders/checkout.html",
-            form=form,
-            cart=priced,
-            methods=checkout_service.shipping_methods(),
-        ),
-        status,
+    page = render_template(
+        "orders/checkout.html", form=form, cart=priced, problems=problems, redrawn=redrawn
     )
+    return page, status
+
+
+def _place(form, address: dict[str, str]) -> Order | str:
+    """The order placed from a form that passed every check, or why it was not (the
+    request's work is then undone: nothing is written)."""
+    buyer = checkout_service.BuyerDetails(
+        email=form.email.data.strip(), name=form.name.data.strip(),
+        country_code=form.country.data, shipping_method=form.shipping_method.data, **address,
+    )  # fmt: skip
+    try:
+        return checkout_service.place_order(
+            session, buyer, gateway_name=gateway().name, currency=_store_currency(),
+            user_id=current_user.id if current_user.is_authenticated else None,
+            client=client_digest(),
+        )  # fmt: skip
+    except checkout_service.CheckoutError as exc:
+        abandon()
+        return str(exc)
 
 
 def _order_or_404(token: str, *, for_payment: bool = False) -> Order:
@@ -215,7 +184,7 @@ def order(token: str):
     # money went back, also what the refunds took back (refunded in full: all of it).
     paid = found.status in PAID_STATES
     refunded = paid and found.refunded_amount > 0
-    return render_template(
+    page = render_template(
         "orders/order.html",
         order=found,
         share=shares.share_for_training(found),
@@ -224,6 +193,8 @@ def order(token: str):
         else [],
         after_refunds=shares.share_after_refunds(found) if refunded else None,
     )
+    # It shows where the buyer lives: never kept by a cache on the way, nor on disk.
+    return page, {"Cache-Control": "private, no-store"}
 
 
 @bp.route("/orders/<token>/pay", methods=["GET", "POST"])
@@ -274,9 +245,9 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
             flash("Thank you: your payment went through.", "success")
             return redirect(url_for("orders.order", token=found.token))
         payments.payment_failed(found, reason=event.failure)
-        flash(event.failure, "error")
         keep_on_refusal()  # the declined attempt is on record
-        return render_template("orders/pay_dummy.html", order=found), 402
+        # Told beside the card field (role="alert"), where the buyer types another card.
+        return render_template("orders/pay_dummy.html", order=found, card_error=event.failure), 402
     return render_template("orders/pay_dummy.html", order=found), status
 
 
