@@ -35,6 +35,7 @@ from shop.orders import gateway_events, gateways, payments, shares
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notifications import confirm_after_commit
+from shop.orders.receipt import receipt
 from shop.orders.states import PAID_STATES
 from shop.rate_limits import Counter, client_digest, counted
 from shop.unit_of_work import abandon, keep_on_refusal
@@ -42,6 +43,7 @@ from shop.web import whole_number
 
 log = logging.getLogger("shop.orders")
 bp = Blueprint("orders", __name__)
+bp.add_app_template_global(receipt, "order_receipt")  # the order page and receipt emails
 
 
 def _store_currency() -> str:
