@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, render_template
 
 from shop.content.markup import render
 from shop.content.pages import PAGES, SLOTS, page_by_slug
+from shop.orders.checkout import shipping_methods
 from shop.page_cache.pages import public_page
 
 bp = Blueprint("content", __name__)
@@ -22,8 +23,6 @@ def page(slug: str):
 
 
 def _page(slug: str) -> str:
-    from shop.orders.checkout import shipping_methods
-
     found = page_by_slug(slug) or abort(404)
     return render_template(
         "content/page.html",

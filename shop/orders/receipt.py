@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from shop.orders.checkout import shipping_methods
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.states import PAID_STATES
 from shop.provenance.services import country_name
@@ -54,8 +55,6 @@ def address_lines(order: Order) -> list[str]:
 def shipping_label(code: str) -> str:
     """'standard' -> 'Standard post (7 to 14 days)'; a method since removed from
     SHIPPING_RATES keeps its code."""
-    from shop.orders.checkout import shipping_methods
-
     return next((m.label for m in shipping_methods() if m.code == code), code)
 
 

@@ -133,6 +133,7 @@ def test_the_order_page_prints_black_on_white_on_one_sheet(browser, live_server,
         ), printed
         assert printed["ink"] == ["rgb(0, 0, 0)"], printed
         assert printed["printOnly"] == 1  # the store's name and the order's address
+        assert page.evaluate(NO_SIDEWAYS_SCROLL), ("printed", width)
         main = page.locator("main").inner_text()
         for fact in ("Placed", "Paid on", "Card", "Standard post", "Ana Buyer", "69001 Lyon",
                      "France", "Buy Her Bag Tote", "training accounts"):  # fmt: skip
