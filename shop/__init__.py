@@ -123,6 +123,8 @@ def _register_blueprints(app: Flask) -> None:
     )
     from shop.admin.blueprint import bp as admin_bp
     from shop.catalog.views import bp as catalog_bp
+    from shop.content import admin_views as content_admin_views  # noqa: F401  (/admin/pages)
+    from shop.content.views import bp as content_bp
     from shop.jobs import views as job_views  # noqa: F401  (adds /admin/jobs)
     from shop.orders.views import bp as orders_bp
     from shop.provenance import staff_views  # noqa: F401  (adds its routes to /staff/)
@@ -134,6 +136,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(web_bp)
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(content_bp)
     app.register_blueprint(provenance_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(accounts_bp)

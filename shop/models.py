@@ -3,6 +3,7 @@
 from shop.accounts.models import User, UserRole
 from shop.audit.models import AuditEntry
 from shop.catalog.models import Category, Product, ProductImage, StockMovement, Variant
+from shop.content.models import Page
 from shop.jobs.models import Job, JobFailureCount
 from shop.orders.models import (
     GatewayEvent,
@@ -31,6 +32,7 @@ __all__ = [
     "LineAllocation",
     "Order",
     "OrderLine",
+    "Page",
     "Payment",
     "Product",
     "ProductImage",

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 from sqlalchemy import select
 
 from shop.catalog.models import Product, Variant
+from shop.content.pages import PAGES
 from shop.extensions import db
 from shop.provenance.models import Batch, Trainee, VettingKind, VettingOutcome, Workshop
 from shop.provenance.services import record_vetting_event
@@ -115,6 +116,10 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
     pages = crawl(client, start)
     assert len(pages) > 40 and variants > 20  # the crawl really covered the store
     assert "/p/QS-2026-01" in pages and "/workshops/secret-studio" in pages
+    # the content pages, reached from the footer, with the demo's text (seed-demo's)
+    assert [s.slug for s in PAGES if f"/pages/{s.slug}" not in pages] == []
+    assert "within 30 days of delivery" in pages["/pages/returns"]
+    assert "never publish a maker" in pages["/pages/privacy"]
 
     leaks = [
         (url, secret)

@@ -109,6 +109,8 @@ def build_store(with_markup: bool = False) -> Store:
     }  # fmt: skip
     by_endpoint = {
         "provenance.workshop": {"slug": w.slug},
+        "content.page": {"slug": "privacy"},
+        "admin.edit_page": {"slug": "privacy"},
         "orders.pay": {"token": pending.token},
         "accounts.reset_password": {"token": reset_token(people["customer"])},
         "accounts.verify": {"token": verification_token(people["customer"])},

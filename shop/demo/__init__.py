@@ -2,7 +2,8 @@
 plus vetting histories and product images drawn here (no downloaded photos).
 
 Safe to run again: imports update in place, recorded batches are skipped, and
-vetting events and images are only added where a record has none.
+vetting events, images and the content pages' text are only added where a record
+has none.
 """
 
 from __future__ import annotations
@@ -117,6 +118,19 @@ def seed_images(progress: ProgressFactory) -> int:
     return drawn
 
 
+def seed_pages() -> int:
+    """The demo's text for the content pages (data/pages/<slug>.md), written only into a
+    page that has none, so an admin's own text is never overwritten."""
+    from shop.content.pages import all_pages, update_page
+
+    written = 0
+    for page in all_pages():
+        source = DATA / "pages" / f"{page.slug}.md"
+        if not page.body and source.exists():
+            written += update_page(page, page.title, source.read_text(encoding="utf-8"))
+    return written
+
+
 def seed_demo(progress_label: ProgressFactory) -> list[str]:
     report = []
     currency = current_app.config["STORE_CURRENCY"]
@@ -136,6 +150,7 @@ def seed_demo(progress_label: ProgressFactory) -> list[str]:
     report.append(f"vetting events: {seed_vetting()} added")
     report.append(f"images: {seed_images(progress_label)} drawn")
     report.append(f"demo orders: {seed_demo_sales(progress_label)} paid")
+    report.append(f"pages: {seed_pages()} written")
     report.append("Demo data is ready.")
     report.append(
         "To review training accounts, create a staff member: "

@@ -31,6 +31,7 @@ from shop.orders import checkout as checkout_service
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notifications import confirm_after_commit
+from shop.orders.receipt import receipt
 from shop.orders.states import PAID_STATES
 from shop.rate_limits import Counter, client_digest, counted, digest
 from shop.unit_of_work import abandon, keep_on_refusal
@@ -38,6 +39,7 @@ from shop.web import whole_number
 
 log = logging.getLogger("shop.orders")
 bp = Blueprint("orders", __name__)
+bp.add_app_template_global(receipt, "order_receipt")  # the order page and receipt emails
 
 
 # An address's lines in its country's format, for every template (pages, emails, slips).

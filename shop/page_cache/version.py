@@ -55,6 +55,7 @@ SHOWN_TABLES = frozenset(
         "batches",
         "ledger_transfers",
         "ledger_accounts",
+        "pages",  # the content pages (shipping, returns, contact, privacy, terms)
     }
 )
 CHANGED_KEY = "shop_storefront_changed"

@@ -31,7 +31,7 @@ def test_every_admin_route_sends_visitors_to_sign_in_and_refuses_others(app, ctx
     people = {r: f.user(r) for r in ("customer", "staff")}
     admin = f.user("admin")
     db.session.commit()
-    urls = routes(app, {"order_id": order.id, "variant_id": variant.id, "product_id": variant.product_id, "image_id": 999999, "job_id": 999999},
+    urls = routes(app, {"order_id": order.id, "variant_id": variant.id, "product_id": variant.product_id, "image_id": 999999, "job_id": 999999, "slug": "privacy"},
                   keep=lambda rule: rule.rule.startswith("/admin"))  # fmt: skip
     assert len(urls) >= 12
     for method, path in urls:

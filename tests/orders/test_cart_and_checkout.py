@@ -211,6 +211,9 @@ def test_a_guest_cannot_reach_an_order_by_number_or_a_guessed_token(client, ctx)
         expected = 400 if guess == "%00" else 404  # a NUL byte is refused for every request
         assert client.get(f"/orders/{guess}").status_code == expected, guess
         assert client.get(f"/orders/{guess}/pay").status_code == expected, guess
-    page = client.get(f"/orders/{order.token}").get_data(as_text=True)
-    # Issue 11: the order page shows where the order goes, to whoever holds its link only.
+    # Only the link's holder sees the order, and, since issue 11 ("the order page shows
+    # the shipping address"), where it ships: so no cache anywhere may keep the page.
+    response = client.get(f"/orders/{order.token}")
+    page = response.get_data(as_text=True)
     assert order.number in page and "Ana Buyer" in page and "69001 LYON" in page
+    assert response.headers["Cache-Control"] == "no-store"
