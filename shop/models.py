@@ -14,6 +14,7 @@ from shop.orders.models import (
     RefundLine,
     Reservation,
 )
+from shop.orders.notes import OrderNote
 from shop.page_cache.version import StorefrontVersion
 from shop.provenance.models import Batch, BatchMaker, Trainee, VettingEvent, Workshop
 from shop.training.models import DevelopmentGoal, LedgerAccount, Transfer, Withdrawal
@@ -31,6 +32,7 @@ __all__ = [
     "LineAllocation",
     "Order",
     "OrderLine",
+    "OrderNote",
     "Payment",
     "Product",
     "ProductImage",
