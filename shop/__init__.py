@@ -119,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
         catalog_views,
         dashboard_views,
         order_views,
+        order_work_views,
         stock_views,
     )
     from shop.admin.blueprint import bp as admin_bp

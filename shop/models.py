@@ -15,6 +15,7 @@ from shop.orders.models import (
     RefundLine,
     Reservation,
 )
+from shop.orders.notes import OrderNote
 from shop.page_cache.version import StorefrontVersion
 from shop.provenance.models import Batch, BatchMaker, Trainee, VettingEvent, Workshop
 from shop.training.models import DevelopmentGoal, LedgerAccount, Transfer, Withdrawal
@@ -32,6 +33,7 @@ __all__ = [
     "LineAllocation",
     "Order",
     "OrderLine",
+    "OrderNote",
     "Page",
     "Payment",
     "Product",

@@ -12,7 +12,8 @@ from tests.conftest import routes
 from tests.training.conftest import one_maker_sale, sign_in
 
 TABLES = ["orders", "refunds", "ledger_transfers", "withdrawals", "audit_log", "users",
-          "stock_movements", "development_goals", "correction_requests", "batches", "gateway_events"]  # fmt: skip
+          "stock_movements", "development_goals", "correction_requests", "batches", "gateway_events",
+          "order_notes"]  # fmt: skip
 
 
 def _counts() -> dict[str, int]:

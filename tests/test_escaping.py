@@ -83,6 +83,12 @@ def test_every_page_email_and_export_shows_markup_only_escaped(app, ctx):
                     checked += 1
                     escaped += "&lt;script&gt;alert(1)" in response.get_data(as_text=True)
         assert _check(by_role["anonymous"].get("/no-such-page"), "404") == "text/html"
+        # Pages reached only by posting ticked orders from the admin's orders list.
+        ticked = {"order": [store.extra["paid"].id, store.extra["shipped"].id]}
+        for path in ("/admin/orders/ship", "/admin/orders/packing-slips"):
+            response = by_role["admin"].post(path, data=ticked)
+            assert response.status_code == 200, path
+            _check(response, f"admin {path}")
         assert checked > 100 and escaped > 50, (checked, escaped)  # the markup got there
         mails = sorted(set(outbox.glob("*.eml")) - mails_before)
         for path in mails:

@@ -91,7 +91,9 @@ def build_store(with_markup: bool = False) -> Store:
         proposed_by=f.user("staff"), request_key="whole-store",
     )  # fmt: skip
     from shop.jobs.models import Job
+    from shop.orders.notes import add_note
 
+    add_note(paid, name or "Called the buyer about the address", people["admin"])
     dead_job = Job(kind="order_confirmation", payload={"order_id": paid.id}, status="dead",
                    attempts=10, last_error="SMTPServerDisconnected")  # fmt: skip
     db.session.add(dead_job)

@@ -13,6 +13,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
+from shop.admin import product_list
 from shop.admin.blueprint import PER_PAGE, bp
 from shop.catalog import admin_services as catalog
 from shop.catalog import images
@@ -21,6 +22,7 @@ from shop.catalog.images import MAX_IMAGE_BYTES
 from shop.catalog.models import Product, ProductImage, ProductStatus, Variant
 from shop.csv_import import FieldError, key_values
 from shop.extensions import db
+from shop.list_args import ListArgs
 from shop.media import MediaUnavailable
 from shop.money import MoneyError, parse_major, parse_percent_bps
 from shop.unit_of_work import abandon
@@ -131,9 +133,14 @@ def _refused(exc: CatalogError) -> None:
 
 @bp.get("/products")
 def products():
-    page = page_number()
-    rows, pages = catalog.product_list(page, PER_PAGE)
-    return render_template("admin/products.html", rows=rows, page=page, pages=pages)
+    args = ListArgs(request.args)
+    filters, page = product_list.read_filters(args), page_number()
+    rows, total = ([], 0) if args.problems else product_list.product_page(filters, page, PER_PAGE)
+    return render_template(
+        "admin/products.html", rows=rows, total=total, page=page, args=args, kept=args.kept,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), statuses=product_list.STATUSES,
+        sorts=product_list.SORT_LABELS,
+    ), 400 if args.problems else 200  # fmt: skip
 
 
 def _product_or_404(product_id: int) -> Product:

@@ -6,69 +6,55 @@ import secrets
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from shop.admin.blueprint import PER_PAGE, bp
-from shop.audit.services import record, snapshot
+from shop.admin.order_list import (
+    REFUNDS,
+    SORT_LABELS,
+    STATUSES,
+    OrderFilters,
+    line_thumbnails,
+    order_page,
+    orders_query,
+    read_filters,
+)
+from shop.audit.services import record
 from shop.extensions import db
+from shop.list_args import ListArgs
 from shop.money import MoneyError, parse_major
 from shop.orders.gateways import GatewayError, gateway
 from shop.orders.holds import cancel_unpaid
 from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
-from shop.orders.notifications import refund_notice_after_commit, shipping_notice_after_commit
+from shop.orders.notifications import refund_notice_after_commit
 from shop.orders.payments import succeeded_payment
 from shop.orders.refunds import RefundError, refund_order
-from shop.orders.shipping import ShippingError, ship_order
+from shop.orders.shipping import ShippingError, ship_and_tell
 from shop.orders.states import PAID_STATES, IllegalTransition
+from shop.orders.timeline import order_timeline
 from shop.unit_of_work import abandon
 from shop.web import csv_response, major, page_number
 
-TO_SHIP = "to_ship"  # a filter of its own: paid, not shipped, not refunded in full
 
-
-def _filters() -> tuple[str | None, str | None]:
-    """The list's filters from the query string; anything unknown means no filter."""
-    status = request.args.get("status") or None
-    if status not in {s.value for s in OrderStatus} | {TO_SHIP}:
-        status = None
-    refund = request.args.get("refund") or None
-    if refund not in {s.value for s in RefundStatus}:
-        refund = None
-    return status, refund
-
-
-def _orders_query(status: str | None, refund: str | None = None):
-    query = select(Order)
-    if status == TO_SHIP:
-        query = query.where(
-            Order.status == OrderStatus.PAID, Order.refund_status != RefundStatus.FULL.value
-        )
-    elif status:
-        query = query.where(Order.status == status)
-    if refund:
-        query = query.where(Order.refund_status == refund)
-    return query
+def _list_filters() -> tuple[ListArgs, OrderFilters]:
+    args = ListArgs(request.args)
+    return args, read_filters(args)
 
 
 @bp.get("/orders")
 def orders():
-    status, refund = _filters()
+    args, filters = _list_filters()
     page = page_number()
-    query = _orders_query(status, refund)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(
-        query.order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(PER_PAGE)
-        .offset((page - 1) * PER_PAGE)
-    ).all()
+    rows, total = ([], 0) if args.problems else order_page(filters, page, PER_PAGE)
     return render_template(
-        "admin/orders.html", orders=rows, total=total, page=page, status=status, refund=refund,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), statuses=list(OrderStatus),
-        refund_statuses=list(RefundStatus), to_ship=TO_SHIP,
-    )  # fmt: skip
+        "admin/orders.html", orders=rows, total=total, page=page, filters=filters, args=args,
+        kept=args.kept, pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), statuses=STATUSES,
+        refund_statuses=REFUNDS, sorts=SORT_LABELS,
+        thumbnails=line_thumbnails([o.id for o in rows]), bulk_form=EmptyForm(),
+    ), 400 if args.problems else 200  # fmt: skip
 
 
 def _order_or_404(order_id: int, *, lock: bool = False, reservations: bool = False) -> Order:
@@ -116,6 +102,7 @@ def _order_page(order: Order, status: int = 200, **forms):
     return render_template(
         "admin/order.html", order=order, ship_form=forms.get("ship_form") or ShipForm(),
         refund_form=refund_form, button_form=EmptyForm(), paid_states=PAID_STATES,
+        timeline=order_timeline(order),
         can_ship=order.status == OrderStatus.PAID and order.refund_status != RefundStatus.FULL,
         unsold_paid=order.status not in PAID_STATES and succeeded_payment(order) is not None
         and order.refund_status != RefundStatus.FULL,
@@ -134,16 +121,12 @@ def ship(order_id: int):
     if not form.validate_on_submit():
         flash("Enter the tracking number.", "error")
         return _order_page(found, 400, ship_form=form)
-    before = snapshot(found, ["status", "tracking_number"])
     try:
-        ship_order(found, form.tracking_number.data)
+        ship_and_tell(found, form.tracking_number.data)
     except ShippingError as exc:
         abandon()
         flash(str(exc), "error")
         return redirect(url_for("admin.order", order_id=order_id))
-    record("order.ship", "order", found.id, summary=f"Order {found.number} shipped",
-           before=before, after=snapshot(found, ["status", "tracking_number"]))  # fmt: skip
-    shipping_notice_after_commit(order_id)
     flash("Marked as shipped; the buyer was sent the shipping notice.", "success")
     return redirect(url_for("admin.order", order_id=order_id))
 
@@ -207,13 +190,16 @@ def refund(order_id: int):
 
 @bp.get("/orders.csv")
 def orders_csv():
-    status, refund = _filters()
+    args, filters = _list_filters()
+    if args.problems:
+        return render_template("error.html", code=400, title="That list cannot be downloaded",
+                               message=" ".join(m for _f, m in args.problems)), 400  # fmt: skip
 
     def rows():
         last = 0
         while True:
             chunk = db.session.scalars(
-                _orders_query(status, refund).where(Order.id > last).order_by(Order.id).limit(500)
+                orders_query(filters).where(Order.id > last).order_by(Order.id).limit(500)
             ).all()
             if not chunk:
                 return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shop.audit.services import record, snapshot
@@ -40,21 +40,6 @@ class ProductValues:
 
 
 # --- Products --------------------------------------------------------------------------
-
-
-def product_list(page: int, per_page: int) -> tuple[list, int]:
-    """One page of the product table (name, status, workshop, variant count, stock), and
-    the number of pages."""
-    total = db.session.scalar(select(func.count(Product.id)))
-    rows = db.session.execute(
-        select(Product.id, Product.name, Product.status, Workshop.name.label("workshop"),
-               func.count(Variant.id).label("variants"), func.coalesce(func.sum(Variant.stock), 0).label("stock"))
-        .join(Workshop, Workshop.id == Product.workshop_id)
-        .outerjoin(Variant, Variant.product_id == Product.id)
-        .group_by(Product.id, Product.name, Product.status, Workshop.name)
-        .order_by(Product.name).limit(per_page).offset((page - 1) * per_page)
-    ).all()  # fmt: skip
-    return rows, max((total + per_page - 1) // per_page, 1)
 
 
 def choices() -> tuple[list, list]:

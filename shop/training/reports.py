@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import case, func, literal_column, or_, select
 from sqlalchemy.orm import joinedload
 
+from shop.database import contains_text
 from shop.extensions import db
 from shop.money import money_text
 from shop.provenance.models import Trainee, Workshop
@@ -52,7 +53,7 @@ class BalanceRow:
     last_credit_at: datetime | None
 
 
-def _balance_query(workshop_id: int | None, cohort: str | None):
+def _balance_query(workshop_id: int | None, cohort: str | None, search: str = ""):
     query = (
         select(
             Trainee.id,
@@ -72,14 +73,17 @@ def _balance_query(workshop_id: int | None, cohort: str | None):
         query = query.where(Trainee.workshop_id == workshop_id)
     if cohort:
         query = query.where(Trainee.cohort == cohort)
+    if search:  # by code or public alias only: a legal name is read here, never looked up
+        query = query.where(contains_text(Trainee.code, Trainee.alias, text=search))
     return query
 
 
 def balances(
-    *, workshop_id: int | None = None, cohort: str | None = None, page: int = 1, per_page: int = 50
-) -> tuple[list[BalanceRow], int]:
+    *, workshop_id: int | None = None, cohort: str | None = None, search: str = "", page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[BalanceRow], int]:  # fmt: skip
     """One page of trainees with their balances, and how many trainees match: two statements."""
-    query = _balance_query(workshop_id, cohort)
+    query = _balance_query(workshop_id, cohort, search)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.execute(
         query.order_by(Trainee.code).limit(per_page).offset((max(page, 1) - 1) * per_page)
@@ -92,13 +96,13 @@ def _balance_row(r) -> BalanceRow:
 
 
 def all_balances(
-    workshop_id: int | None = None, cohort: str | None = None, chunk: int = 1000
+    workshop_id: int | None = None, cohort: str | None = None, chunk: int = 1000, search: str = ""
 ) -> Iterator[BalanceRow]:
     """Every trainee's balance, streamed in pages (the CSV export)."""
     last_code = ""
     while True:
         rows = db.session.execute(
-            _balance_query(workshop_id, cohort)
+            _balance_query(workshop_id, cohort, search)
             .where(Trainee.code > last_code)
             .order_by(Trainee.code)
             .limit(chunk)
@@ -357,3 +361,23 @@ def pending_withdrawal_list() -> list[Withdrawal]:
             .order_by(Withdrawal.requested_at)
         )
     )
+
+
+def decided_withdrawals(page: int = 1, per_page: int = 50) -> tuple[list[Withdrawal], int]:
+    """Withdrawals already approved (and so paid) or rejected, the latest decision first,
+    a page at a time, and how many there are: two statements whatever their number."""
+    decided = Withdrawal.status != WithdrawalStatus.REQUESTED
+    total = db.session.scalar(select(func.count(Withdrawal.id)).where(decided))
+    rows = db.session.scalars(
+        select(Withdrawal)
+        .where(decided)
+        .options(
+            joinedload(Withdrawal.trainee),
+            joinedload(Withdrawal.requested_by),
+            joinedload(Withdrawal.decided_by),
+        )
+        .order_by(Withdrawal.decided_at.desc(), Withdrawal.id.desc())
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return list(rows), total

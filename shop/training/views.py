@@ -28,6 +28,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from shop.audit.services import STAFF_AREA, audit_page, record
 from shop.extensions import db
+from shop.list_args import ListArgs
 from shop.money import MoneyError, parse_major
 from shop.page_cache.pages import public_page
 from shop.provenance.models import Trainee
@@ -145,17 +146,25 @@ def index():
 
 @staff.get("/trainees")
 def trainees():
-    workshop_id, cohort = int_arg("workshop"), request.args.get("cohort") or None
-    page = page_number()
-    rows, total = reports.balances(
-        workshop_id=workshop_id, cohort=cohort, page=page, per_page=PER_PAGE
-    )
+    args = ListArgs(request.args)
     workshops, cohorts = reports.filter_choices()
+    workshop_choices, cohort_choices = (
+        {str(i): name for i, name in workshops},
+        {c: c for c in cohorts},
+    )
+    search = args.search("q", "Code or alias")
+    workshop = args.choice("workshop", "Workshop", workshop_choices)
+    cohort = args.choice("cohort", "Cohort", cohort_choices)
+    page = page_number()
+    rows, total = ([], 0) if args.problems else reports.balances(
+        workshop_id=int(workshop) if workshop else None, cohort=cohort, search=search, page=page,
+        per_page=PER_PAGE,
+    )  # fmt: skip
     return render_template(
         "staff/trainees.html", rows=rows, total=total, page=page,
-        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), workshops=workshops, cohorts=cohorts,
-        workshop_id=workshop_id, cohort=cohort,
-    )  # fmt: skip
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), workshop_choices=workshop_choices,
+        cohort_choices=cohort_choices, args=args, kept=args.kept,
+    ), 400 if args.problems else 200  # fmt: skip
 
 
 def _trainee_or_404(trainee_id: int) -> Trainee:
@@ -243,6 +252,16 @@ def withdrawals():
     )
 
 
+@staff.get("/withdrawals/decided")
+def withdrawal_history():
+    page = page_number()
+    rows, total = reports.decided_withdrawals(page, PER_PAGE)
+    return render_template(
+        "staff/withdrawal_history.html", rows=rows, total=total, page=page,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+    )  # fmt: skip
+
+
 @staff.post("/withdrawals/<int:withdrawal_id>/<any(approve, reject):decision>")
 def decide_withdrawal(withdrawal_id: int, decision: str):
     form = DecisionForm()
@@ -319,7 +338,11 @@ def reconciliation():
 
 @staff.get("/balances.csv")
 def balances_csv():
-    rows = reports.all_balances(int_arg("workshop"), request.args.get("cohort") or None)
+    rows = reports.all_balances(
+        int_arg("workshop"),
+        request.args.get("cohort") or None,
+        search=ListArgs(request.args).search(),
+    )
     return csv_response(
         "training-balances.csv",
         [

@@ -1,0 +1,150 @@
+"""An order's story for the back office, oldest first: placed, paid, the emails the
+buyer was sent (as the jobs outbox knows them), shipped, refunds, cancellation, and the
+internal notes. Three statements whatever the order's history (its refunds are loaded
+with the order): the emails, the audit entries and the notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import joinedload
+
+from shop.audit.models import AuditEntry
+from shop.extensions import db
+from shop.jobs.models import DEAD, DONE, Job
+from shop.money import money_text
+from shop.orders.models import Order
+from shop.orders.notes import OrderNote
+from shop.orders.notifications import CONFIRMATION, REFUND_NOTICE, SHIPPING_NOTICE
+from shop.timeutil import as_utc
+
+# The emails about one order, by job kind, and the payload id that names it.
+ORDER_EMAILS = {CONFIRMATION: "Order confirmation", SHIPPING_NOTICE: "Shipping notice"}
+REFUND_EMAILS = {REFUND_NOTICE: "Refund notice"}
+EMAILS = ORDER_EMAILS | REFUND_EMAILS
+# Told by the order's own rows (refunds, notes) instead of their audit entries.
+TOLD_ELSEWHERE = frozenset({"order.refund", "order.refund_failed", "order.note"})
+ACTIONS = {"order.ship": "Shipped", "order.cancel": "Cancelled"}
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    kind: str  # placed, paid, email, shipped, cancelled, refund, note, action
+    title: str
+    detail: str = ""
+    who: str = ""
+
+
+def order_timeline(order: Order) -> list[Event]:
+    """Every event of `order` (loaded with its refunds), oldest first."""
+    total = money_text(order.total, order.currency)
+    events = [Event(order.created_at, "placed", "Placed", total)]
+    if order.paid_at:
+        events.append(Event(order.paid_at, "paid", "Paid", f"{total}, {order.gateway} gateway"))
+    events += _emails(order)
+    events += [_action(entry) for entry in _audit_entries(order.id)]
+    events += _refunds(order)
+    events += [
+        Event(note.created_at, "note", "Internal note", note.body, _who(note.author))
+        for note in _notes(order.id)
+    ]
+    # A stable sort: events of one moment keep the order they were added in.
+    return sorted((replace(e, at=as_utc(e.at)) for e in events), key=lambda e: e.at)
+
+
+def _who(user) -> str:
+    return user.label if user else ""
+
+
+def _action(entry: AuditEntry) -> Event:
+    detail = ""
+    if entry.action == "order.ship" and (entry.after or {}).get("tracking_number"):
+        detail = f"tracking {entry.after['tracking_number']}"
+    title = ACTIONS.get(entry.action) or entry.summary or entry.action
+    return Event(
+        entry.created_at, entry.action.removeprefix("order."), title, detail, _who(entry.actor)
+    )
+
+
+def _refunds(order: Order) -> list[Event]:
+    events = []
+    for refund in order.refunds:
+        amount = money_text(refund.amount, order.currency)
+        why = ", ".join(text for text in (refund.reason, refund.reference) if text)
+        if refund.failed_at and not refund.lines:  # refused before it was ever booked
+            events.append(
+                Event(
+                    refund.failed_at,
+                    "refund",
+                    "Refund failed at the gateway",
+                    "nothing was refunded",
+                )
+            )
+            continue
+        events.append(Event(refund.created_at, "refund", f"Refund of {amount}", why))
+        if refund.failed_at:
+            events.append(Event(refund.failed_at, "refund", f"Refund of {amount} failed at the gateway",
+                                "the money came back to the shop, so the refund was undone"))  # fmt: skip
+    return events
+
+
+def _emails(order: Order) -> list[Event]:
+    refund_ids = [r.id for r in order.refunds]
+    about_order = and_(
+        Job.kind.in_(list(ORDER_EMAILS)), Job.payload["order_id"].as_integer() == order.id
+    )
+    wanted = about_order
+    if refund_ids:
+        about_refunds = and_(
+            Job.kind.in_(list(REFUND_EMAILS)), Job.payload["refund_id"].as_integer().in_(refund_ids)
+        )
+        wanted = or_(about_order, about_refunds)
+    jobs = db.session.scalars(
+        select(Job)
+        # Emails about the order were queued after it was placed: the (kind, created_at)
+        # index keeps this to recent rows however long the outbox grows.
+        .where(Job.kind.in_(list(EMAILS)), Job.created_at >= order.created_at, wanted)
+        .order_by(Job.id)
+    ).all()
+    events = []
+    for job in jobs:
+        name = EMAILS[job.kind]
+        if job.status == DONE:
+            events.append(Event(job.finished_at or job.created_at, "email", f"Email sent: {name}"))
+        elif job.status == DEAD:
+            tries = f"after {job.attempts} tries" if job.attempts != 1 else "after 1 try"
+            events.append(
+                Event(job.created_at, "email", f"Email not sent: {name}", f"gave up {tries}")
+            )
+        else:
+            events.append(Event(job.created_at, "email", f"Email waiting to be sent: {name}"))
+    return events
+
+
+def _audit_entries(order_id: int) -> list[AuditEntry]:
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .options(joinedload(AuditEntry.actor))
+            .where(
+                AuditEntry.target_type == "order",
+                AuditEntry.target_id == order_id,
+                AuditEntry.action.not_in(TOLD_ELSEWHERE),
+            )
+            .order_by(AuditEntry.id)
+        )
+    )
+
+
+def _notes(order_id: int) -> list[OrderNote]:
+    return list(
+        db.session.scalars(
+            select(OrderNote)
+            .options(joinedload(OrderNote.author))
+            .where(OrderNote.order_id == order_id)
+            .order_by(OrderNote.id)
+        )
+    )

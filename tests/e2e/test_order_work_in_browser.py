@@ -1,0 +1,132 @@
+"""Bulk work on orders in a real browser, at 320, 390 and 1280 px: an admin finds the
+orders to ship, ticks two, gives their tracking numbers and marks them shipped, then
+prints their packing slips (print media emulated, and printed to PDF: one page per
+order), and adds an internal note to one order's timeline."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from shop import create_app
+from shop.config import config_for_tests
+from tests.e2e.conftest import ADMIN_EMAIL, PASSWORD
+from tests.e2e.test_pages_in_browser import PAGE_AUDIT
+
+pytestmark = pytest.mark.e2e
+
+WIDTHS = [320, 390, 1280]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A seeded store of its own: shipping changes its orders, which no other browser
+    test should meet."""
+    root = tmp_path_factory.mktemp("order-work")
+    app = create_app(config_for_tests(f"sqlite:///{root / 'live.db'}", str(root / "media")))
+    with app.app_context():
+        upgrade()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    made = runner.invoke(args=["create-user", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+                         input=f"{PASSWORD}\n")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def _submit(page, button: str) -> None:
+    """Press a button that sends a form, and wait until the page it leads to has loaded
+    (its stylesheet too: a page measured before it would look unstyled)."""
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name=button).click()
+
+
+def _audit(page, problems: dict, name: str) -> None:
+    found = page.evaluate(PAGE_AUDIT)
+    if found:
+        problems[name] = found
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_ship_two_orders_then_print_their_slips(browser, store, screenshot_dir, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    errors, problems = [], {}
+    page.on("console", lambda m: m.type == "error" and errors.append(f"{page.url}: {m.text}"))
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    page.goto(store + "/login")
+    page.get_by_label("Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    _submit(page, "Sign in")
+
+    page.goto(store + "/admin/orders")
+    page.get_by_label("Status").select_option(label="To ship")
+    page.get_by_label("Sort").select_option(label="Oldest first")
+    _submit(page, "Show orders")
+    assert "status=to_ship" in page.url
+    _audit(page, problems, "orders")
+    page.screenshot(path=f"{screenshot_dir}/{width}-orders.png", full_page=True)
+    boxes = page.locator("input[name=order]")
+    numbers = [
+        page.locator(f"label[for='{boxes.nth(i).get_attribute('id')}']").inner_text().split()[-1]
+        for i in range(2)
+    ]
+    for number in numbers:
+        page.get_by_label(f"Select order {number}").check()
+    _submit(page, "Mark shipped…")
+
+    assert page.get_by_role("heading", name="Mark orders shipped").is_visible()
+    _audit(page, problems, "ship-review")
+    for i, number in enumerate(numbers):
+        page.get_by_label(f"Tracking number of order {number}").fill(f"LX{width}{i}")
+    page.screenshot(path=f"{screenshot_dir}/{width}-ship-review.png", full_page=True)
+    _submit(page, "Mark 2 orders shipped")
+    assert page.get_by_text(f"Shipped 2 orders: {numbers[0]}, {numbers[1]}").is_visible()
+    assert "status=to_ship" in page.url  # back to the list as it was
+    assert numbers[0] not in page.locator("table").inner_text()  # no longer to ship
+
+    page.get_by_label("Status").select_option(label="Shipped")
+    _submit(page, "Show orders")
+    for number in numbers:
+        page.get_by_label(f"Select order {number}").check()
+    _submit(page, "Print packing slips")
+    assert page.get_by_role("heading", name="Packing slips").is_visible()
+    _audit(page, problems, "slips")
+    page.screenshot(path=f"{screenshot_dir}/{width}-slips-screen.png", full_page=True)
+    page.emulate_media(media="print")
+    assert not page.locator(".site-header").is_visible()
+    assert not page.get_by_role("heading", name="Packing slips").is_visible()
+    for number in numbers:
+        assert page.get_by_role("heading", name=f"Packing slip: order {number}").is_visible()
+    slips = page.locator(".packing-slip")
+    assert slips.count() == 2 and "Batch codes" in slips.first.inner_text()
+    assert re.search(r"[A-Z]{2}-\d{4}-\d{2}", slips.first.inner_text())  # a batch code
+    page.screenshot(path=f"{screenshot_dir}/{width}-slips-print.png", full_page=True)
+    pdf = page.pdf(width="210mm", height="297mm", print_background=False)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 2  # one page per order
+    page.emulate_media(media="screen")
+
+    page.goto(store + "/admin/orders?q=" + numbers[0])
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name=numbers[0]).click()
+    page.get_by_label("Internal note").fill("Gift wrap asked for by phone.")
+    _submit(page, "Add note")
+    timeline = page.locator("#timeline").inner_text()
+    assert "Shipped" in timeline and f"tracking LX{width}0" in timeline
+    assert "Gift wrap asked for by phone." in timeline
+    _audit(page, problems, "order")
+    page.screenshot(path=f"{screenshot_dir}/{width}-order-timeline.png", full_page=True)
+    context.close()
+    assert problems == {}
+    assert errors == []
