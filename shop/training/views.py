@@ -27,8 +27,15 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from shop.audit.services import STAFF_AREA, audit_page, record
+from shop.confirmations import (
+    ConfirmationRefused,
+    confirm_page,
+    confirmation_token,
+    refused_page,
+    use_confirmation,
+)
 from shop.extensions import db
-from shop.money import MoneyError, parse_major
+from shop.money import MoneyError, money_text, parse_major
 from shop.page_cache.pages import public_page
 from shop.provenance.models import Trainee
 from shop.staff import staff
@@ -39,6 +46,7 @@ from shop.training.models import (
     GoalStatus,
     Withdrawal,
     WithdrawalPurpose,
+    WithdrawalStatus,
 )
 from shop.unit_of_work import abandon
 from shop.web import csv_response, int_arg, major, page_number
@@ -243,6 +251,39 @@ def withdrawals():
     )
 
 
+def confirm_refused(exc: ConfirmationRefused, back_url: str):
+    return refused_page(exc, area="staff", back_url=back_url, back_label="Back to the list")
+
+
+@staff.get("/withdrawals/<int:withdrawal_id>/approve")
+def confirm_withdrawal(withdrawal_id: int):
+    """What approving pays, to whom, from whose account, with the button that pays it."""
+    w = db.session.scalars(
+        select(Withdrawal).where(Withdrawal.id == withdrawal_id)
+        .options(joinedload(Withdrawal.trainee), joinedload(Withdrawal.requested_by))
+    ).one_or_none() or abort(404)  # fmt: skip
+    if w.status != WithdrawalStatus.REQUESTED or w.requested_by_id == current_user.id:
+        flash(f"This withdrawal was already {w.status.label.lower()}."
+              if w.status != WithdrawalStatus.REQUESTED
+              else "You requested this withdrawal: another staff member must approve it.", "error")  # fmt: skip
+        return redirect(url_for("staff.withdrawals"))
+    balance = services.trainee_account(w.trainee_id).balance
+    amount = money_text(w.amount, w.currency)
+    return confirm_page(
+        area="staff", question=f"Pay {amount} to {w.payee} from trainee {w.trainee.code}'s account?",
+        yes=f"Yes, approve and pay {amount}",
+        action_url=url_for("staff.decide_withdrawal", withdrawal_id=w.id, decision="approve"),
+        back_url=url_for("staff.withdrawals"),
+        token=confirmation_token("withdrawal.approve", w.id, w.amount),
+        facts=[("Purpose", w.purpose.label), ("Details", w.details or "—"),
+               ("Requested", f"{w.requested_at:%Y-%m-%d} by {w.requested_by.label}"),
+               ("Balance now", money_text(balance, w.currency)),
+               ("Balance after", money_text(balance - w.amount, w.currency))],
+        notes=["The payout is posted to the ledger at once, and cannot be undone but by a "
+               "correction; pay the school or supplier the same amount."],
+    )  # fmt: skip
+
+
 @staff.post("/withdrawals/<int:withdrawal_id>/<any(approve, reject):decision>")
 def decide_withdrawal(withdrawal_id: int, decision: str):
     form = DecisionForm()
@@ -251,7 +292,10 @@ def decide_withdrawal(withdrawal_id: int, decision: str):
         return redirect(url_for("staff.withdrawals"))
     try:
         if decision == "approve":
+            confirmed = use_confirmation("withdrawal.approve", withdrawal_id)
             done = services.approve_withdrawal(withdrawal_id, current_user)
+            if done.amount != confirmed.amount:  # never pays what was not shown
+                raise services.TrainingError("The withdrawal changed after the confirmation page.")
             message = "Withdrawal approved: the payout is posted to the ledger."
         else:
             done = services.reject_withdrawal(withdrawal_id, current_user, form.note.data or "")
@@ -259,6 +303,8 @@ def decide_withdrawal(withdrawal_id: int, decision: str):
         trainee_id = done.trainee_id
         record(f"withdrawal.{decision}", "withdrawal", done.id, summary=done.purpose.label,
                before={"status": "requested"}, after={"status": done.status.value, "amount": done.amount})  # fmt: skip
+    except ConfirmationRefused as exc:
+        return confirm_refused(exc, url_for("staff.withdrawals"))
     except services.TrainingError as exc:
         abandon()
         flash(str(exc), "error")
