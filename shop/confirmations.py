@@ -138,7 +138,7 @@ def confirm_page(
     extra: dict[str, str] | None = None, figure=None,
 ):  # fmt: skip
     """The confirmation page of the back office `area` ("admin" or "staff"): the question
-    saying exactly what will happen, its facts, and one button posting `token` (with
+    saying exactly what will happen (text, or Markup built with Markup.format), its facts, and one button posting `token` (with
     the `extra` fields) to `action_url`, and the product image `figure` it is about, if
     any. Writes nothing; works without script."""
     return render_template(

@@ -7,6 +7,7 @@ from functools import partial
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, HiddenField, StringField
@@ -161,6 +162,11 @@ def _gateway_name(order: Order) -> str:
     return "Stripe" if order.gateway == "stripe" else "the test-mode gateway (no money moves)"
 
 
+def _number(order: Order) -> Markup:
+    """The order's number kept on one line ('MK-' alone at a line's end reads badly)."""
+    return Markup('<span class="nowrap">{}</span>').format(order.number)
+
+
 def _refused(exc: ConfirmationRefused, order_id: int):
     return refused_page(exc, area="admin", back_url=url_for("admin.order", order_id=order_id),
                         back_label="Back to the order")  # fmt: skip
@@ -174,7 +180,7 @@ def confirm_cancel(order_id: int):
         return redirect(url_for("admin.order", order_id=order_id))
     held = sum(r.quantity for r in found.reservations if r.status == ReservationStatus.HELD)
     return confirm_page(
-        area="admin", question=f"Cancel unpaid order {found.number}?",
+        area="admin", question=Markup("Cancel unpaid order {}?").format(_number(found)),
         yes=f"Yes, cancel order {found.number}", action_url=url_for("admin.cancel", order_id=order_id),
         back_url=url_for("admin.order", order_id=order_id),
         token=confirmation_token("order.cancel", found.id, found.total),
@@ -262,7 +268,8 @@ def confirm_refund(order_id: int):
     details = {"lines": None if amounts is None else {str(k): v for k, v in amounts.items()},
                "shipping": include_shipping, "reason": reason, "key": form.request_key.data[:40]}  # fmt: skip
     return confirm_page(
-        area="admin", question=f"Refund {money(total)} on {found.number} through {_gateway_name(found)}?",
+        area="admin", question=Markup("Refund {} on {} through {}?").format(
+            money(total), _number(found), _gateway_name(found)),
         yes=f"Yes, refund {money(total)}", action_url=url_for("admin.refund", order_id=order_id),
         back_url=url_for("admin.order", order_id=order_id), facts=facts,
         token=confirmation_token("order.refund", found.id, total, details),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -28,6 +29,7 @@ from shop.training.views import (
     _refuse,
     _trainee_or_404,
     confirm_refused,
+    nowrap,
 )
 from shop.unit_of_work import abandon
 
@@ -80,9 +82,9 @@ def confirm_correction(correction_id: int):
               if c.status != CorrectionStatus.REQUESTED
               else "You proposed this correction: another staff member must approve it.", "error")  # fmt: skip
         return redirect(back_url)
-    amount, code = money_text(abs(c.amount), c.currency), c.trainee.code
-    question = (f"Credit {amount} to trainee {code}'s account?" if c.amount > 0
-                else f"Take {amount} back from trainee {code}'s account?")  # fmt: skip
+    amount, code = money_text(abs(c.amount), c.currency), nowrap(c.trainee.code)
+    question = (Markup("Credit {} to trainee {}’s account?") if c.amount > 0
+                else Markup("Take {} back from trainee {}’s account?")).format(amount, code)  # fmt: skip
     return confirm_page(
         area="staff", question=question, yes=f"Yes, approve and post {amount}",
         action_url=url_for("staff.decide_correction", correction_id=c.id, decision="approve"),

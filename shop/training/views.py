@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
@@ -251,6 +252,11 @@ def withdrawals():
     )
 
 
+def nowrap(text: str) -> Markup:
+    """A code kept on one line in a question ('KH-' alone at a line's end reads badly)."""
+    return Markup('<span class="nowrap">{}</span>').format(text)
+
+
 def confirm_refused(exc: ConfirmationRefused, back_url: str):
     return refused_page(exc, area="staff", back_url=back_url, back_label="Back to the list")
 
@@ -270,7 +276,8 @@ def confirm_withdrawal(withdrawal_id: int):
     balance = services.trainee_account(w.trainee_id).balance
     amount = money_text(w.amount, w.currency)
     return confirm_page(
-        area="staff", question=f"Pay {amount} to {w.payee} from trainee {w.trainee.code}'s account?",
+        area="staff", question=Markup("Pay {} to {} from trainee {}’s account?").format(
+            amount, w.payee, nowrap(w.trainee.code)),
         yes=f"Yes, approve and pay {amount}",
         action_url=url_for("staff.decide_withdrawal", withdrawal_id=w.id, decision="approve"),
         back_url=url_for("staff.withdrawals"),

@@ -113,3 +113,30 @@ def test_the_gallery_is_reordered_described_and_trimmed_without_script(
     page.goto(live_server + "/products/block-print-tshirt")
     assert page.locator("main img").count() >= 1
     context.close()
+
+
+@pytest.mark.parametrize("width", [390])
+def test_a_refund_is_confirmed_on_its_own_page_without_script(
+    browser, live_server, screenshot_dir, width
+):
+    context, page = _admin_page(browser, live_server, width)
+    page.goto(live_server + "/admin/orders/1")
+    number = page.get_by_role("heading", level=1).inner_text().removeprefix("Order ")
+    page.get_by_label("Refund the shipping too").check()
+    page.get_by_label("Reason").fill("Arrived late")
+    page.get_by_role("button", name="Review the refund…").click()
+    question = page.get_by_role("heading", level=1).inner_text()
+    assert re.fullmatch(
+        rf"Refund \$\d+\.\d\d on {number} through the test-mode gateway \(no money moves\)\?",
+        question,
+    ), question
+    assert page.evaluate(PAGE_AUDIT) == []
+    page.screenshot(path=f"{screenshot_dir}/confirm-refund-{width}.png", full_page=True)
+    page.get_by_role("link", name="No, go back").click()
+    assert page.get_by_role("heading", name="Refunds", exact=True).count() == 0  # none made
+    page.get_by_label("Refund the shipping too").check()
+    page.get_by_role("button", name="Review the refund…").click()
+    page.get_by_role("button", name=re.compile(r"^Yes, refund \$")).click()
+    assert page.get_by_text("Refunded through the payment gateway.").is_visible()
+    assert page.get_by_role("heading", name="Refunds", exact=True).count() == 1
+    context.close()
