@@ -3,6 +3,7 @@
 from shop.accounts.models import User, UserRole
 from shop.audit.models import AuditEntry
 from shop.catalog.models import Category, Product, ProductImage, StockMovement, Variant
+from shop.confirmations import UsedConfirmation
 from shop.content.models import Page
 from shop.jobs.models import Job, JobFailureCount
 from shop.orders.models import (
@@ -45,6 +46,7 @@ __all__ = [
     "StorefrontVersion",
     "Trainee",
     "Transfer",
+    "UsedConfirmation",
     "User",
     "UserRole",
     "Variant",

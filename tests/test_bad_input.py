@@ -16,6 +16,7 @@ from sqlalchemy import select
 from shop.extensions import db
 from shop.money import MoneyError, parse_major
 from tests import factories as f
+from tests.confirming import confirmed
 from tests.conftest import client_as
 from tests.orders.conftest import migrated_stripe_app, sign, stripe_app  # noqa: F401  (fixtures)
 from tests.store_state import changes, store_state
@@ -117,8 +118,11 @@ def test_money_fields_refuse_overflowing_and_exotic_amounts(app, ctx, store):
     order = store["order"]
     line_id = order.lines[0].id
     for amount in ("1E+999999", "99999999999999999999"):
-        response = admin.post(f"/admin/orders/{order.id}/refund",
-                              data={"request_key": "k", f"line-{line_id}": amount, "reason": "x"})  # fmt: skip
+        response = confirmed(
+            admin,
+            f"/admin/orders/{order.id}/refund/confirm",
+            data={"request_key": "k", f"line-{line_id}": amount, "reason": "x"},
+        )
         assert response.status_code == 400, amount
     assert changes(before, store_state()) == {}
 

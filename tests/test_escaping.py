@@ -21,6 +21,7 @@ from shop.extensions import db
 from shop.mail import deliver
 from shop.orders.models import Order
 from shop.orders.notifications import confirmation_message
+from tests.confirming import confirmation_form
 from tests.whole_store import (
     MARKUP,
     ROOT,
@@ -114,9 +115,16 @@ def _send_every_email(app, store, by_role) -> None:
         ).one()  # fmt: skip
         deliver(confirmation_message(paid))
         line_id = paid.lines[0].id
-    refunded = admin.post(f"/admin/orders/{store.extra['paid'].id}/refund",
-                          data={"request_key": "markup", f"line-{line_id}": "0.50"})  # fmt: skip
-    assert refunded.status_code == 302
+    page = admin.post(
+        f"/admin/orders/{store.extra['paid'].id}/refund/confirm",
+        data={"request_key": "markup", f"line-{line_id}": "0.50", "reason": SCRIPT},
+    )
+    _check(page, "the refund's confirmation page")
+    action, fields = confirmation_form(page)
+    assert admin.post(action, data=fields).status_code == 302
+    pressed_again = admin.post(action, data=fields)  # refused: it acted once
+    assert pressed_again.status_code == 409
+    _check(pressed_again, "a confirmation pressed twice")
     shipped = admin.post(
         f"/admin/orders/{store.extra['shipped'].id}/ship", data={"tracking_number": SCRIPT}
     )

@@ -9,9 +9,18 @@ from decimal import Decimal
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from shop.admin import product_list
 from shop.admin.blueprint import PER_PAGE, bp
@@ -20,6 +29,13 @@ from shop.catalog import images
 from shop.catalog.admin_services import CatalogError, ProductValues
 from shop.catalog.images import MAX_IMAGE_BYTES
 from shop.catalog.models import Product, ProductImage, ProductStatus, Variant
+from shop.confirmations import (
+    ConfirmationRefused,
+    confirm_page,
+    confirmation_token,
+    refused_page,
+    use_confirmation,
+)
 from shop.csv_import import FieldError, key_values
 from shop.extensions import db
 from shop.list_args import ListArgs
@@ -69,9 +85,12 @@ class OptionsField(StringField):
 
 class ProductForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
-    slug = StringField("Address name (slug)", validators=[InputRequired(), Length(max=120), SLUG])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
-    story = TextAreaField("Story", validators=[Optional(), Length(max=10000)])
+    # Empty: made from the name (admin_services.slug_from), with no script needed.
+    slug = StringField("Address name (slug)", validators=[Optional(), Length(max=120), SLUG])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)],
+                                render_kw={"rows": 6})  # fmt: skip
+    story = TextAreaField("Story", validators=[Optional(), Length(max=10000)],
+                          render_kw={"rows": 10})  # fmt: skip
     category_id = SelectField("Category", coerce=int)
     workshop_id = SelectField("Made at", coerce=int, validators=[InputRequired()])
     status = SelectField(
@@ -92,16 +111,33 @@ class VariantPriceForm(FlaskForm):
     price = MoneyField("Price", validators=[InputRequired(), Length(max=20)])
 
 
+ALT_REQUIRED = "Describe the image for people who cannot see it (its alt text)."
+ALT_LABEL = "Alt text: what the image shows, for people who cannot see it"
+
+
+def _alt_text_field() -> StringField:
+    # Stripped first: alt text of spaces says nothing to a screen reader either.
+    return StringField(ALT_LABEL, filters=[lambda text: (text or "").strip()],
+                       validators=[DataRequired(ALT_REQUIRED), Length(max=300)])  # fmt: skip
+
+
 class ImageForm(FlaskForm):
     image = FileField(
         "Image (JPEG, PNG or WebP, at most 5 MB)", validators=[FileRequired("Choose an image.")]
     )
-    alt_text = StringField("Describe the image for people who cannot see it",
-                           validators=[InputRequired(), Length(max=300)])  # fmt: skip
+    alt_text = _alt_text_field()
+
+
+class AltTextForm(FlaskForm):
+    alt_text = _alt_text_field()
+
+
+class MoveForm(FlaskForm):
+    direction = SelectField(choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")])
 
 
 class ImageDeleteForm(FlaskForm):
-    """Only the CSRF token."""
+    """Only the CSRF token (and the confirmation's)."""
 
 
 class CategoryForm(FlaskForm):
@@ -119,15 +155,19 @@ def _choices(form: ProductForm) -> None:
 
 def _values(form: ProductForm) -> ProductValues:
     return ProductValues(
-        name=form.name.data.strip(), slug=form.slug.data.strip(),
+        name=form.name.data.strip(), slug=(form.slug.data or "").strip(),
         description=form.description.data or "", story=form.story.data or "",
         category_id=form.category_id.data or None, workshop_id=form.workshop_id.data,
         status=ProductStatus(form.status.data), impact_share_bps=form.impact_share.bps,
     )  # fmt: skip
 
 
-def _refused(exc: CatalogError) -> None:
+def _refused(exc: CatalogError, form: FlaskForm | None = None) -> None:
+    """Roll back and say why; beside its field when the rule names one of `form`'s."""
     abandon()
+    field = form[exc.field] if form is not None and exc.field in (form._fields or {}) else None
+    if field is not None:
+        field.errors = [*field.errors, f"{str(exc)[:1].upper()}{str(exc)[1:]}."]
     flash(f"Nothing was saved: {exc}.", "error")
 
 
@@ -172,7 +212,7 @@ def new_product():
     try:
         product_id = catalog.create_product(_values(form)).id
     except CatalogError as exc:
-        _refused(exc)
+        _refused(exc, form)
         return _product_page(None, form, 400)
     flash("Product created. Add its variants, then publish it.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
@@ -190,7 +230,7 @@ def product(product_id: int):
     try:
         catalog.update_product(found, _values(form))
     except CatalogError as exc:
-        _refused(exc)
+        _refused(exc, form)
         return _product_page(_product_or_404(product_id), form, 400)
     flash("Product saved.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
@@ -255,15 +295,73 @@ def upload_image(product_id: int):
     return redirect(url_for("admin.product", product_id=product_id))
 
 
+def _image_or_404(image_id: int) -> ProductImage:
+    image = db.session.scalars(
+        select(ProductImage).where(ProductImage.id == image_id)
+        .options(joinedload(ProductImage.product))
+    ).one_or_none()  # fmt: skip
+    return image or abort(404)
+
+
+@bp.post("/images/<int:image_id>/alt")
+def image_alt_text(image_id: int):
+    image = _image_or_404(image_id)
+    product_id, form = image.product_id, AltTextForm()
+    if not form.validate_on_submit():
+        abandon()
+        flash(f"Nothing was saved: {' '.join(form.alt_text.errors) or ALT_REQUIRED}", "error")
+        return redirect(url_for("admin.product", product_id=product_id, _anchor="images"))
+    images.describe_image(image, form.alt_text.data.strip())
+    flash("Alt text saved.", "success")
+    return redirect(url_for("admin.product", product_id=product_id, _anchor=f"image-{image_id}"))
+
+
+@bp.post("/images/<int:image_id>/move")
+def move_image(image_id: int):
+    image = _image_or_404(image_id)
+    product_id, form = image.product_id, MoveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    images.move_image(image, form.direction.data)
+    return redirect(url_for("admin.product", product_id=product_id, _anchor=f"image-{image_id}"))
+
+
+@bp.get("/images/<int:image_id>/delete")
+def confirm_delete_image(image_id: int):
+    image = _image_or_404(image_id)
+    back = url_for("admin.product", product_id=image.product_id, _anchor="images")
+    return confirm_page(
+        area="admin", question=f"Remove this image from “{image.product.name}”?",
+        yes="Yes, remove the image", action_url=url_for("admin.delete_image", image_id=image_id),
+        back_url=back, token=confirmation_token("image.remove", image_id, 0),
+        facts=[("Alt text", image.alt_text or "(none)"), ("Size", f"{image.width} × {image.height} px")],
+        notes=["Its files are deleted from the media store: this cannot be undone. To show it "
+               "again, upload it again."],
+        figure=image,
+    )  # fmt: skip
+
+
 @bp.post("/images/<int:image_id>/delete")
 def delete_image(image_id: int):
-    image = db.session.get(ProductImage, image_id) or abort(404)
     if not ImageDeleteForm().validate_on_submit():
         abort(400)
+    try:  # first: a second press finds the image gone, and is told it acted once
+        use_confirmation("image.remove", image_id)
+    except ConfirmationRefused as exc:
+        product_id = db.session.scalar(
+            select(ProductImage.product_id).where(ProductImage.id == image_id)
+        )
+        back = (
+            url_for("admin.product", product_id=product_id)
+            if product_id
+            else url_for("admin.products")
+        )
+        return refused_page(exc, area="admin", back_url=back, back_label="Back to the product")
+    image = db.session.get(ProductImage, image_id) or abort(404)
     product_id = image.product_id
     images.remove_image(image)
     flash("Image removed.", "success")
-    return redirect(url_for("admin.product", product_id=product_id))
+    return redirect(url_for("admin.product", product_id=product_id, _anchor="images"))
 
 
 @bp.get("/categories")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from functools import partial
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, HiddenField, StringField
@@ -23,12 +25,20 @@ from shop.admin.order_list import (
     read_filters,
 )
 from shop.audit.services import record
+from shop.confirmations import (
+    ConfirmationRefused,
+    confirm_page,
+    confirmation_token,
+    refused_page,
+    use_confirmation,
+)
 from shop.extensions import db
 from shop.list_args import ListArgs
-from shop.money import MoneyError, parse_major
+from shop.money import MoneyError, money_text, parse_major
+from shop.orders import refund_plans
 from shop.orders.gateways import GatewayError, gateway
 from shop.orders.holds import cancel_unpaid
-from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
+from shop.orders.models import Order, OrderStatus, Refund, RefundStatus, ReservationStatus
 from shop.orders.notifications import refund_notice_after_commit
 from shop.orders.payments import succeeded_payment
 from shop.orders.refunds import RefundError, refund_order
@@ -131,12 +141,49 @@ def ship(order_id: int):
     return redirect(url_for("admin.order", order_id=order_id))
 
 
+def _gateway_name(order: Order) -> str:
+    return "Stripe" if order.gateway == "stripe" else "the test-mode gateway (no money moves)"
+
+
+def _number(order: Order) -> Markup:
+    """The order's number kept on one line ('MK-' alone at a line's end reads badly)."""
+    return Markup('<span class="nowrap">{}</span>').format(order.number)
+
+
+def _refused(exc: ConfirmationRefused, order_id: int):
+    return refused_page(exc, area="admin", back_url=url_for("admin.order", order_id=order_id),
+                        back_label="Back to the order")  # fmt: skip
+
+
+@bp.get("/orders/<int:order_id>/cancel")
+def confirm_cancel(order_id: int):
+    found = _order_or_404(order_id, reservations=True)
+    if found.status != OrderStatus.PENDING_PAYMENT:
+        flash("Only an unpaid order can be cancelled; refund a paid one instead.", "error")
+        return redirect(url_for("admin.order", order_id=order_id))
+    held = sum(r.quantity for r in found.reservations if r.status == ReservationStatus.HELD)
+    return confirm_page(
+        area="admin", question=Markup("Cancel unpaid order {}?").format(_number(found)),
+        yes=f"Yes, cancel order {found.number}", action_url=url_for("admin.cancel", order_id=order_id),
+        back_url=url_for("admin.order", order_id=order_id),
+        token=confirmation_token("order.cancel", found.id, found.total),
+        facts=[("Order total", money_text(found.total, found.currency)), ("Units held", str(held))],
+        notes=["The buyer can no longer pay for it, and its held units go back on sale at once."],
+    )  # fmt: skip
+
+
 @bp.post("/orders/<int:order_id>/cancel")
 def cancel(order_id: int):
     found = _order_or_404(order_id, lock=True, reservations=True)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
+        confirmed = use_confirmation("order.cancel", found.id)
+    except ConfirmationRefused as exc:
+        return _refused(exc, order_id)
+    try:
+        if confirmed.amount != found.total:  # cannot change while unpaid; never act unseen
+            raise IllegalTransition("the order changed after the confirmation page")
         cancel_unpaid(found)
     except IllegalTransition:
         abandon()
@@ -147,14 +194,10 @@ def cancel(order_id: int):
     return redirect(url_for("admin.order", order_id=order_id))
 
 
-@bp.post("/orders/<int:order_id>/refund")
-def refund(order_id: int):
-    found = _order_or_404(order_id)
-    form = RefundForm()
-    if not form.validate_on_submit() or not form.request_key.data:
-        flash("The form expired; please try again.", "error")
-        return _order_page(found, 400)
-    amounts: dict[int, int] | None = {}
+def _refund_asked(found: Order, form: RefundForm) -> tuple[dict[int, int] | None, bool] | str:
+    """What the refund form asks for, (amount per line id or None for everything, the
+    shipping too), or the message saying what to correct."""
+    amounts: dict[int, int] = {}
     try:
         for line in found.lines:
             text = (request.form.get(f"line-{line.id}") or "").strip()
@@ -163,18 +206,81 @@ def refund(order_id: int):
                 if cents:
                     amounts[line.id] = cents
     except MoneyError as exc:
-        flash(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "error")
-        return _order_page(found, 400, refund_form=form)
+        return f"{str(exc)[:1].upper()}{str(exc)[1:]}."
     if form.everything.data:
-        amounts = None  # the refund service takes all that is left, shipping included
-    elif not amounts and not form.include_shipping.data:
-        flash("Enter an amount for at least one line, or refund the shipping.", "error")
+        return None, True  # everything left, shipping included
+    if not amounts and not form.include_shipping.data:
+        return "Enter an amount for at least one line, or refund the shipping."
+    return amounts, bool(form.include_shipping.data)
+
+
+@bp.post("/orders/<int:order_id>/refund/confirm")
+def confirm_refund(order_id: int):
+    """The refund form's answer: what exactly would be refunded, with the button that
+    does it. Nothing is written."""
+    found = _order_or_404(order_id)
+    form = RefundForm()
+    if not form.validate_on_submit() or not form.request_key.data:
+        flash("The form expired; please try again.", "error")
+        return _order_page(found, 400)
+    asked = _refund_asked(found, form)
+    if isinstance(asked, str):
+        flash(asked, "error")
         return _order_page(found, 400, refund_form=form)
-    key = f"admin-refund-{found.id}-{form.request_key.data[:40]}"
+    amounts, include_shipping = asked
+    payment = succeeded_payment(found)
+    try:
+        by_line, shipping = refund_plans.plan_for(
+            found, payment.amount if payment else None, amounts, include_shipping,
+            refund_plans.claimed(found.id),
+        )  # fmt: skip
+    except RefundError as exc:
+        flash(f"Nothing was refunded: {exc}", "error")
+        return _order_page(found, 400, refund_form=form)
+    total, money = sum(by_line.values()) + shipping, partial(money_text, currency=found.currency)
+    lines = {line.id: line for line in found.lines}
+    facts = [(f"{lines[lid].product_name} ({lines[lid].sku})", money(amount))
+             for lid, amount in sorted(by_line.items())]  # fmt: skip
+    if shipping:
+        facts.append(
+            ("Shipping" if found.status in PAID_STATES else "The payment", money(shipping))
+        )
+    reason = (form.reason.data or "").strip()
+    if reason:
+        facts.append(("Reason", reason))
+    details = {"lines": None if amounts is None else {str(k): v for k, v in amounts.items()},
+               "shipping": include_shipping, "reason": reason, "key": form.request_key.data[:40]}  # fmt: skip
+    return confirm_page(
+        area="admin", question=Markup("Refund {} on {} through {}?").format(
+            money(total), _number(found), _gateway_name(found)),
+        yes=f"Yes, refund {money(total)}", action_url=url_for("admin.refund", order_id=order_id),
+        back_url=url_for("admin.order", order_id=order_id), facts=facts,
+        token=confirmation_token("order.refund", found.id, total, details),
+        notes=["The buyer is emailed a refund notice. The makers' training accounts give back "
+               "the same share of each line that was credited for it."
+               if by_line else "No maker's share is taken back: none was credited for this money."],
+    )  # fmt: skip
+
+
+@bp.post("/orders/<int:order_id>/refund")
+def refund(order_id: int):
+    found = _order_or_404(order_id)
+    if not EmptyForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return _order_page(found, 400)
+    try:
+        confirmed = use_confirmation("order.refund", found.id)
+    except ConfirmationRefused as exc:
+        return _refused(exc, order_id)
+    asked = confirmed.details
+    amounts = None if asked.get("lines") is None else {int(k): v for k, v in asked["lines"].items()}
+    # The key the form was given: a refund asked for twice (two confirmation pages of one
+    # form) is made once, here and at the gateway.
+    key = f"admin-refund-{found.id}-{asked.get('key', confirmed.nonce)}"
     try:  # one refund service (locks, gateway, booking, audit), as the command uses
         done = refund_order(
-            order_id, gateway(), line_amounts=amounts, include_shipping=form.include_shipping.data,
-            idempotency_key=key, reason=(form.reason.data or "").strip(),
+            order_id, gateway(), line_amounts=amounts, include_shipping=bool(asked.get("shipping")),
+            idempotency_key=key, reason=asked.get("reason", ""), expected_amount=confirmed.amount,
         )  # fmt: skip
     except (RefundError, GatewayError) as exc:
         abandon()
@@ -183,6 +289,8 @@ def refund(order_id: int):
     refund_notice_after_commit(done.to_tell)
     if done.refund is None:
         flash(done.note, "error")
+    elif not done.booked_now:
+        flash("That refund was made before; nothing more was refunded.", "success")
     else:
         flash("Refunded through the payment gateway.", "success")
     return redirect(url_for("admin.order", order_id=order_id))

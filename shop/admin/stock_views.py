@@ -12,14 +12,16 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from shop.admin.blueprint import PER_PAGE, bp
 from shop.audit.services import record
+from shop.catalog.admin_services import workshop_variants
 from shop.catalog.models import Product, StockMovement, Variant
-from shop.csv_import import FieldError
+from shop.csv_import import FieldError, integer
 from shop.database import contains_text
 from shop.extensions import db
 from shop.provenance.batch_units import adjust_on_hand
 from shop.provenance.importers import any_month, parse_makers
 from shop.provenance.models import Workshop
 from shop.provenance.services import BatchDraft, ProvenanceError, record_batch
+from shop.provenance.trainees import makers_to_pick
 from shop.unit_of_work import abandon
 from shop.web import WholeNumberField, csv_response, int_arg, major, page_number
 
@@ -129,34 +131,55 @@ class BatchForm(FlaskForm):
     # shop.provenance.services.batch_problems, shared with the CSV import.
     code = StringField("Batch code", validators=[InputRequired(), Length(max=200)])
     workshop = SelectField("Workshop", coerce=int, validators=[InputRequired()])
-    sku = StringField("Variant SKU", validators=[InputRequired(), Length(max=200)])
+    # Offered from the workshop's variants; any SKU is read, and batch_problems says
+    # what is wrong with one that is not there (as the import does).
+    sku = SelectField("Variant", validate_choice=False,
+                      validators=[InputRequired("Choose the variant."), Length(max=200)])  # fmt: skip
     quantity = WholeNumberField(
         "Quantity", validators=[InputRequired(message="Enter a whole number.")]
     )
     produced_month = StringField("Month produced", validators=[InputRequired(), Length(max=20)])
     materials = StringField("Materials", validators=[Optional(), Length(max=300)])
     makers = StringField(
-        "Makers (trainee code:weight; …)", validators=[Optional(), Length(max=2000)]
+        "Makers by code (trainee code:weight; …)", validators=[Optional(), Length(max=2000)]
     )
 
 
 # Labels for the fields batch_problems names (the import's column names).
-BATCH_FIELD_LABELS = {"code": "Batch code", "workshop_slug": "Workshop", "sku": "Variant SKU",
+BATCH_FIELD_LABELS = {"code": "Batch code", "workshop_slug": "Workshop", "sku": "Variant",
                       "quantity": "Quantity", "produced_month": "Month produced", "makers": "Makers"}  # fmt: skip
+
+
+def _variant_label(sku: str, product: str, options: dict | None) -> str:
+    shown = ", ".join(f"{k}: {v}" for k, v in (options or {}).items())
+    return f"{product}{f' ({shown})' if shown else ''} · {sku}"
 
 
 @bp.route("/batches/new", methods=["GET", "POST"])
 def new_batch():
+    """Two steps, no script: choose the workshop (a GET form), then the batch, offered
+    that workshop's variants and its active makers by code and alias to pick from."""
     form = BatchForm()
-    workshops = dict(db.session.execute(select(Workshop.id, Workshop.slug)).all())
-    form.workshop.choices = [
-        SelectChoice(w.id, w.name)
-        for w in db.session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name))
+    workshops = db.session.execute(
+        select(Workshop.id, Workshop.name, Workshop.slug).order_by(Workshop.name)
+    ).all()
+    form.workshop.choices = [SelectChoice(w.id, w.name) for w in workshops]
+    slugs = {w.id: w.slug for w in workshops}
+    chosen = form.workshop.data if request.method == "POST" else int_arg("workshop")
+    chosen = chosen if chosen in slugs else None
+    form.workshop.data = chosen
+    variants = workshop_variants(chosen) if chosen else []
+    makers = makers_to_pick(chosen) if chosen else []
+    form.sku.choices = [SelectChoice("", "Choose a variant")] + [
+        SelectChoice(v.sku, _variant_label(v.sku, v.name, v.options)) for v in variants
     ]
     status = 200
-    if form.validate_on_submit():
+    if request.method == "POST" and chosen is None:
+        flash("Choose the workshop that made the batch.", "error")
+        status = 400
+    elif form.validate_on_submit():
         try:
-            batch = record_batch(_draft_from(form, workshops))
+            batch = record_batch(_draft_from(form, slugs, makers))
         except (ProvenanceError, FieldError) as exc:
             abandon()
             problems = getattr(exc, "problems", None) or [(getattr(exc, "column", ""), str(exc))]
@@ -172,11 +195,25 @@ def new_batch():
             return redirect(url_for("admin.movements", variant=variant_id))
     elif request.method == "POST":
         status = 400
-    return render_template("admin/batch.html", form=form), status
+    return render_template(
+        "admin/batch.html", form=form, chosen=chosen, makers=makers, weights=_weights_typed(makers),
+        workshop_name=next((w.name for w in workshops if w.id == chosen), ""),
+    ), status  # fmt: skip
 
 
-def _draft_from(form: BatchForm, workshop_slugs: dict[int, str]) -> BatchDraft:
-    """The form's text read into a draft (FieldError when a value cannot be read)."""
+def _weights_typed(makers: list) -> dict[int, str]:
+    """The weights typed beside the listed makers, shown again on a refused form."""
+    return {m.id: (request.form.get(f"maker-{m.id}") or "").strip()[:12] for m in makers}
+
+
+def _draft_from(form: BatchForm, workshop_slugs: dict[int, str], listed: list) -> BatchDraft:
+    """The form's text read into a draft (FieldError when a value cannot be read): the
+    makers picked from the list (a weight beside their code), then any typed by code."""
+    picked = []
+    for maker in listed:
+        weight = integer(request.form.get(f"maker-{maker.id}") or "", "makers", required=False)
+        if weight is not None:
+            picked.append((maker.code, weight))
     return BatchDraft(
         code=form.code.data.strip(),
         workshop_slug=workshop_slugs.get(form.workshop.data, ""),
@@ -184,5 +221,5 @@ def _draft_from(form: BatchForm, workshop_slugs: dict[int, str]) -> BatchDraft:
         quantity=form.quantity.data,
         produced_month=any_month(form.produced_month.data, "produced_month"),
         materials=(form.materials.data or "").strip(),
-        makers=tuple(parse_makers(form.makers.data or "", "makers")),
+        makers=tuple(picked + parse_makers(form.makers.data or "", "makers")),
     )

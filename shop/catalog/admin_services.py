@@ -8,6 +8,8 @@ before anything is written, so the caller only has to roll back and say why.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,18 +21,24 @@ from shop.extensions import db
 from shop.look_alikes import as_read
 from shop.provenance.models import Batch, Workshop
 
+SLUG_MAX = 120  # products.slug's length
 PRODUCT_FIELDS = ["name", "slug", "description", "story", "category_id", "workshop_id", "status",
                   "impact_share_bps"]  # fmt: skip
 
 
 class CatalogError(ValueError):
-    """A catalog change that would break a rule; nothing was changed."""
+    """A catalog change that would break a rule; nothing was changed. `field` names the
+    form field at fault, when one is."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
 class ProductValues:
     name: str
-    slug: str
+    slug: str  # empty: made from the name
     description: str
     story: str
     category_id: int | None
@@ -47,6 +55,17 @@ def choices() -> tuple[list, list]:
     categories = db.session.execute(select(Category.id, Category.name).order_by(Category.name))
     workshops = db.session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name))
     return categories.all(), workshops.all()
+
+
+def workshop_variants(workshop_id: int) -> list:
+    """(sku, product name, options) of every variant of the workshop's products, by
+    product and position: what a batch of that workshop can be of."""
+    return db.session.execute(
+        select(Variant.sku, Product.name, Variant.options)
+        .join(Product, Product.id == Variant.product_id)
+        .where(Product.workshop_id == workshop_id)
+        .order_by(Product.name, Variant.position, Variant.sku)
+    ).all()
 
 
 def product_for_edit(product_id: int) -> Product | None:
@@ -77,10 +96,34 @@ def workshop_move_problem(product: Product, workshop_id: int) -> str | None:
     return None
 
 
+def slug_from(name: str) -> str:
+    """An address name made from a product's name: 'Block-Print T-Shirt (Indigo)' gives
+    'block-print-t-shirt-indigo'; accents dropped, at most 120 characters; empty for a
+    name with no Latin letters or digits."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")[:SLUG_MAX].rstrip("-")
+
+
+def free_slug(slug: str) -> str:
+    """The first of `slug-2`, `slug-3`, … no product uses: a suggestion, not a promise."""
+    stem = slug[: SLUG_MAX - 4].rstrip("-")
+    taken = set(db.session.scalars(select(Product.slug).where(Product.slug.like(f"{stem}-%"))))
+    return next(f"{stem}-{n}" for n in range(2, len(taken) + 3) if f"{stem}-{n}" not in taken)
+
+
 def _apply(product: Product, values: ProductValues) -> None:
-    clash = db.session.scalar(select(Product.id).where(Product.slug == values.slug))
+    slug = values.slug or slug_from(values.name)
+    if not slug:
+        raise CatalogError(
+            "the name has no letters an address can use: enter an address name, like "
+            "silk-scarf", field="slug",
+        )  # fmt: skip
+    clash = db.session.scalar(select(Product.id).where(Product.slug == slug))
     if clash and clash != product.id:
-        raise CatalogError(f"another product already uses the address name {values.slug}")
+        raise CatalogError(
+            f"another product already uses the address name {slug}: choose another, "
+            f"like {free_slug(slug)}", field="slug",
+        )  # fmt: skip
     if db.session.get(Workshop, values.workshop_id) is None:
         raise CatalogError("choose the workshop that makes it")
     if values.category_id is not None and db.session.get(Category, values.category_id) is None:
@@ -90,7 +133,7 @@ def _apply(product: Product, values: ProductValues) -> None:
         raise CatalogError(problem)
     if values.status == ProductStatus.ACTIVE and not product.variants:
         raise CatalogError("add a variant with a price before publishing")
-    product.name, product.slug = values.name, values.slug
+    product.name, product.slug = values.name, slug
     product.description, product.story = values.description, values.story
     product.category_id = values.category_id
     product.workshop_id = values.workshop_id

@@ -165,6 +165,38 @@ def remove_image(image: ProductImage) -> str:
     return filename
 
 
+def describe_image(image: ProductImage, alt_text: str) -> None:
+    """New alt text: what the storefront's <img alt> says (required; the form checks)."""
+    before = image.alt_text
+    if alt_text != before:
+        image.alt_text = alt_text
+        db.session.flush()
+        record("image.describe", "product", image.product_id, summary=image.filename,
+               before={"alt_text": before}, after={"alt_text": alt_text})  # fmt: skip
+
+
+def move_image(image: ProductImage, direction: str) -> None:
+    """Swap the image with its neighbour ("up": shown earlier; the first is the one
+    listings and the product page lead with), and number the product's images 0, 1, …
+    again, so positions left equal by older uploads become an order."""
+    gallery = list(
+        db.session.scalars(
+            select(ProductImage)
+            .where(ProductImage.product_id == image.product_id)
+            .order_by(ProductImage.position, ProductImage.id)
+            .with_for_update()  # two admins reordering at once: one after the other
+        )
+    )
+    at = next(i for i, other in enumerate(gallery) if other.id == image.id)
+    to = at - 1 if direction == "up" else at + 1
+    if 0 <= to < len(gallery):
+        gallery[at], gallery[to] = gallery[to], gallery[at]
+    for position, other in enumerate(gallery):
+        other.position = position
+    db.session.flush()
+    record("image.move", "product", image.product_id, summary=f"{image.filename}: {direction}")
+
+
 # --- Responsive copies -----------------------------------------------------------------
 
 

@@ -192,6 +192,22 @@ def unsold_plan(
     return {}, left
 
 
+def plan_for(
+    order: Order, paid: int | None, line_amounts: dict[int, int] | None,
+    include_shipping: bool, claims: Claimed,
+) -> Plan:  # fmt: skip
+    """The refund a request would make now, `paid` being what the order's payment took
+    (None: no payment succeeded). One rule for the confirmation page, which shows it,
+    and for refund_order, which makes it under the order's lock."""
+    if order.status in PAID_STATES or paid is None:
+        plan = refund_plan(order, line_amounts, include_shipping, claims)
+    else:  # paid after it was cancelled or expired: the whole payment goes back
+        plan = unsold_plan(order, paid, line_amounts, claims)
+    if paid is None:
+        raise RefundError("No successful payment is recorded for this order.")
+    return plan
+
+
 def shipping_left(order: Order) -> int:
     """What of the shipping has not been refunded: what the lines do not account for."""
     lines_refunded = sum(line.refunded_amount for line in order.lines)

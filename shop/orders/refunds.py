@@ -35,7 +35,7 @@ from shop.orders.gateways import (
 )
 from shop.orders.models import Order, Refund, RefundLine
 from shop.orders.payments import succeeded_payment
-from shop.orders.refund_plans import Plan, RefundError, plan_text, read_plan, refund_plan
+from shop.orders.refund_plans import Plan, RefundError, plan_text, read_plan
 from shop.orders.states import PAID_STATES
 from shop.timeutil import as_utc, utcnow
 from shop.unit_of_work import commit
@@ -327,8 +327,10 @@ def refund_order(
     include_shipping: bool = False,
     idempotency_key: str | None = None,
     reason: str = "",
+    expected_amount: int | None = None,
 ) -> RefundDone:
-    """Refund through the gateway that took the payment, book it, and audit it.
+    """Refund through the gateway that took the payment, book it, and audit it; refused
+    when it would not be `expected_amount` (what the person confirmed), if given.
 
     Plan under the row lock against what is left and not claimed by refunds under way,
     claim the plan and commit (call with nothing pending that should not be committed),
@@ -347,13 +349,15 @@ def refund_order(
     if key in claimed.keys:  # the same form, sent again while its refund is under way
         return RefundDone(None, False, "This refund is already under way; reload in a moment.")
     payment = succeeded_payment(order)
-    if order.status in PAID_STATES or payment is None:
-        plan, shipping = refund_plan(order, line_amounts, include_shipping, claimed)
-    else:  # paid after it was cancelled or expired: the whole payment goes back
-        plan, shipping = refund_plans.unsold_plan(order, payment.amount, line_amounts, claimed)
-    if payment is None:
-        raise RefundError("No successful payment is recorded for this order.")
+    paid = payment.amount if payment else None
+    plan, shipping = refund_plans.plan_for(order, paid, line_amounts, include_shipping, claimed)
     reference, amount, before = payment.reference, sum(plan.values()) + shipping, _facts(order)
+    if expected_amount is not None and amount != expected_amount:
+        raise RefundError(
+            f"What is left to refund changed after the confirmation page: this would now "
+            f"refund {money_text(amount, order.currency)}, not "
+            f"{money_text(expected_amount, order.currency)}. Please check the order and confirm again."
+        )
     planned = plan_text(plan, shipping)
     refund_plans.claim(order.id, key, (plan, shipping))
     # One of the few services that end their transaction before calling out: the claim

@@ -201,3 +201,13 @@ def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Tra
         record("trainee.create" if before is None else "trainee.update", "trainee", trainee.id,
                summary=trainee.code, before=before, after=after)  # fmt: skip
     return trainee
+
+
+def makers_to_pick(workshop_id: int) -> list:
+    """(id, code, alias) of the workshop's active trainees, by code: the batch form's
+    makers to choose from. Never the legal name: admins pick by code and alias."""
+    return db.session.execute(
+        select(Trainee.id, Trainee.code, Trainee.alias)
+        .where(Trainee.workshop_id == workshop_id, Trainee.active.is_(True))
+        .order_by(Trainee.code)
+    ).all()

@@ -5,15 +5,32 @@ The routes join the /staff/ blueprint, so they are guarded with the rest of it.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from shop.audit.services import record
+from shop.confirmations import (
+    ConfirmationRefused,
+    confirm_page,
+    confirmation_token,
+    use_confirmation,
+)
 from shop.extensions import db
+from shop.money import money_text
 from shop.staff import staff
 from shop.training import services
-from shop.training.models import CorrectionRequest
-from shop.training.views import CorrectionForm, DecisionForm, _refuse, _trainee_or_404
+from shop.training.models import CorrectionRequest, CorrectionStatus
+from shop.training.views import (
+    CorrectionForm,
+    DecisionForm,
+    _refuse,
+    _trainee_or_404,
+    confirm_refused,
+    nowrap,
+)
 from shop.unit_of_work import abandon
 
 
@@ -51,25 +68,60 @@ def corrections():
     )
 
 
+@staff.get("/corrections/<int:correction_id>/approve")
+def confirm_correction(correction_id: int):
+    """What approving posts, to whose account, with the button that posts it."""
+    c = db.session.scalars(
+        select(CorrectionRequest).where(CorrectionRequest.id == correction_id)
+        .options(joinedload(CorrectionRequest.trainee), joinedload(CorrectionRequest.requested_by))
+    ).one_or_none() or abort(404)  # fmt: skip
+    back = "trainee" if request.args.get("back") == "trainee" else ""
+    back_url = _back_url(c, back)
+    if c.status != CorrectionStatus.REQUESTED or c.requested_by_id == current_user.id:
+        flash(f"This correction was already {c.status.label.lower()}."
+              if c.status != CorrectionStatus.REQUESTED
+              else "You proposed this correction: another staff member must approve it.", "error")  # fmt: skip
+        return redirect(back_url)
+    amount, code = money_text(abs(c.amount), c.currency), nowrap(c.trainee.code)
+    question = (Markup("Credit {} to trainee {}’s account?") if c.amount > 0
+                else Markup("Take {} back from trainee {}’s account?")).format(amount, code)  # fmt: skip
+    return confirm_page(
+        area="staff", question=question, yes=f"Yes, approve and post {amount}",
+        action_url=url_for("staff.decide_correction", correction_id=c.id, decision="approve"),
+        back_url=back_url, token=confirmation_token("correction.approve", c.id, c.amount),
+        facts=[("Reason", c.reason), ("Proposed", f"{c.requested_at:%Y-%m-%d} by {c.requested_by.label}")],
+        notes=["The correction is posted to the ledger at once; only another correction can undo it."],
+        extra={"back": back} if back else None,
+    )  # fmt: skip
+
+
+def _back_url(asked: CorrectionRequest | None, back: str) -> str:
+    if asked is not None and back == "trainee":
+        return url_for("staff.trainee", trainee_id=asked.trainee_id)
+    return url_for("staff.corrections")
+
+
 @staff.post("/corrections/<int:correction_id>/<any(approve, reject):decision>")
 def decide_correction(correction_id: int, decision: str):
     form = DecisionForm()
-    asked = db.session.get(CorrectionRequest, correction_id)
-    back = url_for("staff.corrections")
-    if asked is not None and request.form.get("back") == "trainee":
-        back = url_for("staff.trainee", trainee_id=asked.trainee_id)
+    back = _back_url(db.session.get(CorrectionRequest, correction_id), request.form.get("back", ""))
     if not form.validate_on_submit():
         flash("The form expired; please try again.", "error")
         return redirect(back)
     try:
         if decision == "approve":
+            confirmed = use_confirmation("correction.approve", correction_id)
             done = services.approve_correction(correction_id, current_user)
+            if done.amount != confirmed.amount:  # never posts what was not shown
+                raise services.TrainingError("The correction changed after the confirmation page.")
             message = "Correction approved: it is posted to the ledger."
         else:
             done = services.reject_correction(correction_id, current_user, form.note.data or "")
             message = "Correction rejected; nothing was posted."
         record(f"correction.{decision}", "correction", done.id, summary=done.status.label,
                before={"status": "requested"}, after={"status": done.status.value, "amount": done.amount})  # fmt: skip
+    except ConfirmationRefused as exc:
+        return confirm_refused(exc, back)
     except services.TrainingError as exc:
         abandon()
         flash(str(exc), "error")

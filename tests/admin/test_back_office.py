@@ -14,6 +14,7 @@ from shop.extensions import db
 from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
 from shop.training.models import Transfer, TransferKind
 from tests import factories as f
+from tests.confirming import confirmed
 from tests.conftest import client_as, routes, sign_in
 from tests.orders.conftest import new_order, stocked_variant
 from tests.orders.test_payments import outbox
@@ -31,7 +32,9 @@ def test_every_admin_route_sends_visitors_to_sign_in_and_refuses_others(app, ctx
     people = {r: f.user(r) for r in ("customer", "staff")}
     admin = f.user("admin")
     db.session.commit()
-    urls = routes(app, {"order_id": order.id, "variant_id": variant.id, "product_id": variant.product_id, "image_id": 999999, "job_id": 999999, "slug": "privacy"},
+    image_id = f.product(f.workshop()).images[0].id
+    db.session.commit()
+    urls = routes(app, {"order_id": order.id, "variant_id": variant.id, "product_id": variant.product_id, "image_id": image_id, "job_id": 999999, "slug": "privacy"},
                   keep=lambda rule: rule.rule.startswith("/admin"))  # fmt: skip
     assert len(urls) >= 12
     for method, path in urls:
@@ -57,7 +60,7 @@ def test_a_refund_pressed_twice_refunds_and_reverses_once(app, ctx, admin_client
     key = re.search(r'name="request_key" type="hidden" value="([^"]+)"', page).group(1)
     form = {"request_key": key, f"line-{line_id}": "20.00", "reason": "Damaged in transit"}
     for _ in range(2):
-        response = admin_client.post(f"/admin/orders/{order.id}/refund", data=form)
+        response = confirmed(admin_client, f"/admin/orders/{order.id}/refund/confirm", data=form)
         assert response.status_code == 302
     assert db.session.scalar(select(func.count(Refund.id))) == 1
     found = db.session.get(Order, order.id)
@@ -70,10 +73,12 @@ def test_a_refund_pressed_twice_refunds_and_reverses_once(app, ctx, admin_client
     assert len(audit) == 1 and audit[0].actor_id == admin_client.person.id
     assert audit[0].after["refunded_amount"] == 2000 and audit[0].address
 
-    too_much = admin_client.post(
-        f"/admin/orders/{order.id}/refund",
-        data={"request_key": "another", f"line-{line_id}": "99.00"}, follow_redirects=True,
-    )  # fmt: skip
+    too_much = confirmed(
+        admin_client,
+        f"/admin/orders/{order.id}/refund/confirm",
+        data={"request_key": "another", f"line-{line_id}": "99.00"},
+        follow_redirects=True,
+    )
     assert "Nothing was refunded" in too_much.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Refund.id))) == 1
 
@@ -96,10 +101,10 @@ def test_shipping_sends_the_notice_and_cancelling_releases_stock(app, ctx, admin
     assert "cannot be shipped now" in again.get_data(as_text=True)
 
     assert db.session.get(Variant, variant.id).stock == 2
-    admin_client.post(f"/admin/orders/{unpaid.id}/cancel")
+    confirmed(admin_client, f"/admin/orders/{unpaid.id}/cancel")
     assert db.session.get(Order, unpaid.id).status == OrderStatus.CANCELLED
     assert db.session.get(Variant, variant.id).stock == 4
-    refused = admin_client.post(f"/admin/orders/{paid.id}/cancel", follow_redirects=True)
+    refused = confirmed(admin_client, f"/admin/orders/{paid.id}/cancel", follow_redirects=True)
     assert "Only an unpaid order can be cancelled" in refused.get_data(as_text=True)
 
 
@@ -193,8 +198,11 @@ def test_csv_exports_of_orders_and_stock(app, ctx, admin_client):
 def test_refund_the_whole_order_reverses_every_share(app, ctx, admin_client):
     _maker, _product, order = one_maker_sale(stock=5, sold=2, price=1500, bps=2000)  # share 600
     db.session.commit()
-    response = admin_client.post(f"/admin/orders/{order.id}/refund",
-                                 data={"request_key": "whole", "everything": "y"})  # fmt: skip
+    response = confirmed(
+        admin_client,
+        f"/admin/orders/{order.id}/refund/confirm",
+        data={"request_key": "whole", "everything": "y"},
+    )
     assert response.status_code == 302
     found = db.session.get(Order, order.id)
     assert found.refund_status == RefundStatus.FULL and found.refunded_amount == found.total

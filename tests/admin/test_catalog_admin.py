@@ -14,6 +14,7 @@ from shop.catalog.models import Category, Product, ProductImage, ProductStatus
 from shop.extensions import db
 from tests import factories as f
 from tests.admin.test_back_office import admin_client  # noqa: F401  (fixture)
+from tests.confirming import confirmed
 
 
 def _png(width=800, height=600, extra: bytes = b"") -> bytes:
@@ -120,7 +121,7 @@ def test_images_are_checked_reencoded_and_stored_under_a_name_we_choose(app, ctx
     assert "already shown on" in again.get_data(as_text=True)
 
     image_id, filename = image.id, image.filename
-    admin_client.post(f"/admin/images/{image_id}/delete")
+    confirmed(admin_client, f"/admin/images/{image_id}/delete")
     assert db.session.get(ProductImage, image_id) is None
     assert not (media / filename).exists()
     assert list((media / "products").glob(f"{stem[9:]}*")) == []

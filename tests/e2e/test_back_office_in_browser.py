@@ -30,13 +30,23 @@ def test_an_admin_records_a_batch_and_the_shop_shows_the_stock(browser, live_ser
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("heading", name="Record a production batch").is_visible()
 
-    page.get_by_label("Batch code").fill("RS-2026-10-TEE-L")
     page.get_by_label("Workshop").select_option(label="Riverside Sewing School")
-    page.get_by_label("Variant SKU").fill("TEE-PAT-L")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Batch code").fill("RS-2026-10-TEE-L")
+    variants = page.get_by_label("Variant")
+    # Only this workshop's variants are offered, each with its product and options.
+    offered = variants.locator("option").all_inner_texts()
+    assert "Pattern Cutter's T-Shirt (size: L) · TEE-PAT-L" in offered
+    assert not any("TEE-BLK" in o for o in offered)  # another workshop's
+    variants.select_option(label="Pattern Cutter's T-Shirt (size: L) · TEE-PAT-L")
     page.get_by_label("Quantity").fill("3")
     page.get_by_label("Month produced").fill("2026-10")
     page.get_by_label("Materials").fill("organic cotton")
-    page.get_by_label("Makers (trainee code:weight; …)").fill("KH-RS-001:2; KH-RS-002:1")
+    # Makers are picked by code and alias: never by their legal names.
+    makers = page.locator("table.maker-table").inner_text()
+    assert "KH-RS-001" in makers and "Dara" in makers and "Demo Trainee" not in makers
+    page.get_by_label("Weight of KH-RS-001").fill("2")
+    page.get_by_label("Weight of KH-RS-002").fill("1")
     page.get_by_role("button", name="Record batch").click()
     assert page.get_by_text("Batch RS-2026-10-TEE-L recorded").is_visible()
 
@@ -47,7 +57,8 @@ def test_an_admin_records_a_batch_and_the_shop_shows_the_stock(browser, live_ser
 
 
 BACK_OFFICE_PAGES = ["/admin/", "/admin/orders", "/admin/orders/1", "/admin/stock",
-                     "/admin/stock/movements?variant=1", "/admin/batches/new", "/admin/audit",
+                     "/admin/stock/movements?variant=1", "/admin/batches/new",
+                     "/admin/batches/new?workshop=1", "/admin/products/1", "/admin/audit",
                      "/staff/trainees", "/staff/trainees/1", "/staff/withdrawals",
                      "/staff/reconciliation", "/staff/audit", "/account"]  # fmt: skip
 

@@ -22,6 +22,7 @@ from shop.jobs.models import DEAD, DONE, PENDING, Job
 from shop.jobs.outbox import drain
 from shop.media import CONTENT_KEY
 from shop.unit_of_work import unit_of_work
+from tests.confirming import confirmed
 from tests.conftest import client_as, jobs_held
 from tests.media.conftest import make_store
 from tests.media.test_object_storage import (
@@ -80,7 +81,7 @@ def test_an_image_deleted_while_the_store_is_down_is_deleted_by_its_job_once_it_
     down = store_that_is_down(store_database, s3, tmp_path / "down")
     with down.app_context():
         admin = client_as(down, "admin")
-    answer = admin.post(f"/admin/images/{image_id}/delete", follow_redirects=True)
+    answer = confirmed(admin, f"/admin/images/{image_id}/delete", follow_redirects=True)
     assert answer.status_code == 200 and "Image removed" in answer.get_data(as_text=True)
 
     # The row is gone, the objects are not: a job is waiting to try again.
@@ -112,7 +113,7 @@ def test_a_deletion_that_fails_for_good_is_dead_on_admin_jobs_until_retried(
     _, image_id, keys = uploaded(s3_store, s3, colour=(150, 40, 40))
     down = store_that_is_down(store_database, s3, tmp_path / "down", JOB_MAX_ATTEMPTS=2)
     down_admin = client_as_admin(down)
-    down_admin.post(f"/admin/images/{image_id}/delete")
+    confirmed(down_admin, f"/admin/images/{image_id}/delete")
     with down.app_context():
         drain()  # its second and last try, with the store still down
     [job] = deletion_jobs(down)
@@ -134,7 +135,7 @@ def test_a_picture_uploaded_again_before_its_deletion_runs_keeps_its_objects(s3_
     other_id, other_slug = new_product(s3_store)
     admin = client_as_admin(s3_store)
     with s3_store.app_context(), jobs_held(s3_store) as run_jobs:
-        admin.post(f"/admin/images/{image_id}/delete")
+        confirmed(admin, f"/admin/images/{image_id}/delete")
         assert keys <= s3.objects()  # the request itself deleted nothing
         assert [j.status for j in deletion_jobs(s3_store)] == [PENDING]
         again = upload(admin, other_id, photo(700, 500, (40, 150, 40)))

@@ -21,6 +21,7 @@ from shop.catalog.models import Product, ProductImage
 from shop.extensions import db
 from shop.media import CONTENT_KEY, MediaError, check_media_store, media_ready
 from tests import factories as f
+from tests.confirming import confirmed
 from tests.conftest import client_as
 from tests.media.conftest import make_store
 
@@ -107,7 +108,7 @@ def test_an_upload_lands_in_the_bucket_is_linked_by_hash_and_deleting_removes_it
     assert f'src="{s3.public_url}/{image.filename}"' in listing
     assert f"{s3.public_url}/{stem}-320.webp 320w" in listing
 
-    admin.post(f"/admin/images/{image.id}/delete")
+    confirmed(admin, f"/admin/images/{image.id}/delete")
     assert s3.objects() == set()
     with pytest.raises(urllib.error.HTTPError) as gone:
         fetch(urls[0])

@@ -36,6 +36,7 @@ from shop.training.ledger import LedgerError
 from shop.training.models import CorrectionRequest, LedgerAccount, Withdrawal
 from shop.unit_of_work import unit_of_work
 from tests import factories as f
+from tests.confirming import confirmed
 from tests.conftest import client_as
 from tests.model.harness import Clock, Interleaving, fresh, store_settings
 from tests.model.store_state import StoreState, read_state
@@ -265,7 +266,7 @@ class StoreDriver:
     # --- the back office on orders ---------------------------------------------------------
 
     def cancel(self, order_id: int) -> bool:
-        response = self.admin.post(f"/admin/orders/{order_id}/cancel")
+        response = confirmed(self.admin, f"/admin/orders/{order_id}/cancel")
         return self._succeeded(self.admin, response)
 
     def ship(self, order_id: int, tracking: str) -> bool:
@@ -285,7 +286,7 @@ class StoreDriver:
             data.update({f"line-{lid}": major(c) for lid, c in line_amounts.items()})
         if shipping:
             data["include_shipping"] = "y"
-        response = self.admin.post(f"/admin/orders/{order_id}/refund", data=data)
+        response = confirmed(self.admin, f"/admin/orders/{order_id}/refund/confirm", data)
         return self._succeeded(self.admin, response)
 
     def refund_by_command(
@@ -376,10 +377,12 @@ class StoreDriver:
 
     def decide_withdrawal(self, staff: int, withdrawal_id: int, approve: bool) -> bool:
         client = self.staff[staff]
-        decision = "approve" if approve else "reject"
-        response = client.post(
-            f"/staff/withdrawals/{withdrawal_id}/{decision}", data={"note": "model"}
-        )
+        if approve:  # through its confirmation page, as staff do
+            response = confirmed(client, f"/staff/withdrawals/{withdrawal_id}/approve")
+        else:
+            response = client.post(
+                f"/staff/withdrawals/{withdrawal_id}/reject", data={"note": "model"}
+            )
         return self._succeeded(client, response)
 
     def propose_correction(self, staff: int, trainee_id: int, cents: int, key: str) -> int | None:
@@ -399,10 +402,12 @@ class StoreDriver:
 
     def decide_correction(self, staff: int, correction_id: int, approve: bool) -> bool:
         client = self.staff[staff]
-        decision = "approve" if approve else "reject"
-        response = client.post(
-            f"/staff/corrections/{correction_id}/{decision}", data={"note": "model"}
-        )
+        if approve:  # through its confirmation page, as staff do
+            response = confirmed(client, f"/staff/corrections/{correction_id}/approve")
+        else:
+            response = client.post(
+                f"/staff/corrections/{correction_id}/reject", data={"note": "model"}
+            )
         return self._succeeded(client, response)
 
     def correction_in_a_batch(

@@ -26,6 +26,7 @@ from shop.training.models import (
 )
 from shop.training.reports import verify
 from tests import factories as f
+from tests.confirming import confirmed
 from tests.conftest import client_as, rolled_back
 from tests.orders.conftest import new_order, stocked_variant, stripe_event
 from tests.orders.test_payments import post_event
@@ -103,8 +104,11 @@ def test_a_store_refund_that_fails_later_is_undone_and_the_rest_still_adds_up(ap
     a, b = (line.id for line in order.lines)
     admin = client_as(app, "admin")
     for key, line_id, amount in (("k1", a, "10.00"), ("k2", b, "4.00"), ("k3", a, "5.00")):
-        admin.post(f"/admin/orders/{order.id}/refund",
-                   data={"request_key": key, f"line-{line_id}": amount})  # fmt: skip
+        confirmed(
+            admin,
+            f"/admin/orders/{order.id}/refund/confirm",
+            data={"request_key": key, f"line-{line_id}": amount},
+        )
     refs = dict(db.session.execute(select(Refund.idempotency_key, Refund.reference)).all())
     middle = refs[f"admin-refund-{order.id}-k1"]  # the first of line a's two refunds fails
     event = GatewayEvent("evt_store_fail", "refunds_changed", "dummy_pi_fail",

@@ -8,6 +8,7 @@ from shop.orders.gateway_events import handle_gateway_event
 from shop.orders.gateways import GatewayEvent, GatewayRefund
 from shop.orders.models import Order
 from shop.orders.payments import payment_succeeded
+from tests.confirming import confirmed
 from tests.conftest import client_as
 from tests.orders.conftest import new_order, stocked_variant
 
@@ -25,9 +26,12 @@ def test_an_admin_refunding_too_much_is_told_the_amounts_in_dollars(app, ctx):
     order = _paid()
     admin = client_as(app, "admin")
     line_id = order.lines[0].id
-    page = admin.post(f"/admin/orders/{order.id}/refund",
-                      data={"request_key": "much", f"line-{line_id}": "20.00"},
-                      follow_redirects=True).get_data(as_text=True)  # fmt: skip
+    page = confirmed(
+        admin,
+        f"/admin/orders/{order.id}/refund/confirm",
+        data={"request_key": "much", f"line-{line_id}": "20.00"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "at most $15.00 can still be refunded, not $20.00" in page
     assert "1500" not in page and "2000" not in page
 

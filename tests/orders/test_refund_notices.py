@@ -16,6 +16,7 @@ from shop.orders.payments import payment_succeeded
 from shop.orders.refunds import refund_order
 from shop.provenance.models import Trainee
 from shop.unit_of_work import commit
+from tests.confirming import confirmed
 from tests.conftest import client_as
 from tests.orders.conftest import new_order, stocked_variant, stripe_event
 from tests.orders.test_payments import post_event
@@ -54,8 +55,11 @@ def test_a_partial_refund_is_told_on_the_order_page_and_in_one_email(app, ctx):
     line_id, token, number = order.lines[0].id, order.token, order.number
     names = [t.legal_name for t in db.session.query(Trainee).all()]
     admin = client_as(app, "admin")
-    response = admin.post(f"/admin/orders/{order.id}/refund",
-                          data={"request_key": "n1", f"line-{line_id}": "10.00"})  # fmt: skip
+    response = confirmed(
+        admin,
+        f"/admin/orders/{order.id}/refund/confirm",
+        data={"request_key": "n1", f"line-{line_id}": "10.00"},
+    )
     assert response.status_code == 302
 
     page = app.test_client().get(f"/orders/{token}").get_data(as_text=True)

@@ -16,6 +16,7 @@ from shop.orders.gateways import DummyGateway, GatewayError
 from shop.orders.models import Order, Refund, RefundClaim
 from shop.orders.payments import payment_succeeded
 from tests import factories as f
+from tests.confirming import confirmation_form, confirmed
 from tests.conftest import sign_in
 from tests.orders.conftest import new_order, stocked_variant
 from tests.orders.test_payments import outbox
@@ -65,15 +66,20 @@ def _admins(app, admin_id):
 
 
 def _at_once(clients, order_id, data_for):
+    """Each admin opens the refund's confirmation page, then all press its button at once."""
+    pressed = []
+    for i, client in enumerate(clients):
+        page = client.post(f"/admin/orders/{order_id}/refund/confirm", data=data_for(i))
+        assert page.status_code == 200, page.get_data(as_text=True)
+        pressed.append(confirmation_form(page))
     start = threading.Barrier(len(clients))
     results: list = [None] * len(clients)
 
     def post(i):
         start.wait()
         try:
-            response = clients[i].post(
-                f"/admin/orders/{order_id}/refund", data=data_for(i), follow_redirects=True
-            )
+            action, fields = pressed[i]
+            response = clients[i].post(action, data=fields, follow_redirects=True)
             results[i] = (response.status_code, response.get_data(as_text=True))
         except Exception as exc:  # a crash must show in the results, not vanish in a thread
             results[i] = (599, repr(exc))
@@ -138,8 +144,11 @@ def test_a_refund_the_gateway_refuses_gives_its_claim_back(committed_app):
         assert db.session.scalars(select(RefundClaim)).all() == []
         assert db.session.get(Order, order_id).refunded_amount == 0
     client = _admins(app, admin_id)[0]
-    response = client.post(f"/admin/orders/{order_id}/refund",
-                           data={"request_key": "after", f"line-{line_id}": "64.00"})  # fmt: skip
+    response = confirmed(
+        client,
+        f"/admin/orders/{order_id}/refund/confirm",
+        data={"request_key": "after", f"line-{line_id}": "64.00"},
+    )
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Order, order_id).lines[0].refunded_amount == 6400

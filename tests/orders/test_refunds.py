@@ -21,6 +21,7 @@ from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
 from shop.orders.payments import payment_succeeded
 from shop.orders.refunds import RefundError, refund_order
 from shop.training.models import Transfer, TransferKind
+from tests.confirming import confirmed
 from tests.conftest import client_as, sign_in
 from tests.orders.conftest import intent, new_order, outcome_of, stocked_variant, stripe_event
 from tests.orders.test_payments import outbox, post_event
@@ -159,8 +160,11 @@ def test_an_order_is_shipped_once_whatever_is_refunded(app, ctx):
         admin.post(f"/admin/orders/{order.id}/ship", data={"tracking_number": "LX1"}).status_code
         == 302
     )
-    refunded = admin.post(f"/admin/orders/{order.id}/refund",
-                          data={"request_key": "part", f"line-{line_id}": "5.00"})  # fmt: skip
+    refunded = confirmed(
+        admin,
+        f"/admin/orders/{order.id}/refund/confirm",
+        data={"request_key": "part", f"line-{line_id}": "5.00"},
+    )
     assert refunded.status_code == 302
     again = admin.post(f"/admin/orders/{order.id}/ship", data={"tracking_number": "LX2"},
                        follow_redirects=True)  # fmt: skip
@@ -186,7 +190,11 @@ def test_an_order_refunded_in_full_before_shipping_cannot_be_shipped(app, ctx):
         order, gateway_name="dummy", reference="dummy_pi_f", amount=order.total, currency="USD"
     )
     db.session.commit()
-    admin.post(f"/admin/orders/{order.id}/refund", data={"request_key": "all", "everything": "y"})
+    confirmed(
+        admin,
+        f"/admin/orders/{order.id}/refund/confirm",
+        data={"request_key": "all", "everything": "y"},
+    )
     page = admin.get(f"/admin/orders/{order.id}").get_data(as_text=True)
     assert "Refunded in full" in page and "Mark as shipped" not in page
     refused = admin.post(f"/admin/orders/{order.id}/ship", data={"tracking_number": "LX3"},
@@ -244,8 +252,9 @@ def test_a_refund_committed_while_the_gateway_answers_is_kept(committed_app):
     meanwhile: list[int] = []
 
     def admin_refunds():
-        response = admin_client.post(
-            f"/admin/orders/{order_id}/refund",
+        response = confirmed(
+            admin_client,
+            f"/admin/orders/{order_id}/refund/confirm",
             data={"request_key": "meanwhile", f"line-{second_line}": "10.00"},
         )
         meanwhile.append(response.status_code)

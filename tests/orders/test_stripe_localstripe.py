@@ -38,6 +38,7 @@ from shop.orders.models import (
     Reservation,
     ReservationStatus,
 )
+from tests.confirming import confirmed
 from tests.conftest import _postgres_schema_url, _run_postgres
 from tests.orders.conftest import new_order, stocked_variant
 
@@ -263,7 +264,10 @@ def test_a_back_office_refund_reaches_localstripe_once_however_often_it_is_press
         session["_user_id"], session["_fresh"] = str(admin_id), True
     form = {"request_key": "pressed-twice", f"line-{line_id}": f"{line_total / 200:.2f}"}
     for _ in range(2):
-        assert client.post(f"/admin/orders/{order_id}/refund", data=form).status_code == 302
+        assert (
+            confirmed(client, f"/admin/orders/{order_id}/refund/confirm", data=form).status_code
+            == 302
+        )
 
     with app.app_context():
         refunds = db.session.scalars(select(Refund).where(Refund.order_id == order_id)).all()
@@ -384,8 +388,10 @@ def _cancel_as_staff(app, order_id: int) -> None:
 
     with app.app_context():
         admin = client_as(app, "admin")
-        answer = admin.post(f"/admin/orders/{order_id}/cancel")
-        assert answer.status_code == 302
+    # Outside the setup's context: the confirmation page and its button are two requests,
+    # each with its own session, as in production.
+    answer = confirmed(admin, f"/admin/orders/{order_id}/cancel")
+    assert answer.status_code == 302
 
 
 def test_cancelling_an_order_cancels_its_payment_intent_at_stripe(localstripe, stripe_store):

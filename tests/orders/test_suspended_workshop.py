@@ -13,6 +13,7 @@ from shop.extensions import db
 from shop.orders.models import Order, OrderStatus, Payment, Reservation, ReservationStatus
 from shop.provenance.models import WorkshopStatus
 from shop.training.models import Transfer
+from tests.confirming import confirmed
 from tests.orders.conftest import (
     intent,
     new_order,
@@ -106,7 +107,7 @@ def test_staff_refund_a_payment_that_arrived_after_the_order_was_cancelled(app, 
                            amount=order.total, currency="USD"))  # fmt: skip
     db.session.commit()
     admin = client_as(app, "admin")
-    assert admin.post(f"/admin/orders/{order.id}/cancel").status_code == 302
+    assert confirmed(admin, f"/admin/orders/{order.id}/cancel").status_code == 302
     order = db.session.get(Order, order.id)
     outcome = payment_succeeded(order, gateway_name="dummy", reference="dummy_pi_late",
                                 amount=order.total, currency="USD")  # fmt: skip
@@ -115,11 +116,14 @@ def test_staff_refund_a_payment_that_arrived_after_the_order_was_cancelled(app, 
     transfers = db.session.scalar(select(func.count()).select_from(Transfer))
 
     page = admin.get(f"/admin/orders/{order.id}").get_data(as_text=True)
-    assert "Refund the payment through the gateway" in page
+    assert "Review the refund of the payment" in page
     key = page.split('name="request_key" type="hidden" value="')[1].split('"')[0]
     mails = len(outbox(app))
-    answer = admin.post(f"/admin/orders/{order.id}/refund",
-                        data={"everything": "y", "request_key": key, "reason": "paid late"})  # fmt: skip
+    answer = confirmed(
+        admin,
+        f"/admin/orders/{order.id}/refund/confirm",
+        data={"everything": "y", "request_key": key, "reason": "paid late"},
+    )
     assert answer.status_code == 302
     db.session.expire_all()
     found = db.session.get(Order, order.id)

@@ -14,6 +14,7 @@ from shop.training import services
 from shop.training.models import CorrectionRequest, CorrectionStatus, Transfer, TransferKind
 from shop.training.reports import verify
 from tests import factories as f
+from tests.confirming import confirmed
 from tests.conftest import client_as
 from tests.training.conftest import balance_of, paid_order
 
@@ -140,9 +141,9 @@ def test_staff_pages_propose_list_and_decide_corrections(app, ctx):
     assert f"/staff/corrections/{proposal.id}/approve" in page
     assert f"/staff/corrections/{proposal.id}/reject" in page
 
-    proposer.post(f"/staff/corrections/{proposal.id}/approve", data={"back": "trainee"})
+    confirmed(proposer, f"/staff/corrections/{proposal.id}/approve?back=trainee")
     assert balance_of(t) == 100
-    done = approver.post(f"/staff/corrections/{proposal.id}/approve", data={"back": "trainee"})
+    done = confirmed(approver, f"/staff/corrections/{proposal.id}/approve?back=trainee")
     assert done.status_code == 302 and done.headers["Location"].endswith(f"/staff/trainees/{t.id}")
     assert balance_of(t) == 60 and _corrections_posted() == 1
     assert f"/staff/corrections/{proposal.id}/approve" not in approver.get(

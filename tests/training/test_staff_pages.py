@@ -13,6 +13,7 @@ from shop.training.impact import PUBLIC_MIN_TRAINEES
 from shop.training.models import Withdrawal, WithdrawalPurpose, WithdrawalStatus
 from shop.training.services import add_goal, propose_correction, request_withdrawal
 from tests import factories as f
+from tests.confirming import confirmed
 from tests.conftest import routes
 from tests.training.conftest import balance_of, one_maker_sale, paid_order, sign_in
 
@@ -126,19 +127,25 @@ def test_withdrawal_approval_through_the_pages(app, ctx, setting):
     )
     assert bad_amount.status_code == 400 and "decimal places" in bad_amount.get_data(as_text=True)
 
-    own = requester_client.post(
-        f"/staff/withdrawals/{setting['withdrawal'].id}/approve", follow_redirects=True
+    own = confirmed(
+        requester_client,
+        f"/staff/withdrawals/{setting['withdrawal'].id}/approve",
+        follow_redirects=True,
     )
     assert "another staff member must approve" in own.get_data(as_text=True)
     assert balance_of(setting["trainee"]) == 200
 
-    approved = approver_client.post(
-        f"/staff/withdrawals/{setting['withdrawal'].id}/approve", follow_redirects=True
+    approved = confirmed(
+        approver_client,
+        f"/staff/withdrawals/{setting['withdrawal'].id}/approve",
+        follow_redirects=True,
     )
     assert "Withdrawal approved" in approved.get_data(as_text=True)
     assert balance_of(setting["trainee"]) == 150
-    again = approver_client.post(
-        f"/staff/withdrawals/{setting['withdrawal'].id}/approve", follow_redirects=True
+    again = confirmed(
+        approver_client,
+        f"/staff/withdrawals/{setting['withdrawal'].id}/approve",
+        follow_redirects=True,
     )
     assert "already approved" in again.get_data(as_text=True)
     assert balance_of(setting["trainee"]) == 150
