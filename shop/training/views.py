@@ -1,0 +1,448 @@
+"""Staff review of training accounts under /staff/, and the public /impact page.
+
+Every /staff/ route is guarded once, for the whole blueprint: anonymous
+visitors are sent to sign in, anyone without the staff role gets 403.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from shop.audit.services import STAFF_AREA, audit_page, record
+from shop.confirmations import (
+    ConfirmationRefused,
+    confirm_page,
+    confirmation_token,
+    refused_page,
+    use_confirmation,
+)
+from shop.extensions import db
+from shop.list_args import ListArgs
+from shop.money import MoneyError, money_text, parse_major
+from shop.page_cache.pages import public_page
+from shop.provenance.models import Trainee
+from shop.staff import staff
+from shop.training import impact as public_impact
+from shop.training import reports, services
+from shop.training.models import (
+    DevelopmentGoal,
+    GoalStatus,
+    Withdrawal,
+    WithdrawalPurpose,
+    WithdrawalStatus,
+)
+from shop.unit_of_work import abandon
+from shop.web import csv_response, int_arg, major, page_number
+
+bp = Blueprint("training", __name__)
+
+PER_PAGE = 50
+
+
+def _currency() -> str:
+    return current_app.config["STORE_CURRENCY"]
+
+
+class MoneyField(StringField):
+    """An amount in major units ('12.50'), kept as minor units in `.cents`."""
+
+    def __init__(self, *args, signed: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.signed = signed
+        self.cents: int | None = None
+
+    def pre_validate(self, form):
+        text = (self.data or "").strip()
+        negative = self.signed and text.startswith("-")
+        try:
+            cents = parse_major(text[1:] if negative else text, _currency())
+        except MoneyError as exc:
+            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+        self.cents = -cents if negative else cents
+
+
+class PrefixedForm(FlaskForm):
+    """A form that shares its page with others: its fields are named and identified
+    `<prefix>-<field>`, so two forms' "amount" fields never share an id or a name."""
+
+    prefix: str = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", self.prefix)
+        super().__init__(*args, **kwargs)
+
+
+class WithdrawalForm(PrefixedForm):
+    prefix = "withdrawal"
+    amount = MoneyField("Amount", validators=[InputRequired()])
+    purpose = SelectField(
+        "Purpose", choices=[SelectChoice(p.value, p.label) for p in WithdrawalPurpose],
+        validators=[InputRequired()],
+    )  # fmt: skip
+    payee = StringField(
+        "Paid to (school, institution or supplier)", validators=[InputRequired(), Length(max=200)]
+    )
+    details = TextAreaField(
+        "Details (course, invoice number)", validators=[Optional(), Length(max=2000)]
+    )
+
+
+class DecisionForm(FlaskForm):
+    note = StringField("Reason for rejecting", validators=[Optional(), Length(max=500)])
+
+
+class GoalForm(FlaskForm):
+    title = StringField("Goal", validators=[InputRequired(), Length(max=200)])
+    target_amount = MoneyField("Target amount", validators=[InputRequired()])
+    target_date = DateField("Target date", validators=[Optional()])
+
+
+class GoalStatusForm(FlaskForm):
+    status = SelectField("Status", choices=[SelectChoice(s.value, s.label) for s in GoalStatus])
+
+
+class CorrectionForm(PrefixedForm):
+    prefix = "correction"
+    amount = MoneyField("Amount (negative to take back)", signed=True, validators=[InputRequired()])
+    reason = StringField("Reason", validators=[InputRequired(), Length(max=250)])
+    request_key = HiddenField()
+
+
+# --- public ---------------------------------------------------------------------------
+
+
+@bp.get("/impact")
+def impact():
+    return public_page("impact", "", _impact)
+
+
+def _impact() -> str:
+    summary = public_impact.impact()
+    return render_template(
+        "training/impact.html",
+        impact=summary,
+        bars=reports.bar_chart(summary.chart),
+        min_trainees=public_impact.PUBLIC_MIN_TRAINEES,
+    )
+
+
+# --- staff ----------------------------------------------------------------------------
+
+
+@staff.get("/")
+def index():
+    return redirect(url_for("staff.trainees"))
+
+
+@staff.get("/trainees")
+def trainees():
+    args = ListArgs(request.args)
+    workshops, cohorts = reports.filter_choices()
+    workshop_choices, cohort_choices = (
+        {str(i): name for i, name in workshops},
+        {c: c for c in cohorts},
+    )
+    search = args.search("q", "Code or alias")
+    workshop = args.choice("workshop", "Workshop", workshop_choices)
+    cohort = args.choice("cohort", "Cohort", cohort_choices)
+    page = page_number()
+    rows, total = ([], 0) if args.problems else reports.balances(
+        workshop_id=int(workshop) if workshop else None, cohort=cohort, search=search, page=page,
+        per_page=PER_PAGE,
+    )  # fmt: skip
+    return render_template(
+        "staff/trainees.html", rows=rows, total=total, page=page,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), workshop_choices=workshop_choices,
+        cohort_choices=cohort_choices, args=args, kept=args.kept,
+    ), 400 if args.problems else 200  # fmt: skip
+
+
+def _trainee_or_404(trainee_id: int) -> Trainee:
+    trainee = db.session.scalars(
+        select(Trainee).where(Trainee.id == trainee_id).options(joinedload(Trainee.workshop))
+    ).one_or_none()
+    if trainee is None:
+        abort(404)
+    return trainee
+
+
+def _trainee_page(trainee: Trainee, status: int = 200, **forms):
+    account = services.trainee_account(trainee.id)
+    page = page_number()
+    lines, count = reports.statement(account.id, page=page)
+    goals = list(
+        db.session.scalars(
+            select(DevelopmentGoal)
+            .where(DevelopmentGoal.trainee_id == trainee.id)
+            .order_by(DevelopmentGoal.id)
+        )
+    )
+    withdrawals = list(
+        db.session.scalars(
+            select(Withdrawal)
+            .where(Withdrawal.trainee_id == trainee.id)
+            .options(joinedload(Withdrawal.requested_by), joinedload(Withdrawal.decided_by))
+            .order_by(Withdrawal.requested_at.desc())
+        )
+    )
+    correction = forms.get("correction_form") or CorrectionForm()
+    if not correction.request_key.data:
+        correction.request_key.data = secrets.token_urlsafe(16)
+    return render_template(
+        "staff/trainee.html", trainee=trainee, account=account, lines=lines,
+        statement_count=count, page=page, pages=max((count + 99) // 100, 1),
+        progress=services.goal_progress(goals, account.balance), withdrawals=withdrawals,
+        withdrawal_form=forms.get("withdrawal_form") or WithdrawalForm(),
+        goal_form=forms.get("goal_form") or GoalForm(), correction_form=correction,
+        goal_statuses=list(GoalStatus),
+        earned_bars=reports.bar_chart(reports.earned_by_month(account.id)),
+        pending=sum(w.amount for w in withdrawals if w.status == "requested"),
+        corrections=services.pending_corrections(trainee.id),
+    ), status  # fmt: skip
+
+
+@staff.get("/trainees/<int:trainee_id>")
+def trainee(trainee_id: int):
+    return _trainee_page(_trainee_or_404(trainee_id))
+
+
+def _refuse(trainee: Trainee, message: str, **forms):
+    flash(message, "error")
+    page = _trainee_page(trainee, 400, **forms)  # rendered before the rollback expires it
+    abandon()
+    return page
+
+
+@staff.post("/trainees/<int:trainee_id>/withdrawals")
+def request_withdrawal(trainee_id: int):
+    found = _trainee_or_404(trainee_id)
+    form = WithdrawalForm()
+    if not form.validate_on_submit():
+        return _refuse(found, "Please correct the withdrawal request.", withdrawal_form=form)
+    try:
+        withdrawal = services.request_withdrawal(
+            trainee_id=found.id, amount=form.amount.cents, purpose=WithdrawalPurpose(form.purpose.data),
+            payee=form.payee.data, details=form.details.data or "", requested_by=current_user,
+        )  # fmt: skip
+    except services.TrainingError as exc:
+        return _refuse(found, str(exc), withdrawal_form=form)
+    record("withdrawal.request", "withdrawal", withdrawal.id,
+           summary=f"{found.code}: {withdrawal.purpose.label}",
+           after={"amount": withdrawal.amount, "trainee": found.code})  # fmt: skip
+    flash("Withdrawal requested; another staff member must approve it.", "success")
+    return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+
+
+@staff.get("/withdrawals")
+def withdrawals():
+    return render_template(
+        "staff/withdrawals.html",
+        pending=reports.pending_withdrawal_list(),
+        form=DecisionForm(),
+    )
+
+
+@staff.get("/withdrawals/decided")
+def withdrawal_history():
+    page = page_number()
+    rows, total = reports.decided_withdrawals(page, PER_PAGE)
+    return render_template(
+        "staff/withdrawal_history.html", rows=rows, total=total, page=page,
+        pages=max((total + PER_PAGE - 1) // PER_PAGE, 1),
+    )  # fmt: skip
+
+
+def nowrap(text: str) -> Markup:
+    """A code kept on one line in a question ('KH-' alone at a line's end reads badly)."""
+    return Markup('<span class="nowrap">{}</span>').format(text)
+
+
+def confirm_refused(exc: ConfirmationRefused, back_url: str):
+    return refused_page(exc, area="staff", back_url=back_url, back_label="Back to the list")
+
+
+@staff.get("/withdrawals/<int:withdrawal_id>/approve")
+def confirm_withdrawal(withdrawal_id: int):
+    """What approving pays, to whom, from whose account, with the button that pays it."""
+    w = db.session.scalars(
+        select(Withdrawal).where(Withdrawal.id == withdrawal_id)
+        .options(joinedload(Withdrawal.trainee), joinedload(Withdrawal.requested_by))
+    ).one_or_none() or abort(404)  # fmt: skip
+    if w.status != WithdrawalStatus.REQUESTED or w.requested_by_id == current_user.id:
+        flash(f"This withdrawal was already {w.status.label.lower()}."
+              if w.status != WithdrawalStatus.REQUESTED
+              else "You requested this withdrawal: another staff member must approve it.", "error")  # fmt: skip
+        return redirect(url_for("staff.withdrawals"))
+    balance = services.trainee_account(w.trainee_id).balance
+    amount = money_text(w.amount, w.currency)
+    return confirm_page(
+        area="staff", question=Markup("Pay {} to {} from trainee {}’s account?").format(
+            amount, w.payee, nowrap(w.trainee.code)),
+        yes=f"Yes, approve and pay {amount}",
+        action_url=url_for("staff.decide_withdrawal", withdrawal_id=w.id, decision="approve"),
+        back_url=url_for("staff.withdrawals"),
+        token=confirmation_token("withdrawal.approve", w.id, w.amount),
+        facts=[("Purpose", w.purpose.label), ("Details", w.details or "—"),
+               ("Requested", f"{w.requested_at:%Y-%m-%d} by {w.requested_by.label}"),
+               ("Balance now", money_text(balance, w.currency)),
+               ("Balance after", money_text(balance - w.amount, w.currency))],
+        notes=["The payout is posted to the ledger at once, and cannot be undone but by a "
+               "correction; pay the school or supplier the same amount."],
+    )  # fmt: skip
+
+
+@staff.post("/withdrawals/<int:withdrawal_id>/<any(approve, reject):decision>")
+def decide_withdrawal(withdrawal_id: int, decision: str):
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("staff.withdrawals"))
+    try:
+        if decision == "approve":
+            confirmed = use_confirmation("withdrawal.approve", withdrawal_id)
+            done = services.approve_withdrawal(withdrawal_id, current_user)
+            if done.amount != confirmed.amount:  # never pays what was not shown
+                raise services.TrainingError("The withdrawal changed after the confirmation page.")
+            message = "Withdrawal approved: the payout is posted to the ledger."
+        else:
+            done = services.reject_withdrawal(withdrawal_id, current_user, form.note.data or "")
+            message = "Withdrawal rejected."
+        trainee_id = done.trainee_id
+        record(f"withdrawal.{decision}", "withdrawal", done.id, summary=done.purpose.label,
+               before={"status": "requested"}, after={"status": done.status.value, "amount": done.amount})  # fmt: skip
+    except ConfirmationRefused as exc:
+        return confirm_refused(exc, url_for("staff.withdrawals"))
+    except services.TrainingError as exc:
+        abandon()
+        flash(str(exc), "error")
+        return redirect(url_for("staff.withdrawals"))
+    flash(message, "success")
+    if request.form.get("back") == "trainee":
+        return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+    return redirect(url_for("staff.withdrawals"))
+
+
+@staff.post("/trainees/<int:trainee_id>/goals")
+def add_goal(trainee_id: int):
+    found = _trainee_or_404(trainee_id)
+    form = GoalForm()
+    if not form.validate_on_submit():
+        return _refuse(found, "Please correct the goal.", goal_form=form)
+    try:
+        goal = services.add_goal(
+            trainee_id=found.id, title=form.title.data, target_amount=form.target_amount.cents,
+            target_date=form.target_date.data, currency=_currency(),
+        )  # fmt: skip
+    except services.TrainingError as exc:
+        return _refuse(found, str(exc), goal_form=form)
+    record("goal.create", "trainee", found.id, summary=goal.title,
+           after={"target_amount": goal.target_amount})  # fmt: skip
+    flash("Goal added to the development plan.", "success")
+    return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+
+
+@staff.post("/goals/<int:goal_id>/status")
+def goal_status(goal_id: int):
+    form = GoalStatusForm()
+    goal = db.session.get(DevelopmentGoal, goal_id) or abort(404)
+    trainee_id = goal.trainee_id
+    if not form.validate_on_submit():
+        flash("Choose a status.", "error")
+    else:
+        before = goal.status.value
+        services.set_goal_status(goal_id, GoalStatus(form.status.data))
+        record("goal.status", "trainee", trainee_id, summary=goal.title,
+               before={"status": before}, after={"status": form.status.data})  # fmt: skip
+        flash("Goal updated.", "success")
+    return redirect(url_for("staff.trainee", trainee_id=trainee_id))
+
+
+@staff.get("/audit")
+def audit():
+    return audit_page(STAFF_AREA)
+
+
+@staff.get("/reconciliation")
+def reconciliation():
+    return render_template("staff/reconciliation.html", report=reports.reconciliation())
+
+
+# --- CSV -----------------------------------------------------------------------------
+
+
+@staff.get("/balances.csv")
+def balances_csv():
+    rows = reports.all_balances(
+        int_arg("workshop"),
+        request.args.get("cohort") or None,
+        search=ListArgs(request.args).search(),
+    )
+    return csv_response(
+        "training-balances.csv",
+        [
+            "trainee_code",
+            "legal_name",
+            "workshop",
+            "cohort",
+            "active",
+            "balance",
+            "earned",
+            "last_credit",
+            "currency",
+        ],
+        (
+            [
+                r.code,
+                r.legal_name,
+                r.workshop,
+                r.cohort,
+                "yes" if r.active else "no",
+                major(r.balance),
+                major(r.earned),
+                r.last_credit_at.date().isoformat() if r.last_credit_at else "",
+                _currency(),
+            ]
+            for r in rows
+        ),
+    )
+
+
+@staff.get("/trainees/<int:trainee_id>/statement.csv")
+def statement_csv(trainee_id: int):
+    found = _trainee_or_404(trainee_id)
+    account = services.trainee_account(found.id)
+    lines, _count = reports.statement(account.id)
+    return csv_response(
+        f"statement-{found.code}.csv",
+        ["date", "kind", "memo", "amount", "balance", "currency"],
+        (
+            [
+                line.at.date().isoformat(),
+                line.kind.label,
+                line.memo,
+                major(line.amount),
+                major(line.running_balance),
+                account.currency,
+            ]
+            for line in reversed(lines)
+        ),
+    )
