@@ -17,6 +17,7 @@ from shop.orders.notes import OrderNote
 from shop.orders.notifications import confirm_after_commit
 from shop.orders.shipping import ship_several
 from shop.unit_of_work import commit
+from tests.confirming import confirmed
 from tests.conftest import client_as
 from tests.orders.conftest import new_order, stocked_variant
 from tests.orders.test_payments import outbox
@@ -216,8 +217,8 @@ def test_the_timeline_tells_the_orders_story_and_notes_stay_in_the_back_office(a
     confirm_after_commit(order)  # as the pay page does
     commit()  # and the job runs, as after any commit in the tests
     admin_client.post(f"/admin/orders/{order.id}/ship", data={"tracking_number": "TRK-9"})
-    admin_client.post(f"/admin/orders/{order.id}/refund",
-                      data={"request_key": "k1", f"line-{order.lines[0].id}": "5.00", "reason": "Scuffed"})  # fmt: skip
+    confirmed(admin_client, f"/admin/orders/{order.id}/refund/confirm",
+              {"request_key": "k1", f"line-{order.lines[0].id}": "5.00", "reason": "Scuffed"})  # fmt: skip
     secret = "Buyer phoned: leave the parcel with the neighbour at no. 12"
     added = admin_client.post(f"/admin/orders/{order.id}/notes", data={"body": secret},
                               follow_redirects=True)  # fmt: skip

@@ -60,7 +60,10 @@ def test_a_taken_slug_is_refused_beside_its_field_with_a_free_one_suggested(app,
     for typed in ("", "block-print-t-shirt-indigo"):  # made from the name, or typed
         page = admin.post("/admin/products/new", data=_form(w, slug=typed))
         assert page.status_code == 400
-        error = re.search(r'<p class="error-text" id="slug-error">([^<]*)</p>', _text(page))
+        error = re.search(
+            r'<p class="error-text" id="slug-error"><span class="visually-hidden">Error:</span> ([^<]*)</p>',
+            _text(page),
+        )
         assert error, "the message stands beside the slug field"
         assert error.group(1) == (
             "Another product already uses the address name block-print-t-shirt-indigo: "
