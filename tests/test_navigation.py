@@ -45,6 +45,7 @@ def test_the_admin_menu_marks_the_page_you_are_on(app, ctx, admin_client):
         ("/admin/categories", {"Products": "true"}),
         ("/admin/stock/movements?variant=1", {"Stock movements": "page"}),
         ("/admin/jobs", {"Jobs": "page"}),
+        ("/admin/products/new", {"Products": "true"}),
     ):
         page = admin_client.get(path).get_data(as_text=True)
         assert _marked(_menu(page, "Admin")) == marked, path
@@ -64,6 +65,12 @@ def test_the_staff_menu_marks_the_page_you_are_on(app, ctx):
         page = staff.get(path).get_data(as_text=True)
         assert _marked(_menu(page, "Staff")) == marked, path
         assert 'aria-label="Admin"' not in page
+    # A page a form's POST renders again (its errors) is in its section too.
+    refused = staff.post(f"/staff/trainees/{trainee.id}/goals", data={})
+    assert refused.status_code == 400
+    assert _marked(_menu(refused.get_data(as_text=True), "Staff")) == {
+        "Trainees and balances": "true"
+    }
 
 
 def test_flashed_messages_come_below_the_back_office_menu(app, ctx, admin_client):
