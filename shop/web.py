@@ -213,9 +213,10 @@ def template_helpers(app: Flask) -> None:
         return format_date(value, "MMMM y", locale=locale()) if value else ""
 
     @app.template_filter("short_month")
-    def short_month_filter(value: str) -> str:
-        """'2026-03' -> 'Mar'."""
-        return format_date(date.fromisoformat(f"{value}-01"), "MMM", locale=locale())
+    def short_month_filter(value: str, narrow: bool = False) -> str:
+        """'2026-03' -> 'Mar' (narrow: 'M', for a chart on a small screen)."""
+        pattern = "MMMMM" if narrow else "MMM"
+        return format_date(date.fromisoformat(f"{value}-01"), pattern, locale=locale())
 
     @app.template_filter("day")
     def day_filter(value: date | None) -> str:

@@ -372,9 +372,7 @@ def categories():
 @bp.post("/categories")
 def add_category():
     form = CategoryForm()
-    if not form.validate_on_submit():
-        flash(" ".join(e for field in form for e in field.errors), "error")
-    else:
+    if form.validate_on_submit():  # else each field shows its own error, once
         try:
             catalog.add_category(form.name.data.strip(), form.slug.data.strip())
         except CatalogError as exc:

@@ -149,13 +149,15 @@ def _etag(page: str, visitor: tuple) -> str:
 
 
 def _nav(visitor: tuple) -> str:
-    """The header's links for this kind of visitor (kept per cart count and roles)."""
+    """The header's links for this kind of visitor (kept per cart count and roles) on this
+    view (its link to the page the visitor is on is marked as the current one)."""
     navs = current_app.extensions["page_cache_navs"]
-    html = navs.get(visitor)
+    key = (visitor, request.endpoint)
+    html = navs.get(key)
     if html is None:
         html = _without_token(render_template("_visitor_nav.html"))
         if len(navs) < 1000:
-            navs[visitor] = html
+            navs[key] = html
     return html
 
 

@@ -313,10 +313,14 @@ def earned_by_month(account_id: int, months: int = 12) -> list[tuple[str, int]]:
 
 @dataclass(frozen=True)
 class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
+    """One month's bar: across in percent of the chart's width, so the chart fills any
+    screen while its labels keep their size (no viewBox scales them down on a phone);
+    up and down in pixels."""
+
+    x: float  # percent
+    y: float  # px
+    width: float  # percent
+    height: float  # px
     label: str
     value: int
 
@@ -332,19 +336,23 @@ def last_months(values: list[tuple[str, int]], months: int = 12) -> list[tuple[s
     return [(label, known.get(label, 0)) for label in reversed(labels)]
 
 
-def bar_chart(values: list[tuple[str, int]], *, width: int = 640, height: int = 220) -> list[Bar]:
-    """Geometry for a server-rendered SVG bar chart of the last twelve months."""
+CHART_TOP, CHART_BOTTOM = 24, 28  # px above the tallest bar (its amount) and below (months)
+
+
+def bar_chart(values: list[tuple[str, int]], *, height: int = 220) -> list[Bar]:
+    """Geometry for a server-rendered SVG bar chart of the last twelve months
+    (templates/_chart.html draws it)."""
     if not any(v for _, v in values):
         return []
     values = last_months(values)
     top = max(max(v for _, v in values), 1)
-    plot_height = height - 40
-    slot = (width - 20) / len(values)
+    plot_height = height - CHART_TOP - CHART_BOTTOM
+    slot = 100 / len(values)
     bars = []
     for i, (label, value) in enumerate(values):
         h = plot_height * max(value, 0) / top
         bars.append(
-            Bar(10 + i * slot + slot * 0.15, 10 + plot_height - h, slot * 0.7, h, label, value)
+            Bar(i * slot + slot * 0.15, CHART_TOP + plot_height - h, slot * 0.7, h, label, value)
         )
     return bars
 

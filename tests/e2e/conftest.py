@@ -77,3 +77,12 @@ def screenshot_dir(tmp_path):
         os.makedirs(path, exist_ok=True)
         return path
     return str(tmp_path)
+
+
+def sign_in(page, base: str, email: str) -> None:
+    """Sign the page's browser context in through the sign-in form (any of its labels)."""
+    page.goto(base + "/login")
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    with page.expect_navigation():
+        page.locator("main form[method=post] [type=submit]").click()
