@@ -250,9 +250,13 @@ def place_order(browser, live_server) -> str:
     with_a_cart(page, live_server)
     page.goto(live_server + "/checkout")
     form = page.locator("main form[method=post]").first
+    # The country first: its address fields are drawn for it (no script needed).
+    form.locator("select[name=country]").select_option("FR")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Update address fields").click()
+    form = page.locator("main form[method=post]").first
     for name, value in CHECKOUT_DETAILS.items():
         form.locator(f"[name={name}]").fill(value)
-    form.locator("select[name=country]").select_option("FR")
     with page.expect_navigation():
         form.locator("[type=submit]").last.click()
     token = re.search(r"/orders/([^/]+)/pay", page.url)
