@@ -180,3 +180,27 @@ def public_page(name: str, key: object, render: Callable[[], str]) -> Response:
     response.headers["Cache-Control"] = PUBLIC_CACHE_CONTROL
     response.vary.add("Cookie")
     return response
+
+
+def public_document(name: str, render: Callable[[], str], mimetype: str) -> Response:
+    """Answer a GET for a document with nothing of the visitor in it (the sitemap): kept
+    in the page cache per storefront version like a public page, with an ETag, so a
+    crawler's visits cost one statement, or nothing but a 304."""
+    current = version.current()
+    if not current or version.changed(db.session):
+        return Response(render(), mimetype=mimetype)
+    release = current_app.extensions["page_cache_release"]
+    key = f"{release}:{name}::{current}:{utcnow().date()}"
+    etag = hashlib.sha256(key.encode()).hexdigest()[:32]
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        store = page_store()
+        text = store.get(key)
+        if text is None:
+            text = render()
+            store.set(key, text)
+        response = Response(text, mimetype=mimetype)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "public, no-cache"
+    return response
