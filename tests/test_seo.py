@@ -4,6 +4,7 @@ absolute link comes from PUBLIC_BASE_URL ("http://localhost" in tests), never th
 
 from __future__ import annotations
 
+import json
 import re
 from xml.etree import ElementTree
 
@@ -29,6 +30,12 @@ def _meta(html: str) -> dict[str, str]:
     if canonical:
         found["canonical"] = canonical.group(1)
     return found
+
+
+def _structured(html: str) -> dict:
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert len(blocks) == 1
+    return json.loads(blocks[0])
 
 
 def _store():
@@ -130,3 +137,40 @@ def test_public_pages_have_a_canonical_link_a_description_and_a_card(client, ctx
         assert ("og:title" in html) == private.startswith("/login"), private
         if private.startswith("/login"):
             assert _meta(html)["canonical"] == f"{BASE}/login"
+
+
+def test_a_products_card_and_json_ld_match_what_its_page_shows(client, ctx):
+    on_sale = _store()
+    html = client.get(f"/products/{on_sale.slug}", headers=OTHER_HOST).get_data(as_text=True)
+    data = _structured(html)
+    meta = _meta(html)
+    assert data["@context"] == "https://schema.org" and data["@type"] == "Product"
+    assert data["name"] == re.search(r'<h1 id="product-title">([^<]+)</h1>', html).group(1)
+    assert data["brand"] == {"@type": "Brand", "name": "Made Known"}
+    assert data["description"] == "Cotton canvas tote."
+    assert data["url"] == meta["canonical"]
+    # the picture: absolute, on PUBLIC_BASE_URL, the same as the link preview's
+    assert data["image"][0] == meta["og:image"] == meta["twitter:image"]
+    assert data["image"][0].startswith(f"{BASE}/media/") and meta["og:type"] == "product"
+    assert meta["twitter:card"] == "summary_large_image"
+    offers = {offer["sku"]: offer for offer in data["offers"]}
+    for variant in on_sale.variants:
+        offer = offers[variant.sku]
+        assert offer["@type"] == "Offer" and offer["priceCurrency"] == "USD"
+        assert f"${offer['price']}" in html  # the price the page shows
+    first, second = (offers[v.sku] for v in on_sale.variants)
+    assert (first["price"], second["price"]) == ("24.00", "24.01")
+    assert first["availability"] == "https://schema.org/InStock"  # 3 in stock
+    assert second["availability"] == "https://schema.org/OutOfStock"  # none made yet
+    assert "Sold out" in html and "From $24.00" in html
+
+
+def test_json_ld_cannot_end_its_script_element(client, ctx):
+    w = f.workshop()
+    p = f.product(w, name="Tote </script><script>alert(1)</script>", description="a < b & c")
+    db.session.commit()
+    html = client.get(f"/products/{p.slug}").get_data(as_text=True)
+    data = _structured(html)
+    assert data["name"] == "Tote </script><script>alert(1)</script>"
+    assert data["description"] == "a < b & c"
+    assert "<script>alert(1)" not in html
