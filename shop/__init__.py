@@ -144,6 +144,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(training_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(admin_bp)
+    from shop.seo import init_seo
+
+    init_seo(app)  # robots.txt, the sitemap, root icons, canonical links
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -188,7 +188,22 @@ def public_url(endpoint: str, **values) -> str:
     base = app.config.get("PUBLIC_BASE_URL")
     if not base and has_request_context():
         return url_for(endpoint, _external=True, **values)
-    parts = urlsplit(base or DEVELOPMENT_BASE_URL)
+    return _on_base(app, base or DEVELOPMENT_BASE_URL, endpoint, values)
+
+
+def site_url(endpoint: str, **values) -> str:
+    """The absolute link to `endpoint` a public page shows every visitor (its canonical
+    link, social cards, structured data, the sitemap): on PUBLIC_BASE_URL, and never on
+    the request's Host, not even in development, since the page cache keeps the page
+    and serves it to the next visitor, whatever Host they asked for."""
+    app = current_app._get_current_object()
+    return _on_base(
+        app, app.config.get("PUBLIC_BASE_URL") or DEVELOPMENT_BASE_URL, endpoint, values
+    )
+
+
+def _on_base(app: Flask, base: str, endpoint: str, values: dict) -> str:
+    parts = urlsplit(base)
     adapter = app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
     app.inject_url_defaults(endpoint, values)
     return adapter.build(endpoint, values, force_external=True)
@@ -196,6 +211,7 @@ def public_url(endpoint: str, **values) -> str:
 
 def template_helpers(app: Flask) -> None:
     app.add_template_global(public_url)
+    app.add_template_global(site_url)
 
     def locale() -> str:
         return current_app.config["STORE_LOCALE"]

@@ -60,6 +60,9 @@ def test_html_templates_include_only_html_partials():
             assert included.endswith(".html"), (page.name, included)
 
 
+PICTURES = ("image/png", "image/vnd.microsoft.icon", "image/x-icon")
+
+
 def test_every_page_email_and_export_shows_markup_only_escaped(app, ctx):
     rendered: set[str] = set()
 
@@ -80,6 +83,8 @@ def test_every_page_email_and_export_shows_markup_only_escaped(app, ctx):
                 if method == "GET":
                     response = client.get(path_for(rule, store))
                     assert response.status_code < 500, (role, rule.rule)
+                    if response.mimetype in PICTURES:  # the icons: no text to escape
+                        continue
                     _check(response, f"{role} {rule.rule}")
                     checked += 1
                     escaped += "&lt;script&gt;alert(1)" in response.get_data(as_text=True)

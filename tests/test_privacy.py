@@ -23,7 +23,8 @@ from tests import factories as f
 
 MARK = "7731"
 LINK_RE = re.compile(r"""(?:href|src)=["']([^"'#]+)""")
-TEXT_TYPES = ("text/", "image/svg+xml", "application/json")
+LOC_RE = re.compile(r"<loc>([^<#]+)</loc>")  # the sitemap's pages
+TEXT_TYPES = ("text/", "image/svg+xml", "application/json", "application/xml")
 
 
 def plant_secrets() -> list[str]:
@@ -83,7 +84,7 @@ def crawl(client, start: list[str], limit: int = 600):
             continue
         body = response.get_data(as_text=True)
         pages[url] = body
-        for link in LINK_RE.findall(body):
+        for link in LINK_RE.findall(body) + LOC_RE.findall(body):
             absolute = urljoin(url, link.replace("&amp;", "&"))
             parts = urlsplit(absolute)
             if parts.netloc in ("", "localhost") and parts.path.startswith("/"):
@@ -106,6 +107,7 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
         secrets += [w.address for w in workshops if w.address]
         secrets += [w.contact for w in workshops if w.contact]
         start = ["/", "/products", "/workshops", "/healthz", "/no-such-page"]
+        start += ["/robots.txt", "/sitemap.xml"]
         start += [f"/products/{slug}" for slug in db.session.scalars(select(Product.slug))]
         start += [f"/workshops/{w.slug}" for w in workshops]
         for code in db.session.scalars(select(Batch.code)):
@@ -120,6 +122,7 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
     assert [s.slug for s in PAGES if f"/pages/{s.slug}" not in pages] == []
     assert "within 30 days of delivery" in pages["/pages/returns"]
     assert "never publish a maker" in pages["/pages/privacy"]
+    assert "/robots.txt" in pages and "/p/QS-2026-01" in pages["/sitemap.xml"]
 
     leaks = [
         (url, secret)

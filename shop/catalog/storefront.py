@@ -16,6 +16,7 @@ from sqlalchemy import DateTime, Integer, Select, String, bindparam, case, func,
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from shop.catalog.models import Category, Product, ProductImage, ProductStatus, Variant
+from shop.catalog.product_page import matches
 from shop.catalog.services import buyable_units, with_lapsed_holds
 from shop.database import contains_pattern, matches_pattern
 from shop.extensions import db
@@ -270,3 +271,15 @@ def product_for_page(slug: str) -> Product | None:
         .unique()
         .one_or_none()
     )
+
+
+def variant_id_for_choice(slug: str, chosen: dict[str, str]) -> int | None:
+    """The id of the product's variant with exactly the options chosen on its page, or
+    None (no such product, or no variant with those options). Whether it can be bought
+    is the cart's question."""
+    rows = db.session.execute(
+        select(Variant.id, Variant.options)
+        .join(Variant.product)
+        .where(Product.slug == slug, Product.status != ProductStatus.DRAFT)
+    ).all()
+    return next((row.id for row in rows if matches(row.options, chosen)), None)

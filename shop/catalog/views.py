@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from shop.catalog import product_page as page
 from shop.catalog import storefront as services
 from shop.catalog.images import picture_sources
 from shop.catalog.models import ProductStatus
+from shop.catalog.product_page import AddAttempt
 from shop.page_cache.pages import NotKept, public_page
 from shop.provenance.services import current_batch, public_workshop
 from shop.visibility import public_view
@@ -77,7 +79,13 @@ def product(slug: str):
     return public_page("product", slug, lambda: _product(slug))
 
 
-def _product(slug: str) -> str:
+def product_with_problem(slug: str, attempt: AddAttempt) -> str:
+    """The product page again, after the cart refused an "Add to cart": the choices and
+    quantity as they were sent, the problem beside its field. Never cached."""
+    return _product(slug, attempt)
+
+
+def _product(slug: str, attempt: AddAttempt | None = None) -> str:
     item = services.product_for_page(slug)
     if item is None:
         abort(404)
@@ -90,18 +98,23 @@ def _product(slug: str) -> str:
     variants = []
     for variant in item.variants:
         batch = current_batch(variant)
+        available = on_sale and variant.buyable > 0
         variants.append(
             {
                 "id": variant.id,
                 "sku": variant.sku,
+                "options": variant.options or {},
                 "label": variant.options_label or "One size",
                 "price": variant.price,
                 "currency": variant.currency,
                 "stock": variant.buyable,  # what a buyer can take: held units are not
-                "available": on_sale and variant.buyable > 0,
+                "available": available,
+                "status": page.availability(available, variant.buyable),
                 "batch": public_view(batch) if batch else None,
             }
         )
+    images = [page.image_url(image) for image in item.images]
+    store_name = current_app.config["STORE_NAME"]
     return render_template(
         "catalog/product.html",
         product=item,
@@ -109,4 +122,10 @@ def _product(slug: str) -> str:
         variants=variants,
         on_sale=on_sale,
         archived=item.status == ProductStatus.ARCHIVED,
+        groups=page.option_groups(variants, attempt),
+        price=page.price_line(variants, item.impact_share_bps),
+        attempt=attempt,
+        options_text=page.options_text,
+        share_image=images[0] if images else None,
+        structured_data=page.structured_data(item, variants, images, store_name),
     )

@@ -109,9 +109,9 @@ def seed_images(progress: ProgressFactory) -> int:
             db.session.flush()
             if not product.images:
                 category = product.category.slug if product.category else ""
-                data, width, height = draw_product_image(product.slug, category)
-                attach_image(product, data, "png", width, height,
-                             f"Illustration of the {product.name}")  # fmt: skip
+                for close_up, alt in ((False, "Illustration of the"), (True, "Close-up of the")):
+                    data, width, height = draw_product_image(product.slug, category, close_up)
+                    attach_image(product, data, "png", width, height, f"{alt} {product.name}")
                 drawn += 1
             bar.update(1)
     db.session.flush()

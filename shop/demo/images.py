@@ -68,8 +68,11 @@ SHAPES = {
 }
 
 
-def draw_product_image(slug: str, category_slug: str) -> tuple[bytes, int, int]:
-    """A PNG illustration: its bytes, width and height."""
+def draw_product_image(
+    slug: str, category_slug: str, close_up: bool = False
+) -> tuple[bytes, int, int]:
+    """A PNG illustration: its bytes, width and height. `close_up`: a second picture, the
+    middle of the first enlarged, so product pages have a gallery to show."""
     (background, main, accent), digest = _palette(slug)
     image = Image.new("RGB", (SIZE, SIZE), background)
     draw = ImageDraw.Draw(image)
@@ -78,6 +81,12 @@ def draw_product_image(slug: str, category_slug: str) -> tuple[bytes, int, int]:
         draw.ellipse((x, y, x + 18, y + 18), fill=accent)
     shape = _tie if "tie" in slug else SHAPES.get(category_slug, _bag)
     shape(draw, main, accent)
+    if close_up:
+        image = image.crop((160, 160, 480, 480)).resize((SIZE, SIZE), Image.Resampling.LANCZOS)
+        draw = ImageDraw.Draw(image)
+        for i in range(3):  # its own dots, so no two products' close-ups are alike
+            x, y = 20 + digest[i + 13] * 2 % 600, 20 + digest[i + 19] * 2 % 600
+            draw.ellipse((x, y, x + 24, y + 24), fill=accent)
     out = BytesIO()
     image.save(out, "PNG", optimize=True)
     return out.getvalue(), *image.size

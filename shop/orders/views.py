@@ -23,6 +23,8 @@ from flask import (
 )
 from flask_login import current_user
 
+from shop.catalog import product_page, storefront
+from shop.catalog.views import product_with_problem
 from shop.database import begin_writing
 from shop.extensions import csrf, db
 from shop.orders import addresses, checkout_form, gateway_events, gateways, payments, shares
@@ -56,16 +58,31 @@ def _variant_id() -> int:
 
 @bp.post("/cart/add")
 def cart_add():
-    variant_id = _variant_id()
     back = request.form.get("product_slug", "")
+    typed = request.form.get("quantity", "1")
+    # The product page sends the options chosen ("option.size"), or the variant itself.
+    chosen = product_page.chosen_options(request.form) if "variant_id" not in request.form else {}
+    variant_id, field = None, "options"
     try:
-        quantity = carts.parse_quantity(request.form.get("quantity", "1"))
+        if chosen:
+            variant_id = storefront.variant_id_for_choice(back, chosen)
+            if variant_id is None:
+                raise carts.CartError("We don't make that combination. Please choose another.")
+        else:
+            variant_id = _variant_id()
+        field = "quantity"
+        quantity = carts.parse_quantity(typed)
         variant = carts.add(session, variant_id, quantity)
     except carts.CartError as exc:
         abandon()
-        flash(str(exc), "error")
-        target = url_for("catalog.product", slug=back) if back else url_for("orders.cart")
-        return redirect(target)
+        if not back:
+            flash(str(exc), "error")
+            return redirect(url_for("orders.cart"))
+        # The page again, the problem beside its field and what was typed kept.
+        attempt = product_page.AddAttempt(
+            str(exc), field, typed[: product_page.TYPED_KEEP], chosen, variant_id
+        )
+        return product_with_problem(back, attempt), 422
     flash(f"Added {quantity} × {variant.product.name} to your cart.", "success")
     return redirect(url_for("orders.cart"))
 

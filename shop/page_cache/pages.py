@@ -250,3 +250,27 @@ def _public(html: str | None, status: int, etag: str) -> Response:
     # with every header already there.
     headers = [("ETag", f'"{etag}"'), ("Cache-Control", PUBLIC_CACHE_CONTROL), ("Vary", "Cookie")]
     return Response(html, status=status, mimetype="text/html", headers=headers)
+
+
+def public_document(name: str, render: Callable[[], str], mimetype: str) -> Response:
+    """Answer a GET for a document with nothing of the visitor in it (the sitemap): kept
+    in the page cache per storefront version like a public page, with an ETag, so a
+    crawler's visits cost one statement, or nothing but a 304."""
+    current = version.current()
+    if not current or version.changed(db.session):
+        return Response(render(), mimetype=mimetype)
+    slot = f"{current_app.extensions['page_cache_release']}:{name}:"
+    tag = f"{current}:{utcnow().date()}"
+    etag = hashlib.sha256(f"{slot}:{tag}".encode()).hexdigest()[:32]
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        store: PageStore = current_app.extensions["page_cache"]
+        text = store.get(slot, tag)
+        if text is None:
+            text = render()
+            store.set(slot, tag, text)
+        response = Response(text, mimetype=mimetype)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "public, no-cache"
+    return response

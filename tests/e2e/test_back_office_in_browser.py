@@ -11,7 +11,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _size_l_row(page):
-    return page.locator("tr", has=page.get_by_role("rowheader", name="size: L", exact=True))
+    """The product page's choice of size L (its label says what is left)."""
+    return page.locator('input[name="option.size"][value="L"] + label')
 
 
 def test_an_admin_records_a_batch_and_the_shop_shows_the_stock(browser, live_server):

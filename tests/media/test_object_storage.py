@@ -207,7 +207,7 @@ def test_the_demo_seed_keeps_its_pictures_in_the_bucket(s3_store, s3):
     with s3_store.app_context():
         images = db.session.scalars(select(ProductImage)).all()
         products = db.session.scalar(select(db.func.count(Product.id)))
-    assert len(images) == products >= 12
+    assert len(images) == 2 * products >= 24  # a picture and a close-up each
     keys = s3.objects()
     for image in images:
         assert CONTENT_KEY.fullmatch(image.filename) and image.filename in keys

@@ -133,12 +133,13 @@ def test_qr_code_points_at_the_public_base_url_when_configured(client, ctx, app)
     p = f.product(f.workshop())
     f.batch(p.variants[0], code="QR-1")
     db.session.commit()
+    configured = app.config["PUBLIC_BASE_URL"]  # the app is shared: put it back as it was
     app.config["PUBLIC_BASE_URL"] = "https://shop.example"
     try:
         svg = client.get("/p/QR-1/qr.svg").get_data()
         page = client.get("/p/QR-1").get_data(as_text=True)
     finally:
-        app.config["PUBLIC_BASE_URL"] = ""
+        app.config["PUBLIC_BASE_URL"] = configured
     assert "https://shop.example/p/QR-1" in page
     # the served SVG is exactly the code segno makes for the public URL
     expected = io.BytesIO()
