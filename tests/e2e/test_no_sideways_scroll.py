@@ -1,6 +1,6 @@
 """WCAG 1.4.10 (reflow): at 320 px nothing scrolls sideways and nothing is cut off, on
 every public page and on the buyer's own pages (the cart with items, checkout, the pay
-page, the order page), at 390 and 1280 px too; and a
+page, the cart with an unpaid order, the order page), at 390 and 1280 px too; and a
 product name in the cart never breaks inside a word ("Block- / Print / T- / Shirt")."""
 
 from __future__ import annotations
@@ -96,6 +96,9 @@ def test_no_page_scrolls_sideways(browser, live_server, screenshot_dir, width):
     _check(page, "checkout", problems, screenshot_dir, width)
     place_order(page, live_server)
     _check(page, "pay page", problems, screenshot_dir, width)
+    page.goto(live_server + "/cart")
+    _check(page, "cart with an unpaid order", problems, screenshot_dir, width)
+    page.get_by_role("link", name="Finish paying").click()
     pay(page)
     _check(page, "order page", problems, screenshot_dir, width)
     context.close()
