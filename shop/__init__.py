@@ -127,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.content import admin_views as content_admin_views  # noqa: F401  (/admin/pages)
     from shop.content.views import bp as content_bp
     from shop.jobs import views as job_views  # noqa: F401  (adds /admin/jobs)
+    from shop.orders import unpaid_views  # noqa: F401  (adds "Change details" to orders)
     from shop.orders.views import bp as orders_bp
     from shop.provenance import staff_views  # noqa: F401  (adds its routes to /staff/)
     from shop.provenance.views import bp as provenance_bp

@@ -17,11 +17,14 @@ from flask import template_rendered
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from shop.catalog.models import Variant
 from shop.extensions import db
 from shop.mail import deliver
-from shop.orders.models import Order
-from shop.orders.notifications import confirmation_message
+from shop.orders.holds import end_unpaid
+from shop.orders.models import Order, OrderStatus
+from shop.orders.notifications import confirmation_message, payment_waiting_message
 from tests.confirming import confirmation_form
+from tests.orders.conftest import new_order
 from tests.whole_store import (
     MARKUP,
     ROOT,
@@ -109,8 +112,9 @@ def test_every_page_email_and_export_shows_markup_only_escaped(app, ctx):
 
 
 def _send_every_email(app, store, by_role) -> None:
-    """The order confirmation, the shipping notice, a refund notice, a password reset,
-    both answers to a registration and a verification, each about rows full of markup.
+    """The order confirmation, "finish your order", the shipping notice, a refund notice,
+    a password reset, both answers to a registration and a verification, each about rows
+    full of markup; and the pay page of a cancelled order.
     The paid order is left partly refunded, so its page tells the share taken back."""
     admin, customer = by_role["admin"], by_role["customer"]
     with app.test_request_context():  # links are built as in the request that paid
@@ -120,6 +124,11 @@ def _send_every_email(app, store, by_role) -> None:
         ).one()  # fmt: skip
         deliver(confirmation_message(paid))
         line_id = paid.lines[0].id
+        waiting = db.session.scalars(
+            select(Order).where(Order.id == store.extra["pending"].id)
+            .options(selectinload(Order.lines))
+        ).one()  # fmt: skip
+        deliver(payment_waiting_message(waiting))  # "finish your order"
     page = admin.post(
         f"/admin/orders/{store.extra['paid'].id}/refund/confirm",
         data={"request_key": "markup", f"line-{line_id}": "0.50", "reason": SCRIPT},
@@ -143,6 +152,11 @@ def _send_every_email(app, store, by_role) -> None:
     store.people["customer"].email_verified_at = None
     db.session.commit()
     assert customer.post("/account/verify").status_code == 302
+    # The pay page of an order that can no longer be paid (here: cancelled).
+    closed = new_order([(db.session.get(Variant, store.cart_variant_id), 1)])
+    end_unpaid([closed.id], OrderStatus.CANCELLED, "markup test")
+    db.session.commit()
+    _check(visitor.get(f"/orders/{closed.token}/pay"), "a closed order's pay page")
 
 
 def _check(response, where: str) -> str:

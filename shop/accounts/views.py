@@ -22,6 +22,8 @@ from shop.accounts.services import authenticate
 from shop.extensions import db, login_manager
 from shop.orders.cart import CHECKOUT_KEY
 from shop.orders.cart import SESSION_KEY as CART_KEY
+from shop.orders.unpaid import PREFILL_KEY
+from shop.orders.unpaid import SESSION_KEY as UNPAID_ORDER_KEY
 from shop.rate_limits import limited_per_address
 from shop.unit_of_work import abandon
 from shop.web import page_number
@@ -127,9 +129,13 @@ def logout():
 
 
 def sign_in(user: User) -> None:
-    kept = {k: session[k] for k in (CART_KEY, CHECKOUT_KEY) if session.get(k)}
+    kept = {
+        k: session[k]
+        for k in (CART_KEY, CHECKOUT_KEY, UNPAID_ORDER_KEY, PREFILL_KEY)
+        if session.get(k)
+    }
     session.clear()
-    session.update(kept)  # the cart, and the key its unpaid orders carry
+    session.update(kept)  # the cart, the key its unpaid orders carry, the one it placed
     login_user(user)
 
 

@@ -67,6 +67,11 @@ def shipping_methods() -> list[ShippingMethod]:
     return methods
 
 
+def shipping_label(code: str) -> str:
+    """How a shipping method is named to the buyer (its code if it is no longer offered)."""
+    return next((m.label for m in shipping_methods() if m.code == code), code)
+
+
 def new_order_number() -> str:
     return "MK-" + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
 

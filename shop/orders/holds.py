@@ -28,7 +28,14 @@ from shop.catalog.models import StockMovementKind
 from shop.catalog.services import move_stock, register_lapsed_holds
 from shop.extensions import db
 from shop.jobs import periodic
-from shop.orders.models import Order, OrderStatus, Payment, Reservation, ReservationStatus
+from shop.orders.models import (
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Reservation,
+    ReservationStatus,
+)
 from shop.orders.payment_cancel import cancel_started_payments
 from shop.orders.states import transition
 from shop.page_cache.version import register_lapsed_hold_count
@@ -135,7 +142,8 @@ def end_unpaid(
     `ran_out_before`, only orders whose hold still ran out once locked (a payment that
     started meanwhile may have extended it); with `keep_started_payments`, only orders
     with no payment started once locked (its money may be on its way: the order keeps
-    its hold until its payment window ends)."""
+    its hold until its payment window ends). A payment the gateway stopped (FAILED: it
+    can no longer take money) does not count as started."""
     if not order_ids:
         return 0
     query = select(Order).where(
@@ -158,7 +166,10 @@ def end_unpaid(
         # Read after the locks: a payment recorded under an order's lock is seen here.
         paying = set(
             db.session.scalars(
-                select(Payment.order_id).where(Payment.order_id.in_([o.id for o in orders]))
+                select(Payment.order_id).where(
+                    Payment.order_id.in_([o.id for o in orders]),
+                    Payment.status != PaymentStatus.FAILED,
+                )
             )
         )
         orders = [o for o in orders if o.id not in paying]

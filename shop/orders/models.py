@@ -66,9 +66,9 @@ class ReservationStatus(enum.StrEnum):
 
 
 class PaymentStatus(enum.StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"  # started at the gateway: it may still take money (a declined card too)
     SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    FAILED = "failed"  # stopped at the gateway: it can no longer take money
 
 
 class Order(db.Model):

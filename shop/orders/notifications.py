@@ -11,11 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shop import jobs, mail
+from shop.accounts.mailbox_limits import may_email
 from shop.extensions import db
 from shop.jobs.outbox import JobRun, end_reading
 from shop.mail import build
 from shop.money import money_text
-from shop.orders.models import Order, Refund
+from shop.orders.checkout import shipping_label
+from shop.orders.models import Order, OrderStatus, Refund
 from shop.orders.shares import share_after_refunds, share_for_training, training_shares
 from shop.web import public_url
 
@@ -24,6 +26,7 @@ CONFIRMATION, SHIPPING_NOTICE, REFUND_NOTICE = (
     "shipping_notice",
     "refund_notice",
 )
+PAYMENT_WAITING = "payment_waiting"
 
 
 def order_link(order: Order) -> str:
@@ -53,6 +56,37 @@ def confirmation_message(order: Order, message_id: str | None = None) -> EmailMe
 def confirm_after_commit(order: Order) -> None:
     """Email the confirmation of `order`, just paid, once its payment is committed."""
     jobs.enqueue(CONFIRMATION, order_id=order.id)
+
+
+def payment_waiting_after_commit(order: Order) -> None:
+    """Email the buyer of `order`, just placed, a link to finish paying for it: an unpaid
+    order is never lost (shop.orders.unpaid). Anyone may type any address at checkout,
+    so this counts against the mailbox's share of emails a stranger can cause
+    (shop.accounts.mailbox_limits); over it, nothing is sent."""
+    if may_email(order.email):
+        jobs.enqueue(PAYMENT_WAITING, order_id=order.id)
+
+
+def payment_waiting_message(order: Order, message_id: str | None = None) -> EmailMessage:
+    return build(
+        order.email,
+        f"Order {order.number} is waiting for payment",
+        "payment_waiting",
+        message_id=message_id,
+        order=order,
+        link=public_url("orders.pay", token=order.token),
+        shipping=shipping_label(order.shipping_method),
+    )
+
+
+@jobs.handler(PAYMENT_WAITING)
+def _send_payment_waiting(job: JobRun) -> None:
+    order = _fresh(job.payload["order_id"])
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return  # paid (or ended) before the email went: nothing is waiting any more
+    message = payment_waiting_message(order, jobs.message_id(job))
+    end_reading()
+    mail.deliver(message)
 
 
 def shipping_notice_after_commit(order_id: int) -> None:

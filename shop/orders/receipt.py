@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shop.orders.addresses import address_lines
-from shop.orders.checkout import shipping_methods
+from shop.orders.checkout import shipping_label
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.states import PAID_STATES
 from shop.timeutil import as_utc
@@ -39,12 +39,6 @@ class Receipt:
     amount: int  # what the order costs (its total), in the order's currency
     shipping_method: str
     address: list[str]  # the shipping address, a line each
-
-
-def shipping_label(code: str) -> str:
-    """'standard' -> 'Standard post (7 to 14 days)'; a method since removed from
-    SHIPPING_RATES keeps its code."""
-    return next((m.label for m in shipping_methods() if m.code == code), code)
 
 
 def payment_status(order: Order) -> str:

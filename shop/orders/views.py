@@ -27,12 +27,12 @@ from shop.catalog import product_page, storefront
 from shop.catalog.views import product_with_problem
 from shop.database import begin_writing
 from shop.extensions import csrf, db
-from shop.orders import addresses, checkout_form, gateway_events, gateways, payments, shares
+from shop.orders import addresses, checkout_form, gateway_events, gateways, payments, shares, unpaid
 from shop.orders import cart as carts
 from shop.orders import checkout as checkout_service
 from shop.orders.gateways import DummyGateway, GatewayError, StripeGateway, gateway
 from shop.orders.models import Order, OrderStatus, RefundStatus
-from shop.orders.notifications import confirm_after_commit
+from shop.orders.notifications import confirm_after_commit, payment_waiting_after_commit
 from shop.orders.receipt import receipt
 from shop.orders.states import PAID_STATES
 from shop.rate_limits import Counter, client_digest, counted, digest
@@ -110,7 +110,7 @@ def cart():
     priced = carts.price(session, _store_currency())
     for message in priced.messages:
         flash(message, "error")
-    return render_template("orders/cart.html", cart=priced)
+    return render_template("orders/cart.html", cart=priced, unpaid=unpaid.remembered(session))
 
 
 def _checkout_counters() -> list[Counter]:
@@ -143,10 +143,13 @@ def _too_many_checkouts():
 @counted(_checkout_counters, counts=_order_placed, action="orders", refused=_too_many_checkouts)
 def checkout():
     if not carts.read(session):
-        flash("Your cart is empty.", "error")
+        if not unpaid.remembers_one(session):  # Back from the pay page: the cart offers it
+            flash("Your cart is empty.", "error")
         return redirect(url_for("orders.cart"))
     methods = checkout_service.shipping_methods()
-    known = checkout_form.prefill() if request.method == "GET" else {}
+    known = {}
+    if request.method == "GET":  # the order being changed, else a customer's last address
+        known = unpaid.checkout_details(session) or checkout_form.prefill()
     country = checkout_form.country_for(known)
     form = checkout_form.build(country, methods, known)
     status, problems, redrawn = 200, [], False
@@ -163,6 +166,8 @@ def checkout():
                 problems, status = [(order_or_problem, url_for("orders.cart"))], 409
             else:
                 carts.clear(session)
+                unpaid.placed(session, order_or_problem)
+                payment_waiting_after_commit(order_or_problem)
                 return redirect(url_for("orders.pay", token=order_or_problem.token))
     priced = carts.price(session, _store_currency())
     page = render_template(
@@ -220,13 +225,25 @@ def order(token: str):
 def pay(token: str):
     found = _order_or_404(token, for_payment=True)
     if found.status != OrderStatus.PENDING_PAYMENT:
-        return redirect(url_for("orders.order", token=token))
+        return _not_payable(found)
     if payments.suspended_lines(found):
         return _cancel_unsellable(token)
     active = gateway()
     if isinstance(active, StripeGateway):
         return _pay_with_stripe(found, active)
     return _pay_with_dummy(found, active)
+
+
+def _not_payable(found: Order):
+    """The pay page of an order that can no longer be paid (an old tab, the emailed
+    link): say why, plainly."""
+    if found.status in PAID_STATES:
+        unpaid.forget(session, found.token)
+        flash(f"Order {found.number} is paid already: thank you.", "success")
+        return redirect(url_for("orders.order", token=found.token))
+    return render_template(
+        "orders/payment_closed.html", order=found, message=unpaid.closed_message(found)
+    )
 
 
 def _cancel_unsellable(token: str):
@@ -261,13 +278,21 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
                 currency=event.currency,
             )
             confirm_after_commit(found)
+            unpaid.forget(session, found.token)
             flash("Thank you: your payment went through.", "success")
             return redirect(url_for("orders.order", token=found.token))
         payments.payment_failed(found, reason=event.failure)
         keep_on_refusal()  # the declined attempt is on record
         # Told beside the card field (role="alert"), where the buyer types another card.
-        return render_template("orders/pay_dummy.html", order=found, card_error=event.failure), 402
-    return render_template("orders/pay_dummy.html", order=found), status
+        return render_template(
+            "orders/pay_dummy.html", order=found, card_error=event.failure, **_details(found)
+        ), 402
+    return render_template("orders/pay_dummy.html", order=found, **_details(found)), status
+
+
+def _details(found: Order) -> dict:
+    """What the pay page shows of the order's details, beside its Change button."""
+    return {"shipping_label": checkout_service.shipping_label(found.shipping_method)}
 
 
 def _pay_with_stripe(found: Order, stripe_gateway: StripeGateway):
@@ -294,6 +319,7 @@ def _pay_with_stripe(found: Order, stripe_gateway: StripeGateway):
         client_secret=payment.client_secret,
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
         stripe_js_url=current_app.config["STRIPE_JS_URL"],
+        **_details(found),
     )
 
 

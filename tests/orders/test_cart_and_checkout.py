@@ -10,6 +10,7 @@ from shop.orders.models import Order, OrderLine, OrderStatus, Reservation, Reser
 from shop.provenance.models import VettingKind
 from shop.provenance.services import record_vetting_event
 from shop.timeutil import today, utcnow
+from tests.conftest import jobs_held
 from tests.orders.conftest import new_order, stocked_variant
 
 CHECKOUT = {
@@ -119,7 +120,9 @@ def test_placing_an_order_snapshots_lines_and_reserves_stock(client, ctx, app):
             tzinfo=None
         )
         assert timedelta(minutes=14) < held_for <= timedelta(minutes=15, seconds=5)
-    assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
+    page = client.get("/cart").get_data(as_text=True)
+    # The cart is emptied, and offers the unpaid order instead (shop.orders.unpaid).
+    assert "Nothing else is in your cart" in page and "Finish paying" in page
 
 
 def test_expired_reservations_go_back_to_stock_by_command_and_at_the_next_checkout(app, ctx):
@@ -179,7 +182,7 @@ def test_a_fault_midway_through_placing_an_order_leaves_nothing(client, ctx, app
     assert client.post("/checkout", data=CHECKOUT).status_code == 302
 
 
-def test_query_budget_for_the_cart_and_placing_an_order(client, ctx, count_queries):
+def test_query_budget_for_the_cart_and_placing_an_order(app, client, ctx, count_queries):
     for _ in range(30):  # a bigger catalog must not change the counts
         stocked_variant()
     variants = [stocked_variant(quantity=9) for _ in range(3)]
@@ -188,11 +191,18 @@ def test_query_budget_for_the_cart_and_placing_an_order(client, ctx, count_queri
         add(client, variant.id, "2")
     with count_queries() as cart_page:
         assert client.get("/cart").status_code == 200
-    with count_queries() as placing:
+    with jobs_held(app), count_queries() as placing:  # the request's own, not its email job's
         assert client.post("/checkout", data=CHECKOUT).status_code == 302
+    for variant in variants:  # a new cart beside the unpaid order the cart page offers
+        add(client, variant.id, "1")
+    with count_queries() as with_unpaid_order:
+        page = client.get("/cart").get_data(as_text=True)
+    assert "Finish paying" in page
     assert cart_page.count <= 4, cart_page.statements
-    # With the per-address hold cap and the page cache's version token, whatever the cart.
-    assert placing.count <= 13, "\n".join(s[:110] for s in placing.statements)
+    assert with_unpaid_order.count == cart_page.count + 1, with_unpaid_order.statements
+    # With the per-address hold cap, the page cache's version token and the "finish your
+    # order" email's job, whatever the cart.
+    assert placing.count <= 14, "\n".join(s[:110] for s in placing.statements)
 
 
 def test_a_guest_cannot_reach_an_order_by_number_or_a_guessed_token(client, ctx):

@@ -1,0 +1,45 @@
+"""Steps a buyer takes in the browser, shared by the browser tests of the cart, checkout
+and pay page (the dummy gateway: 4242 4242 4242 4242 pays)."""
+
+from __future__ import annotations
+
+PAYING_CARD = "4242 4242 4242 4242"
+LONG_NAME = "Block-Print T-Shirt"  # the name that broke as "Block- / Print / T- / Shirt"
+LONG_NAME_SLUG = "block-print-tshirt"  # only 10 in the demo's stock: buy one at a time
+TOTE, TOTE_SLUG = "Buy Her Bag Tote", "buy-her-bag-tote"  # 70 in stock
+BUYER = {
+    "Email": "phone.buyer@example.com",
+    "Full name": "Ana Buyer",
+    "Address": "12 Long Street",
+    "Town or city": "Lyon",
+    "Postcode": "69001",
+}
+
+
+def add_to_cart(page, base: str, slug: str = TOTE_SLUG, quantity: str = "1") -> None:
+    page.goto(f"{base}/products/{slug}")
+    page.get_by_label("Quantity").fill(quantity)
+    page.get_by_role("button", name="Add to cart").click()
+    page.wait_for_url(f"{base}/cart")
+
+
+def fill_checkout(page, **changes: str) -> None:
+    for label, value in {**BUYER, **changes}.items():
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_label("Country").select_option("FR")
+
+
+def place_order(page, base: str) -> str:
+    """From a cart with items: check out and place the order; returns the pay page's URL."""
+    page.goto(f"{base}/checkout")
+    fill_checkout(page)
+    page.get_by_role("button", name="Place order and pay").click()
+    page.wait_for_url("**/pay")
+    return page.url
+
+
+def pay(page) -> None:
+    """On the pay page: pay with the dummy gateway's paying card."""
+    page.get_by_label("Card number").fill(PAYING_CARD)
+    page.get_by_role("button", name="Pay").click()
+    page.wait_for_selector("text=your payment went through")
