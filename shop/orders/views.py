@@ -241,6 +241,8 @@ def _not_payable(found: Order):
         unpaid.forget(session, found.token)
         flash(f"Order {found.number} is paid already: thank you.", "success")
         return redirect(url_for("orders.order", token=found.token))
+    if request.method == "POST":  # a card sent from an old tab: the page below says why
+        return redirect(url_for("orders.pay", token=found.token))
     return render_template(
         "orders/payment_closed.html", order=found, message=unpaid.closed_message(found)
     )

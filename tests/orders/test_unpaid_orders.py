@@ -200,3 +200,17 @@ def test_signing_in_keeps_the_unpaid_order(client, ctx):
     assert signed_in.status_code == 302
     page = client.get("/cart").get_data(as_text=True)
     assert f'href="/orders/{order.token}/pay">Finish paying</a>' in page
+
+
+def test_a_card_sent_for_a_closed_order_is_answered_by_its_closed_page(client, ctx):
+    variant = stocked_variant(quantity=5)
+    db.session.commit()
+    order = _place(client, variant)
+    _run_out([order.id])
+    client.post(f"/orders/{order.token}/change")  # cancelled, in another tab
+    sent = client.post(f"/orders/{order.token}/pay", data=PAYING)
+    assert sent.status_code == 302 and sent.location.endswith(f"/orders/{order.token}/pay")
+    page = client.get(sent.location).get_data(as_text=True)
+    assert f"Order {order.number} was cancelled, and nothing was charged" in page
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == OrderStatus.CANCELLED
