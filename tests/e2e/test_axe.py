@@ -170,7 +170,8 @@ VISITS = [
     Visit("/admin/stock/movements?variant=1", who="admin"),
     Visit("/admin/stock/movements?variant=1", who="admin", state="adjust-refused"),
     Visit("/admin/batches/new", who="admin"),
-    Visit("/admin/batches/new", who="admin", state="empty-submit"),
+    Visit("/admin/batches/new?workshop=1", who="admin"),
+    Visit("/admin/batches/new?workshop=1", who="admin", state="empty-submit"),
     Visit("/admin/categories", who="admin"),
     Visit("/admin/categories", who="admin", state="empty-submit"),
     Visit("/admin/jobs", who="admin"),
@@ -274,7 +275,7 @@ def orders(browser, live_server):
     page.goto(f"{live_server}/orders/{paid}/pay")
     page.locator("input[name=card_number]").fill("4242 4242 4242 4242")
     with page.expect_navigation():
-        page.locator("main form[method=post] [type=submit]").click()
+        page.get_by_role("button", name="Pay $").click()
     context.close()
     return {"order": unpaid, "paid_order": paid}
 
