@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import joinedload
 
 from shop.audit.models import AuditEntry
@@ -91,17 +91,21 @@ def _refunds(order: Order) -> list[Event]:
     return events
 
 
+def _payload_id(name: str):
+    """A payload's id as text, on SQLite and PostgreSQL alike: compared as text, a payload
+    that holds something else where an id belongs matches nothing instead of failing the
+    page (PostgreSQL refuses to cast such text to a number)."""
+    return cast(Job.payload[name].as_string(), String)
+
+
 def _emails(order: Order) -> list[Event]:
-    refund_ids = [r.id for r in order.refunds]
-    about_order = and_(
-        Job.kind.in_(list(ORDER_EMAILS)), Job.payload["order_id"].as_integer() == order.id
-    )
-    wanted = about_order
+    refund_ids = [str(r.id) for r in order.refunds]
+    wanted = and_(Job.kind.in_(list(ORDER_EMAILS)), _payload_id("order_id") == str(order.id))
     if refund_ids:
         about_refunds = and_(
-            Job.kind.in_(list(REFUND_EMAILS)), Job.payload["refund_id"].as_integer().in_(refund_ids)
+            Job.kind.in_(list(REFUND_EMAILS)), _payload_id("refund_id").in_(refund_ids)
         )
-        wanted = or_(about_order, about_refunds)
+        wanted = or_(wanted, about_refunds)
     jobs = db.session.scalars(
         select(Job)
         # Emails about the order were queued after it was placed: the (kind, created_at)
