@@ -17,14 +17,11 @@ from flask import template_rendered
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.models import Variant
 from shop.extensions import db
 from shop.mail import deliver
-from shop.orders.holds import end_unpaid
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order
 from shop.orders.notifications import confirmation_message, payment_waiting_message
 from tests.confirming import confirmation_form
-from tests.orders.conftest import new_order
 from tests.whole_store import (
     MARKUP,
     ROOT,
@@ -152,11 +149,6 @@ def _send_every_email(app, store, by_role) -> None:
     store.people["customer"].email_verified_at = None
     db.session.commit()
     assert customer.post("/account/verify").status_code == 302
-    # The pay page of an order that can no longer be paid (here: cancelled).
-    closed = new_order([(db.session.get(Variant, store.cart_variant_id), 1)])
-    end_unpaid([closed.id], OrderStatus.CANCELLED, "markup test")
-    db.session.commit()
-    _check(visitor.get(f"/orders/{closed.token}/pay"), "a closed order's pay page")
 
 
 def _check(response, where: str) -> str:
