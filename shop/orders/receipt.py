@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shop.orders.addresses import address_lines
 from shop.orders.checkout import shipping_label
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.states import PAID_STATES
@@ -38,7 +37,6 @@ class Receipt:
     payment_status: str  # "Paid", "Paid, partly refunded", "Not paid yet"...
     amount: int  # what the order costs (its total), in the order's currency
     shipping_method: str
-    address: list[str]  # the shipping address, a line each
 
 
 def payment_status(order: Order) -> str:
@@ -56,5 +54,4 @@ def receipt(order: Order) -> Receipt:
         payment_status=payment_status(order),
         amount=order.total,
         shipping_method=shipping_label(order.shipping_method),
-        address=address_lines(order),
     )
