@@ -121,6 +121,7 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "SHIPPING_RATES": os.environ.get("SHIPPING_RATES", DEFAULT_SHIPPING_RATES),
         "RESERVATION_MINUTES": _int("RESERVATION_MINUTES", 10),
         "PAYMENT_MINUTES": _int("PAYMENT_MINUTES", 15),
+        "PAYMENT_REMINDER_MINUTES": _int("PAYMENT_REMINDER_MINUTES", 3),
         # Holding stock without paying: caps and checkout rate limits (see orders/checkout.py).
         "MAX_UNITS_PER_ORDER": _int("MAX_UNITS_PER_ORDER", DEFAULT_MAX_UNITS_PER_ORDER),
         "MAX_HELD_UNITS_PER_SESSION": _int(
@@ -229,6 +230,12 @@ def check_deployment(config: MutableMapping) -> None:
             "RESERVATION_MINUTES must be more than 0 and at most PAYMENT_MINUTES "
             f"(the hold is extended once payment starts); got {reservation} and {payment}"
         )
+    reminder = config.get("PAYMENT_REMINDER_MINUTES")
+    if reminder is not None and reservation is not None and not 0 <= reminder < reservation:
+        raise ConfigError(
+            "PAYMENT_REMINDER_MINUTES must be at least 0 and less than RESERVATION_MINUTES "
+            f"(the reminder must reach the buyer while the order holds its stock); got {reminder}"
+        )
     gateway = config.get("PAYMENT_GATEWAY") or ("dummy" if environment == DEVELOPMENT else "")
     if gateway and gateway not in GATEWAYS:
         raise ConfigError(f"PAYMENT_GATEWAY must be one of {', '.join(GATEWAYS)}; got {gateway!r}")
@@ -297,6 +304,7 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "SHIPPING_RATES": DEFAULT_SHIPPING_RATES,
         "RESERVATION_MINUTES": 15,
         "PAYMENT_MINUTES": 30,
+        "PAYMENT_REMINDER_MINUTES": 3,
         "MAX_UNITS_PER_ORDER": DEFAULT_MAX_UNITS_PER_ORDER,
         "MAX_HELD_UNITS_PER_SESSION": DEFAULT_MAX_HELD_UNITS_PER_SESSION,
         "MAX_HELD_UNITS_PER_ADDRESS": DEFAULT_MAX_HELD_UNITS_PER_ADDRESS,

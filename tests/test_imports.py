@@ -336,6 +336,9 @@ def test_catalog_import_cannot_move_a_product_whose_batches_exist(app, loaded):
          "already has the options colour=N\u0430tural"),
         ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,,24.00,USD\n",
          "needs options on each of them"),
+        # longer than an order line keeps them (PostgreSQL would refuse the order at checkout)
+        ("tote,Tote,Bags,Canvas.,Story.,1000,active,riverside,TOTE-R,colour=" + "Natural " * 25
+         + ",24.00,USD\n", "the options are too long"),
     ],
 )  # fmt: skip
 def test_catalog_import_refuses_variants_a_buyer_cannot_tell_apart(app, loaded, rows, message):

@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shop.audit.services import record, snapshot
-from shop.catalog.models import Category, Product, ProductStatus, Variant
+from shop.catalog.models import (
+    OPTIONS_LABEL_MAX,
+    Category,
+    Product,
+    ProductStatus,
+    Variant,
+    options_label,
+)
 from shop.extensions import db
 from shop.look_alikes import as_read
 from shop.provenance.models import Batch, Workshop
@@ -208,6 +215,11 @@ def variant_options_problem(options: dict, others: list[dict], sku: str = "") ->
     label = f"{sku}: " if sku else ""
     if any(not _option_text(v) for v in options.values()):
         return f"{label}every option needs a value, like size=M"
+    if len(options_label(options)) > OPTIONS_LABEL_MAX:
+        return (
+            f"{label}the options are too long: together they read at most "
+            f"{OPTIONS_LABEL_MAX} characters, like size: M, colour: red"
+        )
     if not others:
         return None
     if not options or not all(others):

@@ -91,6 +91,15 @@ class Product(db.Model):
     )
 
 
+# An order line keeps the options as the buyer read them (orders.OrderLine.options_label).
+OPTIONS_LABEL_MAX = 200
+
+
+def options_label(options: dict) -> str:
+    """The options as buyers read them: "size: M, colour: red"."""
+    return ", ".join(f"{key}: {value}" for key, value in options.items())
+
+
 class Variant(db.Model):
     __tablename__ = "variants"
     __table_args__ = (
@@ -155,7 +164,7 @@ class Variant(db.Model):
 
     @property
     def options_label(self) -> str:
-        return ", ".join(f"{key}: {value}" for key, value in (self.options or {}).items())
+        return options_label(self.options or {})
 
 
 class ProductImage(db.Model):

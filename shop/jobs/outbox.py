@@ -74,17 +74,21 @@ def periodic_tasks() -> dict[str, Callable[[], object]]:
     return dict(_periodic)
 
 
-def enqueue(kind: str, **ids: object) -> Job:
+def enqueue(kind: str, *, after_seconds: float = 0, **ids: object) -> Job:
     """Record a job in the current transaction; it is handed to the worker after the
-    commit, and never if the transaction rolls back. Pass ids (JSON values), never
-    addresses or names: the handler reads what it needs when it runs."""
+    commit (to run `after_seconds` later), and never if the transaction rolls back. Pass
+    ids (JSON values), never addresses or names: the handler reads what it needs when it
+    runs."""
     if kind not in _handlers:
         raise JobError(f"no handler for jobs of kind {kind!r}")
-    job = Job(kind=kind, payload=ids, status=PENDING, attempts=0, run_after=utcnow(), last_error="")
+    run_after = utcnow() + timedelta(seconds=max(after_seconds, 0))
+    job = Job(
+        kind=kind, payload=ids, status=PENDING, attempts=0, run_after=run_after, last_error=""
+    )
     db.session.add(job)
     db.session.flush()
     job_id = job.id
-    uow.after_commit(lambda: hand_over([job_id]))
+    uow.after_commit(lambda: hand_over([job_id], after_seconds))
     return job
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.catalog.models import Variant
+from shop.catalog.models import OPTIONS_LABEL_MAX, Variant
 from shop.database import enum_column
 from shop.extensions import db
 from shop.provenance.models import Batch
@@ -168,7 +168,7 @@ class OrderLine(db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"), index=True)
     product_name: Mapped[str] = mapped_column(String(200))
-    options_label: Mapped[str] = mapped_column(String(200), default="")
+    options_label: Mapped[str] = mapped_column(String(OPTIONS_LABEL_MAX), default="")
     sku: Mapped[str] = mapped_column(String(64))
     unit_price: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)

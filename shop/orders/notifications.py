@@ -59,12 +59,16 @@ def confirm_after_commit(order: Order) -> None:
 
 
 def payment_waiting_after_commit(order: Order) -> None:
-    """Email the buyer of `order`, just placed, a link to finish paying for it: an unpaid
+    """Email the buyer of `order`, just placed and not paid a few minutes later
+    (PAYMENT_REMINDER_MINUTES), a link to finish paying for it: an unpaid
     order is never lost (shop.orders.unpaid). Anyone may type any address at checkout,
     so this counts against the mailbox's share of emails a stranger can cause
     (shop.accounts.mailbox_limits); over it, nothing is sent."""
     if may_email(order.email):
-        jobs.enqueue(PAYMENT_WAITING, order_id=order.id)
+        # Most buyers pay within the minute: the reminder waits a little, and goes only
+        # if the order is still waiting then (see the handler).
+        minutes = current_app.config["PAYMENT_REMINDER_MINUTES"]
+        jobs.enqueue(PAYMENT_WAITING, after_seconds=60 * minutes, order_id=order.id)
 
 
 def payment_waiting_message(order: Order, message_id: str | None = None) -> EmailMessage:

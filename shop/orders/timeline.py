@@ -15,13 +15,22 @@ from shop.audit.models import AuditEntry
 from shop.extensions import db
 from shop.jobs.models import DEAD, DONE, Job
 from shop.money import money_text
-from shop.orders.models import Order
+from shop.orders.models import Order, OrderStatus
 from shop.orders.notes import OrderNote
-from shop.orders.notifications import CONFIRMATION, REFUND_NOTICE, SHIPPING_NOTICE
+from shop.orders.notifications import (
+    CONFIRMATION,
+    PAYMENT_WAITING,
+    REFUND_NOTICE,
+    SHIPPING_NOTICE,
+)
 from shop.timeutil import as_utc
 
 # The emails about one order, by job kind, and the payload id that names it.
-ORDER_EMAILS = {CONFIRMATION: "Order confirmation", SHIPPING_NOTICE: "Shipping notice"}
+ORDER_EMAILS = {
+    PAYMENT_WAITING: "Payment reminder",
+    CONFIRMATION: "Order confirmation",
+    SHIPPING_NOTICE: "Shipping notice",
+}
 REFUND_EMAILS = {REFUND_NOTICE: "Refund notice"}
 EMAILS = ORDER_EMAILS | REFUND_EMAILS
 # Told by the order's own rows (refunds, notes) instead of their audit entries.
@@ -116,7 +125,9 @@ def _emails(order: Order) -> list[Event]:
     events = []
     for job in jobs:
         name = EMAILS[job.kind]
-        if job.status == DONE:
+        if job.kind == PAYMENT_WAITING and job.status == DONE:
+            events.append(_reminder(order, job))
+        elif job.status == DONE:
             events.append(Event(job.finished_at or job.created_at, "email", f"Email sent: {name}"))
         elif job.status == DEAD:
             tries = f"after {job.attempts} tries" if job.attempts != 1 else "after 1 try"
@@ -126,6 +137,17 @@ def _emails(order: Order) -> list[Event]:
         else:
             events.append(Event(job.created_at, "email", f"Email waiting to be sent: {name}"))
     return events
+
+
+def _reminder(order: Order, job: Job) -> Event:
+    """The payment reminder's job ran; its handler sends the email only to an order that
+    is still waiting for payment then."""
+    finished = as_utc(job.finished_at or job.created_at)
+    if order.paid_at and as_utc(order.paid_at) <= finished:
+        return Event(finished, "email", "Payment reminder not sent", "the order was paid first")
+    if order.paid_at or order.status == OrderStatus.PENDING_PAYMENT:
+        return Event(finished, "email", "Email sent: Payment reminder")
+    return Event(finished, "email", "Payment reminder", "sent unless the order had closed by then")
 
 
 def _audit_entries(order_id: int) -> list[AuditEntry]:

@@ -223,3 +223,13 @@ def test_hold_lengths_that_would_shorten_a_started_payment_are_refused(productio
     production_env.setenv("PAYMENT_MINUTES", "15")
     with pytest.raises(ConfigError, match="RESERVATION_MINUTES must be more than 0 and at most"):
         create_app()
+
+
+def test_a_payment_reminder_due_after_the_hold_ends_is_refused(production_env):
+    production_env.setenv("PUBLIC_BASE_URL", "https://shop.example")
+    production_env.setenv("PAYMENT_GATEWAY", "dummy")
+    app = create_app()
+    assert 0 < app.config["PAYMENT_REMINDER_MINUTES"] < app.config["RESERVATION_MINUTES"]
+    production_env.setenv("PAYMENT_REMINDER_MINUTES", str(app.config["RESERVATION_MINUTES"]))
+    with pytest.raises(ConfigError, match="PAYMENT_REMINDER_MINUTES must be at least 0 and less"):
+        create_app()

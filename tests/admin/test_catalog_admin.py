@@ -217,6 +217,12 @@ def test_variants_that_differ_only_in_what_nobody_can_see_are_refused(app, ctx, 
     assert invisible.status_code == 400 and "every option needs a value" in invisible.get_data(
         as_text=True
     )
+    # An order line keeps the options as buyers read them, at most 200 characters.
+    too_long = admin_client.post(
+        url, data={"sku": "LONG-1", "options": "colour=" + "red " * 60, "price": "10.00"}
+    )
+    assert too_long.status_code == 400
+    assert "the options are too long" in too_long.get_data(as_text=True)
     db.session.expire_all()
     assert len(db.session.get(Product, product.id).variants) == 1
 

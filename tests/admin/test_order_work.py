@@ -18,9 +18,11 @@ from shop.orders.notifications import confirm_after_commit
 from shop.orders.shipping import ship_several
 from shop.unit_of_work import commit
 from tests.confirming import confirmed
-from tests.conftest import client_as
+from tests.conftest import client_as, jobs_held
 from tests.orders.conftest import new_order, stocked_variant
 from tests.orders.test_payments import outbox
+from tests.orders.test_unpaid_orders import PAYING
+from tests.orders.test_unpaid_orders import _place as place_order
 from tests.training.conftest import paid_order
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -257,6 +259,22 @@ def test_an_email_that_could_not_be_sent_says_so(app, admin_client):
     db.session.commit()
     assert "Email not sent: Order confirmation" in _timeline(admin_client, order.id)
     assert "gave up after 10 tries" in _timeline(admin_client, order.id)
+
+
+def test_the_timeline_tells_whether_the_payment_reminder_went(app, admin_client):
+    variant = stocked_variant(quantity=5)
+    db.session.commit()
+    with jobs_held(app) as drain:
+        waiting = place_order(app.test_client(), variant, "1", email="slow@example.com")
+        buyer = app.test_client()
+        prompt = place_order(buyer, variant, "1", email="prompt@example.com")
+        buyer.post(f"/orders/{prompt.token}/pay", data=PAYING)
+        assert "Email waiting to be sent: Payment reminder" in _timeline(admin_client, waiting.id)
+        drain()  # the reminder's minutes passed: one order still waited, one was paid
+    assert "Email sent: Payment reminder" in _timeline(admin_client, waiting.id)
+    told = _timeline(admin_client, prompt.id)
+    assert "Payment reminder not sent" in told and "the order was paid first" in told
+    assert "Email sent: Payment reminder" not in told
 
 
 def test_the_order_page_costs_the_same_statements_however_long_its_story(

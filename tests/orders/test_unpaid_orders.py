@@ -7,12 +7,16 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from shop.extensions import db
+from shop.jobs.models import Job
 from shop.orders.models import Order, OrderStatus, Payment, PaymentStatus
+from shop.orders.notifications import PAYMENT_WAITING
+from shop.timeutil import as_utc
 from tests import factories as f
 from tests.conftest import jobs_held
 from tests.orders.conftest import stocked_variant
@@ -130,7 +134,9 @@ def test_the_emailed_link_reaches_the_pay_page_and_says_when_the_order_is_closed
     db.session.commit()
     buyer, other = app.test_client(), app.test_client()
     address = "waiting.buyer@example.com"
-    order = _place(buyer, variant, "1", email=address)
+    with jobs_held(app) as drain:
+        order = _place(buyer, variant, "1", email=address)
+        drain()  # the reminder's minutes have passed
     [message] = _emails_to(app, address)
     assert message["Subject"] == f"Order {order.number} is waiting for payment"
     text = message.get_body(("plain",)).get_content()
@@ -184,9 +190,34 @@ def test_the_waiting_emails_count_against_the_mailbox_limit(app, ctx, monkeypatc
     variant = stocked_variant(quantity=9)
     db.session.commit()
     address = "victim@example.com"  # anyone may type any address at checkout
-    for _ in range(4):
-        _place(app.test_client(), variant, "1", email=address)
+    with jobs_held(app) as drain:
+        for _ in range(4):
+            _place(app.test_client(), variant, "1", email=address)
+        drain()
     assert len(_emails_to(app, address)) == 2
+
+
+def test_the_waiting_email_waits_a_few_minutes_for_the_buyer_to_pay(app, ctx):
+    """A buyer who pays at once is not told their order is waiting: the reminder is due
+    PAYMENT_REMINDER_MINUTES after placing, and a worker running every due job before
+    then sends nothing."""
+    variant = stocked_variant(quantity=5)
+    db.session.commit()
+    address = "prompt.payer@example.com"
+    with jobs_held(app) as drain:
+        order = _place(app.test_client(), variant, "1", email=address)
+        drain(ignore_delays=False)
+        assert _emails_to(app, address) == []
+        job = db.session.scalars(
+            select(Job).where(Job.kind == PAYMENT_WAITING).order_by(Job.id.desc())
+        ).first()
+        assert job.payload == {"order_id": order.id} and job.status == "pending"
+        waits = as_utc(job.run_after) - as_utc(order.created_at)
+        assert timedelta(minutes=2, seconds=55) <= waits <= timedelta(minutes=3, seconds=5)
+        drain()  # three minutes later
+    assert [m["Subject"] for m in _emails_to(app, address)] == [
+        f"Order {order.number} is waiting for payment"
+    ]
 
 
 def test_signing_in_keeps_the_unpaid_order(client, ctx):
