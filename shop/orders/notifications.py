@@ -60,15 +60,11 @@ def confirm_after_commit(order: Order) -> None:
 
 def payment_waiting_after_commit(order: Order) -> None:
     """Email the buyer of `order`, just placed and not paid a few minutes later
-    (PAYMENT_REMINDER_MINUTES), a link to finish paying for it: an unpaid
-    order is never lost (shop.orders.unpaid). Anyone may type any address at checkout,
-    so this counts against the mailbox's share of emails a stranger can cause
-    (shop.accounts.mailbox_limits); over it, nothing is sent."""
-    if may_email(order.email):
-        # Most buyers pay within the minute: the reminder waits a little, and goes only
-        # if the order is still waiting then (see the handler).
-        minutes = current_app.config["PAYMENT_REMINDER_MINUTES"]
-        jobs.enqueue(PAYMENT_WAITING, after_seconds=60 * minutes, order_id=order.id)
+    (PAYMENT_REMINDER_MINUTES), a link to finish paying for it: an unpaid order is never
+    lost (shop.orders.unpaid). Most buyers pay within the minute, so the reminder waits a
+    little, and goes only if the order is still waiting then (see the handler)."""
+    minutes = current_app.config["PAYMENT_REMINDER_MINUTES"]
+    jobs.enqueue(PAYMENT_WAITING, after_seconds=60 * minutes, order_id=order.id)
 
 
 def payment_waiting_message(order: Order, message_id: str | None = None) -> EmailMessage:
@@ -88,6 +84,12 @@ def _send_payment_waiting(job: JobRun) -> None:
     order = _fresh(job.payload["order_id"])
     if order.status != OrderStatus.PENDING_PAYMENT:
         return  # paid (or ended) before the email went: nothing is waiting any more
+    # Anyone may type any address at checkout, so a reminder counts against the mailbox's
+    # share of emails a stranger can cause (shop.accounts.mailbox_limits); over it, none
+    # is sent. Counted when it is sent, not when the order was placed: the orders a double
+    # click or "Change details" cancelled meanwhile take nothing from the one still open.
+    if not may_email(order.email):
+        return
     message = payment_waiting_message(order, jobs.message_id(job))
     end_reading()
     mail.deliver(message)

@@ -197,6 +197,28 @@ def test_the_waiting_emails_count_against_the_mailbox_limit(app, ctx, monkeypatc
     assert len(_emails_to(app, address)) == 2
 
 
+def test_orders_cancelled_before_their_reminder_take_no_share_of_the_mailbox(
+    app, ctx, monkeypatch
+):
+    """Attack on issue 11, finding 4: four presses of "Place order" (or placing, changing
+    the details and placing again) leave one order open; it gets its reminder even though
+    the mailbox's share is three."""
+    monkeypatch.setitem(app.config, "MAILBOX_EMAIL_LIMIT", "3 per hour")
+    variant = stocked_variant(quantity=9)
+    db.session.commit()
+    address = "double.clicker@example.com"
+    buyer = app.test_client()
+    with jobs_held(app) as drain:
+        for _ in range(3):
+            changed = _place(buyer, variant, "1", email=address)
+            assert buyer.post(f"/orders/{changed.token}/change").status_code == 302
+        kept = _place(buyer, variant, None, email=address)
+        drain()
+    assert [m["Subject"] for m in _emails_to(app, address)] == [
+        f"Order {kept.number} is waiting for payment"
+    ]
+
+
 def test_the_waiting_email_waits_a_few_minutes_for_the_buyer_to_pay(app, ctx):
     """A buyer who pays at once is not told their order is waiting: the reminder is due
     PAYMENT_REMINDER_MINUTES after placing, and a worker running every due job before
