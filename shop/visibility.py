@@ -18,6 +18,8 @@ from sqlalchemy.orm import mapped_column
 
 PUBLIC = "public"
 PRIVATE = "private"
+# No public figure (a page, an email, an API answer) is about fewer trainees than this.
+PUBLIC_MIN_TRAINEES = 5
 
 
 def public_column(*args: Any, **kwargs: Any):

@@ -227,7 +227,20 @@ def check(country_code: str, values: dict[str, str]) -> tuple[dict[str, str], di
         # capitals anyway); a region or a postcode is stored as the metadata writes it.
         keep_typed = part not in ("postal_code", "country_area") and value == typed.upper()
         stored[part] = typed if keep_typed else value
+    stored["postal_code"] = _spaced_postcode(country_code, stored.get("postal_code", ""))
     return stored, {}
+
+
+# Countries whose postcodes end in an inward part of three characters after a space
+# ("SW1A 2AA", "K1A 0B1"), which buyers often type without it and the post prints with it.
+INWARD_PART = {"GB": 3, "GG": 3, "IM": 3, "JE": 3, "CA": 3}
+
+
+def _spaced_postcode(country_code: str, code: str) -> str:
+    size = INWARD_PART.get(country_code)
+    if not size or " " in code or len(code) <= size or code.startswith("BFPO"):
+        return code
+    return f"{code[:-size]} {code[-size:]}"
 
 
 def _as_typed(country_code: str, address: dict[str, str]) -> dict[str, str]:

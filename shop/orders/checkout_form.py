@@ -14,6 +14,7 @@ from wtforms.validators import AnyOf, Email, InputRequired, Length, Optional
 from shop.money import money_text
 from shop.orders import addresses
 from shop.orders.checkout import ShippingMethod
+from shop.plain_text import OneLine
 
 
 def _choices(pairs) -> list[SelectChoice]:
@@ -50,7 +51,7 @@ def build(country: str, methods: list[ShippingMethod], data: dict[str, str]) -> 
         "email": StringField("Email", [
             InputRequired("Enter your email address"),
             Email("Enter an email address in the right format, like name@example.com"),
-            _length("Email", 254),
+            _length("Email", 254), OneLine("Email"),
         ]),
         "country": SelectField(
             "Country", choices=_choices([("", "Choose a country"), *codes]), validate_choice=False,
@@ -58,13 +59,14 @@ def build(country: str, methods: list[ShippingMethod], data: dict[str, str]) -> 
                         AnyOf([code for code, _ in codes], "Choose a country from the list")],
         ),
         "name": StringField(
-            "Full name", [InputRequired("Enter your full name"), _length("Full name", 200)]
+            "Full name",
+            [InputRequired("Enter your full name"), _length("Full name", 200), OneLine("Full name")],
         ),
     }  # fmt: skip
     specs = addresses.form_fields(country)
     for spec in specs:
         checks = [InputRequired(spec.missing) if spec.required else Optional(),
-                  _length(spec.label, spec.max_length)]  # fmt: skip
+                  _length(spec.label, spec.max_length), OneLine(spec.label)]  # fmt: skip
         if spec.choices:
             placeholder = f"Choose {addresses.article_and_noun(spec.label)}"
             choices = _choices([("", placeholder), *spec.choices])

@@ -15,6 +15,7 @@ from shop.orders.models import (
     OrderLine,
 )
 from shop.provenance.models import BatchMaker, Workshop
+from shop.visibility import PUBLIC_MIN_TRAINEES
 
 
 def share_for_training(order: Order) -> int:
@@ -49,6 +50,17 @@ class WorkshopShare:
     workshop: str
     amount: int
     makers: int  # distinct makers credited; 0 when the units had no recorded makers
+
+    @property
+    def recipients(self) -> str:
+        """Whose accounts the amount went to, as a buyer reads it. A head count only from
+        PUBLIC_MIN_TRAINEES up, as on /impact: "$1.90 to 1 maker" would tell one
+        person's earnings from one item."""
+        if not self.makers:
+            return "training fund"
+        if self.makers < PUBLIC_MIN_TRAINEES:
+            return "makers' training accounts"
+        return f"training accounts of {self.makers} makers"
 
 
 def training_shares(order: Order) -> list[WorkshopShare]:

@@ -29,8 +29,8 @@ from shop.orders.models import OrderLine
 from shop.provenance.models import Workshop
 from shop.training.models import AccountKind, LedgerAccount, Transfer, TransferKind
 from shop.training.reports import month_of
+from shop.visibility import PUBLIC_MIN_TRAINEES
 
-PUBLIC_MIN_TRAINEES = 5
 MIN_WORKSHOPS_IN_A_GROUP = 2
 
 

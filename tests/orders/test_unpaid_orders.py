@@ -197,9 +197,7 @@ def test_the_waiting_emails_count_against_the_mailbox_limit(app, ctx, monkeypatc
     assert len(_emails_to(app, address)) == 2
 
 
-def test_orders_cancelled_before_their_reminder_take_no_share_of_the_mailbox(
-    app, ctx, monkeypatch
-):
+def test_orders_cancelled_before_their_reminder_take_no_share_of_the_mailbox(app, ctx, monkeypatch):
     """Attack on issue 11, finding 4: four presses of "Place order" (or placing, changing
     the details and placing again) leave one order open; it gets its reminder even though
     the mailbox's share is three."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 
 import pytest
@@ -206,11 +207,25 @@ def test_impact_page_shows_totals_and_never_a_small_workshop_on_its_own(app, ctx
 def test_order_page_says_what_the_order_put_into_training_accounts(app, ctx):
     w = f.workshop(name="Sunrise Sewing")
     p = f.product(w, price=1400, impact_share_bps=1000)
-    makers = [f.trainee(w) for _ in range(3)]
+    makers = [f.trainee(w) for _ in range(PUBLIC_MIN_TRAINEES)]
     f.batch(p.variants[0], quantity=9, makers=[(m, 1) for m in makers])
     order = paid_order([(p.variants[0], 3)])
     db.session.commit()
     page = app.test_client().get(f"/orders/{order.token}").get_data(as_text=True)
-    assert "$4.20 to the training accounts of 3 makers at Sunrise Sewing." in page
+    assert "$4.20 to the training accounts of 5 makers at Sunrise Sewing." in page
     for person in makers:
         assert person.legal_name not in page and person.code not in page
+
+
+@pytest.mark.parametrize("makers", [1, PUBLIC_MIN_TRAINEES - 1])
+def test_an_order_does_not_tell_how_few_makers_shared_it(app, ctx, makers):
+    """Attack on issue 11, finding 5: "$1.90 to the training accounts of 1 maker" told one
+    trainee's earnings from one item. As on /impact, no head count under five."""
+    w = f.workshop(name="Bengal Woodcraft")
+    p = f.product(w, price=1900, impact_share_bps=1000)
+    f.batch(p.variants[0], quantity=9, makers=[(f.trainee(w), 1) for _ in range(makers)])
+    order = paid_order([(p.variants[0], 1)])
+    db.session.commit()
+    page = html.unescape(app.test_client().get(f"/orders/{order.token}").get_data(as_text=True))
+    assert "$1.90 to the makers' training accounts at Bengal Woodcraft." in page
+    assert f"{makers} maker" not in page
