@@ -7,9 +7,9 @@ delivers its signed `payment_intent.succeeded` webhook to the store by itself.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -52,9 +52,9 @@ def _free_port() -> int:
 
 
 def _localstripe_command() -> list[str] | None:
-    beside_python = Path(sys.executable).with_name("localstripe")
-    found = str(beside_python) if beside_python.exists() else shutil.which("localstripe")
-    return [found] if found else None
+    if importlib.util.find_spec("localstripe") is None:
+        return None
+    return [sys.executable, "-m", "tests.localstripe_server"]
 
 
 def _wait_for(url: str, seconds: float = 20.0) -> None:
@@ -78,7 +78,8 @@ def localstripe():
         pytest.fail("localstripe is pinned in requirements-dev.txt but is not installed")
     port = _free_port()
     process = subprocess.Popen(
-        [*command, "--port", str(port)],
+        [*command, str(port)],
+        cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
