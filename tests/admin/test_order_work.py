@@ -3,6 +3,7 @@ timeline with internal notes that only the back office ever sees."""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -12,10 +13,11 @@ from sqlalchemy import func, select
 from shop.audit.models import AuditEntry
 from shop.extensions import db
 from shop.jobs.models import DEAD, Job
+from shop.orders.holds import cancel_unpaid
 from shop.orders.models import Order, OrderStatus
 from shop.orders.notes import OrderNote
 from shop.orders.notifications import confirm_after_commit
-from shop.orders.shipping import ship_several
+from shop.orders.shipping import ship_several, why_no_packing_slip, why_not_shippable
 from shop.unit_of_work import commit
 from tests.confirming import confirmed
 from tests.conftest import client_as, jobs_held
@@ -23,7 +25,7 @@ from tests.orders.conftest import new_order, stocked_variant
 from tests.orders.test_payments import outbox
 from tests.orders.test_unpaid_orders import PAYING
 from tests.orders.test_unpaid_orders import _place as place_order
-from tests.training.conftest import paid_order
+from tests.training.conftest import paid_order, refund
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -182,6 +184,66 @@ def test_packing_slips_one_page_per_order_with_address_items_and_batches(admin_c
     css = (ROOT / "static/css/site.css").read_text()
     printing = css[css.index("@media print") :]
     assert re.search(r"\.packing-slip \{[^}]*break-after: page", printing)
+
+
+def _orders_that_cannot_ship(variant) -> dict[str, Order]:
+    """A cancelled order, one waiting for payment, one refunded in full before shipping,
+    beside one to ship and one shipped already (committed)."""
+    cancelled, waiting = new_order([(variant, 1)]), new_order([(variant, 1)])
+    cancel_unpaid(cancelled)
+    to_ship, shipped, refunded = (paid_order([(variant, 1)]) for _ in range(3))
+    shipped.status, shipped.tracking_number = OrderStatus.FULFILLED, "OLD-1"
+    refund(refunded)  # everything: the whole order's money went back
+    db.session.commit()
+    return {"cancelled": cancelled, "waiting": waiting, "refunded": refunded,
+            "to_ship": to_ship, "shipped": shipped}  # fmt: skip
+
+
+def test_a_packing_slip_is_for_an_order_with_something_to_ship_in_bulk_shippings_words(ctx):
+    """The service: an order that can ship, or was shipped (a slip printed again), has a
+    slip; the others are refused with the words bulk shipping uses for them."""
+    o = _orders_that_cannot_ship(stocked_variant(quantity=10))
+    assert why_no_packing_slip(o["to_ship"]) is None and why_no_packing_slip(o["shipped"]) is None
+    for kind in ("cancelled", "waiting", "refunded"):
+        assert why_no_packing_slip(o[kind]) == why_not_shippable(o[kind]) is not None, kind
+    assert why_no_packing_slip(o["refunded"]) == (
+        f"Order {o['refunded'].number} was refunded in full, so there is nothing to ship."
+    )
+    assert why_no_packing_slip(o["cancelled"]) == (
+        f"Order {o['cancelled'].number} is cancelled: it cannot be shipped now."
+    )
+    o["shipped"].refunded_amount = o["shipped"].total  # sent back and refunded: nothing to pack
+    assert why_no_packing_slip(o["shipped"]) == (
+        f"Order {o['shipped'].number} was refunded in full, so there is nothing to ship."
+    )
+    db.session.rollback()
+
+
+def test_packing_slips_leave_out_orders_that_cannot_ship_and_say_why(admin_client):
+    o = _orders_that_cannot_ship(stocked_variant(quantity=10))
+    ticked = [o[k].id for k in ("cancelled", "waiting", "refunded", "to_ship", "shipped")]
+    response = admin_client.post("/admin/orders/packing-slips", data={"order": [*ticked, 999_999]})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    slips = page.split('<article class="packing-slip"')[1:]
+    assert [o["to_ship"].number in slips[0], o["shipped"].number in slips[1]] == [True, True]
+    assert len(slips) == 2 and "not allocated yet" not in page
+    review = admin_client.post("/admin/orders/ship", data={"order": ticked}).get_data(as_text=True)
+    left_out = page[page.index("Left out") : page.index('<article class="packing-slip"')]
+    for kind in ("cancelled", "waiting", "refunded"):
+        why = why_not_shippable(o[kind])
+        assert html.escape(why) in left_out and html.escape(why) in review, kind
+    assert "There is no order #999999." in left_out
+    assert o["to_ship"].number not in left_out and o["shipped"].number not in left_out
+
+    none = admin_client.post(
+        "/admin/orders/packing-slips",
+        data={"order": [o[k].id for k in ("cancelled", "waiting", "refunded")]},
+    )
+    text = none.get_data(as_text=True)
+    assert "No packing slip to print: none of the ticked orders has anything to ship." in text
+    assert '<article class="packing-slip"' not in text
+    assert text.count("<li>Order ") == 3
 
 
 def test_bulk_forms_carry_and_need_the_csrf_token(csrf_app):
