@@ -13,14 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Length,
-    Optional,
-    Regexp,
-    ValidationError,
-)
+from wtforms.validators import DataRequired, Optional, Regexp, ValidationError
 
 from shop.admin import product_list
 from shop.admin.blueprint import PER_PAGE, bp
@@ -38,13 +31,18 @@ from shop.confirmations import (
 )
 from shop.csv_import import FieldError, key_values
 from shop.extensions import db
+from shop.form_problems import add_problem, at_most, required, sentence, stop_if_blank
 from shop.list_args import ListArgs
 from shop.media import MediaUnavailable
 from shop.money import MoneyError, parse_major, parse_percent_bps
 from shop.unit_of_work import abandon
 from shop.web import page_number
 
-SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="Lower-case letters, digits and dashes.")
+SLUG = Regexp(
+    r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+    message="An address name has only lower-case letters, digits and single dashes, like "
+    "silk-scarf.",
+)
 
 
 class PercentField(StringField):
@@ -53,6 +51,7 @@ class PercentField(StringField):
     bps: int | None = None
 
     def pre_validate(self, form):
+        stop_if_blank(self)
         try:
             self.bps = parse_percent_bps(self.data)
         except MoneyError as exc:
@@ -65,6 +64,7 @@ class MoneyField(StringField):
     cents: int | None = None
 
     def pre_validate(self, form):
+        stop_if_blank(self)
         try:
             self.cents = parse_major(self.data, current_app.config["STORE_CURRENCY"])
         except MoneyError as exc:
@@ -83,32 +83,57 @@ class OptionsField(StringField):
             raise ValidationError(f"Options {exc.message}.") from None
 
 
+CHOOSE_WORKSHOP = "Choose the workshop that makes it."
+
+
 class ProductForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
-    # Empty: made from the name (admin_services.slug_from), with no script needed.
-    slug = StringField("Address name (slug)", validators=[Optional(), Length(max=120), SLUG])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)],
-                                render_kw={"rows": 6})  # fmt: skip
-    story = TextAreaField("Story", validators=[Optional(), Length(max=10000)],
-                          render_kw={"rows": 10})  # fmt: skip
-    category_id = SelectField("Category", coerce=int)
-    workshop_id = SelectField("Made at", coerce=int, validators=[InputRequired()])
-    status = SelectField(
-        "Status", choices=[SelectChoice(s.value, s.value.capitalize()) for s in ProductStatus]
+    name = StringField(
+        "Name", validators=[required("Enter the product's name."), at_most(200, "A name")]
     )
-    impact_share = PercentField("Share for training accounts (%)", validators=[InputRequired()])
+    # Empty: made from the name (admin_services.slug_from), with no script needed.
+    slug = StringField("Address name (slug)",
+                       validators=[Optional(), at_most(120, "An address name"), SLUG])  # fmt: skip
+    description = TextAreaField("Description",
+                                validators=[Optional(), at_most(5000, "A description")],
+                                render_kw={"rows": 6})  # fmt: skip
+    story = TextAreaField("Story", validators=[Optional(), at_most(10000, "A story")],
+                          render_kw={"rows": 10})  # fmt: skip
+    category_id = SelectField("Category", coerce=int,
+                              invalid_value_message="Choose one of the categories, or No category.",
+                              invalid_choice_message="Choose one of the categories, or No category.")  # fmt: skip
+    workshop_id = SelectField("Made at", coerce=int, validators=[required(CHOOSE_WORKSHOP)],
+                              invalid_value_message=CHOOSE_WORKSHOP,
+                              invalid_choice_message=CHOOSE_WORKSHOP)  # fmt: skip
+    status = SelectField(
+        "Status", choices=[SelectChoice(s.value, s.value.capitalize()) for s in ProductStatus],
+        invalid_choice_message="Choose the status: draft, active or archived.",
+    )  # fmt: skip
+    impact_share = PercentField(
+        "Share for training accounts (%)",
+        validators=[required("Enter the share for training accounts, like 10.")],
+    )
+
+
+SKU_FORMAT = Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    message="A SKU has only letters, digits, dots, dashes and underscores, like TOTE-BHB-NAT.",
+)
 
 
 class VariantForm(FlaskForm):
-    sku = StringField("SKU", validators=[InputRequired(), Length(max=64),
-                      Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", message="Letters, digits, dots, dashes.")])  # fmt: skip
-    options = OptionsField("Options", validators=[Optional(), Length(max=300)])
-    price = MoneyField("Price", validators=[InputRequired(), Length(max=20)])
+    sku = StringField("SKU", validators=[required("Enter the SKU, like TOTE-BHB-NAT."),
+                                         at_most(64, "A SKU"), SKU_FORMAT])  # fmt: skip
+    options = OptionsField("Options", validators=[Optional(), at_most(300, "The options")])
+    price = MoneyField(
+        "Price", validators=[required("Enter the price, like 24.00."), at_most(20, "A price")]
+    )
 
 
 class VariantPriceForm(FlaskForm):
-    options = OptionsField("Options", validators=[Optional(), Length(max=300)])
-    price = MoneyField("Price", validators=[InputRequired(), Length(max=20)])
+    options = OptionsField("Options", validators=[Optional(), at_most(300, "The options")])
+    price = MoneyField(
+        "Price", validators=[required("Enter the price, like 24.00."), at_most(20, "A price")]
+    )
 
 
 ALT_REQUIRED = "Describe the image for people who cannot see it (its alt text)."
@@ -118,7 +143,7 @@ ALT_LABEL = "Alt text: what the image shows, for people who cannot see it"
 def _alt_text_field() -> StringField:
     # Stripped first: alt text of spaces says nothing to a screen reader either.
     return StringField(ALT_LABEL, filters=[lambda text: (text or "").strip()],
-                       validators=[DataRequired(ALT_REQUIRED), Length(max=300)])  # fmt: skip
+                       validators=[DataRequired(ALT_REQUIRED), at_most(300, "Alt text")])  # fmt: skip
 
 
 class ImageForm(FlaskForm):
@@ -133,7 +158,8 @@ class AltTextForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
-    direction = SelectField(choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")])
+    direction = SelectField(choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")],
+                            invalid_choice_message="Move the image up or down.")  # fmt: skip
 
 
 class ImageDeleteForm(FlaskForm):
@@ -141,8 +167,12 @@ class ImageDeleteForm(FlaskForm):
 
 
 class CategoryForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=120)])
-    slug = StringField("Address name (slug)", validators=[InputRequired(), Length(max=80), SLUG])
+    name = StringField(
+        "Name", validators=[required("Enter the category's name."), at_most(120, "A name")]
+    )
+    slug = StringField("Address name (slug)",
+                       validators=[required("Enter the address name, like bags."),
+                                   at_most(80, "An address name"), SLUG])  # fmt: skip
 
 
 def _choices(form: ProductForm) -> None:
@@ -162,13 +192,15 @@ def _values(form: ProductForm) -> ProductValues:
     )  # fmt: skip
 
 
-def _refused(exc: CatalogError, form: FlaskForm | None = None) -> None:
-    """Roll back and say why; beside its field when the rule names one of `form`'s."""
+def _refused(exc: CatalogError, form: FlaskForm, field: str | None = None) -> None:
+    """Roll back and say why, once: beside its field when the rule names one of `form`'s
+    (or `field` is given), else in the error summary above the form."""
     abandon()
-    field = form[exc.field] if form is not None and exc.field in (form._fields or {}) else None
-    if field is not None:
-        field.errors = [*field.errors, f"{str(exc)[:1].upper()}{str(exc)[1:]}."]
-    flash(f"Nothing was saved: {exc}.", "error")
+    name = field or exc.field
+    if name in form._fields:
+        add_problem(form, sentence(exc), name)
+    else:
+        add_problem(form, f"Nothing was saved: {exc}.")
 
 
 @bp.get("/products")
@@ -200,6 +232,7 @@ def _product_page(product: Product | None, form: ProductForm, status: int = 200,
     return render_template(
         "admin/product.html", product=product, form=form,
         variant_form=forms.get("variant_form") or VariantForm(), image_form=forms.get("image_form") or ImageForm(),
+        alt_form=forms.get("alt_form"), alt_image=forms.get("alt_image"),
     ), status  # fmt: skip
 
 
@@ -246,7 +279,7 @@ def add_variant(product_id: int):
         catalog.add_variant(found, sku=form.sku.data.strip(), options=form.options.options,
                             price=form.price.cents, currency=current_app.config["STORE_CURRENCY"])  # fmt: skip
     except CatalogError as exc:
-        _refused(exc)
+        _refused(exc, form)
         found = _product_or_404(product_id)
         return _product_page(found, _edit_form(found), 400, variant_form=form)
     flash("Variant added. Its stock comes from recording a production batch.", "success")
@@ -266,7 +299,8 @@ def variant_price(variant_id: int):
             )
         catalog.change_variant(variant, options=form.options.options, price=form.price.cents)
     except CatalogError as exc:
-        _refused(exc)
+        abandon()
+        flash(f"Nothing was saved: {exc}.", "error")
         return redirect(url_for("admin.product", product_id=product_id))
     flash("Variant saved. Orders already placed keep the price they were placed at.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
@@ -274,23 +308,25 @@ def variant_price(variant_id: int):
 
 @bp.post("/products/<int:product_id>/images")
 def upload_image(product_id: int):
+    """A refused upload answers with the product page, the problem beside its field and
+    the alt text as typed (a browser never fills a file field in again)."""
     found = _product_or_404(product_id)
     form = ImageForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for field in form for e in field.errors) or "Choose an image.", "error")
-        return redirect(url_for("admin.product", product_id=product_id))
+        return _product_page(found, _edit_form(found), 400, image_form=form)
     try:
         images.add_image(
             found, form.image.data.read(MAX_IMAGE_BYTES + 1), form.alt_text.data.strip()
         )
     except CatalogError as exc:
         abandon()
-        flash(f"Nothing was uploaded: {exc}.", "error")
+        again = _product_or_404(product_id)
         if isinstance(exc.__cause__, MediaUnavailable):  # the store is down: say when to retry
-            again = _product_or_404(product_id)
-            page, status = _product_page(again, _edit_form(again), 503)
+            add_problem(form, f"Nothing was uploaded: {exc}.")
+            page, status = _product_page(again, _edit_form(again), 503, image_form=form)
             return page, status, {"Retry-After": str(exc.__cause__.retry_after)}
-        return redirect(url_for("admin.product", product_id=product_id))
+        add_problem(form, sentence(exc), "image")
+        return _product_page(again, _edit_form(again), 400, image_form=form)
     flash("Image added.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
@@ -307,10 +343,10 @@ def _image_or_404(image_id: int) -> ProductImage:
 def image_alt_text(image_id: int):
     image = _image_or_404(image_id)
     product_id, form = image.product_id, AltTextForm()
-    if not form.validate_on_submit():
-        abandon()
-        flash(f"Nothing was saved: {' '.join(form.alt_text.errors) or ALT_REQUIRED}", "error")
-        return redirect(url_for("admin.product", product_id=product_id, _anchor="images"))
+    if not form.validate_on_submit():  # the product page, the error beside this image's field
+        form.alt_text.id = f"alt-{image_id}"  # what the summary links to
+        found = _product_or_404(product_id)
+        return _product_page(found, _edit_form(found), 400, alt_form=form, alt_image=image_id)
     images.describe_image(image, form.alt_text.data.strip())
     flash("Alt text saved.", "success")
     return redirect(url_for("admin.product", product_id=product_id, _anchor=f"image-{image_id}"))
@@ -376,7 +412,7 @@ def add_category():
         try:
             catalog.add_category(form.name.data.strip(), form.slug.data.strip())
         except CatalogError as exc:
-            _refused(exc)
+            _refused(exc, form, "slug")
         else:
             flash("Category added.", "success")
             return redirect(url_for("admin.categories"))

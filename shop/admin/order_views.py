@@ -11,7 +11,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, HiddenField, StringField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import Optional
 
 from shop.admin.blueprint import PER_PAGE, bp
 from shop.admin.order_list import (
@@ -33,6 +33,7 @@ from shop.confirmations import (
     use_confirmation,
 )
 from shop.extensions import db
+from shop.form_problems import at_most, required
 from shop.list_args import ListArgs
 from shop.money import MoneyError, money_text, parse_major
 from shop.orders import refund_plans
@@ -42,7 +43,7 @@ from shop.orders.models import Order, OrderStatus, Refund, RefundStatus, Reserva
 from shop.orders.notifications import refund_notice_after_commit
 from shop.orders.payments import succeeded_payment
 from shop.orders.refunds import RefundError, refund_order
-from shop.orders.shipping import ShippingError, ship_and_tell
+from shop.orders.shipping import TRACKING_MAX, ShippingError, ship_and_tell
 from shop.orders.states import PAID_STATES, IllegalTransition
 from shop.orders.timeline import order_timeline
 from shop.unit_of_work import abandon
@@ -91,13 +92,15 @@ def _order_or_404(order_id: int, *, lock: bool = False, reservations: bool = Fal
 
 
 class ShipForm(FlaskForm):
-    tracking_number = StringField("Tracking number", validators=[InputRequired(), Length(max=80)])
+    tracking_number = StringField("Tracking number", validators=[
+        required("Enter the tracking number the carrier gave the parcel."),
+        at_most(TRACKING_MAX, "A tracking number")])  # fmt: skip
 
 
 class RefundForm(FlaskForm):
     everything = BooleanField("Refund the whole order (everything not yet refunded)")
     include_shipping = BooleanField("Refund the shipping too")
-    reason = StringField("Reason", validators=[Optional(), Length(max=300)])
+    reason = StringField("Reason", validators=[Optional(), at_most(300, "A reason")])
     request_key = HiddenField()
 
 
@@ -128,8 +131,7 @@ def order(order_id: int):
 def ship(order_id: int):
     found = _order_or_404(order_id, lock=True)
     form = ShipForm()
-    if not form.validate_on_submit():
-        flash("Enter the tracking number.", "error")
+    if not form.validate_on_submit():  # said beside the field, and in the error summary
         return _order_page(found, 400, ship_form=form)
     try:
         ship_and_tell(found, form.tracking_number.data)

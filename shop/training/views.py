@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import Optional, ValidationError
 
 from shop.audit.services import STAFF_AREA, audit_page, record
 from shop.confirmations import (
@@ -36,6 +36,7 @@ from shop.confirmations import (
     use_confirmation,
 )
 from shop.extensions import db
+from shop.form_problems import add_problem, at_most, required, stop_if_blank
 from shop.list_args import ListArgs
 from shop.money import MoneyError, money_text, parse_major
 from shop.page_cache.pages import public_page
@@ -72,6 +73,7 @@ class MoneyField(StringField):
 
     def pre_validate(self, form):
         text = (self.data or "").strip()
+        stop_if_blank(self)
         negative = self.signed and text.startswith("-")
         try:
             cents = parse_major(text[1:] if negative else text, _currency())
@@ -93,37 +95,46 @@ class PrefixedForm(FlaskForm):
 
 class WithdrawalForm(PrefixedForm):
     prefix = "withdrawal"
-    amount = MoneyField("Amount", validators=[InputRequired()])
+    amount = MoneyField("Amount", validators=[required("Enter the amount, like 45.00.")])
     purpose = SelectField(
         "Purpose", choices=[SelectChoice(p.value, p.label) for p in WithdrawalPurpose],
-        validators=[InputRequired()],
+        validators=[required("Choose what the money is for.")],
+        invalid_choice_message="Choose what the money is for.",
     )  # fmt: skip
-    payee = StringField(
-        "Paid to (school, institution or supplier)", validators=[InputRequired(), Length(max=200)]
-    )
+    payee = StringField("Paid to (school, institution or supplier)", validators=[
+        required("Say which school, institution or supplier is paid."),
+        at_most(200, "The name of who is paid")])  # fmt: skip
     details = TextAreaField(
-        "Details (course, invoice number)", validators=[Optional(), Length(max=2000)]
+        "Details (course, invoice number)", validators=[Optional(), at_most(2000, "The details")]
     )
 
 
 class DecisionForm(FlaskForm):
-    note = StringField("Reason for rejecting", validators=[Optional(), Length(max=500)])
+    note = StringField("Reason for rejecting", validators=[Optional(), at_most(500, "A reason")])
 
 
 class GoalForm(FlaskForm):
-    title = StringField("Goal", validators=[InputRequired(), Length(max=200)])
-    target_amount = MoneyField("Target amount", validators=[InputRequired()])
-    target_date = DateField("Target date", validators=[Optional()])
+    title = StringField(
+        "Goal", validators=[required("Say what the goal is."), at_most(200, "A goal")]
+    )
+    target_amount = MoneyField(
+        "Target amount", validators=[required("Enter the target amount, like 120.00.")]
+    )
+    target_date = DateField("Target date", validators=[Optional()],
+                            invalid_value_message="Enter the target date, like 2026-12-31.")  # fmt: skip
 
 
 class GoalStatusForm(FlaskForm):
-    status = SelectField("Status", choices=[SelectChoice(s.value, s.label) for s in GoalStatus])
+    status = SelectField("Status", choices=[SelectChoice(s.value, s.label) for s in GoalStatus],
+                         invalid_choice_message="Choose the goal's status.")  # fmt: skip
 
 
 class CorrectionForm(PrefixedForm):
     prefix = "correction"
-    amount = MoneyField("Amount (negative to take back)", signed=True, validators=[InputRequired()])
-    reason = StringField("Reason", validators=[InputRequired(), Length(max=250)])
+    amount = MoneyField("Amount (negative to take back)", signed=True,
+                        validators=[required("Enter the amount, like 12.50 or -12.50.")])  # fmt: skip
+    reason = StringField("Reason", validators=[required("A correction needs a reason."),
+                                               at_most(250, "A reason")])  # fmt: skip
     request_key = HiddenField()
 
 
@@ -225,8 +236,12 @@ def trainee(trainee_id: int):
     return _trainee_page(_trainee_or_404(trainee_id))
 
 
-def _refuse(trainee: Trainee, message: str, **forms):
-    flash(message, "error")
+def _refuse(trainee: Trainee, refused: services.TrainingError | None = None, **forms):
+    """The trainee's page again (400) with the refused form, each problem said once: a
+    field's beside it, a rule's refusal beside the field it names or in the error summary."""
+    if refused is not None:
+        for form in forms.values():
+            add_problem(form, str(refused), refused.field)
     page = _trainee_page(trainee, 400, **forms)  # rendered before the rollback expires it
     abandon()
     return page
@@ -237,14 +252,14 @@ def request_withdrawal(trainee_id: int):
     found = _trainee_or_404(trainee_id)
     form = WithdrawalForm()
     if not form.validate_on_submit():
-        return _refuse(found, "Please correct the withdrawal request.", withdrawal_form=form)
+        return _refuse(found, withdrawal_form=form)
     try:
         withdrawal = services.request_withdrawal(
             trainee_id=found.id, amount=form.amount.cents, purpose=WithdrawalPurpose(form.purpose.data),
             payee=form.payee.data, details=form.details.data or "", requested_by=current_user,
         )  # fmt: skip
     except services.TrainingError as exc:
-        return _refuse(found, str(exc), withdrawal_form=form)
+        return _refuse(found, exc, withdrawal_form=form)
     record("withdrawal.request", "withdrawal", withdrawal.id,
            summary=f"{found.code}: {withdrawal.purpose.label}",
            after={"amount": withdrawal.amount, "trainee": found.code})  # fmt: skip
@@ -346,14 +361,14 @@ def add_goal(trainee_id: int):
     found = _trainee_or_404(trainee_id)
     form = GoalForm()
     if not form.validate_on_submit():
-        return _refuse(found, "Please correct the goal.", goal_form=form)
+        return _refuse(found, goal_form=form)
     try:
         goal = services.add_goal(
             trainee_id=found.id, title=form.title.data, target_amount=form.target_amount.cents,
             target_date=form.target_date.data, currency=_currency(),
         )  # fmt: skip
     except services.TrainingError as exc:
-        return _refuse(found, str(exc), goal_form=form)
+        return _refuse(found, exc, goal_form=form)
     record("goal.create", "trainee", found.id, summary=goal.title,
            after={"target_amount": goal.target_amount})  # fmt: skip
     flash("Goal added to the development plan.", "success")
