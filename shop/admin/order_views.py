@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import BooleanField, HiddenField, StringField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from shop.admin.blueprint import PER_PAGE, bp
@@ -104,6 +104,12 @@ class RefundForm(FlaskForm):
     request_key = HiddenField()
 
 
+class NoteForm(FlaskForm):
+    """An internal note; what a note may hold is shop.orders.notes' rule (add_note)."""
+
+    body = TextAreaField("Internal note", id="note-body", render_kw={"rows": 3})
+
+
 class EmptyForm(FlaskForm):
     """Only the CSRF token: for buttons."""
 
@@ -115,7 +121,7 @@ def _order_page(order: Order, status: int = 200, **forms):
     return render_template(
         "admin/order.html", order=order, ship_form=forms.get("ship_form") or ShipForm(),
         refund_form=refund_form, button_form=EmptyForm(), paid_states=PAID_STATES,
-        timeline=order_timeline(order),
+        note_form=forms.get("note_form") or NoteForm(), timeline=order_timeline(order),
         can_ship=order.status == OrderStatus.PAID and order.refund_status != RefundStatus.FULL,
         unsold_paid=order.status not in PAID_STATES and succeeded_payment(order) is not None
         and order.refund_status != RefundStatus.FULL,

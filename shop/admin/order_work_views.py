@@ -9,10 +9,11 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import TextAreaField
 
 from shop.admin.blueprint import bp
+from shop.admin.order_views import NoteForm, _order_or_404, _order_page
 from shop.extensions import db
+from shop.form_problems import add_problem
 from shop.orders.models import LineAllocation, Order, OrderLine
 from shop.orders.notes import NoteRefused, add_note
 from shop.orders.shipping import (
@@ -28,10 +29,6 @@ from shop.web import whole_number
 
 class TickedForm(FlaskForm):
     """Only the CSRF token; the ticked orders are read from `order` fields."""
-
-
-class NoteForm(FlaskForm):
-    body = TextAreaField("Internal note (never shown to the buyer)")
 
 
 def _ticked() -> list[int] | None:
@@ -145,6 +142,8 @@ def packing_slips():
 
 @bp.post("/orders/<int:order_id>/notes")
 def add_order_note(order_id: int):
+    """A refused note answers with the order page (400): the problem beside the note
+    field, the note as typed still in it."""
     order = db.session.get(Order, order_id) or abort(404)
     form = NoteForm()
     if not form.validate_on_submit():
@@ -152,8 +151,9 @@ def add_order_note(order_id: int):
     try:
         add_note(order, form.body.data or "", current_user)
     except NoteRefused as exc:
-        abandon()
-        flash(f"The note was not added: {exc}", "error")
-    else:
-        flash("Note added. Only the back office sees it.", "success")
+        add_problem(form, str(exc), "body")
+        page = _order_page(_order_or_404(order_id), 400, note_form=form)
+        abandon()  # after rendering: the rollback would expire what the page reads
+        return page
+    flash("Note added. Only the back office sees it.", "success")
     return redirect(url_for("admin.order", order_id=order_id, _anchor="timeline"), 303)

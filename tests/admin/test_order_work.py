@@ -19,6 +19,7 @@ from shop.orders.notes import OrderNote
 from shop.orders.notifications import confirm_after_commit
 from shop.orders.shipping import ship_several, why_no_packing_slip, why_not_shippable
 from shop.unit_of_work import commit
+from tests.admin.test_form_errors import assert_error_pattern
 from tests.confirming import confirmed
 from tests.conftest import client_as, jobs_held
 from tests.orders.conftest import new_order, stocked_variant
@@ -377,3 +378,21 @@ def test_a_customer_cannot_add_or_read_notes(app, ctx):
     anonymous = app.test_client()
     assert anonymous.post(f"/admin/orders/{order.id}/notes", data={"body": "x"}).status_code == 302
     assert db.session.scalar(select(func.count(OrderNote.id))) == 0
+
+
+def test_a_note_too_long_is_refused_beside_its_field_and_kept_as_typed(app, admin_client):
+    order = paid_order([(stocked_variant(quantity=2), 1)])
+    db.session.commit()
+    typed = "Buyer called about the parcel; " * 70  # 2,170 characters
+    response = admin_client.post(f"/admin/orders/{order.id}/notes", data={"body": typed})
+    length = len(typed.strip())
+    page = assert_error_pattern(response, [(
+        "note-body",
+        f"A note is at most 2,000 characters; this one has {length:,}. Shorten it, or add it "
+        "as two notes.",
+    )])  # fmt: skip
+    assert f"<h1>Order {order.number}</h1>" in page  # the order page, answered at once
+    textarea = re.search(r'<textarea[^>]*id="note-body"[^>]*>(.*?)</textarea>', page, re.S)
+    assert textarea.group(1).strip() == typed.strip()  # nothing typed is lost
+    assert db.session.scalar(select(func.count(OrderNote.id))) == 0
+    assert "Internal note" not in _timeline(admin_client, order.id)  # no note was added
