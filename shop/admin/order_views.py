@@ -38,12 +38,12 @@ from shop.list_args import ListArgs
 from shop.money import MoneyError, money_text, parse_major
 from shop.orders import refund_plans
 from shop.orders.gateways import GatewayError, gateway
-from shop.orders.holds import cancel_unpaid
-from shop.orders.models import Order, OrderStatus, Refund, RefundStatus, ReservationStatus
+from shop.orders.holds import cancel_unpaid, why_not_cancellable
+from shop.orders.models import Order, Refund, RefundStatus, ReservationStatus
 from shop.orders.notifications import refund_notice_after_commit
 from shop.orders.payments import succeeded_payment
 from shop.orders.refunds import RefundError, refund_order
-from shop.orders.shipping import TRACKING_MAX, ShippingError, ship_and_tell
+from shop.orders.shipping import TRACKING_MAX, ShippingError, ship_and_tell, why_not_shippable
 from shop.orders.states import PAID_STATES, IllegalTransition
 from shop.orders.timeline import order_timeline
 from shop.unit_of_work import abandon
@@ -122,7 +122,8 @@ def _order_page(order: Order, status: int = 200, **forms):
         "admin/order.html", order=order, ship_form=forms.get("ship_form") or ShipForm(),
         refund_form=refund_form, button_form=EmptyForm(), paid_states=PAID_STATES,
         note_form=forms.get("note_form") or NoteForm(), timeline=order_timeline(order),
-        can_ship=order.status == OrderStatus.PAID and order.refund_status != RefundStatus.FULL,
+        can_ship=why_not_shippable(order) is None,
+        can_cancel=why_not_cancellable(order) is None,
         unsold_paid=order.status not in PAID_STATES and succeeded_payment(order) is not None
         and order.refund_status != RefundStatus.FULL,
     ), status  # fmt: skip
@@ -166,8 +167,9 @@ def _refused(exc: ConfirmationRefused, order_id: int):
 @bp.get("/orders/<int:order_id>/cancel")
 def confirm_cancel(order_id: int):
     found = _order_or_404(order_id, reservations=True)
-    if found.status != OrderStatus.PENDING_PAYMENT:
-        flash("Only an unpaid order can be cancelled; refund a paid one instead.", "error")
+    why_not = why_not_cancellable(found)
+    if why_not:
+        flash(why_not, "error")
         return redirect(url_for("admin.order", order_id=order_id))
     held = sum(r.quantity for r in found.reservations if r.status == ReservationStatus.HELD)
     return confirm_page(
@@ -189,13 +191,17 @@ def cancel(order_id: int):
         confirmed = use_confirmation("order.cancel", found.id)
     except ConfirmationRefused as exc:
         return _refused(exc, order_id)
-    try:
-        if confirmed.amount != found.total:  # cannot change while unpaid; never act unseen
-            raise IllegalTransition("the order changed after the confirmation page")
-        cancel_unpaid(found)
-    except IllegalTransition:
+    why_not = why_not_cancellable(found)  # cancelled in another tab meanwhile, say
+    if why_not is None and confirmed.amount != found.total:  # never act unseen
+        why_not = f"Order {found.number} changed after the confirmation page: nothing was done."
+    if why_not is None:
+        try:
+            cancel_unpaid(found)
+        except IllegalTransition as exc:
+            why_not = f"Order {found.number} cannot be cancelled: {exc.why}."
+    if why_not:
         abandon()
-        flash("Only an unpaid order can be cancelled; refund a paid one instead.", "error")
+        flash(why_not, "error")
         return redirect(url_for("admin.order", order_id=order_id))
     record("order.cancel", "order", found.id, summary=f"Order {found.number} cancelled")
     flash("Order cancelled; its held stock is back on sale.", "success")

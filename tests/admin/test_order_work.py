@@ -14,13 +14,13 @@ from shop.audit.models import AuditEntry
 from shop.extensions import db
 from shop.jobs.models import DEAD, Job
 from shop.orders.holds import cancel_unpaid
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notes import OrderNote
 from shop.orders.notifications import confirm_after_commit
 from shop.orders.shipping import ship_several, why_no_packing_slip, why_not_shippable
 from shop.unit_of_work import commit
 from tests.admin.test_form_errors import assert_error_pattern
-from tests.confirming import confirmed
+from tests.confirming import confirmation_form, confirmed
 from tests.conftest import client_as, jobs_held
 from tests.orders.conftest import new_order, stocked_variant
 from tests.orders.test_payments import outbox
@@ -396,3 +396,47 @@ def test_a_note_too_long_is_refused_beside_its_field_and_kept_as_typed(app, admi
     assert textarea.group(1).strip() == typed.strip()  # nothing typed is lost
     assert db.session.scalar(select(func.count(OrderNote.id))) == 0
     assert "Internal note" not in _timeline(admin_client, order.id)  # no note was added
+
+
+def test_the_order_page_names_the_shipping_method_as_the_buyer_chose_it(admin_client):
+    order = paid_order([(stocked_variant(quantity=2), 1)])
+    db.session.commit()
+    page = admin_client.get(f"/admin/orders/{order.id}").get_data(as_text=True)
+    assert f"{order.email} · Standard post (7 to 14 days)" in page
+    assert "· standard<" not in page
+    for path in ("/admin/orders/ship", "/admin/orders/packing-slips"):
+        listed = admin_client.post(path, data={"order": [order.id]}).get_data(as_text=True)
+        assert (
+            "Standard post (7 to 14 days)" in listed and "standard shipping" not in listed.lower()
+        )
+
+
+def test_cancelling_says_why_an_order_cannot_be_cancelled(app, admin_client):
+    variant = stocked_variant(quantity=10)
+    unpaid, expired = new_order([(variant, 1)]), new_order([(variant, 1)])
+    paid, shipped, refunded = (paid_order([(variant, 1)]) for _ in range(3))
+    expired.status = OrderStatus.EXPIRED
+    shipped.status = OrderStatus.FULFILLED
+    refund(refunded)
+    db.session.commit()
+    # Two confirmation pages of one order (two tabs): the first cancels it, the second is
+    # told it is cancelled already.
+    first = confirmation_form(admin_client.get(f"/admin/orders/{unpaid.id}/cancel"))
+    second = confirmation_form(admin_client.get(f"/admin/orders/{unpaid.id}/cancel"))
+    assert admin_client.post(first[0], data=first[1]).status_code == 302
+    again = admin_client.post(second[0], data=second[1], follow_redirects=True)
+    assert f"Order {unpaid.number} is cancelled already." in again.get_data(as_text=True)
+    assert _status(unpaid.id)[0] == OrderStatus.CANCELLED
+    assert db.session.get(Order, refunded.id).refund_status == RefundStatus.FULL
+    for order, why in (
+        (unpaid, "is cancelled already."),
+        (expired, "expired unpaid, so it is closed already: its held units went back on sale."),
+        (paid, "is paid, so it cannot be cancelled: refund it instead."),
+        (shipped, "was shipped, so it cannot be cancelled: refund it instead."),
+        (refunded, "was paid and refunded in full: there is nothing to cancel."),
+    ):
+        told = admin_client.get(f"/admin/orders/{order.id}/cancel", follow_redirects=True)
+        text = told.get_data(as_text=True)
+        assert f"Order {order.number} {why}" in text, order.status
+        assert "Only an unpaid order" not in text
+        assert "Cancel this unpaid order" not in text  # no button offering it
