@@ -22,10 +22,9 @@ from shop.extensions import db
 from shop.money import money_text
 from shop.staff import staff
 from shop.training import services
+from shop.training.forms import CorrectionForm, DecisionForm
 from shop.training.models import CorrectionRequest, CorrectionStatus
 from shop.training.views import (
-    CorrectionForm,
-    DecisionForm,
     _refuse,
     _trainee_or_404,
     confirm_refused,

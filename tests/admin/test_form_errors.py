@@ -26,12 +26,14 @@ from tests.store_state import changes, store_state
 from tests.training.conftest import paid_order
 
 BACK_OFFICE_MODULES = [
+    "shop.admin.catalog_forms",
     "shop.admin.catalog_views",
     "shop.admin.order_views",
     "shop.admin.order_work_views",
     "shop.admin.stock_views",
     "shop.content.admin_views",
     "shop.provenance.staff_views",
+    "shop.training.forms",
     "shop.training.views",
     "shop.training.correction_views",
 ]
