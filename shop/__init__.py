@@ -151,6 +151,8 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from shop import form_problems
     from shop.web import template_helpers
 
     template_helpers(app)
+    form_problems.init_app(app)  # the back office's error summary (base.html)

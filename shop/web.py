@@ -242,6 +242,13 @@ def template_helpers(app: Flask) -> None:
     def country_filter(code: str | None) -> str:
         return country_name(code, locale()) or "Location withheld"
 
+    @app.template_filter("shipping_label")
+    def shipping_label_filter(code: str) -> str:
+        """'standard' -> 'Standard post (7 to 14 days)', as the buyer chose it."""
+        from shop.orders.checkout import shipping_label
+
+        return shipping_label(code)
+
     @app.template_filter("percent_bps")
     def percent_bps(bps: int) -> str:
         """1000 -> '10', 1250 -> '12.5'."""

@@ -5,6 +5,7 @@ in a browser on every page; these are the quick ones.)"""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -76,9 +77,11 @@ def test_the_staff_menu_marks_the_page_you_are_on(app, ctx):
 def test_flashed_messages_come_below_the_back_office_menu(app, ctx, admin_client):
     variant = stocked_variant()
     db.session.commit()
-    admin_client.post(f"/admin/stock/{variant.id}/adjust", data={"quantity": "", "reason": ""})
+    admin_client.post(
+        f"/admin/stock/{variant.id}/adjust", data={"quantity": "-1", "reason": "lost"}
+    )
     page = admin_client.get(f"/admin/stock/movements?variant={variant.id}").get_data(as_text=True)
-    assert "Enter a whole number." in page
+    assert "The units on the shelf were corrected." in page
     assert page.index('aria-label="Admin"') < page.index('class="flashes"') < page.index("<h1")
 
 
@@ -98,8 +101,26 @@ def test_the_header_marks_the_page_on_pages_served_from_the_page_cache(app, ctx,
 
 
 def test_a_category_form_says_each_error_once(app, ctx, admin_client):
+    """Each problem once beside its field, and in the error summary linking to it; never
+    a flash repeating it."""
     page = admin_client.post("/admin/categories", data={"name": "", "slug": ""})
     assert page.status_code == 400
-    text = page.get_data(as_text=True)
-    assert text.count("This field is required.") == 2  # one at each field, no banner repeating them
+    text = html.unescape(page.get_data(as_text=True))
+    assert "This field is required." not in text
+    for field, message in (
+        ("name", "Enter the category's name."),
+        ("slug", "Enter the address name, like bags."),
+    ):
+        assert text.count(message) == 2, message
+        assert f'<li><a href="#{field}">{message}</a></li>' in text
     assert 'class="flash flash-error"' not in text
+
+    assert (
+        admin_client.post("/admin/categories", data={"name": "Bags", "slug": "bags"}).status_code
+        == 302
+    )
+    taken = admin_client.post("/admin/categories", data={"name": "Totes", "slug": "bags"})
+    text = html.unescape(taken.get_data(as_text=True))
+    assert taken.status_code == 400 and 'class="flash flash-error"' not in text
+    assert text.count("The address name bags is already used.") == 2
+    assert '<li><a href="#slug">The address name bags is already used.</a></li>' in text

@@ -8,22 +8,22 @@ from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Length,
-    Optional,
-    Regexp,
-    ValidationError,
-)
 
 from shop.admin import product_list
 from shop.admin.blueprint import PER_PAGE, bp
+from shop.admin.catalog_forms import (
+    AltTextForm,
+    CategoryForm,
+    ImageDeleteForm,
+    ImageForm,
+    MoveForm,
+    ProductForm,
+    VariantForm,
+    VariantPriceForm,
+)
 from shop.catalog import admin_services as catalog
 from shop.catalog import images
 from shop.catalog.admin_services import CatalogError, ProductValues
@@ -36,113 +36,12 @@ from shop.confirmations import (
     refused_page,
     use_confirmation,
 )
-from shop.csv_import import FieldError, key_values
 from shop.extensions import db
+from shop.form_problems import add_problem, sentence
 from shop.list_args import ListArgs
 from shop.media import MediaUnavailable
-from shop.money import MoneyError, parse_major, parse_percent_bps
 from shop.unit_of_work import abandon
 from shop.web import page_number
-
-SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="Lower-case letters, digits and dashes.")
-
-
-class PercentField(StringField):
-    """A share as a percentage ('10', '12.5'), kept as basis points in `.bps`."""
-
-    bps: int | None = None
-
-    def pre_validate(self, form):
-        try:
-            self.bps = parse_percent_bps(self.data)
-        except MoneyError as exc:
-            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
-
-
-class MoneyField(StringField):
-    """A price in major units ('24.00'), kept as minor units in `.cents`."""
-
-    cents: int | None = None
-
-    def pre_validate(self, form):
-        try:
-            self.cents = parse_major(self.data, current_app.config["STORE_CURRENCY"])
-        except MoneyError as exc:
-            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
-
-
-class OptionsField(StringField):
-    """Options like 'size=M;colour=natural', kept as a dict in `.options`."""
-
-    options: dict | None = None
-
-    def pre_validate(self, form):
-        try:
-            self.options = key_values(self.data or "", "options")
-        except FieldError as exc:
-            raise ValidationError(f"Options {exc.message}.") from None
-
-
-class ProductForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
-    # Empty: made from the name (admin_services.slug_from), with no script needed.
-    slug = StringField("Address name (slug)", validators=[Optional(), Length(max=120), SLUG])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)],
-                                render_kw={"rows": 6})  # fmt: skip
-    story = TextAreaField("Story", validators=[Optional(), Length(max=10000)],
-                          render_kw={"rows": 10})  # fmt: skip
-    category_id = SelectField("Category", coerce=int)
-    workshop_id = SelectField("Made at", coerce=int, validators=[InputRequired()])
-    status = SelectField(
-        "Status", choices=[SelectChoice(s.value, s.value.capitalize()) for s in ProductStatus]
-    )
-    impact_share = PercentField("Share for training accounts (%)", validators=[InputRequired()])
-
-
-class VariantForm(FlaskForm):
-    sku = StringField("SKU", validators=[InputRequired(), Length(max=64),
-                      Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", message="Letters, digits, dots, dashes.")])  # fmt: skip
-    options = OptionsField("Options", validators=[Optional(), Length(max=300)])
-    price = MoneyField("Price", validators=[InputRequired(), Length(max=20)])
-
-
-class VariantPriceForm(FlaskForm):
-    options = OptionsField("Options", validators=[Optional(), Length(max=300)])
-    price = MoneyField("Price", validators=[InputRequired(), Length(max=20)])
-
-
-ALT_REQUIRED = "Describe the image for people who cannot see it (its alt text)."
-ALT_LABEL = "Alt text: what the image shows, for people who cannot see it"
-
-
-def _alt_text_field() -> StringField:
-    # Stripped first: alt text of spaces says nothing to a screen reader either.
-    return StringField(ALT_LABEL, filters=[lambda text: (text or "").strip()],
-                       validators=[DataRequired(ALT_REQUIRED), Length(max=300)])  # fmt: skip
-
-
-class ImageForm(FlaskForm):
-    image = FileField(
-        "Image (JPEG, PNG or WebP, at most 5 MB)", validators=[FileRequired("Choose an image.")]
-    )
-    alt_text = _alt_text_field()
-
-
-class AltTextForm(FlaskForm):
-    alt_text = _alt_text_field()
-
-
-class MoveForm(FlaskForm):
-    direction = SelectField(choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")])
-
-
-class ImageDeleteForm(FlaskForm):
-    """Only the CSRF token (and the confirmation's)."""
-
-
-class CategoryForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=120)])
-    slug = StringField("Address name (slug)", validators=[InputRequired(), Length(max=80), SLUG])
 
 
 def _choices(form: ProductForm) -> None:
@@ -162,13 +61,15 @@ def _values(form: ProductForm) -> ProductValues:
     )  # fmt: skip
 
 
-def _refused(exc: CatalogError, form: FlaskForm | None = None) -> None:
-    """Roll back and say why; beside its field when the rule names one of `form`'s."""
+def _refused(exc: CatalogError, form: FlaskForm, field: str | None = None) -> None:
+    """Roll back and say why, once: beside its field when the rule names one of `form`'s
+    (or `field` is given), else in the error summary above the form."""
     abandon()
-    field = form[exc.field] if form is not None and exc.field in (form._fields or {}) else None
-    if field is not None:
-        field.errors = [*field.errors, f"{str(exc)[:1].upper()}{str(exc)[1:]}."]
-    flash(f"Nothing was saved: {exc}.", "error")
+    name = field or exc.field
+    if name in form._fields:
+        add_problem(form, sentence(exc), name)
+    else:
+        add_problem(form, f"Nothing was saved: {exc}.")
 
 
 @bp.get("/products")
@@ -200,6 +101,7 @@ def _product_page(product: Product | None, form: ProductForm, status: int = 200,
     return render_template(
         "admin/product.html", product=product, form=form,
         variant_form=forms.get("variant_form") or VariantForm(), image_form=forms.get("image_form") or ImageForm(),
+        alt_form=forms.get("alt_form"), alt_image=forms.get("alt_image"),
     ), status  # fmt: skip
 
 
@@ -246,7 +148,7 @@ def add_variant(product_id: int):
         catalog.add_variant(found, sku=form.sku.data.strip(), options=form.options.options,
                             price=form.price.cents, currency=current_app.config["STORE_CURRENCY"])  # fmt: skip
     except CatalogError as exc:
-        _refused(exc)
+        _refused(exc, form)
         found = _product_or_404(product_id)
         return _product_page(found, _edit_form(found), 400, variant_form=form)
     flash("Variant added. Its stock comes from recording a production batch.", "success")
@@ -266,7 +168,8 @@ def variant_price(variant_id: int):
             )
         catalog.change_variant(variant, options=form.options.options, price=form.price.cents)
     except CatalogError as exc:
-        _refused(exc)
+        abandon()
+        flash(f"Nothing was saved: {exc}.", "error")
         return redirect(url_for("admin.product", product_id=product_id))
     flash("Variant saved. Orders already placed keep the price they were placed at.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
@@ -274,23 +177,25 @@ def variant_price(variant_id: int):
 
 @bp.post("/products/<int:product_id>/images")
 def upload_image(product_id: int):
+    """A refused upload answers with the product page, the problem beside its field and
+    the alt text as typed (a browser never fills a file field in again)."""
     found = _product_or_404(product_id)
     form = ImageForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for field in form for e in field.errors) or "Choose an image.", "error")
-        return redirect(url_for("admin.product", product_id=product_id))
+        return _product_page(found, _edit_form(found), 400, image_form=form)
     try:
         images.add_image(
             found, form.image.data.read(MAX_IMAGE_BYTES + 1), form.alt_text.data.strip()
         )
     except CatalogError as exc:
         abandon()
-        flash(f"Nothing was uploaded: {exc}.", "error")
+        again = _product_or_404(product_id)
         if isinstance(exc.__cause__, MediaUnavailable):  # the store is down: say when to retry
-            again = _product_or_404(product_id)
-            page, status = _product_page(again, _edit_form(again), 503)
+            add_problem(form, f"Nothing was uploaded: {exc}.")
+            page, status = _product_page(again, _edit_form(again), 503, image_form=form)
             return page, status, {"Retry-After": str(exc.__cause__.retry_after)}
-        return redirect(url_for("admin.product", product_id=product_id))
+        add_problem(form, sentence(exc), "image")
+        return _product_page(again, _edit_form(again), 400, image_form=form)
     flash("Image added.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
@@ -307,10 +212,10 @@ def _image_or_404(image_id: int) -> ProductImage:
 def image_alt_text(image_id: int):
     image = _image_or_404(image_id)
     product_id, form = image.product_id, AltTextForm()
-    if not form.validate_on_submit():
-        abandon()
-        flash(f"Nothing was saved: {' '.join(form.alt_text.errors) or ALT_REQUIRED}", "error")
-        return redirect(url_for("admin.product", product_id=product_id, _anchor="images"))
+    if not form.validate_on_submit():  # the product page, the error beside this image's field
+        form.alt_text.id = f"alt-{image_id}"  # what the summary links to
+        found = _product_or_404(product_id)
+        return _product_page(found, _edit_form(found), 400, alt_form=form, alt_image=image_id)
     images.describe_image(image, form.alt_text.data.strip())
     flash("Alt text saved.", "success")
     return redirect(url_for("admin.product", product_id=product_id, _anchor=f"image-{image_id}"))
@@ -376,7 +281,7 @@ def add_category():
         try:
             catalog.add_category(form.name.data.strip(), form.slug.data.strip())
         except CatalogError as exc:
-            _refused(exc)
+            _refused(exc, form, "slug")
         else:
             flash("Category added.", "success")
             return redirect(url_for("admin.categories"))

@@ -10,8 +10,8 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import BooleanField, HiddenField, StringField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+from wtforms.validators import Optional
 
 from shop.admin.blueprint import PER_PAGE, bp
 from shop.admin.order_list import (
@@ -33,16 +33,17 @@ from shop.confirmations import (
     use_confirmation,
 )
 from shop.extensions import db
+from shop.form_problems import at_most, required
 from shop.list_args import ListArgs
 from shop.money import MoneyError, money_text, parse_major
 from shop.orders import refund_plans
 from shop.orders.gateways import GatewayError, gateway
-from shop.orders.holds import cancel_unpaid
-from shop.orders.models import Order, OrderStatus, Refund, RefundStatus, ReservationStatus
+from shop.orders.holds import cancel_unpaid, why_not_cancellable
+from shop.orders.models import Order, Refund, RefundStatus, ReservationStatus
 from shop.orders.notifications import refund_notice_after_commit
 from shop.orders.payments import succeeded_payment
 from shop.orders.refunds import RefundError, refund_order
-from shop.orders.shipping import ShippingError, ship_and_tell
+from shop.orders.shipping import TRACKING_MAX, ShippingError, ship_and_tell, why_not_shippable
 from shop.orders.states import PAID_STATES, IllegalTransition
 from shop.orders.timeline import order_timeline
 from shop.unit_of_work import abandon
@@ -91,14 +92,22 @@ def _order_or_404(order_id: int, *, lock: bool = False, reservations: bool = Fal
 
 
 class ShipForm(FlaskForm):
-    tracking_number = StringField("Tracking number", validators=[InputRequired(), Length(max=80)])
+    tracking_number = StringField("Tracking number", validators=[
+        required("Enter the tracking number the carrier gave the parcel."),
+        at_most(TRACKING_MAX, "A tracking number")])  # fmt: skip
 
 
 class RefundForm(FlaskForm):
     everything = BooleanField("Refund the whole order (everything not yet refunded)")
     include_shipping = BooleanField("Refund the shipping too")
-    reason = StringField("Reason", validators=[Optional(), Length(max=300)])
+    reason = StringField("Reason", validators=[Optional(), at_most(300, "A reason")])
     request_key = HiddenField()
+
+
+class NoteForm(FlaskForm):
+    """An internal note; what a note may hold is shop.orders.notes' rule (add_note)."""
+
+    body = TextAreaField("Internal note", id="note-body", render_kw={"rows": 3})
 
 
 class EmptyForm(FlaskForm):
@@ -112,8 +121,9 @@ def _order_page(order: Order, status: int = 200, **forms):
     return render_template(
         "admin/order.html", order=order, ship_form=forms.get("ship_form") or ShipForm(),
         refund_form=refund_form, button_form=EmptyForm(), paid_states=PAID_STATES,
-        timeline=order_timeline(order),
-        can_ship=order.status == OrderStatus.PAID and order.refund_status != RefundStatus.FULL,
+        note_form=forms.get("note_form") or NoteForm(), timeline=order_timeline(order),
+        can_ship=why_not_shippable(order) is None,
+        can_cancel=why_not_cancellable(order) is None,
         unsold_paid=order.status not in PAID_STATES and succeeded_payment(order) is not None
         and order.refund_status != RefundStatus.FULL,
     ), status  # fmt: skip
@@ -128,8 +138,7 @@ def order(order_id: int):
 def ship(order_id: int):
     found = _order_or_404(order_id, lock=True)
     form = ShipForm()
-    if not form.validate_on_submit():
-        flash("Enter the tracking number.", "error")
+    if not form.validate_on_submit():  # said beside the field, and in the error summary
         return _order_page(found, 400, ship_form=form)
     try:
         ship_and_tell(found, form.tracking_number.data)
@@ -158,8 +167,9 @@ def _refused(exc: ConfirmationRefused, order_id: int):
 @bp.get("/orders/<int:order_id>/cancel")
 def confirm_cancel(order_id: int):
     found = _order_or_404(order_id, reservations=True)
-    if found.status != OrderStatus.PENDING_PAYMENT:
-        flash("Only an unpaid order can be cancelled; refund a paid one instead.", "error")
+    why_not = why_not_cancellable(found)
+    if why_not:
+        flash(why_not, "error")
         return redirect(url_for("admin.order", order_id=order_id))
     held = sum(r.quantity for r in found.reservations if r.status == ReservationStatus.HELD)
     return confirm_page(
@@ -181,13 +191,17 @@ def cancel(order_id: int):
         confirmed = use_confirmation("order.cancel", found.id)
     except ConfirmationRefused as exc:
         return _refused(exc, order_id)
-    try:
-        if confirmed.amount != found.total:  # cannot change while unpaid; never act unseen
-            raise IllegalTransition("the order changed after the confirmation page")
-        cancel_unpaid(found)
-    except IllegalTransition:
+    why_not = why_not_cancellable(found)  # cancelled in another tab meanwhile, say
+    if why_not is None and confirmed.amount != found.total:  # never act unseen
+        why_not = f"Order {found.number} changed after the confirmation page: nothing was done."
+    if why_not is None:
+        try:
+            cancel_unpaid(found)
+        except IllegalTransition as exc:
+            why_not = f"Order {found.number} cannot be cancelled: {exc.why}."
+    if why_not:
         abandon()
-        flash("Only an unpaid order can be cancelled; refund a paid one instead.", "error")
+        flash(why_not, "error")
         return redirect(url_for("admin.order", order_id=order_id))
     record("order.cancel", "order", found.id, summary=f"Order {found.number} cancelled")
     flash("Order cancelled; its held stock is back on sale.", "success")

@@ -9,23 +9,26 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import TextAreaField
 
 from shop.admin.blueprint import bp
+from shop.admin.order_views import NoteForm, _order_or_404, _order_page
 from shop.extensions import db
-from shop.orders.models import LineAllocation, Order, OrderLine, OrderStatus, RefundStatus
+from shop.form_problems import add_problem
+from shop.orders.models import LineAllocation, Order, OrderLine
 from shop.orders.notes import NoteRefused, add_note
-from shop.orders.shipping import MAX_SHIPPED_AT_ONCE, TRACKING_MAX, ship_several
+from shop.orders.shipping import (
+    MAX_SHIPPED_AT_ONCE,
+    TRACKING_MAX,
+    ship_several,
+    why_no_packing_slip,
+    why_not_shippable,
+)
 from shop.unit_of_work import abandon
 from shop.web import whole_number
 
 
 class TickedForm(FlaskForm):
     """Only the CSRF token; the ticked orders are read from `order` fields."""
-
-
-class NoteForm(FlaskForm):
-    body = TextAreaField("Internal note (never shown to the buyer)")
 
 
 def _ticked() -> list[int] | None:
@@ -70,7 +73,7 @@ def _back() -> str:
 
 
 def _can_ship(order: Order) -> bool:
-    return order.status == OrderStatus.PAID and order.refund_status != RefundStatus.FULL
+    return why_not_shippable(order) is None
 
 
 @bp.post("/orders/ship")
@@ -99,21 +102,17 @@ def ship_several_orders():
         flash(f"Shipped {len(done.shipped)} order{'s' if len(done.shipped) != 1 else ''}: "
               f"{', '.join(done.shipped)}. Each buyer is sent the shipping notice.", "success")  # fmt: skip
     for why in (
-        done.refused + [_why_not(o) for o in orders if not _can_ship(o)] + _unknown(ids, orders)
+        done.refused
+        + [why_not_shippable(o) for o in orders if not _can_ship(o)]
+        + _unknown(ids, orders)
     ):
         flash(f"Not shipped: {why}", "error")
     return redirect(_back(), 303)
 
 
-def _why_not(order: Order) -> str:
-    if order.status == OrderStatus.PAID:
-        return f"Order {order.number} was refunded in full, so there is nothing to ship."
-    return f"Order {order.number} is {order.status.label.lower()}: it cannot be shipped now."
-
-
 def _review(orders: list[Order], *, missing: frozenset | set = frozenset(), status: int = 200):
     shippable = [o for o in orders if _can_ship(o)]
-    refused = [_why_not(o) for o in orders if not _can_ship(o)]
+    refused = [why_not_shippable(o) for o in orders if not _can_ship(o)]
     return render_template(
         "admin/ship_several.html", shippable=shippable, refused=refused, missing=missing,
         form=TickedForm(), tracking_max=TRACKING_MAX, back=_back(),
@@ -122,8 +121,10 @@ def _review(orders: list[Order], *, missing: frozenset | set = frozenset(), stat
 
 @bp.post("/orders/packing-slips")
 def packing_slips():
-    """One printable page per ticked order. A POST like the rest of the list's form
-    (its CSRF token stays out of addresses and logs); it changes nothing."""
+    """One printable page per ticked order that has something to ship (or was shipped: a
+    slip printed again); the others are left out, each named with the reason bulk
+    shipping gives. A POST like the rest of the list's form (its CSRF token stays out of
+    addresses and logs); it changes nothing."""
     if not TickedForm().validate_on_submit():
         abort(400)
     ids = _ticked()
@@ -132,13 +133,17 @@ def packing_slips():
         flash(problem, "error")
         return redirect(_back(), 303)
     orders = _orders(ids, slips=True)
-    for why in _unknown(ids, orders):
-        flash(why, "error")
-    return render_template("admin/packing_slips.html", orders=orders, back=_back())
+    printed = [o for o in orders if why_no_packing_slip(o) is None]
+    left_out = [why for o in orders if (why := why_no_packing_slip(o))] + _unknown(ids, orders)
+    return render_template(
+        "admin/packing_slips.html", orders=printed, left_out=left_out, back=_back()
+    )
 
 
 @bp.post("/orders/<int:order_id>/notes")
 def add_order_note(order_id: int):
+    """A refused note answers with the order page (400): the problem beside the note
+    field, the note as typed still in it."""
     order = db.session.get(Order, order_id) or abort(404)
     form = NoteForm()
     if not form.validate_on_submit():
@@ -146,8 +151,9 @@ def add_order_note(order_id: int):
     try:
         add_note(order, form.body.data or "", current_user)
     except NoteRefused as exc:
-        abandon()
-        flash(f"The note was not added: {exc}", "error")
-    else:
-        flash("Note added. Only the back office sees it.", "success")
+        add_problem(form, str(exc), "body")
+        page = _order_page(_order_or_404(order_id), 400, note_form=form)
+        abandon()  # after rendering: the rollback would expire what the page reads
+        return page
+    flash("Note added. Only the back office sees it.", "success")
     return redirect(url_for("admin.order", order_id=order_id, _anchor="timeline"), 303)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import NumberRange, Optional
 
 from shop.admin.blueprint import PER_PAGE, bp
 from shop.audit.services import record
@@ -17,6 +17,7 @@ from shop.catalog.models import Product, StockMovement, Variant
 from shop.csv_import import FieldError, integer
 from shop.database import contains_text
 from shop.extensions import db
+from shop.form_problems import add_problem, at_most, required, sentence
 from shop.provenance.batch_units import adjust_on_hand
 from shop.provenance.importers import any_month, parse_makers
 from shop.provenance.models import Workshop
@@ -51,30 +52,35 @@ def stock():
 class AdjustForm(FlaskForm):
     quantity = WholeNumberField(
         "Change to the units on the shelf (- lost or damaged, + found again after a write-off)",
-        validators=[InputRequired(message="Enter a whole number."),
-                    NumberRange(min=-100_000, max=100_000)],
+        validators=[required("Enter a whole number: the units lost (like -2) or found (like 3)."),
+                    NumberRange(min=-100_000, max=100_000,
+                                message="Enter a change between -100,000 and 100,000.")],
     )  # fmt: skip
     reason = StringField(
         "Reason",
-        validators=[InputRequired(message="A stock adjustment needs a reason."), Length(max=300)],
-    )
+        validators=[required("A stock adjustment needs a reason: say why the count changed."),
+                    at_most(300, "A reason")],
+    )  # fmt: skip
 
 
 @bp.post("/stock/<int:variant_id>/adjust")
 def adjust(variant_id: int):
+    """A refused correction answers with the movements page (400): the problem beside its
+    field, what was typed kept."""
     variant = db.session.get(Variant, variant_id) or abort(404)
     form = AdjustForm()
-    if not form.validate_on_submit() or form.quantity.data == 0:
-        errors = [e for field in form for e in field.errors] or ["Enter a change other than zero."]
-        flash(" ".join(errors), "error")
-        return redirect(url_for("admin.movements", variant=variant_id))
+    if form.validate_on_submit() and form.quantity.data == 0:
+        add_problem(form, "Enter a change other than zero, like -2 or 3.", "quantity")
+    if form.errors:
+        return _movements_page(variant_id, form, 400)
     before = variant.on_hand
     try:
         movement = adjust_on_hand(variant, form.quantity.data, form.reason.data.strip())
-    except ValueError as exc:
+    except ValueError as exc:  # refused in a savepoint: the page reads the counts unchanged
+        add_problem(form, sentence(f"Nothing changed: {exc}"), "quantity")
+        page = _movements_page(variant_id, form, 400)
         abandon()
-        flash(f"Nothing changed: {exc}", "error")
-        return redirect(url_for("admin.movements", variant=variant_id))
+        return page
     record("stock.adjust", "variant", variant_id, summary=f"{variant.sku}: {form.reason.data.strip()}",
            before={"on_hand": before}, after={"on_hand": movement.stock_after})  # fmt: skip
     flash("The units on the shelf were corrected.", "success")
@@ -83,7 +89,10 @@ def adjust(variant_id: int):
 
 @bp.get("/stock/movements")
 def movements():
-    variant_id = int_arg("variant")
+    return _movements_page(int_arg("variant"), AdjustForm())
+
+
+def _movements_page(variant_id: int | None, form: AdjustForm, status: int = 200):
     page = page_number()
     query = select(StockMovement).options(joinedload(StockMovement.variant))
     if variant_id:
@@ -94,8 +103,8 @@ def movements():
     variant = db.session.get(Variant, variant_id) if variant_id else None
     return render_template(
         "admin/movements.html", rows=rows[:PER_PAGE], more=len(rows) > PER_PAGE, page=page,
-        variant=variant, form=AdjustForm(),
-    )  # fmt: skip
+        variant=variant, form=form,
+    ), status  # fmt: skip
 
 
 @bp.get("/stock.csv")
@@ -126,22 +135,33 @@ def stock_csv():
     return csv_response("stock.csv", header, rows())
 
 
+CHOOSE_BATCH_WORKSHOP = "Choose the workshop that made the batch."
+
+
 class BatchForm(FlaskForm):
     # Only what is needed to read the form; the rules a batch must meet are all in
     # shop.provenance.services.batch_problems, shared with the CSV import.
-    code = StringField("Batch code", validators=[InputRequired(), Length(max=200)])
-    workshop = SelectField("Workshop", coerce=int, validators=[InputRequired()])
+    code = StringField("Batch code", validators=[
+        required("Enter the batch code, as printed on the tag, like MS-2026-03-BHB-N."),
+        at_most(200, "A batch code")])  # fmt: skip
+    workshop = SelectField("Workshop", coerce=int, validators=[required(CHOOSE_BATCH_WORKSHOP)],
+                           invalid_value_message=CHOOSE_BATCH_WORKSHOP,
+                           invalid_choice_message=CHOOSE_BATCH_WORKSHOP)  # fmt: skip
     # Offered from the workshop's variants; any SKU is read, and batch_problems says
     # what is wrong with one that is not there (as the import does).
     sku = SelectField("Variant", validate_choice=False,
-                      validators=[InputRequired("Choose the variant."), Length(max=200)])  # fmt: skip
+                      validators=[required("Choose the variant the batch is of."),
+                                  at_most(200, "A SKU")])  # fmt: skip
     quantity = WholeNumberField(
-        "Quantity", validators=[InputRequired(message="Enter a whole number.")]
+        "Quantity", validators=[required("Enter the number of units made, like 24.")]
     )
-    produced_month = StringField("Month produced", validators=[InputRequired(), Length(max=20)])
-    materials = StringField("Materials", validators=[Optional(), Length(max=300)])
+    produced_month = StringField("Month produced", validators=[
+        required("Enter the month the batch was made, like 2026-03."),
+        at_most(20, "A month")])  # fmt: skip
+    materials = StringField("Materials", validators=[Optional(), at_most(300, "The materials")])
     makers = StringField(
-        "Makers by code (trainee code:weight; …)", validators=[Optional(), Length(max=2000)]
+        "Makers by code (trainee code:weight; …)",
+        validators=[Optional(), at_most(2000, "The makers typed")],
     )
 
 
@@ -173,9 +193,9 @@ def new_batch():
     form.sku.choices = [SelectChoice("", "Choose a variant")] + [
         SelectChoice(v.sku, _variant_label(v.sku, v.name, v.options)) for v in variants
     ]
-    status = 200
+    status, weight_errors = 200, {}
     if request.method == "POST" and chosen is None:
-        flash("Choose the workshop that made the batch.", "error")
+        flash(CHOOSE_BATCH_WORKSHOP, "error")  # the first step again: its one field
         status = 400
     elif form.validate_on_submit():
         try:
@@ -183,11 +203,8 @@ def new_batch():
         except (ProvenanceError, FieldError) as exc:
             abandon()
             problems = getattr(exc, "problems", None) or [(getattr(exc, "column", ""), str(exc))]
-            details = "; ".join(
-                f"{BATCH_FIELD_LABELS.get(column, column)}: {message}" if column else message
-                for column, message in problems
-            )
-            flash(f"Nothing was recorded: {details}", "error")
+            for column, message in problems:
+                _batch_problem(form, weight_errors, column, message)
             status = 400
         else:
             code, variant_id = batch.code, batch.variant_id
@@ -198,7 +215,19 @@ def new_batch():
     return render_template(
         "admin/batch.html", form=form, chosen=chosen, makers=makers, weights=_weights_typed(makers),
         workshop_name=next((w.name for w in workshops if w.id == chosen), ""),
+        weight_errors=weight_errors,
+        problems=[(text, f"#maker-{mid}") for mid, text in weight_errors.items()],
     ), status  # fmt: skip
+
+
+def _batch_problem(form: BatchForm, weight_errors: dict, column: str, message: str) -> None:
+    """A refused batch's problem, said once: beside its field (a maker's weight beside it
+    in the makers table), else in the error summary."""
+    if column.startswith("maker-"):  # a weight typed in the makers table: said as read
+        weight_errors[int(column.removeprefix("maker-"))] = f"{message}."
+        return
+    label = BATCH_FIELD_LABELS.get(column)
+    add_problem(form, f"{label}: {message}." if label else sentence(message), column)
 
 
 def _weights_typed(makers: list) -> dict[int, str]:
@@ -211,7 +240,12 @@ def _draft_from(form: BatchForm, workshop_slugs: dict[int, str], listed: list) -
     makers picked from the list (a weight beside their code), then any typed by code."""
     picked = []
     for maker in listed:
-        weight = integer(request.form.get(f"maker-{maker.id}") or "", "makers", required=False)
+        try:
+            weight = integer(request.form.get(f"maker-{maker.id}") or "", "", required=False)
+        except FieldError as exc:
+            raise FieldError(
+                f"maker-{maker.id}", f"Weight of {maker.code}: {exc.message}"
+            ) from None
         if weight is not None:
             picked.append((maker.code, weight))
     return BatchDraft(

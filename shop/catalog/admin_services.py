@@ -132,14 +132,14 @@ def _apply(product: Product, values: ProductValues) -> None:
             f"like {free_slug(slug)}", field="slug",
         )  # fmt: skip
     if db.session.get(Workshop, values.workshop_id) is None:
-        raise CatalogError("choose the workshop that makes it")
+        raise CatalogError("choose the workshop that makes it", field="workshop_id")
     if values.category_id is not None and db.session.get(Category, values.category_id) is None:
-        raise CatalogError("choose one of the categories")
+        raise CatalogError("choose one of the categories", field="category_id")
     problem = workshop_move_problem(product, values.workshop_id)
     if problem:
-        raise CatalogError(problem)
+        raise CatalogError(problem, field="workshop_id")
     if values.status == ProductStatus.ACTIVE and not product.variants:
-        raise CatalogError("add a variant with a price before publishing")
+        raise CatalogError("add a variant with a price before publishing", field="status")
     product.name, product.slug = values.name, slug
     product.description, product.story = values.description, values.story
     product.category_id = values.category_id
@@ -190,7 +190,7 @@ def update_product(product: Product, values: ProductValues) -> Product:
 
 def _check_price(price: int) -> None:
     if price <= 0:
-        raise CatalogError("a price must be more than zero")
+        raise CatalogError("a price must be more than zero", field="price")
 
 
 def _option_text(text) -> str:
@@ -237,14 +237,14 @@ def variant_options_problem(options: dict, others: list[dict], sku: str = "") ->
 def _check_options(options: dict, others: list[dict]) -> None:
     problem = variant_options_problem(options, others)
     if problem:
-        raise CatalogError(problem)
+        raise CatalogError(problem, field="options")
 
 
 def add_variant(product: Product, *, sku: str, options: dict, price: int, currency: str) -> Variant:
     _check_price(price)
     _check_options(options, [v.options or {} for v in product.variants])
     if db.session.scalar(select(Variant.id).where(Variant.sku == sku)):
-        raise CatalogError(f"SKU {sku} is already used")
+        raise CatalogError(f"SKU {sku} is already used", field="sku")
     variant = Variant(product=product, sku=sku, options=options, price=price, currency=currency,
                       stock=0, position=len(product.variants))  # fmt: skip
     db.session.add(variant)
@@ -278,7 +278,7 @@ def categories() -> list[Category]:
 
 def add_category(name: str, slug: str) -> Category:
     if db.session.scalar(select(Category.id).where(Category.slug == slug)):
-        raise CatalogError(f"the address name {slug} is already used")
+        raise CatalogError(f"the address name {slug} is already used", field="slug")
     category = Category(name=name, slug=slug)
     db.session.add(category)
     db.session.flush()

@@ -23,19 +23,13 @@ class PageForm(FlaskForm):
     title = StringField(
         "Title",
         filters=[_strip],
-        validators=[
-            DataRequired(message="Enter a title."),
-            Length(max=pages.TITLE_MAX,
-                   message=f"A title is at most {pages.TITLE_MAX} characters."),
-        ],
+        validators=[DataRequired(pages.TITLE_MISSING),
+                    Length(max=pages.TITLE_MAX, message=pages.TITLE_TOO_LONG)],
     )  # fmt: skip
     body = TextAreaField(
         "Text",
         filters=[pages.clean_body],
-        validators=[
-            Length(max=pages.BODY_MAX,
-                   message=f"The text is at most {pages.BODY_MAX:,} characters."),
-        ],
+        validators=[Length(max=pages.BODY_MAX, message=pages.BODY_TOO_LONG)],
     )  # fmt: skip
 
 
@@ -66,7 +60,7 @@ def edit_page(slug: str):
         changed = pages.update_page(found, form.title.data, form.body.data)
     except pages.PageError as exc:  # the form's checks are the same: only as a safeguard
         abandon()
-        flash(f"Nothing was saved: {exc}", "error")
+        form[exc.field].errors = [*form[exc.field].errors, str(exc)]
         return _edit_page(pages.page_by_slug(slug), form, 400)
     flash("Page saved: the store shows it now." if changed else "Nothing changed.", "success")
     return redirect(url_for("admin.edit_page", slug=slug))

@@ -43,8 +43,17 @@ PAGES = (
 SLOTS = {slot.slug: slot for slot in PAGES}
 
 
+TITLE_MISSING = "Enter a title."
+TITLE_TOO_LONG = f"A title is at most {TITLE_MAX} characters."
+BODY_TOO_LONG = f"The text is at most {BODY_MAX:,} characters."
+
+
 class PageError(ValueError):
-    """An edit the store refuses; the message is for the admin."""
+    """An edit the store refuses; the message is for the admin, `field` the one at fault."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 def page_by_slug(slug: str) -> Page | None:
@@ -66,11 +75,11 @@ def clean_body(text: str | None) -> str:
 
 def check(title: str, body: str) -> None:
     if not title:
-        raise PageError("Enter a title.")
+        raise PageError(TITLE_MISSING, "title")
     if len(title) > TITLE_MAX:
-        raise PageError(f"A title is at most {TITLE_MAX} characters.")
+        raise PageError(TITLE_TOO_LONG, "title")
     if len(body) > BODY_MAX:
-        raise PageError(f"The text is at most {BODY_MAX:,} characters.")
+        raise PageError(BODY_TOO_LONG, "body")
 
 
 def update_page(page: Page, title: str, body: str) -> bool:

@@ -33,6 +33,7 @@ from shop.orders.models import (
     OrderStatus,
     Payment,
     PaymentStatus,
+    RefundStatus,
     Reservation,
     ReservationStatus,
 )
@@ -201,6 +202,25 @@ def release_expired(now: datetime, variant_ids: list[int] | None = None) -> int:
         query = query.where(Reservation.variant_id.in_(variant_ids))
     order_ids = sorted(set(db.session.scalars(query)))
     return end_unpaid(order_ids, OrderStatus.EXPIRED, "reservation expired", ran_out_before=now)
+
+
+def why_not_cancellable(order: Order) -> str | None:
+    """Why the back office cannot cancel the order, as it says it, or None when it can:
+    only an order waiting for payment is cancelled (a paid one is refunded)."""
+    number, status = order.number, order.status
+    if status == OrderStatus.PENDING_PAYMENT:
+        return None
+    if status == OrderStatus.CANCELLED:
+        return f"Order {number} is cancelled already."
+    if status == OrderStatus.EXPIRED:
+        return (
+            f"Order {number} expired unpaid, so it is closed already: its held units went "
+            "back on sale."
+        )
+    if order.refund_status == RefundStatus.FULL:
+        return f"Order {number} was paid and refunded in full: there is nothing to cancel."
+    done = "was shipped" if status == OrderStatus.FULFILLED else f"is {status.label.lower()}"
+    return f"Order {number} {done}, so it cannot be cancelled: refund it instead."
 
 
 def cancel_unpaid(order: Order) -> None:

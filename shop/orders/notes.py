@@ -41,7 +41,10 @@ def add_note(order: Order, body: str, author: User) -> OrderNote:
     if not text:
         raise NoteRefused("Write the note first.")
     if len(text) > NOTE_MAX:
-        raise NoteRefused(f"A note holds at most {NOTE_MAX} characters.")
+        raise NoteRefused(
+            f"A note is at most {NOTE_MAX:,} characters; this one has {len(text):,}. "
+            "Shorten it, or add it as two notes."
+        )
     note = OrderNote(order_id=order.id, author_id=author.id, body=text)
     db.session.add(note)
     db.session.flush()

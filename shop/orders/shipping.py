@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from shop.audit.services import record, snapshot
 from shop.extensions import db
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notifications import shipping_notice_after_commit
 from shop.orders.states import IllegalTransition, transition
 
@@ -20,6 +20,33 @@ class ShippingError(ValueError):
     """The order cannot be shipped as asked; nothing was changed."""
 
 
+# Orders that were shipped: their parcel is packed, so their packing slip may be printed again.
+SHIPPED_STATES = frozenset({OrderStatus.FULFILLED, OrderStatus.COMPLETED})
+
+
+def why_not_shippable(order: Order) -> str | None:
+    """Why the order cannot be shipped now, as the back office says it, or None when it
+    can: the one rule for the order page's Ship form, bulk shipping and packing slips."""
+    if order.status == OrderStatus.PAID and order.refund_status == RefundStatus.FULL:
+        return _refunded_in_full(order)
+    if order.status != OrderStatus.PAID:
+        return f"Order {order.number} is {order.status.label.lower()}: it cannot be shipped now."
+    return None
+
+
+def _refunded_in_full(order: Order) -> str:
+    return f"Order {order.number} was refunded in full, so there is nothing to ship."
+
+
+def why_no_packing_slip(order: Order) -> str | None:
+    """Why no packing slip is printed for the order, or None when it has something to ship:
+    one that can ship, or one shipped already (a slip printed again). The reasons are
+    bulk shipping's (`why_not_shippable`), word for word."""
+    if order.status in SHIPPED_STATES:
+        return _refunded_in_full(order) if order.refund_status == RefundStatus.FULL else None
+    return why_not_shippable(order)
+
+
 def ship_order(order: Order, tracking_number: str) -> None:
     """Mark a paid order shipped. The caller holds the order's row lock, commits,
     and sends the shipping notice after the commit (this runs once per order, so the
@@ -27,10 +54,9 @@ def ship_order(order: Order, tracking_number: str) -> None:
     tracking = (tracking_number or "").strip()
     if not tracking or len(tracking) > TRACKING_MAX:
         raise ShippingError(f"Enter the tracking number (at most {TRACKING_MAX} characters).")
-    if order.status != OrderStatus.PAID:
-        raise ShippingError(
-            f"Order {order.number} is {order.status.label.lower()}: it cannot be shipped now."
-        )
+    problem = why_not_shippable(order)
+    if problem:
+        raise ShippingError(problem)
     try:
         transition(order, OrderStatus.FULFILLED)
     except IllegalTransition as exc:

@@ -354,7 +354,8 @@ def record_vetting_event(
 ) -> VettingEvent:
     """Add a vetting event; a suspension takes the workshop's products off sale."""
     if occurred_on > today():
-        raise ProvenanceError("a vetting event cannot be dated in the future")
+        why = "a vetting event cannot be dated in the future"
+        raise ProvenanceError(why, [("occurred_on", why)])
     if not author.strip():
         raise ProvenanceError("a vetting event needs the staff member who recorded it")
     event = VettingEvent(

@@ -17,10 +17,11 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import Optional
 
 from shop.audit.services import record
 from shop.extensions import db
+from shop.form_problems import add_problem, at_most, required, sentence
 from shop.provenance.models import (
     Trainee,
     VettingKind,
@@ -34,12 +35,35 @@ from shop.provenance.workshop_details import set_private_details
 from shop.staff import staff
 from shop.timeutil import today
 from shop.unit_of_work import abandon
-from shop.web import WholeNumberField
+from shop.web import WholeNumberField, whole_number
 
 
 def _workshop_choices() -> list[SelectChoice]:
     rows = db.session.execute(select(Workshop.id, Workshop.name).order_by(Workshop.name))
     return [SelectChoice(w.id, w.name) for w in rows]
+
+
+def _id_or_none(value) -> int | None:
+    """An id as sent (or kept), or None for anything that cannot be one."""
+    return whole_number(str(value), minimum=1)
+
+
+# How the trainee form names the fields save_trainee's rules speak of, and what to type in
+# one left empty.
+TRAINEE_FIELDS = {
+    "code": ("The code", "Enter her trainee code, like KH-RS-001."),
+    "legal_name": ("The legal name", "Enter her legal name."),
+    "alias": ("The public alias", "Enter the public alias she chose."),
+    "cohort": ("The cohort", "Enter the cohort."),
+    "workshop_id": ("The workshop", "Choose her workshop."),
+}
+
+
+def _trainee_message(field: str, message: str) -> str:
+    """'legal_name', 'is required' -> 'Enter her legal name.'; else the rule's message
+    after the field's name ('The public alias must not be part of …')."""
+    subject, enter = TRAINEE_FIELDS[field]
+    return enter if message == "is required" else sentence(f"{subject} {message}")
 
 
 class TraineeForm(FlaskForm):
@@ -49,7 +73,8 @@ class TraineeForm(FlaskForm):
     legal_name = StringField("Legal name (staff only)")
     alias = StringField("Public alias")
     alias_consent = BooleanField("She consents to the alias being shown publicly")
-    workshop_id = SelectField("Workshop", coerce=int)
+    # Read leniently: which workshops exist is save_trainee's rule, said with the others.
+    workshop_id = SelectField("Workshop", coerce=_id_or_none, validate_choice=False)
     cohort = StringField("Cohort")
     active = BooleanField("Active", default=True)
 
@@ -82,8 +107,7 @@ def _trainee_form(trainee: Trainee | None):
         except TraineeRefused as refused:
             abandon()
             for name, message in refused.problems:
-                getattr(form, name).errors.append(message)
-            flash(f"Nothing was saved: {refused}.", "error")
+                add_problem(form, _trainee_message(name, message), name)
             status = 400
         else:
             trainee_id = saved.id
@@ -99,16 +123,21 @@ def _trainee_form(trainee: Trainee | None):
 
 class VettingForm(FlaskForm):
     kind = SelectField(
-        "What happened", choices=[SelectChoice(k.value, k.label) for k in VettingKind]
-    )
-    occurred_on = DateField("On", validators=[InputRequired(message="Enter the date.")])
+        "What happened", choices=[SelectChoice(k.value, k.label) for k in VettingKind],
+        invalid_choice_message="Choose what happened.",
+    )  # fmt: skip
+    occurred_on = DateField(
+        "On", validators=[required("Enter the date it happened, like 2026-03-01.")],
+        invalid_value_message="Enter the date it happened, like 2026-03-01.",
+    )  # fmt: skip
     outcome = SelectField(
         "Outcome",
         choices=[
             SelectChoice(o.value, o.value.replace("_", " ").capitalize()) for o in VettingOutcome
         ],
+        invalid_choice_message="Choose the outcome.",
     )
-    notes = TextAreaField("Private notes", validators=[Optional(), Length(max=5000)])
+    notes = TextAreaField("Private notes", validators=[Optional(), at_most(5000, "The notes")])
 
 
 class WorkshopDetailsForm(FlaskForm):
@@ -118,7 +147,8 @@ class WorkshopDetailsForm(FlaskForm):
 
 
 class ReinstateForm(FlaskForm):
-    reason = StringField("Why sales can resume", validators=[InputRequired(), Length(max=300)])
+    reason = StringField("Why sales can resume", validators=[
+        required("Say why sales can resume: what the review found."), at_most(300, "A reason")])  # fmt: skip
 
 
 def _interval() -> int:
@@ -149,13 +179,13 @@ def _workshop_or_404(workshop_id: int) -> Workshop:
 
 def _workshop_page(
     workshop: Workshop, status: int = 200, vetting_form: VettingForm | None = None,
-    details_form: WorkshopDetailsForm | None = None,
+    details_form: WorkshopDetailsForm | None = None, reinstate_form: ReinstateForm | None = None,
 ):  # fmt: skip
     return render_template(
         "staff/workshop.html", workshop=workshop, summary=summary_for(workshop, _interval()),
         events=sorted(workshop.vetting_events, key=lambda e: (e.occurred_on, e.id), reverse=True),
         vetting_form=vetting_form or VettingForm(occurred_on=today()),
-        reinstate_form=ReinstateForm(), interval=_interval(),
+        reinstate_form=reinstate_form or ReinstateForm(), interval=_interval(),
         details_form=details_form or WorkshopDetailsForm(obj=workshop, prefix="details"),
     ), status  # fmt: skip
 
@@ -165,12 +195,19 @@ def workshop(workshop_id: int):
     return _workshop_page(_workshop_or_404(workshop_id))
 
 
+def _refuse(form: FlaskForm, exc: ProvenanceError, nothing: str) -> None:
+    """A rule's refusal said once: beside the field it names, else in the error summary."""
+    for field, message in exc.problems:
+        add_problem(form, sentence(message), field)
+    if not exc.problems:
+        add_problem(form, f"{nothing}: {exc}.")
+
+
 @staff.post("/workshops/<int:workshop_id>/vetting")
 def record_vetting(workshop_id: int):
     found = _workshop_or_404(workshop_id)
     form = VettingForm()
     if not form.validate_on_submit():
-        flash("Please correct the vetting event.", "error")
         return _workshop_page(found, 400, form)
     before = {"status": found.status.value}
     try:
@@ -180,7 +217,7 @@ def record_vetting(workshop_id: int):
             notes=(form.notes.data or "").strip(),
         )  # fmt: skip
     except ProvenanceError as exc:
-        flash(f"Nothing was recorded: {exc}.", "error")
+        _refuse(form, exc, "Nothing was recorded")
         page = _workshop_page(found, 400, form)
         abandon()
         return page
@@ -198,14 +235,13 @@ def workshop_details(workshop_id: int):
     found = _workshop_or_404(workshop_id)
     form = WorkshopDetailsForm(prefix="details")
     if not form.validate_on_submit():
-        flash("Please correct the private details.", "error")
         return _workshop_page(found, 400, details_form=form)
     try:
         set_private_details(found, address=form.address.data or "",
                             contact=form.contact.data or "", head_count=form.head_count.data)  # fmt: skip
     except ProvenanceError as exc:
         abandon()
-        flash(f"Nothing was saved: {exc}.", "error")
+        _refuse(form, exc, "Nothing was saved")
         return _workshop_page(_workshop_or_404(workshop_id), 400, details_form=form)
     flash("Private details saved.", "success")
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))
@@ -216,8 +252,7 @@ def reinstate(workshop_id: int):
     found = _workshop_or_404(workshop_id)
     form = ReinstateForm()
     if not form.validate_on_submit():
-        flash("Say why sales can resume.", "error")
-        return _workshop_page(found, 400)
+        return _workshop_page(found, 400, reinstate_form=form)
     if found.status != WorkshopStatus.SUSPENDED:
         flash("This workshop is not suspended.", "error")
         return redirect(url_for("staff.workshop", workshop_id=workshop_id))

@@ -48,8 +48,8 @@ class TraineeRefused(ProvenanceError):
     """Details that break a rule, each as (field, message); nothing was changed."""
 
     def __init__(self, problems: list[tuple[str, str]]):
-        self.problems = problems
-        super().__init__("; ".join(f"{field.replace('_', ' ')} {msg}" for field, msg in problems))
+        message = "; ".join(f"{field.replace('_', ' ')} {msg}" for field, msg in problems)
+        super().__init__(message, problems)  # ProvenanceError keeps them, field by field
 
 
 # Digits that commonly stand for letters ('Ch4nda'), and the letters that look alike
@@ -119,7 +119,9 @@ def trainee_problems(details: TraineeDetails) -> list[tuple[str, str]]:
     """What is wrong with `details` on their own (the database is not asked)."""
     d = details.cleaned()
     problems = []
-    if not CODE_RE.match(d.code) or len(d.code) > CODE_MAX:
+    if not d.code:
+        problems.append(("code", "is required"))
+    elif not CODE_RE.match(d.code) or len(d.code) > CODE_MAX:
         problems.append(("code", f"'{d.code}' is not a code (letters, digits, '-', '_' or '.', "
                                  f"at most {CODE_MAX} characters)"))  # fmt: skip
     for field, value, longest in (
@@ -174,7 +176,9 @@ def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Tra
         taken := _code_taken(d.code, trainee)
     ):
         problems.append(("code", taken))
-    if d.workshop_id is None or db.session.get(Workshop, d.workshop_id) is None:
+    if d.workshop_id is None:
+        problems.append(("workshop_id", "is required"))
+    elif db.session.get(Workshop, d.workshop_id) is None:
         problems.append(("workshop_id", "must be a workshop we know"))
     if problems:
         raise TraineeRefused(problems)

@@ -32,9 +32,11 @@ def set_private_details(
     address, contact = address.strip(), contact.strip()
     for name, value in (("address", address), ("contact", contact)):
         if len(value) > DETAILS_MAX_LENGTH:
-            raise ProvenanceError(f"the {name} is longer than {DETAILS_MAX_LENGTH} characters")
+            why = f"the {name} is longer than {DETAILS_MAX_LENGTH} characters"
+            raise ProvenanceError(why, [(name, why)])
     if head_count is not None and not 0 <= head_count <= HEAD_COUNT_MAX:
-        raise ProvenanceError(f"the head count must be between 0 and {HEAD_COUNT_MAX}")
+        why = f"the head count must be between 0 and {HEAD_COUNT_MAX}"
+        raise ProvenanceError(why, [("head_count", why)])
     workshop.address, workshop.contact, workshop.head_count = address, contact, head_count
     db.session.flush()
     record_workshop_change(workshop, before, "workshop.details")

@@ -14,7 +14,12 @@ REFUND_LOSS = AccountKind.REFUND_LOSS.value
 
 
 class TrainingError(ValueError):
-    """A request staff made that cannot be met; the message is safe to show."""
+    """A request staff made that cannot be met; the message is safe to show. `field` names
+    the form field at fault, when one is."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def _read_trainee_account(trainee_id: int, lock: bool) -> LedgerAccount | None:

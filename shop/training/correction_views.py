@@ -22,10 +22,9 @@ from shop.extensions import db
 from shop.money import money_text
 from shop.staff import staff
 from shop.training import services
+from shop.training.forms import CorrectionForm, DecisionForm
 from shop.training.models import CorrectionRequest, CorrectionStatus
 from shop.training.views import (
-    CorrectionForm,
-    DecisionForm,
     _refuse,
     _trainee_or_404,
     confirm_refused,
@@ -39,14 +38,14 @@ def correction(trainee_id: int):
     found = _trainee_or_404(trainee_id)
     form = CorrectionForm()
     if not form.validate_on_submit():
-        return _refuse(found, "Please correct the correction.", correction_form=form)
+        return _refuse(found, correction_form=form)
     try:
         proposal, new = services.propose_correction(
             trainee_id=found.id, amount=form.amount.cents, reason=form.reason.data,
             proposed_by=current_user, request_key=form.request_key.data,
         )  # fmt: skip
     except services.TrainingError as exc:
-        return _refuse(found, str(exc), correction_form=form)
+        return _refuse(found, exc, correction_form=form)
     if new:
         # The reason stays with the correction, not in the append-only log: staff write
         # it freely and it may name someone.

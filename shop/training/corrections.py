@@ -34,11 +34,11 @@ def propose_correction(
     proposal and whether it is new."""
     reason = reason.strip()
     if not reason:
-        raise TrainingError("A correction needs a reason.")
+        raise TrainingError("A correction needs a reason.", "reason")
     if len(reason) > REASON_MAX:
-        raise TrainingError(f"The reason is longer than {REASON_MAX} characters.")
+        raise TrainingError(f"The reason is longer than {REASON_MAX} characters.", "reason")
     if amount == 0:
-        raise TrainingError("The amount must not be zero.")
+        raise TrainingError("The amount must not be zero.", "amount")
     if not request_key or len(request_key) > KEY_MAX:
         raise TrainingError("The form expired; please open the page again.")
     if (earlier := _by_key(request_key)) is not None:

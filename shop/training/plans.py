@@ -15,9 +15,9 @@ def add_goal(
     *, trainee_id: int, title: str, target_amount: int, target_date: date | None, currency: str
 ) -> DevelopmentGoal:
     if not title.strip():
-        raise TrainingError("Say what the goal is.")
+        raise TrainingError("Say what the goal is.", "title")
     if target_amount <= 0:
-        raise TrainingError("The target amount must be more than zero.")
+        raise TrainingError("The target amount must be more than zero.", "target_amount")
     if db.session.get(Trainee, trainee_id) is None:
         raise TrainingError("There is no such trainee.")
     goal = DevelopmentGoal(

@@ -19,13 +19,9 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from shop.audit.services import STAFF_AREA, audit_page, record
 from shop.confirmations import (
@@ -36,13 +32,21 @@ from shop.confirmations import (
     use_confirmation,
 )
 from shop.extensions import db
+from shop.form_problems import add_problem
 from shop.list_args import ListArgs
-from shop.money import MoneyError, money_text, parse_major
+from shop.money import money_text
 from shop.page_cache.pages import public_page
 from shop.provenance.models import Trainee
 from shop.staff import staff
 from shop.training import impact as public_impact
 from shop.training import reports, services
+from shop.training.forms import (
+    CorrectionForm,
+    DecisionForm,
+    GoalForm,
+    GoalStatusForm,
+    WithdrawalForm,
+)
 from shop.training.models import (
     DevelopmentGoal,
     GoalStatus,
@@ -60,71 +64,6 @@ PER_PAGE = 50
 
 def _currency() -> str:
     return current_app.config["STORE_CURRENCY"]
-
-
-class MoneyField(StringField):
-    """An amount in major units ('12.50'), kept as minor units in `.cents`."""
-
-    def __init__(self, *args, signed: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.signed = signed
-        self.cents: int | None = None
-
-    def pre_validate(self, form):
-        text = (self.data or "").strip()
-        negative = self.signed and text.startswith("-")
-        try:
-            cents = parse_major(text[1:] if negative else text, _currency())
-        except MoneyError as exc:
-            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
-        self.cents = -cents if negative else cents
-
-
-class PrefixedForm(FlaskForm):
-    """A form that shares its page with others: its fields are named and identified
-    `<prefix>-<field>`, so two forms' "amount" fields never share an id or a name."""
-
-    prefix: str = ""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("prefix", self.prefix)
-        super().__init__(*args, **kwargs)
-
-
-class WithdrawalForm(PrefixedForm):
-    prefix = "withdrawal"
-    amount = MoneyField("Amount", validators=[InputRequired()])
-    purpose = SelectField(
-        "Purpose", choices=[SelectChoice(p.value, p.label) for p in WithdrawalPurpose],
-        validators=[InputRequired()],
-    )  # fmt: skip
-    payee = StringField(
-        "Paid to (school, institution or supplier)", validators=[InputRequired(), Length(max=200)]
-    )
-    details = TextAreaField(
-        "Details (course, invoice number)", validators=[Optional(), Length(max=2000)]
-    )
-
-
-class DecisionForm(FlaskForm):
-    note = StringField("Reason for rejecting", validators=[Optional(), Length(max=500)])
-
-
-class GoalForm(FlaskForm):
-    title = StringField("Goal", validators=[InputRequired(), Length(max=200)])
-    target_amount = MoneyField("Target amount", validators=[InputRequired()])
-    target_date = DateField("Target date", validators=[Optional()])
-
-
-class GoalStatusForm(FlaskForm):
-    status = SelectField("Status", choices=[SelectChoice(s.value, s.label) for s in GoalStatus])
-
-
-class CorrectionForm(PrefixedForm):
-    prefix = "correction"
-    amount = MoneyField("Amount (negative to take back)", signed=True, validators=[InputRequired()])
-    reason = StringField("Reason", validators=[InputRequired(), Length(max=250)])
-    request_key = HiddenField()
 
 
 # --- public ---------------------------------------------------------------------------
@@ -225,8 +164,12 @@ def trainee(trainee_id: int):
     return _trainee_page(_trainee_or_404(trainee_id))
 
 
-def _refuse(trainee: Trainee, message: str, **forms):
-    flash(message, "error")
+def _refuse(trainee: Trainee, refused: services.TrainingError | None = None, **forms):
+    """The trainee's page again (400) with the refused form, each problem said once: a
+    field's beside it, a rule's refusal beside the field it names or in the error summary."""
+    if refused is not None:
+        for form in forms.values():
+            add_problem(form, str(refused), refused.field)
     page = _trainee_page(trainee, 400, **forms)  # rendered before the rollback expires it
     abandon()
     return page
@@ -237,14 +180,14 @@ def request_withdrawal(trainee_id: int):
     found = _trainee_or_404(trainee_id)
     form = WithdrawalForm()
     if not form.validate_on_submit():
-        return _refuse(found, "Please correct the withdrawal request.", withdrawal_form=form)
+        return _refuse(found, withdrawal_form=form)
     try:
         withdrawal = services.request_withdrawal(
             trainee_id=found.id, amount=form.amount.cents, purpose=WithdrawalPurpose(form.purpose.data),
             payee=form.payee.data, details=form.details.data or "", requested_by=current_user,
         )  # fmt: skip
     except services.TrainingError as exc:
-        return _refuse(found, str(exc), withdrawal_form=form)
+        return _refuse(found, exc, withdrawal_form=form)
     record("withdrawal.request", "withdrawal", withdrawal.id,
            summary=f"{found.code}: {withdrawal.purpose.label}",
            after={"amount": withdrawal.amount, "trainee": found.code})  # fmt: skip
@@ -346,14 +289,14 @@ def add_goal(trainee_id: int):
     found = _trainee_or_404(trainee_id)
     form = GoalForm()
     if not form.validate_on_submit():
-        return _refuse(found, "Please correct the goal.", goal_form=form)
+        return _refuse(found, goal_form=form)
     try:
         goal = services.add_goal(
             trainee_id=found.id, title=form.title.data, target_amount=form.target_amount.cents,
             target_date=form.target_date.data, currency=_currency(),
         )  # fmt: skip
     except services.TrainingError as exc:
-        return _refuse(found, str(exc), goal_form=form)
+        return _refuse(found, exc, goal_form=form)
     record("goal.create", "trainee", found.id, summary=goal.title,
            after={"target_amount": goal.target_amount})  # fmt: skip
     flash("Goal added to the development plan.", "success")

@@ -32,9 +32,9 @@ def request_withdrawal(
 ) -> Withdrawal:  # fmt: skip
     payee = payee.strip()
     if amount <= 0:
-        raise TrainingError("The amount must be more than zero.")
+        raise TrainingError("The amount must be more than zero.", "amount")
     if not payee:
-        raise TrainingError("Say which school, institution or supplier is paid.")
+        raise TrainingError("Say which school, institution or supplier is paid.", "payee")
     trainee = db.session.get(Trainee, trainee_id)
     if trainee is None:
         raise TrainingError("There is no such trainee.")
@@ -43,7 +43,8 @@ def request_withdrawal(
     if amount > available:
         raise TrainingError(
             "The amount is more than the balance still available "
-            "(the balance less withdrawals waiting for approval)."
+            "(the balance less withdrawals waiting for approval).",
+            "amount",
         )
     withdrawal = Withdrawal(
         trainee_id=trainee_id, account_id=account.id, amount=amount, currency=account.currency,

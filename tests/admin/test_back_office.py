@@ -105,7 +105,10 @@ def test_shipping_sends_the_notice_and_cancelling_releases_stock(app, ctx, admin
     assert db.session.get(Order, unpaid.id).status == OrderStatus.CANCELLED
     assert db.session.get(Variant, variant.id).stock == 4
     refused = confirmed(admin_client, f"/admin/orders/{paid.id}/cancel", follow_redirects=True)
-    assert "Only an unpaid order can be cancelled" in refused.get_data(as_text=True)
+    assert (
+        f"Order {paid.number} was shipped, so it cannot be cancelled: refund it instead."
+        in refused.get_data(as_text=True)
+    )
 
 
 def test_recording_a_batch_raises_stock_and_bad_input_writes_nothing(app, ctx, admin_client):

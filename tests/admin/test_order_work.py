@@ -3,6 +3,7 @@ timeline with internal notes that only the back office ever sees."""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -12,18 +13,20 @@ from sqlalchemy import func, select
 from shop.audit.models import AuditEntry
 from shop.extensions import db
 from shop.jobs.models import DEAD, Job
-from shop.orders.models import Order, OrderStatus
+from shop.orders.holds import cancel_unpaid
+from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.notes import OrderNote
 from shop.orders.notifications import confirm_after_commit
-from shop.orders.shipping import ship_several
+from shop.orders.shipping import ship_several, why_no_packing_slip, why_not_shippable
 from shop.unit_of_work import commit
-from tests.confirming import confirmed
+from tests.admin.test_form_errors import assert_error_pattern
+from tests.confirming import confirmation_form, confirmed
 from tests.conftest import client_as, jobs_held
 from tests.orders.conftest import new_order, stocked_variant
 from tests.orders.test_payments import outbox
 from tests.orders.test_unpaid_orders import PAYING
 from tests.orders.test_unpaid_orders import _place as place_order
-from tests.training.conftest import paid_order
+from tests.training.conftest import paid_order, refund
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -184,6 +187,66 @@ def test_packing_slips_one_page_per_order_with_address_items_and_batches(admin_c
     assert re.search(r"\.packing-slip \{[^}]*break-after: page", printing)
 
 
+def _orders_that_cannot_ship(variant) -> dict[str, Order]:
+    """A cancelled order, one waiting for payment, one refunded in full before shipping,
+    beside one to ship and one shipped already (committed)."""
+    cancelled, waiting = new_order([(variant, 1)]), new_order([(variant, 1)])
+    cancel_unpaid(cancelled)
+    to_ship, shipped, refunded = (paid_order([(variant, 1)]) for _ in range(3))
+    shipped.status, shipped.tracking_number = OrderStatus.FULFILLED, "OLD-1"
+    refund(refunded)  # everything: the whole order's money went back
+    db.session.commit()
+    return {"cancelled": cancelled, "waiting": waiting, "refunded": refunded,
+            "to_ship": to_ship, "shipped": shipped}  # fmt: skip
+
+
+def test_a_packing_slip_is_for_an_order_with_something_to_ship_in_bulk_shippings_words(ctx):
+    """The service: an order that can ship, or was shipped (a slip printed again), has a
+    slip; the others are refused with the words bulk shipping uses for them."""
+    o = _orders_that_cannot_ship(stocked_variant(quantity=10))
+    assert why_no_packing_slip(o["to_ship"]) is None and why_no_packing_slip(o["shipped"]) is None
+    for kind in ("cancelled", "waiting", "refunded"):
+        assert why_no_packing_slip(o[kind]) == why_not_shippable(o[kind]) is not None, kind
+    assert why_no_packing_slip(o["refunded"]) == (
+        f"Order {o['refunded'].number} was refunded in full, so there is nothing to ship."
+    )
+    assert why_no_packing_slip(o["cancelled"]) == (
+        f"Order {o['cancelled'].number} is cancelled: it cannot be shipped now."
+    )
+    o["shipped"].refunded_amount = o["shipped"].total  # sent back and refunded: nothing to pack
+    assert why_no_packing_slip(o["shipped"]) == (
+        f"Order {o['shipped'].number} was refunded in full, so there is nothing to ship."
+    )
+    db.session.rollback()
+
+
+def test_packing_slips_leave_out_orders_that_cannot_ship_and_say_why(admin_client):
+    o = _orders_that_cannot_ship(stocked_variant(quantity=10))
+    ticked = [o[k].id for k in ("cancelled", "waiting", "refunded", "to_ship", "shipped")]
+    response = admin_client.post("/admin/orders/packing-slips", data={"order": [*ticked, 999_999]})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    slips = page.split('<article class="packing-slip"')[1:]
+    assert [o["to_ship"].number in slips[0], o["shipped"].number in slips[1]] == [True, True]
+    assert len(slips) == 2 and "not allocated yet" not in page
+    review = admin_client.post("/admin/orders/ship", data={"order": ticked}).get_data(as_text=True)
+    left_out = page[page.index("Left out") : page.index('<article class="packing-slip"')]
+    for kind in ("cancelled", "waiting", "refunded"):
+        why = why_not_shippable(o[kind])
+        assert html.escape(why) in left_out and html.escape(why) in review, kind
+    assert "There is no order #999999." in left_out
+    assert o["to_ship"].number not in left_out and o["shipped"].number not in left_out
+
+    none = admin_client.post(
+        "/admin/orders/packing-slips",
+        data={"order": [o[k].id for k in ("cancelled", "waiting", "refunded")]},
+    )
+    text = none.get_data(as_text=True)
+    assert "No packing slip to print: none of the ticked orders has anything to ship." in text
+    assert '<article class="packing-slip"' not in text
+    assert text.count("<li>Order ") == 3
+
+
 def test_bulk_forms_carry_and_need_the_csrf_token(csrf_app):
     with csrf_app.app_context():
         order = paid_order([(stocked_variant(quantity=3), 1)])
@@ -315,3 +378,65 @@ def test_a_customer_cannot_add_or_read_notes(app, ctx):
     anonymous = app.test_client()
     assert anonymous.post(f"/admin/orders/{order.id}/notes", data={"body": "x"}).status_code == 302
     assert db.session.scalar(select(func.count(OrderNote.id))) == 0
+
+
+def test_a_note_too_long_is_refused_beside_its_field_and_kept_as_typed(app, admin_client):
+    order = paid_order([(stocked_variant(quantity=2), 1)])
+    db.session.commit()
+    typed = "Buyer called about the parcel; " * 70  # 2,170 characters
+    response = admin_client.post(f"/admin/orders/{order.id}/notes", data={"body": typed})
+    length = len(typed.strip())
+    page = assert_error_pattern(response, [(
+        "note-body",
+        f"A note is at most 2,000 characters; this one has {length:,}. Shorten it, or add it "
+        "as two notes.",
+    )])  # fmt: skip
+    assert f"<h1>Order {order.number}</h1>" in page  # the order page, answered at once
+    textarea = re.search(r'<textarea[^>]*id="note-body"[^>]*>(.*?)</textarea>', page, re.S)
+    assert textarea.group(1).strip() == typed.strip()  # nothing typed is lost
+    assert db.session.scalar(select(func.count(OrderNote.id))) == 0
+    assert "Internal note" not in _timeline(admin_client, order.id)  # no note was added
+
+
+def test_the_order_page_names_the_shipping_method_as_the_buyer_chose_it(admin_client):
+    order = paid_order([(stocked_variant(quantity=2), 1)])
+    db.session.commit()
+    page = admin_client.get(f"/admin/orders/{order.id}").get_data(as_text=True)
+    assert f"{order.email} · Standard post (7 to 14 days)" in page
+    assert "· standard<" not in page
+    for path in ("/admin/orders/ship", "/admin/orders/packing-slips"):
+        listed = admin_client.post(path, data={"order": [order.id]}).get_data(as_text=True)
+        assert (
+            "Standard post (7 to 14 days)" in listed and "standard shipping" not in listed.lower()
+        )
+
+
+def test_cancelling_says_why_an_order_cannot_be_cancelled(app, admin_client):
+    variant = stocked_variant(quantity=10)
+    unpaid, expired = new_order([(variant, 1)]), new_order([(variant, 1)])
+    paid, shipped, refunded = (paid_order([(variant, 1)]) for _ in range(3))
+    expired.status = OrderStatus.EXPIRED
+    shipped.status = OrderStatus.FULFILLED
+    refund(refunded)
+    db.session.commit()
+    # Two confirmation pages of one order (two tabs): the first cancels it, the second is
+    # told it is cancelled already.
+    first = confirmation_form(admin_client.get(f"/admin/orders/{unpaid.id}/cancel"))
+    second = confirmation_form(admin_client.get(f"/admin/orders/{unpaid.id}/cancel"))
+    assert admin_client.post(first[0], data=first[1]).status_code == 302
+    again = admin_client.post(second[0], data=second[1], follow_redirects=True)
+    assert f"Order {unpaid.number} is cancelled already." in again.get_data(as_text=True)
+    assert _status(unpaid.id)[0] == OrderStatus.CANCELLED
+    assert db.session.get(Order, refunded.id).refund_status == RefundStatus.FULL
+    for order, why in (
+        (unpaid, "is cancelled already."),
+        (expired, "expired unpaid, so it is closed already: its held units went back on sale."),
+        (paid, "is paid, so it cannot be cancelled: refund it instead."),
+        (shipped, "was shipped, so it cannot be cancelled: refund it instead."),
+        (refunded, "was paid and refunded in full: there is nothing to cancel."),
+    ):
+        told = admin_client.get(f"/admin/orders/{order.id}/cancel", follow_redirects=True)
+        text = told.get_data(as_text=True)
+        assert f"Order {order.number} {why}" in text, order.status
+        assert "Only an unpaid order" not in text
+        assert "Cancel this unpaid order" not in text  # no button offering it

@@ -7,14 +7,17 @@ written."""
 from __future__ import annotations
 
 import html
+import io
 import re
 
+from PIL import Image
 from sqlalchemy import select
 
 from shop.catalog.models import Product, ProductImage
 from shop.extensions import db
 from shop.provenance.models import Batch
 from tests import factories as f
+from tests.admin.test_form_errors import assert_error_pattern
 from tests.confirming import confirmation_form
 from tests.conftest import client_as
 from tests.store_state import changes, store_state
@@ -151,20 +154,50 @@ def test_alt_text_is_required_and_is_what_the_shop_says(app, ctx):
     admin = client_as(app, "admin")
     before = store_state()
     for empty in ("", "   "):
-        refused = admin.post(f"/admin/images/{image_id}/alt", data={"alt_text": empty},
-                             follow_redirects=True)  # fmt: skip
-        assert "Nothing was saved: Describe the image for people who cannot see it" in _text(
-            refused
-        )
-    too_long = admin.post(f"/admin/images/{image_id}/alt", data={"alt_text": "x" * 301},
-                          follow_redirects=True)  # fmt: skip
-    assert "Nothing was saved" in _text(too_long)
+        refused = admin.post(f"/admin/images/{image_id}/alt", data={"alt_text": empty})
+        assert refused.status_code == 400
+        assert re.search(rf'id="alt-{image_id}-error">.*Describe the image for people who '
+                         "cannot see it", _text(refused))  # fmt: skip
+    too_long = admin.post(f"/admin/images/{image_id}/alt", data={"alt_text": "x" * 301})
+    assert too_long.status_code == 400
+    assert "Alt text is at most 300 characters." in _text(too_long)
+    assert re.search(rf'id="alt-{image_id}"[^>]*value="{"x" * 301}"', _text(too_long))  # kept
     assert changes(before, store_state()) == {}
 
     said = "A natural tote with a <blue> block-printed border"
     assert admin.post(f"/admin/images/{image_id}/alt", data={"alt_text": said}).status_code == 302
     assert _gallery(product.id) == [(image_id, said)]
     assert said in _shop_alts(app, product.slug)
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_an_upload_refused_says_why_beside_its_field_and_keeps_the_alt_text(app, ctx):
+    product = f.product(f.workshop())
+    db.session.commit()
+    admin = client_as(app, "admin")
+    before = store_state()
+
+    def upload(data: bytes, alt: str):
+        return admin.post(f"/admin/products/{product.id}/images",
+                          data={"image": (io.BytesIO(data), "photo.png"), "alt_text": alt},
+                          content_type="multipart/form-data")  # fmt: skip
+
+    assert_error_pattern(
+        upload(_png(), "   "),
+        [("alt_text", "Describe the image for people who cannot see it (its alt text).")],
+    )
+    page = assert_error_pattern(
+        upload(b"not a picture", "A tote, folded"),
+        [("image", "The file is not an image we can read.")],
+    )
+    assert re.search(r'<input[^>]*id="alt_text"[^>]*value="A tote, folded"', page)  # kept
+    assert re.search(r'<details class="panel" open><summary>Add an image', page)
+    assert changes(before, store_state()) == {}
 
 
 def test_an_image_without_alt_text_is_flagged(app, ctx):
@@ -261,10 +294,13 @@ def test_makers_picked_from_the_list_are_recorded_with_their_weights(app, ctx):
             f"maker-{makers[0].id}": "2", f"maker-{makers[1].id}": ""}  # fmt: skip
     before = store_state()
     for bad, message in (
-        ({f"maker-{makers[0].id}": "two"}, "Makers: 'two' is not a whole number"),
+        (
+            {f"maker-{makers[0].id}": "two"},
+            f"Weight of {makers[0].code}: 'two' is not a whole number",
+        ),
         ({f"maker-{makers[0].id}": "0"}, f"the weight of '{makers[0].code}' must be between 1"),
         ({"makers": f"{makers[0].code}:1"}, f"trainee '{makers[0].code}' is listed twice"),
-        ({"sku": ""}, "Choose the variant."),
+        ({"sku": ""}, "Choose the variant the batch is of."),
         ({"workshop": "999999"}, "Choose the workshop that made the batch."),
     ):
         page = admin.post("/admin/batches/new", data={**form, **bad})

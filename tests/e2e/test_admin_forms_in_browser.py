@@ -87,8 +87,15 @@ def test_the_gallery_is_reordered_described_and_trimmed_without_script(
 
     first.get_by_label("Alt text of image 1").fill("")
     first.get_by_role("button", name="Save the alt text of image 1").click()
-    assert page.get_by_text("Nothing was saved: Describe the image").is_visible()
-    page.get_by_label("Alt text of image 1").fill("A blue T-shirt, folded on a table")
+    assert page.title().startswith("Error:")
+    summary = page.locator(".error-summary")
+    assert summary.evaluate("el => el === document.activeElement")  # read out first
+    summary.get_by_role("link", name=re.compile("^Describe the image")).click()
+    field = page.get_by_label("Alt text of image 1")
+    assert field.evaluate("el => el === document.activeElement")  # the link reaches it
+    assert field.get_attribute("aria-invalid") == "true" and field.input_value() == ""
+    assert page.locator(".gallery-item").first.get_by_text("Describe the image").is_visible()
+    field.fill("A blue T-shirt, folded on a table")
     page.get_by_role("button", name="Save the alt text of image 1").click()
     assert page.get_by_text("Alt text saved.").is_visible()
     shop.reload()

@@ -69,6 +69,20 @@ def fill_and_submit(form: str, values: dict[str, str]) -> Callable:
     return act
 
 
+def press(form: str, button: str, values: dict[str, str]) -> Callable:
+    """Fill the fields named in `values` of the form matched by `form`, and press its
+    button named `button` (a form with more than one, like Save and Preview)."""
+
+    def act(page):
+        target = page.locator(form).first
+        for name, value in values.items():
+            target.locator(f"[name={name}]").fill(value)
+        with page.expect_navigation():
+            target.get_by_role("button", name=button, exact=True).click()
+
+    return act
+
+
 def open_details(page):
     """Open every <details> so what it hides is checked too."""
     page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
@@ -118,6 +132,10 @@ STATES: dict[str, Callable] = {
     ),
     "variant-refused": submit_empty("main form[action$='/variants']"),
     "adjust-refused": submit_empty("main form[action*='/adjust']"),
+    "page-refused": press("main form[method=post]", "Save", {"title": ""}),
+    "note-refused": fill_and_submit("main form[action$='/notes']", {"body": "x" * 2100}),
+    "alt-refused": fill_and_submit("main form.alt-form", {"alt_text": ""}),
+    "upload-refused": submit_empty("main form[enctype='multipart/form-data']"),
 }
 
 VISITS = [
@@ -159,11 +177,14 @@ VISITS = [
     Visit("/admin/orders?status=paid", who="admin"),
     Visit("/admin/orders/1", who="admin"),
     Visit("/admin/orders/1", who="admin", state="details-open"),
+    Visit("/admin/orders/1", who="admin", state="note-refused"),
     Visit("/admin/products", who="admin"),
     Visit("/admin/products/1", who="admin"),
     Visit("/admin/products/1", who="admin", state="details-open"),
     Visit("/admin/products/1", who="admin", state="empty-submit"),
     Visit("/admin/products/1", who="admin", state="variant-refused"),
+    Visit("/admin/products/1", who="admin", state="alt-refused"),
+    Visit("/admin/products/1", who="admin", state="upload-refused"),
     Visit("/admin/products/new", who="admin"),
     Visit("/admin/products/new", who="admin", state="empty-submit"),
     Visit("/admin/stock", who="admin"),
@@ -174,6 +195,8 @@ VISITS = [
     Visit("/admin/batches/new?workshop=1", who="admin", state="empty-submit"),
     Visit("/admin/categories", who="admin"),
     Visit("/admin/categories", who="admin", state="empty-submit"),
+    Visit("/admin/pages/contact", who="admin"),
+    Visit("/admin/pages/contact", who="admin", state="page-refused"),
     Visit("/admin/jobs", who="admin"),
     Visit("/admin/audit", who="admin"),
     # Programme staff

@@ -1,7 +1,9 @@
 """Bulk work on orders in a real browser, at 320, 390 and 1280 px: an admin finds the
 orders to ship, ticks two, gives their tracking numbers and marks them shipped, then
 prints their packing slips (print media emulated, and printed to PDF: one page per
-order), and adds an internal note to one order's timeline."""
+order), and adds an internal note to one order's timeline. Orders with nothing to ship
+(cancelled, waiting for payment, refunded in full) get no packing slip: each is named
+with the reason."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import re
 import threading
 
 import pytest
+from flask import current_app
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
@@ -20,6 +23,44 @@ from tests.e2e.test_pages_in_browser import PAGE_AUDIT
 pytestmark = pytest.mark.e2e
 
 WIDTHS = [320, 390, 1280]
+CANNOT_SHIP_EMAIL = "cannot.ship@example.com"
+
+
+def _orders_with_nothing_to_ship() -> None:
+    """For CANNOT_SHIP_EMAIL: one order to ship, and one cancelled, one waiting for payment
+    and one refunded in full before shipping."""
+    from shop.catalog.models import Variant
+    from shop.extensions import db
+    from shop.orders import cart as carts
+    from shop.orders.checkout import BuyerDetails, place_order
+    from shop.orders.gateways import DummyGateway
+    from shop.orders.holds import cancel_unpaid
+    from shop.orders.payments import payment_succeeded, start_payment
+    from shop.orders.refunds import refund_order
+
+    variant = db.session.scalars(
+        db.select(Variant).where(Variant.available >= 10).order_by(Variant.id)
+    ).first()
+    buyer = BuyerDetails(
+        email=CANNOT_SHIP_EMAIL, name="Nora Ship", address_line1="2 Example Street",
+        address_line2="", city="Lyon", postal_code="69001", country_code="FR",
+        shipping_method="standard",
+    )  # fmt: skip
+    orders = []
+    for _ in range(4):
+        cart: dict = {}
+        carts.write(cart, {variant.id: 1})
+        orders.append(place_order(cart, buyer, gateway_name="dummy",
+                                  currency=current_app.config["STORE_CURRENCY"]))  # fmt: skip
+    to_ship, cancelled, _waiting, refunded = orders
+    cancel_unpaid(cancelled)
+    for order in (to_ship, refunded):
+        payment = start_payment(order, DummyGateway())
+        payment_succeeded(order, gateway_name="dummy", reference=payment.reference,
+                          amount=order.total, currency=order.currency)  # fmt: skip
+    db.session.commit()
+    refund_order(refunded.id, DummyGateway())
+    db.session.commit()
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +76,8 @@ def store(tmp_path_factory):
     made = runner.invoke(args=["create-user", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
                          input=f"{PASSWORD}\n")  # fmt: skip
     assert made.exit_code == 0, made.output
+    with app.app_context():
+        _orders_with_nothing_to_ship()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -130,3 +173,44 @@ def test_ship_two_orders_then_print_their_slips(browser, store, screenshot_dir, 
     context.close()
     assert problems == {}
     assert errors == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_orders_with_nothing_to_ship_get_no_packing_slip(browser, store, screenshot_dir, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    problems = {}
+    page.goto(store + "/login")
+    page.get_by_label("Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    _submit(page, "Sign in")
+
+    page.goto(store + "/admin/orders?q=" + CANNOT_SHIP_EMAIL)
+    boxes = page.locator("input[name=order]")
+    assert boxes.count() == 4
+    for i in range(4):
+        boxes.nth(i).check()
+    _submit(page, "Print packing slips")
+    left_out = page.get_by_role("region", name="Left out: no packing slip")
+    reasons = left_out.get_by_role("listitem").all_inner_texts()
+    assert len(reasons) == 3
+    assert any(r.endswith("is cancelled: it cannot be shipped now.") for r in reasons)
+    assert any(r.endswith("is waiting for payment: it cannot be shipped now.") for r in reasons)
+    assert any(r.endswith("was refunded in full, so there is nothing to ship.") for r in reasons)
+    _audit(page, problems, "slips-left-out")
+    page.screenshot(path=f"{screenshot_dir}/{width}-slips-left-out.png", full_page=True)
+    page.emulate_media(media="print")
+    assert not left_out.is_visible()  # not on paper: only the one slip is
+    assert page.locator(".packing-slip").count() == 1
+    assert "not allocated yet" not in page.locator(".packing-slip").inner_text()
+    page.emulate_media(media="screen")
+
+    page.goto(store + "/admin/orders?q=" + CANNOT_SHIP_EMAIL + "&status=cancelled")
+    page.locator("input[name=order]").first.check()
+    _submit(page, "Print packing slips")
+    assert page.get_by_text("No packing slip to print").is_visible()
+    assert page.locator(".packing-slip").count() == 0
+    _audit(page, problems, "slips-none")
+    page.screenshot(path=f"{screenshot_dir}/{width}-slips-none.png", full_page=True)
+    context.close()
+    assert problems == {}

@@ -1,0 +1,153 @@
+"""The admin's catalog forms (products, variants, images, categories): they read what was
+typed, in the store's words when it cannot be read; the rules are
+shop.catalog.admin_services'."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Optional, Regexp, ValidationError
+
+from shop.catalog.models import ProductStatus
+from shop.csv_import import FieldError, key_values
+from shop.form_problems import at_most, required, stop_if_blank
+from shop.money import MoneyError, parse_major, parse_percent_bps
+
+SLUG = Regexp(
+    r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+    message="An address name has only lower-case letters, digits and single dashes, like "
+    "silk-scarf.",
+)
+
+
+class PercentField(StringField):
+    """A share as a percentage ('10', '12.5'), kept as basis points in `.bps`."""
+
+    bps: int | None = None
+
+    def pre_validate(self, form):
+        stop_if_blank(self)
+        try:
+            self.bps = parse_percent_bps(self.data)
+        except MoneyError as exc:
+            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+
+
+class MoneyField(StringField):
+    """A price in major units ('24.00'), kept as minor units in `.cents`."""
+
+    cents: int | None = None
+
+    def pre_validate(self, form):
+        stop_if_blank(self)
+        try:
+            self.cents = parse_major(self.data, current_app.config["STORE_CURRENCY"])
+        except MoneyError as exc:
+            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+
+
+class OptionsField(StringField):
+    """Options like 'size=M;colour=natural', kept as a dict in `.options`."""
+
+    options: dict | None = None
+
+    def pre_validate(self, form):
+        try:
+            self.options = key_values(self.data or "", "options")
+        except FieldError as exc:
+            raise ValidationError(f"Options {exc.message}.") from None
+
+
+CHOOSE_WORKSHOP = "Choose the workshop that makes it."
+
+
+class ProductForm(FlaskForm):
+    name = StringField(
+        "Name", validators=[required("Enter the product's name."), at_most(200, "A name")]
+    )
+    # Empty: made from the name (admin_services.slug_from), with no script needed.
+    slug = StringField("Address name (slug)",
+                       validators=[Optional(), at_most(120, "An address name"), SLUG])  # fmt: skip
+    description = TextAreaField("Description",
+                                validators=[Optional(), at_most(5000, "A description")],
+                                render_kw={"rows": 6})  # fmt: skip
+    story = TextAreaField("Story", validators=[Optional(), at_most(10000, "A story")],
+                          render_kw={"rows": 10})  # fmt: skip
+    category_id = SelectField("Category", coerce=int,
+                              invalid_value_message="Choose one of the categories, or No category.",
+                              invalid_choice_message="Choose one of the categories, or No category.")  # fmt: skip
+    workshop_id = SelectField("Made at", coerce=int, validators=[required(CHOOSE_WORKSHOP)],
+                              invalid_value_message=CHOOSE_WORKSHOP,
+                              invalid_choice_message=CHOOSE_WORKSHOP)  # fmt: skip
+    status = SelectField(
+        "Status", choices=[SelectChoice(s.value, s.value.capitalize()) for s in ProductStatus],
+        invalid_choice_message="Choose the status: draft, active or archived.",
+    )  # fmt: skip
+    impact_share = PercentField(
+        "Share for training accounts (%)",
+        validators=[required("Enter the share for training accounts, like 10.")],
+    )
+
+
+SKU_FORMAT = Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    message="A SKU has only letters, digits, dots, dashes and underscores, like TOTE-BHB-NAT.",
+)
+
+
+class VariantForm(FlaskForm):
+    sku = StringField("SKU", validators=[required("Enter the SKU, like TOTE-BHB-NAT."),
+                                         at_most(64, "A SKU"), SKU_FORMAT])  # fmt: skip
+    options = OptionsField("Options", validators=[Optional(), at_most(300, "The options")])
+    price = MoneyField(
+        "Price", validators=[required("Enter the price, like 24.00."), at_most(20, "A price")]
+    )
+
+
+class VariantPriceForm(FlaskForm):
+    options = OptionsField("Options", validators=[Optional(), at_most(300, "The options")])
+    price = MoneyField(
+        "Price", validators=[required("Enter the price, like 24.00."), at_most(20, "A price")]
+    )
+
+
+ALT_REQUIRED = "Describe the image for people who cannot see it (its alt text)."
+ALT_LABEL = "Alt text: what the image shows, for people who cannot see it"
+
+
+def _alt_text_field() -> StringField:
+    # Stripped first: alt text of spaces says nothing to a screen reader either.
+    return StringField(ALT_LABEL, filters=[lambda text: (text or "").strip()],
+                       validators=[DataRequired(ALT_REQUIRED), at_most(300, "Alt text")])  # fmt: skip
+
+
+class ImageForm(FlaskForm):
+    image = FileField(
+        "Image (JPEG, PNG or WebP, at most 5 MB)", validators=[FileRequired("Choose an image.")]
+    )
+    alt_text = _alt_text_field()
+
+
+class AltTextForm(FlaskForm):
+    alt_text = _alt_text_field()
+
+
+class MoveForm(FlaskForm):
+    direction = SelectField(choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")],
+                            invalid_choice_message="Move the image up or down.")  # fmt: skip
+
+
+class ImageDeleteForm(FlaskForm):
+    """Only the CSRF token (and the confirmation's)."""
+
+
+class CategoryForm(FlaskForm):
+    name = StringField(
+        "Name", validators=[required("Enter the category's name."), at_most(120, "A name")]
+    )
+    slug = StringField("Address name (slug)",
+                       validators=[required("Enter the address name, like bags."),
+                                   at_most(80, "An address name"), SLUG])  # fmt: skip
