@@ -143,8 +143,8 @@ def _too_many_checkouts():
 @counted(_checkout_counters, counts=_order_placed, action="orders", refused=_too_many_checkouts)
 def checkout():
     if not carts.read(session):
-        if not unpaid.remembers_one(session):  # Back from the pay page: the cart offers it
-            flash("Your cart is empty.", "error")
+        # The cart page says it is empty (or offers the unpaid order, for a buyer Back
+        # from the pay page): said once, not flashed above it as well.
         return redirect(url_for("orders.cart"))
     methods = checkout_service.shipping_methods()
     known = {}
