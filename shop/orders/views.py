@@ -171,8 +171,9 @@ def checkout():
                 return redirect(url_for("orders.pay", token=order_or_problem.token))
     priced = carts.price(session, _store_currency())
     page = render_template(
-        "orders/checkout.html", form=form, cart=priced, problems=problems, redrawn=redrawn
-    )
+        "orders/checkout.html", form=form, cart=priced, problems=problems, redrawn=redrawn,
+        waiting=unpaid.waiting_at_checkout(session),  # placing this order may cancel it
+    )  # fmt: skip
     return page, status
 
 
