@@ -86,7 +86,8 @@ def test_product_page_shows_variants_and_the_provenance_panel(client, ctx):
     assert "Agreement signed" in page
     assert (today() - timedelta(days=10)).strftime("%B %Y") in page
     assert "March 2026" in page and "rice-paper sacks" in page
-    assert "12.5 % of each price (from $2.25) goes to the makers' training accounts" in page
+    # of the price a buyer can pay: the $18.01 size is sold out
+    assert "12.5 % of this price ($2.25) goes to the makers' training accounts" in page
 
 
 def test_a_suspended_workshops_products_show_as_unavailable(client, ctx):
