@@ -34,7 +34,7 @@ bp = Blueprint("seo", __name__)
 PUBLIC_PAGES = ("catalog.home", "catalog.products", "provenance.workshops", "training.impact")
 PUBLIC_ENDPOINTS = frozenset(
     {*PUBLIC_PAGES, "catalog.product", "provenance.workshop", "provenance.batch",
-     "accounts.login", "accounts.register", "accounts.forgot_password"}
+     "content.page", "accounts.login", "accounts.register", "accounts.forgot_password"}
 )  # fmt: skip
 # Query-string values that make another page of a listing; any other (sort, search) is
 # the same page in another order or a search, and its canonical link leaves it out.
@@ -91,11 +91,13 @@ def sitemap() -> Response:
 
 
 def sitemap_paths() -> list[tuple[str, datetime | None]]:
-    """(absolute link, last change) of every page the sitemap lists: the public pages,
-    then every product on sale, every workshop not suspended, and the batch record of
-    every unit such a product was made in. Never a draft, an archived product, or a
-    suspended workshop or its goods. Three statements, whatever the catalog's size."""
+    """(absolute link, last change) of every page the sitemap lists: the public pages
+    and the content pages (shipping, returns…: fixed addresses, shop.content.pages), then
+    every product on sale, every workshop not suspended, and the batch record of every
+    unit such a product was made in. Never a draft, an archived product, or a suspended
+    workshop or its goods. Three statements, whatever the catalog's size."""
     from shop.catalog.models import Product, ProductStatus, Variant
+    from shop.content.pages import PAGES
     from shop.provenance.models import Batch, Workshop, WorkshopStatus
 
     open_workshop = Workshop.status != WorkshopStatus.SUSPENDED
@@ -118,6 +120,7 @@ def sitemap_paths() -> list[tuple[str, datetime | None]]:
     ).all()
     return [
         *((site_url(endpoint), None) for endpoint in PUBLIC_PAGES),
+        *((site_url("content.page", slug=slot.slug), None) for slot in PAGES),
         *((site_url("catalog.product", slug=slug), when) for slug, when in products),
         *((site_url("provenance.workshop", slug=slug), None) for slug in workshops),
         *((site_url("provenance.batch", code=code), None) for code in batches),

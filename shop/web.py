@@ -210,8 +210,11 @@ def _on_base(app: Flask, base: str, endpoint: str, values: dict) -> str:
 
 
 def template_helpers(app: Flask) -> None:
+    from shop.typography import whole_words
+
     app.add_template_global(public_url)
     app.add_template_global(site_url)
+    app.add_template_filter(whole_words, "whole_words")
 
     def locale() -> str:
         return current_app.config["STORE_LOCALE"]

@@ -139,6 +139,34 @@ def test_public_pages_have_a_canonical_link_a_description_and_a_card(client, ctx
             assert _meta(html)["canonical"] == f"{BASE}/login"
 
 
+def test_the_content_pages_are_found_and_shared_like_every_public_page(client, ctx):
+    """Shipping, returns, contact, privacy, terms: a canonical link, a description of their
+    own (their opening words once written) and a link-preview card; in the sitemap."""
+    from shop.content.pages import PAGES, page_by_slug, update_page
+
+    update_page(page_by_slug("returns"), "Returns and refunds",
+                "You have **30 days** to send an item back & get your money.\n\n## How")  # fmt: skip
+    db.session.commit()
+    descriptions = set()
+    for slot in PAGES:
+        html = client.get(f"/pages/{slot.slug}", headers=OTHER_HOST).get_data(as_text=True)
+        meta = _meta(html)
+        canonical = f"{BASE}/pages/{slot.slug}"
+        assert meta.get("canonical") == canonical and meta["og:url"] == canonical, slot.slug
+        assert meta["og:title"] and meta["og:site_name"] == "Made Known", slot.slug
+        assert meta["description"] == meta["og:description"] and meta["twitter:card"], slot.slug
+        descriptions.add(meta["description"])
+    assert len(descriptions) == len(PAGES)
+    returns = _meta(client.get("/pages/returns").get_data(as_text=True))
+    assert (
+        returns["description"] == "You have 30 days to send an item back &amp; get your money. How"
+    )
+    root = ElementTree.fromstring(client.get("/sitemap.xml").data)  # noqa: S314
+    locs = [url.findtext(f"{SITEMAP}loc") for url in root.iter(f"{SITEMAP}url")]
+    for slot in PAGES:
+        assert f"{BASE}/pages/{slot.slug}" in locs, slot.slug
+
+
 def test_a_products_card_and_json_ld_match_what_its_page_shows(client, ctx):
     on_sale = _store()
     html = client.get(f"/products/{on_sale.slug}", headers=OTHER_HOST).get_data(as_text=True)
@@ -162,7 +190,8 @@ def test_a_products_card_and_json_ld_match_what_its_page_shows(client, ctx):
     assert (first["price"], second["price"]) == ("24.00", "24.01")
     assert first["availability"] == "https://schema.org/InStock"  # 3 in stock
     assert second["availability"] == "https://schema.org/OutOfStock"  # none made yet
-    assert "Sold out" in html and "From $24.00" in html
+    # the price under the title: the one a buyer can pay (the other is sold out)
+    assert "Sold out" in html and '<p class="product-price">$24.00' in html
 
 
 def test_json_ld_cannot_end_its_script_element(client, ctx):

@@ -162,16 +162,21 @@ def option_groups(variants: list[dict], attempt: AddAttempt | None = None) -> li
 class PriceLine:
     lowest: int
     currency: str
-    varies: bool  # "from $16.00"
+    varies: bool  # "From $16.00"
     share: int  # what the makers' training accounts get of the lowest price
     share_bps: int
 
 
 def price_line(variants: list[dict], impact_share_bps: int) -> PriceLine | None:
+    """The price under the title: the lowest a buyer can pay now, that is of the variants
+    that can be bought (of all of them when none can), and "From" only when those prices
+    differ. A sold-out $0.99 variant beside a $1,234.57 one is not "From $0.99". The rule
+    of the listing's tiles too (shop.catalog.storefront: shown_price)."""
     if not variants:
         return None
-    cheapest = min(variants, key=lambda v: v["price"])
-    varies = len({v["price"] for v in variants}) > 1
+    offered = [v for v in variants if v["available"]] or variants
+    cheapest = min(offered, key=lambda v: v["price"])
+    varies = len({v["price"] for v in offered}) > 1
     return PriceLine(
         cheapest["price"], cheapest["currency"], varies,
         apply_bps(cheapest["price"], impact_share_bps), impact_share_bps,

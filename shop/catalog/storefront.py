@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import DateTime, Integer, Select, String, bindparam, case, func, select
+from sqlalchemy import DateTime, Integer, Select, String, and_, bindparam, case, func, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from shop.catalog.models import Category, Product, ProductImage, ProductStatus, Variant
@@ -43,7 +43,8 @@ class ProductCard:
 
     slug: str
     name: str
-    min_price: int | None
+    price: int | None  # the lowest a buyer can pay now (shown_prices)
+    price_varies: bool  # "from": the prices a buyer can pay differ
     currency: str | None
     in_stock: int
     image_filename: str | None
@@ -119,12 +120,8 @@ def _cards_statements(
     listing's time (SQLAlchemy then finds the compiled SQL in its own cache)."""
     from shop.provenance.models import Workshop, WorkshopStatus
 
-    min_price = (
-        select(func.min(Variant.price))
-        .where(Variant.product_id == Product.id)
-        .correlate(Product)
-        .scalar_subquery()
-    )
+    low_price, high_price = shown_prices(Workshop.status != WorkshopStatus.SUSPENDED)
+    low_price = low_price.label("low_price")  # ordered by its name: computed once
     currency = (
         select(func.min(Variant.currency))
         .where(Variant.product_id == Product.id)
@@ -149,7 +146,8 @@ def _cards_statements(
         select(
             Product.slug,
             Product.name,
-            min_price.label("min_price"),
+            low_price,
+            high_price.label("high_price"),
             currency.label("currency"),
             in_stock.label("in_stock"),
             ProductImage.filename,
@@ -182,21 +180,41 @@ def _cards_statements(
                 pattern=bindparam("pattern", type_=String),
             )
         )  # fmt: skip
-    if sort == "price_asc":
-        stmt = stmt.order_by(min_price.asc(), Product.id)
+    if sort == "price_asc":  # by the price the tile shows
+        stmt = stmt.order_by(low_price.asc(), Product.id)
     elif sort == "price_desc":
-        stmt = stmt.order_by(min_price.desc(), Product.id)
+        stmt = stmt.order_by(low_price.desc(), Product.id)
     else:
         stmt = stmt.order_by(Product.created_at.desc(), Product.id.desc())
     page = stmt.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
     return stmt, page
 
 
+def shown_prices(workshop_open) -> tuple:
+    """SQL for the lowest and highest price of a product's variants a buyer can take now
+    (units left, its workshop open: `workshop_open`, on the outer query's workshop), or
+    of all its variants when none can be bought: the tile shows the lowest, "from" when
+    the two differ. The rule of the product page's price line (product_page.price_line)."""
+    can_buy = and_(buyable_units(bindparam("now", type_=_NOW_TYPE)) > 0, workshop_open)
+
+    def price(aggregate):
+        return (
+            select(
+                func.coalesce(aggregate(case((can_buy, Variant.price))), aggregate(Variant.price))
+            )
+            .where(Variant.product_id == Product.id)
+            .scalar_subquery()
+        )
+
+    return price(func.min), price(func.max)
+
+
 def _card(row) -> ProductCard:
     return ProductCard(
         slug=row.slug,
         name=row.name,
-        min_price=row.min_price,
+        price=row.low_price,
+        price_varies=row.low_price != row.high_price,
         currency=row.currency,
         in_stock=int(row.in_stock or 0),
         image_filename=row.filename,

@@ -129,6 +129,11 @@ def _release_holds(reservations: list[Reservation], reason: str) -> int:
     return released
 
 
+# A payment that may still take money: any the gateway did not stop (FAILED). An unpaid
+# order with one is never replaced by a new checkout (end_unpaid's keep_started_payments).
+PAYMENT_STARTED = Payment.status != PaymentStatus.FAILED
+
+
 def end_unpaid(
     order_ids: list[int],
     status: OrderStatus,
@@ -168,8 +173,7 @@ def end_unpaid(
         paying = set(
             db.session.scalars(
                 select(Payment.order_id).where(
-                    Payment.order_id.in_([o.id for o in orders]),
-                    Payment.status != PaymentStatus.FAILED,
+                    Payment.order_id.in_([o.id for o in orders]), PAYMENT_STARTED
                 )
             )
         )

@@ -20,13 +20,13 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from shop.extensions import db
 from shop.orders import cart as carts
 from shop.orders.addresses import COLUMNS
 from shop.orders.checkout import looks_like_token
-from shop.orders.holds import end_unpaid
+from shop.orders.holds import PAYMENT_STARTED, end_unpaid
 from shop.orders.models import Order, OrderStatus, Payment, PaymentStatus
 from shop.orders.states import PAID_STATES
 from shop.timeutil import utcnow
@@ -56,6 +56,7 @@ class Remembered:
     total: int
     currency: str
     reserved_until: datetime
+    payment_started: bool = False  # a payment that may still take money (holds.PAYMENT_STARTED)
 
     @property
     def waiting(self) -> bool:
@@ -63,6 +64,12 @@ class Remembered:
         until = self.reserved_until
         until = until if until.tzinfo else until.replace(tzinfo=UTC)
         return self.status == OrderStatus.PENDING_PAYMENT and until >= utcnow()
+
+    @property
+    def replaced_by_checkout(self) -> bool:
+        """Whether placing another order from this session cancels it (as
+        shop.orders.checkout.place_order does, unless its payment has started)."""
+        return self.waiting and not self.payment_started
 
 
 def _token(session: MutableMapping, key: str) -> str | None:
@@ -94,17 +101,32 @@ def remembered(session: MutableMapping) -> Remembered | None:
     if token is None:
         forget(session)
         return None
-    row = db.session.execute(
-        select(
-            Order.token, Order.number, Order.status, Order.total, Order.currency,
-            Order.reserved_until,
-        ).where(Order.token == token)
-    ).one_or_none()  # fmt: skip
+    row = _remembered_row(token)
     if row is None or row.status != OrderStatus.PENDING_PAYMENT:
         forget(session)
     if row is None or row.status in PAID_STATES:
         return None
     return Remembered(*row)
+
+
+def waiting_at_checkout(session: MutableMapping) -> Remembered | None:
+    """The order this session placed that still waits for payment with its items held, for
+    the checkout page to say what placing another order does to it; None when there is
+    none. One statement at most; it only reads (the cart page tells of one that ended)."""
+    token = _token(session, SESSION_KEY)
+    row = _remembered_row(token) if token is not None else None
+    found = Remembered(*row) if row is not None else None
+    return found if found is not None and found.waiting else None
+
+
+def _remembered_row(token: str):
+    started = exists().where(Payment.order_id == Order.id, PAYMENT_STARTED)
+    return db.session.execute(
+        select(
+            Order.token, Order.number, Order.status, Order.total, Order.currency,
+            Order.reserved_until, started.label("payment_started"),
+        ).where(Order.token == token)
+    ).one_or_none()  # fmt: skip
 
 
 def checkout_details(session: MutableMapping) -> dict[str, str] | None:
@@ -179,4 +201,7 @@ def closed_message(order: Order) -> str:
     return f"Order {order.number} was cancelled, and nothing was charged for it."
 
 
-__all__ = ["ChangeRefused", "Remembered", "checkout_details", "placed", "remembered", "reopen"]
+__all__ = [
+    "ChangeRefused", "Remembered", "checkout_details", "placed", "remembered", "reopen",
+    "waiting_at_checkout",
+]  # fmt: skip

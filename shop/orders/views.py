@@ -143,8 +143,8 @@ def _too_many_checkouts():
 @counted(_checkout_counters, counts=_order_placed, action="orders", refused=_too_many_checkouts)
 def checkout():
     if not carts.read(session):
-        if not unpaid.remembers_one(session):  # Back from the pay page: the cart offers it
-            flash("Your cart is empty.", "error")
+        # The cart page says it is empty (or offers the unpaid order, for a buyer Back
+        # from the pay page): said once, not flashed above it as well.
         return redirect(url_for("orders.cart"))
     methods = checkout_service.shipping_methods()
     known = {}
@@ -171,8 +171,9 @@ def checkout():
                 return redirect(url_for("orders.pay", token=order_or_problem.token))
     priced = carts.price(session, _store_currency())
     page = render_template(
-        "orders/checkout.html", form=form, cart=priced, problems=problems, redrawn=redrawn
-    )
+        "orders/checkout.html", form=form, cart=priced, problems=problems, redrawn=redrawn,
+        waiting=unpaid.waiting_at_checkout(session),  # placing this order may cancel it
+    )  # fmt: skip
     return page, status
 
 

@@ -86,7 +86,8 @@ def test_product_page_shows_variants_and_the_provenance_panel(client, ctx):
     assert "Agreement signed" in page
     assert (today() - timedelta(days=10)).strftime("%B %Y") in page
     assert "March 2026" in page and "rice-paper sacks" in page
-    assert "12.5 % of each price (from $2.25) goes to the makers' training accounts" in page
+    # of the price a buyer can pay: the $18.01 size is sold out
+    assert "12.5 % of this price ($2.25) goes to the makers' training accounts" in page
 
 
 def test_a_suspended_workshops_products_show_as_unavailable(client, ctx):
@@ -126,3 +127,18 @@ def test_unknown_pages_get_the_stores_404(client):
         response = client.get(url)
         assert response.status_code == 404, url
         assert "We could not find that page" in response.get_data(as_text=True)
+
+
+def test_a_names_hyphenated_words_are_kept_whole_and_its_markup_escaped(client, ctx):
+    """shop.typography.whole_words: a word with a hyphen in it is one unit CSS keeps on a
+    line where it fits ("T- / Shirt" was how a tile broke it); what admins typed stays text."""
+    w = f.workshop()
+    tee = f.product(w, name="Block-Print T-Shirt")
+    odd = f.product(w, name="Tote <b>-bold-</b> x-<i>")
+    db.session.commit()
+    words = '<span class="word">Block-Print</span> <span class="word">T-Shirt</span>'
+    assert f'<h1 id="product-title">{words}</h1>' in client.get(f"/products/{tee.slug}").text
+    assert f'<h2 class="card-title">{words}</h2>' in client.get("/products").text
+    page = client.get(f"/products/{odd.slug}").text
+    assert '<span class="word">&lt;b&gt;-bold-&lt;/b&gt;</span>' in page
+    assert '<span class="word">x-&lt;i&gt;</span>' in page and "<b>-bold" not in page

@@ -4,7 +4,9 @@ refused shown back with the problem beside its field and what was typed kept."""
 
 from __future__ import annotations
 
+import json
 import re
+from decimal import Decimal
 from html.parser import HTMLParser
 from itertools import pairwise
 
@@ -79,6 +81,65 @@ def test_price_sits_under_the_title_and_the_share_is_said_in_money(client, ctx):
     page = client.get(f"/products/{varied.slug}").get_data(as_text=True)
     assert re.search(r"</h1>\s*<p class=\"product-price\">From \$16.00", page)
     assert "12 % of each price (from $1.92) goes to the makers' training accounts." in page
+
+
+def _priced(w, name: str, variants: list[tuple[int, int]]):
+    """A product with a variant per (price in cents, units made)."""
+    p = f.product(w, name=name, variants=0, images=0)
+    for i, (price, units) in enumerate(variants):
+        v = Variant(sku=f"{p.slug}-{i}", options={"size": f"S{i}"}, price=price,
+                    currency="USD", position=i)  # fmt: skip
+        p.variants.append(v)
+        db.session.flush()
+        if units:
+            f.batch(v, quantity=units)
+    return p
+
+
+def _tile_price(listing: str, name: str) -> str:
+    tile = listing[listing.index(f'class="card-title">{name}<') :]
+    found = re.search(r'<p class="card-price">\s*(.*?)\s*(?:<span|</p>)', tile, re.S)
+    return found.group(1)
+
+
+def _page_price(page: str) -> str:
+    return re.search(r'<p class="product-price">([^<]*?)\s*(?:<span|</p>)', page).group(1)
+
+
+def test_from_is_said_only_when_the_prices_a_buyer_can_pay_differ(client, ctx):
+    """Issue 11 review, 6: "from" on every tile, and "From $0.99" on a page where only the
+    $1,234.57 variant could be bought. The price shown is the lowest a buyer can pay (of
+    all the variants when none can be bought), with "from" only when those differ; the
+    JSON-LD offers say the same."""
+    w = f.workshop()
+    f.vet(w)
+    cases = {  # name: (variants as (price, units made), the tile's price, the page's)
+        "One Price Tote": ([(2400, 3), (2400, 5)], "$24.00", "$24.00"),
+        "Cheap Sold Out": ([(99, 0), (123457, 2)], "$1,234.57", "$1,234.57"),
+        "Two Prices Left": ([(1000, 0), (2000, 1), (3000, 1)], "from $20.00", "From $20.00"),
+        "None Left": ([(1500, 0), (1200, 0)], "from $12.00", "From $12.00"),
+        "None Left One Price": ([(1500, 0), (1500, 0)], "$15.00", "$15.00"),
+    }
+    products = {name: _priced(w, name, variants) for name, (variants, _, _) in cases.items()}
+    db.session.commit()
+    listing = client.get("/products").get_data(as_text=True)
+    for name, (_, tile, shown) in cases.items():
+        assert _tile_price(listing, name) == tile, name
+        page = client.get(f"/products/{products[name].slug}").get_data(as_text=True)
+        assert _page_price(page) == shown, name
+        offers = json.loads(
+            re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1)
+        )["offers"]
+        in_stock = [o for o in offers if o["availability"].endswith("/InStock")] or offers
+        lowest = min(in_stock, key=lambda o: Decimal(o["price"]))["price"]
+        assert shown.endswith(f"${Decimal(lowest):,}"), name  # the page's price, offered
+    cheap = client.get(f"/products/{products['Cheap Sold Out'].slug}").get_data(as_text=True)
+    assert "10 % of this price ($123.45)" in cheap
+    # sorted by the price shown, not by a variant nobody can buy
+    ordered = client.get("/products?sort=price_asc").get_data(as_text=True)
+    names = re.findall(r'class="card-title">([^<]+)<', ordered)
+    assert names == ["None Left", "None Left One Price", "Two Prices Left", "One Price Tote",
+                     "Cheap Sold Out"]  # fmt: skip
 
 
 def test_options_are_radio_groups_named_after_each_option(client, ctx):

@@ -7,6 +7,24 @@ PAYING_CARD = "4242 4242 4242 4242"
 LONG_NAME = "Block-Print T-Shirt"  # the name that broke as "Block- / Print / T- / Shirt"
 LONG_NAME_SLUG = "block-print-tshirt"  # only 10 in the demo's stock: buy one at a time
 TOTE, TOTE_SLUG = "Buy Her Bag Tote", "buy-her-bag-tote"  # 70 in stock
+# A name with words wider than a phone's line: they must break, and only they (WCAG 1.4.10).
+LONGEST_WORD = "Supercalifragilisticexpialidociously"  # 36 letters
+LONG_WORDS_NAME = f"Handgeknüpfter Schlüsselanhängerbeutel {LONGEST_WORD}"
+LONG_WORDS_SLUG = "knotted-key-pouch"
+# The product, as `flask catalog import` and `flask batches import` take it: two sizes at
+# one price (four figures, so the totals are wide too), 20 of each.
+LONG_WORDS_IMPORTS = (
+    ("catalog",
+     "product_slug,product_name,category,description,story,impact_share_bps,status,"
+     "workshop_slug,sku,options,price,currency\n"
+     + "".join(f"{LONG_WORDS_SLUG},{LONG_WORDS_NAME},Bags,A hand-knotted key pouch.,Knotted by "
+               f"hand.,1000,active,mekong-stitch-works,POUCH-KNOT-{size},size={size},1234.57,USD\n"
+               for size in ("S", "L"))),
+    ("batches",
+     "code,workshop_slug,sku,quantity,produced_month,materials,makers\n"
+     + "".join(f"MS-2026-05-KNOT-{size},mekong-stitch-works,POUCH-KNOT-{size},20,2026-05,"
+               "cotton cord,KH-MS-001:1\n" for size in ("S", "L"))),
+)  # fmt: skip
 BUYER = {  # the keyboard test types these into a French address
     "Email": "phone.buyer@example.com",
     "Full name": "Ana Buyer",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 
 import pytest
 from flask_migrate import upgrade
@@ -46,10 +47,10 @@ def browser():
         instance.close()
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """A seeded store of its own (SQLite file), served on a free local port."""
-    root = tmp_path_factory.mktemp("live")
+def seeded_app(root, *imports: tuple[str, str]):
+    """A store of its own (SQLite file under `root`) with the demo data, the admin and
+    staff accounts, then each (kind, CSV text) of `imports` imported as `flask <kind>
+    import` would ("catalog", "batches")."""
     app = create_app(config_for_tests(f"sqlite:///{root / 'live.db'}", str(root / "media")))
     with app.app_context():
         upgrade()
@@ -60,6 +61,17 @@ def live_server(tmp_path_factory):
             args=["create-user", email, "--role", role, "--password-stdin"], input=f"{PASSWORD}\n"
         )
         assert made.exit_code == 0, made.output
+    for number, (kind, text) in enumerate(imports):
+        path = root / f"import-{number}-{kind}.csv"
+        path.write_text(text, encoding="utf-8")
+        done = app.test_cli_runner().invoke(args=[kind, "import", str(path)])
+        assert done.exit_code == 0, done.output
+    return app
+
+
+@contextmanager
+def serving(app):
+    """`app` served on a free local port: its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -68,6 +80,13 @@ def live_server(tmp_path_factory):
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """A seeded store of its own (SQLite file), served on a free local port."""
+    with serving(seeded_app(tmp_path_factory.mktemp("live"))) as base:
+        yield base
 
 
 @pytest.fixture

@@ -95,6 +95,32 @@ def with_a_cart(page, base: str):
         page.locator("form[action$='/cart/add'] [type=submit]").first.click()
 
 
+def with_a_waiting_order(page, live_server):
+    """An order placed in this browser and left unpaid, and the cart filled again: the
+    checkout then tells what placing another order does to the waiting one."""
+    with_a_cart(page, live_server)
+    check_out(page, live_server)
+    with_a_cart(page, live_server)
+
+
+def check_out(page, live_server) -> str:
+    """From a cart with items: place the order; the token of the order on the pay page."""
+    page.goto(live_server + "/checkout")
+    form = page.locator("main form[method=post]").first
+    # The country first: its address fields are drawn for it (no script needed).
+    form.locator("select[name=country]").select_option("FR")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Update address fields").click()
+    form = page.locator("main form[method=post]").first
+    for name, value in CHECKOUT_DETAILS.items():
+        form.locator(f"[name={name}]").fill(value)
+    with page.expect_navigation():
+        form.locator("[type=submit]").last.click()
+    token = re.search(r"/orders/([^/]+)/pay", page.url)
+    assert token, f"checkout did not reach the pay page: {page.url}"
+    return token.group(1)
+
+
 # --- The pages ------------------------------------------------------------------------
 
 
@@ -154,6 +180,7 @@ VISITS = [
     Visit("/cart", before=(with_a_cart,)),
     Visit("/checkout", before=(with_a_cart,)),
     Visit("/checkout", state="empty-submit", before=(with_a_cart,)),
+    Visit("/checkout", before=(with_a_waiting_order,)),
     Visit("/orders/{order}/pay"),
     Visit("/orders/{order}/pay", state="empty-submit"),
     Visit("/orders/{paid_order}"),
@@ -272,21 +299,9 @@ def place_order(browser, live_server) -> str:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     with_a_cart(page, live_server)
-    page.goto(live_server + "/checkout")
-    form = page.locator("main form[method=post]").first
-    # The country first: its address fields are drawn for it (no script needed).
-    form.locator("select[name=country]").select_option("FR")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Update address fields").click()
-    form = page.locator("main form[method=post]").first
-    for name, value in CHECKOUT_DETAILS.items():
-        form.locator(f"[name={name}]").fill(value)
-    with page.expect_navigation():
-        form.locator("[type=submit]").last.click()
-    token = re.search(r"/orders/([^/]+)/pay", page.url)
-    assert token, f"checkout did not reach the pay page: {page.url}"
+    token = check_out(page, live_server)
     context.close()
-    return token.group(1)
+    return token
 
 
 @pytest.fixture(scope="module")

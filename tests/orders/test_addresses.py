@@ -98,6 +98,19 @@ def test_an_address_of_each_country_is_kept_and_printed_in_its_format(client, ct
     assert order.number in mail and "\n".join(lines) in unindented  # the confirmation, .txt
 
 
+@pytest.mark.parametrize("country", ["US", "JP", "IN", "GB"])
+def test_the_pay_page_prints_the_address_as_the_order_page_does(client, ctx, country):
+    """The pay page's "Your details" once built the address by hand: no US state, a blank
+    line and no prefecture for Japan, a UK postcode beside the town."""
+    typed, lines, _, _ = COUNTRIES[country]
+    _cart(client)
+    response = _checkout(client, country, **typed)
+    pay_page = client.get(response.location).get_data(as_text=True)
+    order = db.session.scalars(select(Order)).one()
+    order_page = client.get(f"/orders/{order.token}").get_data(as_text=True)
+    assert _printed(pay_page) == _printed(order_page) == lines
+
+
 @pytest.mark.parametrize("country", sorted(COUNTRIES))
 def test_a_postcode_of_the_wrong_shape_is_refused_naming_the_format(client, ctx, country):
     typed, _, wrong, message = COUNTRIES[country]

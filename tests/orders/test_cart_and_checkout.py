@@ -44,6 +44,14 @@ def test_add_change_and_remove_cart_lines_with_server_totals(client, ctx):
     assert "Your cart is empty" in page
 
 
+def test_checkout_with_an_empty_cart_leads_to_the_cart_saying_so_once(client, ctx):
+    response = client.get("/checkout")
+    assert response.status_code == 302 and response.location == "/cart"
+    page = client.get("/cart").get_data(as_text=True)
+    assert page.count("Your cart is empty.") == 1
+    assert 'class="flash flash-error"' not in page  # no error above the page's own words
+
+
 @pytest.mark.parametrize(
     ("quantity", "message"),
     [("0", "between 1 and 99"), ("-2", "between 1 and 99"), ("1.5", "whole number"), ("x", "whole number"),

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.jobs.models import Job
+from shop.money import money_text
 from shop.orders.models import Order, OrderStatus, Payment, PaymentStatus
 from shop.orders.notifications import PAYMENT_WAITING
 from shop.timeutil import as_utc
@@ -61,6 +62,45 @@ def test_back_from_the_pay_page_finds_the_order_waiting_not_an_empty_cart(client
     assert client.post(f"/orders/{order.token}/pay", data=PAYING).status_code == 302
     page = client.get("/cart").get_data(as_text=True)
     assert "Finish paying" not in page and "Your cart is empty" in page  # paid: forgotten
+
+
+def test_the_checkout_says_placing_another_order_cancels_the_waiting_one(client, ctx):
+    """Issue 11 review, 5: only the cart page told it; the checkout, where the order is
+    placed, now says so too, naming the order, with the ways to keep it."""
+    first, other = stocked_variant(quantity=5), stocked_variant(quantity=5)
+    db.session.commit()
+    waiting = _place(client, first)
+    add(client, other.id, "1")
+    page = client.get("/checkout").get_data(as_text=True)
+    assert f'Order <span class="nowrap">{waiting.number}</span> is waiting for payment' in page
+    assert (f'Placing this order cancels order <span class="nowrap">{waiting.number}</span> '
+            f"({money_text(waiting.total, 'USD')}): its items go back on sale") in page  # fmt: skip
+    assert f'href="/orders/{waiting.token}/pay">Finish paying order' in page
+    assert f'action="/orders/{waiting.token}/change"' in page
+    assert "Add its items to this order" in page
+    # what it said happens: the new order cancels the waiting one
+    _place(client, other, quantity=None)
+    db.session.expire_all()
+    assert db.session.get(Order, waiting.id).status == OrderStatus.CANCELLED
+    assert "is waiting for payment" not in client.get("/checkout").get_data(as_text=True)
+
+
+def test_the_checkout_says_an_order_whose_payment_started_is_kept(client, ctx):
+    """An order whose payment has started is never replaced (shop.orders.holds.end_unpaid):
+    the checkout and the cart say the new order is a separate one."""
+    first, other = stocked_variant(quantity=5), stocked_variant(quantity=5)
+    db.session.commit()
+    waiting = _place(client, first)
+    assert client.post(f"/orders/{waiting.token}/pay", data=DECLINED).status_code == 402
+    add(client, other.id, "1")
+    page = client.get("/checkout").get_data(as_text=True)
+    assert "Placing this order cancels" not in page
+    assert "so placing this order does not cancel it: they are two separate orders" in page
+    cart = client.get("/cart").get_data(as_text=True)
+    assert "replaces this order" not in cart and "places a separate order" in cart
+    _place(client, other, quantity=None)
+    db.session.expire_all()
+    assert db.session.get(Order, waiting.id).status == OrderStatus.PENDING_PAYMENT
 
 
 def test_change_details_gives_the_hold_back_and_refills_the_cart_and_the_checkout(client, ctx):
@@ -122,7 +162,8 @@ def test_the_pay_page_shows_the_details_with_a_change_button(client, ctx):
     db.session.commit()
     order = _place(client, variant, address_line2="Flat 3", shipping_method="express")
     page = client.get(f"/orders/{order.token}/pay").get_data(as_text=True)
-    for shown in ("buyer@example.com", "Ana Buyer", "1 Road", "Flat 3", "Lyon 69001", "France",
+    # the address as the post of France writes it, as on the order page
+    for shown in ("buyer@example.com", "Ana Buyer", "1 Road", "Flat 3", "69001 LYON", "FRANCE",
                   "Express courier (3 to 5 days): $25.00"):  # fmt: skip
         assert shown in page, shown
     assert f'action="/orders/{order.token}/change"' in page

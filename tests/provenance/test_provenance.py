@@ -167,13 +167,15 @@ def test_workshop_pages_list_workshops_and_their_products(client, ctx):
 
 def test_aliases_show_only_with_consent_and_never_alone(client, ctx):
     w = f.workshop()
-    f.trainee(w, alias="Dara", alias_consent=True)
-    f.trainee(w, alias="Mealea", alias_consent=True)
+    # Legal names of their own: the factory's ("Legal Name 1380") fold digits to letters
+    # ("iegai name ie o"), and past some count one of them "gives away" an alias.
+    f.trainee(w, alias="Dara", alias_consent=True, legal_name="Chan Sokha")
+    f.trainee(w, alias="Mealea", alias_consent=True, legal_name="Heng Vanna")
     f.trainee(w, alias="NoConsent", alias_consent=False)
     db.session.commit()
     page = client.get(f"/workshops/{w.slug}").get_data(as_text=True)
     assert "Dara" not in page  # two consenting aliases are too few to show
-    f.trainee(w, alias="Bopha", alias_consent=True)
+    f.trainee(w, alias="Bopha", alias_consent=True, legal_name="Kim Srey")
     db.session.commit()
     page = client.get(f"/workshops/{w.slug}").get_data(as_text=True)
     assert "Bopha, Dara, Mealea" in page
