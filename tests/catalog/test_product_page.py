@@ -53,11 +53,17 @@ class Page(HTMLParser):
 
 def _two_option_product(stock: dict[tuple[str, str], int]):
     """A T-shirt in sizes and colours: {(size, colour): units}."""
-    w = f.workshop()
-    p = f.product(w, name="Two-Way Tee", variants=0, images=0)
-    for i, ((size, colour), units) in enumerate(stock.items()):
-        v = Variant(sku=f"TEE-{i}", options={"size": size, "colour": colour}, price=2400,
-                    currency="USD", position=i)  # fmt: skip
+    variants = [({"size": size, "colour": colour}, 2400, units)
+                for (size, colour), units in stock.items()]  # fmt: skip
+    return _with_variants(f.workshop(), "Two-Way Tee", variants, sku="TEE")
+
+
+def _with_variants(w, name: str, variants: list[tuple[dict, int, int]], sku: str = ""):
+    """A product with a variant per (options, price in cents, units made)."""
+    p = f.product(w, name=name, variants=0, images=0)
+    for i, (options, price, units) in enumerate(variants):
+        v = Variant(sku=f"{sku or p.slug}-{i}", options=options, price=price, currency="USD",
+                    position=i)  # fmt: skip
         p.variants.append(v)
         db.session.flush()
         if units:
@@ -85,15 +91,8 @@ def test_price_sits_under_the_title_and_the_share_is_said_in_money(client, ctx):
 
 def _priced(w, name: str, variants: list[tuple[int, int]]):
     """A product with a variant per (price in cents, units made)."""
-    p = f.product(w, name=name, variants=0, images=0)
-    for i, (price, units) in enumerate(variants):
-        v = Variant(sku=f"{p.slug}-{i}", options={"size": f"S{i}"}, price=price,
-                    currency="USD", position=i)  # fmt: skip
-        p.variants.append(v)
-        db.session.flush()
-        if units:
-            f.batch(v, quantity=units)
-    return p
+    return _with_variants(w, name, [({"size": f"S{i}"}, price, units)
+                                    for i, (price, units) in enumerate(variants)])  # fmt: skip
 
 
 def _tile_price(listing: str, name: str) -> str:
