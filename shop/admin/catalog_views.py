@@ -99,16 +99,31 @@ class ProductForm(FlaskForm):
     impact_share = PercentField("Share for training accounts (%)", validators=[InputRequired()])
 
 
+class GtinField(StringField):
+    """A GTIN as typed ('4006381333931', '0 12345 67890 5'), checked by the one rule
+    (admin_services.gtin_problem) so the error shows beside the field."""
+
+    def pre_validate(self, form):
+        problem = catalog.gtin_problem(self.data or "")
+        if problem:
+            raise ValidationError(f"{problem}.")
+
+
+GTIN_LABEL = "GTIN (barcode number)"
+
+
 class VariantForm(FlaskForm):
     sku = StringField("SKU", validators=[InputRequired(), Length(max=64),
                       Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", message="Letters, digits, dots, dashes.")])  # fmt: skip
     options = OptionsField("Options", validators=[Optional(), Length(max=300)])
     price = MoneyField("Price", validators=[InputRequired(), Length(max=20)])
+    gtin = GtinField(GTIN_LABEL, validators=[Optional(), Length(max=40)])
 
 
 class VariantPriceForm(FlaskForm):
     options = OptionsField("Options", validators=[Optional(), Length(max=300)])
     price = MoneyField("Price", validators=[InputRequired(), Length(max=20)])
+    gtin = GtinField(GTIN_LABEL, validators=[Optional(), Length(max=40)])
 
 
 ALT_REQUIRED = "Describe the image for people who cannot see it (its alt text)."
@@ -162,6 +177,14 @@ def _values(form: ProductForm) -> ProductValues:
     )  # fmt: skip
 
 
+def _mid_sentence(message: str) -> str:
+    """'Price is not an amount.' -> 'price is not an amount', to follow 'Nothing was saved:';
+    a leading acronym ('GTIN 123 …') keeps its capitals."""
+    message = message.rstrip(".")
+    first = message.split(" ", 1)[0]
+    return message if len(first) > 1 and first.isupper() else message[:1].lower() + message[1:]
+
+
 def _refused(exc: CatalogError, form: FlaskForm | None = None) -> None:
     """Roll back and say why; beside its field when the rule names one of `form`'s."""
     abandon()
@@ -197,9 +220,12 @@ def _edit_form(product: Product) -> ProductForm:
 
 
 def _product_page(product: Product | None, form: ProductForm, status: int = 200, **forms):
+    """The product editor; `row` is a variant's form sent back refused (its typed values
+    and errors shown on its own row)."""
     return render_template(
         "admin/product.html", product=product, form=form,
         variant_form=forms.get("variant_form") or VariantForm(), image_form=forms.get("image_form") or ImageForm(),
+        row=forms.get("row"),
     ), status  # fmt: skip
 
 
@@ -244,9 +270,10 @@ def add_variant(product_id: int):
         return _product_page(found, _edit_form(found), 400, variant_form=form)
     try:
         catalog.add_variant(found, sku=form.sku.data.strip(), options=form.options.options,
-                            price=form.price.cents, currency=current_app.config["STORE_CURRENCY"])  # fmt: skip
+                            price=form.price.cents, currency=current_app.config["STORE_CURRENCY"],
+                            gtin=form.gtin.data or "")  # fmt: skip
     except CatalogError as exc:
-        _refused(exc)
+        _refused(exc, form)
         found = _product_or_404(product_id)
         return _product_page(found, _edit_form(found), 400, variant_form=form)
     flash("Variant added. Its stock comes from recording a production batch.", "success")
@@ -255,19 +282,24 @@ def add_variant(product_id: int):
 
 @bp.post("/variants/<int:variant_id>/price")
 def variant_price(variant_id: int):
+    """A variant's row of the product editor: options, price and GTIN. Refused, the page
+    comes back with what was typed on that row and the problem beside its field."""
     variant = db.session.get(Variant, variant_id) or abort(404)
     product_id = variant.product_id
     form = VariantPriceForm()
     try:
         if not form.validate_on_submit():
-            errors = [e for field in form for e in field.errors]
-            raise CatalogError(
-                errors[0].rstrip(".").lower() if errors else "enter a price like 12.50"
-            )
-        catalog.change_variant(variant, options=form.options.options, price=form.price.cents)
+            errors = [(field.name, e) for field in form for e in field.errors]
+            name, message = errors[0] if errors else ("price", "enter a price like 12.50")
+            raise CatalogError(_mid_sentence(message), name)
+        catalog.change_variant(variant, options=form.options.options, price=form.price.cents,
+                               gtin=form.gtin.data or "")  # fmt: skip
     except CatalogError as exc:
         _refused(exc)
-        return redirect(url_for("admin.product", product_id=product_id))
+        found = _product_or_404(product_id)
+        row = {"id": variant_id, "field": exc.field, "message": f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
+               "typed": {name: (request.form.get(name) or "")[:300] for name in ("options", "price", "gtin")}}  # fmt: skip
+        return _product_page(found, _edit_form(found), 400, row=row)
     flash("Variant saved. Orders already placed keep the price they were placed at.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
