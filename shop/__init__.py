@@ -131,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.orders.views import bp as orders_bp
     from shop.provenance import staff_views  # noqa: F401  (adds its routes to /staff/)
     from shop.provenance.views import bp as provenance_bp
+    from shop.resolver.views import bp as resolver_bp
     from shop.staff import staff as staff_bp
     from shop.training import correction_views  # noqa: F401  (adds its routes to /staff/)
     from shop.training.views import bp as training_bp
@@ -140,6 +141,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalog_bp)
     app.register_blueprint(content_bp)
     app.register_blueprint(provenance_bp)
+    app.register_blueprint(resolver_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(training_bp)
