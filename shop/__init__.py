@@ -135,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.staff import staff as staff_bp
     from shop.training import correction_views  # noqa: F401  (adds its routes to /staff/)
     from shop.training.views import bp as training_bp
+    from shop.verification.views import bp as verification_bp
     from shop.web import bp as web_bp
 
     app.register_blueprint(web_bp)
@@ -145,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(training_bp)
+    app.register_blueprint(verification_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(admin_bp)
     from shop.seo import init_seo

@@ -117,6 +117,7 @@ STATES: dict[str, Callable] = {
         "main form[action$='/details']", {"details-head_count": "-4"}
     ),
     "variant-refused": submit_empty("main form[action$='/variants']"),
+    "gtin-refused": fill_and_submit("main form.variant-form", {"gtin": "4006381333932"}),
     "adjust-refused": submit_empty("main form[action*='/adjust']"),
 }
 
@@ -130,6 +131,7 @@ VISITS = [
     Visit("/workshops"),
     Visit(f"/workshops/{WORKSHOP_SLUG}"),
     Visit(f"/p/{BATCH_CODE}"),
+    Visit("/verify"),
     Visit("/impact"),
     Visit("/impact", state="details-open"),
     Visit("/cart"),
@@ -164,6 +166,7 @@ VISITS = [
     Visit("/admin/products/1", who="admin", state="details-open"),
     Visit("/admin/products/1", who="admin", state="empty-submit"),
     Visit("/admin/products/1", who="admin", state="variant-refused"),
+    Visit("/admin/products/1", who="admin", state="gtin-refused"),
     Visit("/admin/products/new", who="admin"),
     Visit("/admin/products/new", who="admin", state="empty-submit"),
     Visit("/admin/stock", who="admin"),
