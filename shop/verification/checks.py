@@ -68,7 +68,8 @@ class Verifier:
     options: Options
     checks: list[Check] = field(default_factory=list)
     documents: dict[str, tuple[dict, str]] = field(default_factory=dict)
-    issuer: str | None = None  # the credential's issuer DID: --did-document stands for its
+    # The credential's issuer DID: the DID document --did-document gives is its document.
+    issuer: str | None = None
 
     def add(self, name: str, ok: bool | None, detail: str) -> None:
         self.checks.append(Check(name, ok, detail))
@@ -87,7 +88,7 @@ class Verifier:
             raise self.fail("read", str(exc)) from None
         types = payload.get("type")
         named = (
-            ", ".join(t for t in types if t != "VerifiableCredential")
+            ", ".join(str(t) for t in types if t != "VerifiableCredential")
             if isinstance(types, list)
             else ""
         )
