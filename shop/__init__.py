@@ -131,18 +131,22 @@ def _register_blueprints(app: Flask) -> None:
     from shop.orders.views import bp as orders_bp
     from shop.provenance import staff_views  # noqa: F401  (adds its routes to /staff/)
     from shop.provenance.views import bp as provenance_bp
+    from shop.resolver.views import bp as resolver_bp
     from shop.staff import staff as staff_bp
     from shop.training import correction_views  # noqa: F401  (adds its routes to /staff/)
     from shop.training.views import bp as training_bp
+    from shop.verification.views import bp as verification_bp
     from shop.web import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(content_bp)
     app.register_blueprint(provenance_bp)
+    app.register_blueprint(resolver_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(training_bp)
+    app.register_blueprint(verification_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(admin_bp)
     from shop.seo import init_seo

@@ -97,6 +97,9 @@ def register_commands(app: Flask) -> None:
     register_media_commands(app)
     register_account_commands(app)
     register_ledger_commands(app)
+    from shop.verification.cli import register_verification_commands
+
+    register_verification_commands(app)  # after any other part's `passport` group
 
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:

@@ -288,6 +288,9 @@ class Importer:
 
     name: ClassVar[str]
     columns: ClassVar[tuple[str, ...]]
+    # Columns a file may leave out (added after files were written without them); a row
+    # of such a file has no value for them, and `parse` tells "left out" from "blank".
+    optional_columns: ClassVar[tuple[str, ...]] = ()
 
     def parse(self, row: dict[str, str]) -> Any:
         """One row's values, or raise FieldError (several via `collect`)."""
@@ -338,7 +341,7 @@ def read_rows(importer: Importer, data: bytes) -> list[tuple[int, dict[str, str]
     header = [h.strip() for h in header]
     errors = []
     missing = [c for c in importer.columns if c not in header]
-    extra = [h for h in header if h not in importer.columns]
+    extra = [h for h in header if h not in (*importer.columns, *importer.optional_columns)]
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if missing:
         errors.append(RowError(1, None, f"missing column(s): {', '.join(missing)}"))
@@ -347,9 +350,16 @@ def read_rows(importer: Importer, data: bytes) -> list[tuple[int, dict[str, str]
     if duplicated:
         errors.append(RowError(1, None, f"column(s) named twice: {', '.join(duplicated)}"))
     if errors:
+        optional = (
+            f" (and may have {', '.join(importer.optional_columns)})"
+            if importer.optional_columns
+            else ""
+        )
         errors.append(
             RowError(
-                None, None, f"a {importer.name} file has the columns: {','.join(importer.columns)}"
+                None,
+                None,
+                f"a {importer.name} file has the columns: {','.join(importer.columns)}{optional}",
             )
         )
         raise ImportFailed(errors)

@@ -31,7 +31,10 @@ bp = Blueprint("seo", __name__)
 # Pages anyone may land on from a search: they carry a canonical link (and a card for
 # link previews). The sitemap lists those of them that are not per product, workshop
 # or batch; an endpoint added here is in both.
-PUBLIC_PAGES = ("catalog.home", "catalog.products", "provenance.workshops", "training.impact")
+PUBLIC_PAGES = (
+    "catalog.home", "catalog.products", "provenance.workshops", "training.impact",
+    "verification.verify",
+)  # fmt: skip
 PUBLIC_ENDPOINTS = frozenset(
     {*PUBLIC_PAGES, "catalog.product", "provenance.workshop", "provenance.batch",
      "content.page", "accounts.login", "accounts.register", "accounts.forgot_password"}

@@ -1,7 +1,8 @@
 """No public page shows a trainee's identity, a workshop's private details or a
 withheld country. Recognisable values go into every private field; then every
 public page is crawled (links followed, plus every product, workshop and batch
-address) and searched for them."""
+address, and the linkset of every batch, whose targets are followed too) and searched
+for them."""
 
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ from tests import factories as f
 MARK = "QX7731ZQ"  # not hex: a job id or a hash in a log line can never match it by chance
 LINK_RE = re.compile(r"""(?:href|src)=["']([^"'#]+)""")
 LOC_RE = re.compile(r"<loc>([^<#]+)</loc>")  # the sitemap's pages
-TEXT_TYPES = ("text/", "image/svg+xml", "application/json", "application/xml")
+HREF_RE = re.compile(r'"href":\s*"([^"#]+)"')  # a linkset's targets (RFC 9264 JSON)
+TEXT_TYPES = (
+    "text/", "image/svg+xml", "application/json", "application/xml", "application/linkset+json",
+)  # fmt: skip
+LINKSET = {"Accept": "application/linkset+json"}
 
 
 def plant_secrets() -> list[str]:
@@ -68,14 +73,17 @@ def plant_secrets() -> list[str]:
     ]  # fmt: skip
 
 
-def crawl(client, start: list[str], limit: int = 600):
+def crawl(client, start: list[str], limit: int = 600, headers: dict | None = None):
+    """Every page reached from `start` (with `headers` on the first requests: a linkset's
+    Accept), by its links, a sitemap's pages and a linkset's targets."""
     seen, queue, pages = set(), deque(start), {}
+    first = set(start)
     while queue and len(seen) < limit:
         url = queue.popleft()
         if url in seen:
             continue
         seen.add(url)
-        response = client.get(url)
+        response = client.get(url, headers=headers if url in first else None)
         assert response.status_code < 500, url
         if response.status_code in (301, 302, 303, 307, 308):
             queue.append(response.headers["Location"])
@@ -84,7 +92,7 @@ def crawl(client, start: list[str], limit: int = 600):
             continue
         body = response.get_data(as_text=True)
         pages[url] = body
-        for link in LINK_RE.findall(body) + LOC_RE.findall(body):
+        for link in LINK_RE.findall(body) + LOC_RE.findall(body) + HREF_RE.findall(body):
             absolute = urljoin(url, link.replace("&amp;", "&"))
             parts = urlsplit(absolute)
             if parts.netloc in ("", "localhost") and parts.path.startswith("/"):
@@ -110,12 +118,18 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
         start += ["/robots.txt", "/sitemap.xml"]
         start += [f"/products/{slug}" for slug in db.session.scalars(select(Product.slug))]
         start += [f"/workshops/{w.slug}" for w in workshops]
-        for code in db.session.scalars(select(Batch.code)):
-            start += [f"/p/{code}", f"/p/{code}/qr.svg"]
+        codes = list(db.session.scalars(select(Batch.code)))
+        for code in codes:
+            start += [f"/p/{code}", f"/p/{code}/qr.svg", f"/p/{code}?linkType=linkset"]
         start += [f"/products?q={s}" for s in (MARK, "Mongolia")]
         variants = db.session.scalar(select(db.func.count(Variant.id)))
 
     pages = crawl(client, start)
+    # The linkset of every batch, as a client asking by Accept gets it.
+    linksets = crawl(client, [f"/p/{code}" for code in codes], headers=LINKSET)
+    assert all('"linkset"' in linksets[f"/p/{code}"] for code in codes)
+    assert '"linkset"' in pages["/p/QS-2026-01?linkType=linkset"]
+    pages.update({f"{url} (linkset)": body for url, body in linksets.items()})
     assert len(pages) > 40 and variants > 20  # the crawl really covered the store
     assert "/p/QS-2026-01" in pages and "/workshops/secret-studio" in pages
     # the content pages, reached from the footer, with the demo's text (seed-demo's)

@@ -11,6 +11,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, Regexp, ValidationError
 
+from shop.catalog import admin_services as catalog
 from shop.catalog.models import ProductStatus
 from shop.csv_import import FieldError, key_values
 from shop.form_problems import at_most, required, stop_if_blank
@@ -98,6 +99,19 @@ SKU_FORMAT = Regexp(
 )
 
 
+class GtinField(StringField):
+    """A GTIN as typed ('4006381333931', '0 12345 67890 5'), checked by the one rule
+    (admin_services.gtin_problem) so the error shows beside the field."""
+
+    def pre_validate(self, form):
+        problem = catalog.gtin_problem(self.data or "")
+        if problem:
+            raise ValidationError(f"{problem}.")
+
+
+GTIN_LABEL = "GTIN (barcode number)"
+
+
 class VariantForm(FlaskForm):
     sku = StringField("SKU", validators=[required("Enter the SKU, like TOTE-BHB-NAT."),
                                          at_most(64, "A SKU"), SKU_FORMAT])  # fmt: skip
@@ -105,6 +119,7 @@ class VariantForm(FlaskForm):
     price = MoneyField(
         "Price", validators=[required("Enter the price, like 24.00."), at_most(20, "A price")]
     )
+    gtin = GtinField(GTIN_LABEL, validators=[Optional(), at_most(40, "A GTIN")])
 
 
 class VariantPriceForm(FlaskForm):
@@ -112,6 +127,7 @@ class VariantPriceForm(FlaskForm):
     price = MoneyField(
         "Price", validators=[required("Enter the price, like 24.00."), at_most(20, "A price")]
     )
+    gtin = GtinField(GTIN_LABEL, validators=[Optional(), at_most(40, "A GTIN")])
 
 
 ALT_REQUIRED = "Describe the image for people who cannot see it (its alt text)."

@@ -61,6 +61,14 @@ def _values(form: ProductForm) -> ProductValues:
     )  # fmt: skip
 
 
+def _mid_sentence(message: str) -> str:
+    """'Price is not an amount.' -> 'price is not an amount', to follow 'Nothing was saved:';
+    a leading acronym ('GTIN 123 …') keeps its capitals."""
+    message = message.rstrip(".")
+    first = message.split(" ", 1)[0]
+    return message if len(first) > 1 and first.isupper() else message[:1].lower() + message[1:]
+
+
 def _refused(exc: CatalogError, form: FlaskForm, field: str | None = None) -> None:
     """Roll back and say why, once: beside its field when the rule names one of `form`'s
     (or `field` is given), else in the error summary above the form."""
@@ -98,10 +106,13 @@ def _edit_form(product: Product) -> ProductForm:
 
 
 def _product_page(product: Product | None, form: ProductForm, status: int = 200, **forms):
+    """The product editor; `row` is a variant's form sent back refused (its typed values
+    and errors shown on its own row)."""
     return render_template(
         "admin/product.html", product=product, form=form,
         variant_form=forms.get("variant_form") or VariantForm(), image_form=forms.get("image_form") or ImageForm(),
         alt_form=forms.get("alt_form"), alt_image=forms.get("alt_image"),
+        row=forms.get("row"),
     ), status  # fmt: skip
 
 
@@ -146,7 +157,8 @@ def add_variant(product_id: int):
         return _product_page(found, _edit_form(found), 400, variant_form=form)
     try:
         catalog.add_variant(found, sku=form.sku.data.strip(), options=form.options.options,
-                            price=form.price.cents, currency=current_app.config["STORE_CURRENCY"])  # fmt: skip
+                            price=form.price.cents, currency=current_app.config["STORE_CURRENCY"],
+                            gtin=form.gtin.data or "")  # fmt: skip
     except CatalogError as exc:
         _refused(exc, form)
         found = _product_or_404(product_id)
@@ -157,20 +169,24 @@ def add_variant(product_id: int):
 
 @bp.post("/variants/<int:variant_id>/price")
 def variant_price(variant_id: int):
+    """A variant's row of the product editor: options, price and GTIN. Refused, the page
+    comes back with what was typed on that row and the problem beside its field."""
     variant = db.session.get(Variant, variant_id) or abort(404)
     product_id = variant.product_id
     form = VariantPriceForm()
     try:
         if not form.validate_on_submit():
-            errors = [e for field in form for e in field.errors]
-            raise CatalogError(
-                errors[0].rstrip(".").lower() if errors else "enter a price like 12.50"
-            )
-        catalog.change_variant(variant, options=form.options.options, price=form.price.cents)
+            errors = [(field.name, e) for field in form for e in field.errors]
+            name, message = errors[0] if errors else ("price", "enter a price like 12.50")
+            raise CatalogError(_mid_sentence(message), name)
+        catalog.change_variant(variant, options=form.options.options, price=form.price.cents,
+                               gtin=form.gtin.data or "")  # fmt: skip
     except CatalogError as exc:
         abandon()
-        flash(f"Nothing was saved: {exc}.", "error")
-        return redirect(url_for("admin.product", product_id=product_id))
+        found = _product_or_404(product_id)
+        row = {"id": variant_id, "field": exc.field, "message": f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
+               "typed": {name: (request.form.get(name) or "")[:300] for name in ("options", "price", "gtin")}}  # fmt: skip
+        return _product_page(found, _edit_form(found), 400, row=row)
     flash("Variant saved. Orders already placed keep the price they were placed at.", "success")
     return redirect(url_for("admin.product", product_id=product_id))
 

@@ -157,15 +157,20 @@ def record_product_change(product: Product, before: dict | None) -> None:
 
 
 def variant_audit_fields(variant: Variant) -> dict:
-    return {"price": variant.price, "options": variant.options}
+    return {"price": variant.price, "options": variant.options, "gtin": variant.gtin}
 
 
 def record_variant_change(variant: Variant, before: dict | None) -> None:
     """Audit a variant written by the form or the import (`before` None: it is new)."""
     after = variant_audit_fields(variant)
-    if before != after:
-        record("variant.create" if before is None else "variant.price", "variant", variant.id,
-               summary=variant.sku, before=before, after=after)  # fmt: skip
+    if before == after:
+        return
+    action = "variant.create" if before is None else "variant.price"
+    if before is not None and {k: v for k, v in before.items() if k != "gtin"} == {
+        k: v for k, v in after.items() if k != "gtin"
+    }:
+        action = "variant.gtin"  # only the GTIN changed
+    record(action, "variant", variant.id, summary=variant.sku, before=before, after=after)
 
 
 def create_product(values: ProductValues) -> Product:
@@ -234,27 +239,110 @@ def variant_options_problem(options: dict, others: list[dict], sku: str = "") ->
     return None
 
 
+# --- GTINs ---------------------------------------------------------------------------
+
+GTIN_LENGTHS = (8, 12, 13, 14)  # GTIN-8, GTIN-12 (UPC-A), GTIN-13 (EAN), GTIN-14
+GTIN_TYPED_MAX = 40  # characters of a refused GTIN shown back in its message
+
+
+def gtin_check_digit(digits: str) -> int:
+    """The GS1 mod-10 check digit of `digits` (a GTIN without its last digit): weights
+    3 and 1 alternating from the rightmost digit, then what brings the sum to a ten."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return (10 - total % 10) % 10
+
+
+def _gtin_digits(text: str) -> str:
+    """A GTIN as typed, without the spaces and dashes barcodes print between its groups."""
+    return "".join(text.split()).replace("-", "")
+
+
+def gtin_problem(text: str) -> str | None:
+    """Why `text` is not a GTIN, or None (also for a blank one: the GTIN is optional).
+
+    The one rule for a variant's GTIN, asked by the back-office form, the catalog import
+    and the /01/<gtin> addresses alike: 8, 12, 13 or 14 digits 0-9 (spaces and dashes
+    between groups allowed) whose last digit is the GS1 check digit of the others."""
+    digits = _gtin_digits(text or "")
+    if not digits:
+        return None
+    shown = digits[:GTIN_TYPED_MAX]
+    if not (digits.isascii() and digits.isdigit()):
+        return f"GTIN {shown} is not a number: a GTIN has only the digits 0-9"
+    if len(digits) not in GTIN_LENGTHS:
+        return (
+            f"GTIN {shown} has {len(digits)} digits: a GTIN has 8, 12, 13 or 14 "
+            "(as printed under its barcode)"
+        )
+    if not digits.strip("0"):
+        return f"GTIN {shown} is all zeros: no product has it"
+    expected = gtin_check_digit(digits[:-1])
+    if int(digits[-1]) != expected:
+        return (
+            f"GTIN {shown} has a wrong check digit: the last digit should be {expected} "
+            "(check it against the barcode)"
+        )
+    return None
+
+
+def normalised_gtin(text: str) -> str | None:
+    """A valid GTIN as it is kept and looked up: 14 digits, zero-padded on the left
+    (4006381333931 gives 04006381333931); None for a blank one. Raises CatalogError
+    (field "gtin") when gtin_problem has one."""
+    problem = gtin_problem(text)
+    if problem:
+        raise CatalogError(problem, field="gtin")
+    digits = _gtin_digits(text or "")
+    return digits.zfill(14) if digits else None
+
+
+def gtin_owner(gtin: str | None, variant_id: int | None = None) -> str | None:
+    """The SKU of another variant that already has `gtin` (14 digits), or None."""
+    if gtin is None:
+        return None
+    query = select(Variant.sku).where(Variant.gtin == gtin)
+    if variant_id is not None:
+        query = query.where(Variant.id != variant_id)
+    return db.session.scalar(query.limit(1))
+
+
+def gtin_taken(gtin: str, sku: str) -> str:
+    return f"GTIN {gtin} is already the GTIN of {sku}: one GTIN names one variant"
+
+
+def _check_gtin(gtin: str | None, variant_id: int | None = None) -> None:
+    owner = gtin_owner(gtin, variant_id)
+    if owner:
+        raise CatalogError(gtin_taken(gtin, owner), field="gtin")
+
+
 def _check_options(options: dict, others: list[dict]) -> None:
     problem = variant_options_problem(options, others)
     if problem:
         raise CatalogError(problem, field="options")
 
 
-def add_variant(product: Product, *, sku: str, options: dict, price: int, currency: str) -> Variant:
+def add_variant(
+    product: Product, *, sku: str, options: dict, price: int, currency: str, gtin: str = ""
+) -> Variant:
+    """A new variant; `gtin` as typed (blank: none), kept as 14 digits."""
     _check_price(price)
     _check_options(options, [v.options or {} for v in product.variants])
     if db.session.scalar(select(Variant.id).where(Variant.sku == sku)):
         raise CatalogError(f"SKU {sku} is already used", field="sku")
+    kept_gtin = normalised_gtin(gtin)
+    _check_gtin(kept_gtin)
     variant = Variant(product=product, sku=sku, options=options, price=price, currency=currency,
-                      stock=0, position=len(product.variants))  # fmt: skip
+                      stock=0, position=len(product.variants), gtin=kept_gtin)  # fmt: skip
     db.session.add(variant)
     db.session.flush()
     record_variant_change(variant, None)
     return variant
 
 
-def change_variant(variant: Variant, *, options: dict, price: int) -> Variant:
-    """New options and price; orders already placed keep the price they were placed at."""
+def change_variant(variant: Variant, *, options: dict, price: int, gtin: str = "") -> Variant:
+    """New options, price and GTIN (as typed; blank: none); orders already placed keep
+    the price they were placed at."""
     _check_price(price)
     siblings = db.session.scalars(
         select(Variant.options).where(
@@ -262,8 +350,10 @@ def change_variant(variant: Variant, *, options: dict, price: int) -> Variant:
         )
     ).all()
     _check_options(options, [o or {} for o in siblings])
+    kept_gtin = normalised_gtin(gtin)
+    _check_gtin(kept_gtin, variant.id)
     before = variant_audit_fields(variant)
-    variant.price, variant.options = price, options
+    variant.price, variant.options, variant.gtin = price, options, kept_gtin
     db.session.flush()
     record_variant_change(variant, before)
     return variant

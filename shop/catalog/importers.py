@@ -13,6 +13,9 @@ from shop import csv_import as f
 from shop.audit.services import snapshot
 from shop.catalog.admin_services import (
     PRODUCT_FIELDS,
+    CatalogError,
+    gtin_taken,
+    normalised_gtin,
     record_product_change,
     record_variant_change,
     variant_audit_fields,
@@ -50,6 +53,9 @@ class CatalogImporter(Importer):
         "product_slug", "product_name", "category", "description", "story",
         "impact_share_bps", "status", "workshop_slug", "sku", "options", "price", "currency",
     )  # fmt: skip
+    # `gtin` came later: a file without it leaves every variant's GTIN as it is; with it,
+    # a blank cell means the variant has none.
+    optional_columns = ("gtin",)
 
     def __init__(self, store_currency: str):
         self.store_currency = store_currency
@@ -63,8 +69,16 @@ class CatalogImporter(Importer):
             raise FieldError(column, f"is {currency}; the store sells in {self.store_currency}")
         return currency
 
+    @staticmethod
+    def _gtin(value: str, column: str) -> str | None:
+        """The one GTIN rule (admin_services.gtin_problem); kept as 14 digits."""
+        try:
+            return normalised_gtin(value)
+        except CatalogError as exc:
+            raise FieldError(column, str(exc)) from None
+
     def parse(self, row: dict[str, str]) -> dict:
-        return f.collect(
+        values = f.collect(
             row,
             {
                 "product_slug": f.slug,
@@ -82,8 +96,11 @@ class CatalogImporter(Importer):
                 "currency": self._currency,
                 # Every row must be in the store's currency, so parse in it.
                 "price": partial(f.money, currency=self.store_currency),
+                "gtin": self._gtin,
             },
         )
+        values["gtin_given"] = "gtin" in row
+        return values
 
     def check(self, rows):
         errors = duplicate_errors(rows, "sku", "SKU")
@@ -103,6 +120,7 @@ class CatalogImporter(Importer):
         )
         errors += self._workshop_moves(rows)
         errors += self._options_clashes(rows)
+        errors += self._gtin_clashes(rows)
         owners = dict(
             db.session.execute(
                 select(Variant.sku, Product.slug)
@@ -155,6 +173,28 @@ class CatalogImporter(Importer):
             others.append(v["options"])
         return errors
 
+    def _gtin_clashes(self, rows) -> list[RowError]:
+        """One GTIN names one variant: not two rows of the file, nor a row and a variant
+        the file does not name (a variant the file names may give its GTIN to another)."""
+        given = [(n, v) for n, v in rows if v["gtin_given"] and v["gtin"]]
+        if not given:
+            return []
+        errors = duplicate_errors(given, "gtin", "GTIN")
+        in_file = {v["sku"] for _, v in rows}
+        owners = dict(
+            db.session.execute(
+                select(Variant.gtin, Variant.sku).where(
+                    Variant.gtin.in_({v["gtin"] for _, v in given}), Variant.sku.not_in(in_file)
+                )
+            ).all()
+        )
+        errors += [
+            RowError(n, "gtin", gtin_taken(v["gtin"], owners[v["gtin"]]))
+            for n, v in given
+            if v["gtin"] in owners
+        ]
+        return errors
+
     def _categories(self, names: set[str]) -> dict[str, Category]:
         slugs = {slugify(n): n for n in names if n}
         found = {
@@ -179,6 +219,8 @@ class CatalogImporter(Importer):
             )
         }
         variants = {v.sku: v for p in products.values() for v in p.variants}
+        befores = {sku: variant_audit_fields(variant) for sku, variant in variants.items()}
+        self._free_gtins(rows, variants)
         position: dict[str, int] = {}
         audited: dict[str, tuple[Product, dict | None]] = {}
         audited_variants: list[tuple[Variant, dict | None]] = []
@@ -209,6 +251,8 @@ class CatalogImporter(Importer):
                 "currency": v["currency"],
                 "position": position[product.slug],
             }
+            if v["gtin_given"]:
+                variant_fields["gtin"] = v["gtin"]
             variant = variants.get(v["sku"])
             if variant is None:
                 variant = Variant(sku=v["sku"], **variant_fields)
@@ -216,7 +260,7 @@ class CatalogImporter(Importer):
                 audited_variants.append((variant, None))
                 result.created += 1
             else:
-                audited_variants.append((variant, variant_audit_fields(variant)))
+                audited_variants.append((variant, befores[variant.sku]))
                 if apply_changes(variant, variant_fields) or product_changed:
                     result.updated += 1
                 else:
@@ -229,3 +273,18 @@ class CatalogImporter(Importer):
         for variant, before in audited_variants:
             record_variant_change(variant, before)
         return result
+
+    @staticmethod
+    def _free_gtins(rows, variants: dict[str, Variant]) -> None:
+        """Take away first the GTINs the file changes, so two variants that swap theirs
+        never hold the same one at once (the database refuses that, statement by
+        statement)."""
+        changing = [
+            variants[v["sku"]]
+            for _, v in rows
+            if v["gtin_given"] and v["sku"] in variants and variants[v["sku"]].gtin != v["gtin"]
+        ]
+        for variant in changing:
+            variant.gtin = None
+        if changing:
+            db.session.flush()

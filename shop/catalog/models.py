@@ -106,6 +106,9 @@ class Variant(db.Model):
         CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
         CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
         CheckConstraint("price >= 0", name="price_not_negative"),
+        # Stored as GS1 writes it in a Digital Link: 14 digits (shorter GTINs zero-padded),
+        # checked by shop.catalog.admin_services.gtin_problem before it gets here.
+        CheckConstraint("length(gtin) = 14", name="gtin_fourteen_digits"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,6 +122,8 @@ class Variant(db.Model):
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # The GS1 Global Trade Item Number, when the product has one: unique, 14 digits.
+    gtin: Mapped[str | None] = mapped_column(String(14), unique=True)
     # Units held for unpaid orders whose hold ran out, where a query asks for them
     # (shop.catalog.services.with_lapsed_holds); None where it does not.
     lapsed_held: Mapped[int | None] = query_expression()

@@ -199,7 +199,8 @@ def image_url(image) -> str:
 
 def structured_data(product, variants: list[dict], images: list[str], store_name: str) -> dict:
     """schema.org Product with an Offer per variant, as Shopify's Dawn theme writes it:
-    what a search engine shows as the price, currency and availability."""
+    what a search engine shows as the price, currency and availability. A variant's GTIN
+    (kept as 14 digits) is its Offer's `gtin14`, and the Product's when it has one variant."""
     url = site_url("catalog.product", slug=product.slug)
     data = {
         "@context": "https://schema.org",
@@ -219,10 +220,13 @@ def structured_data(product, variants: list[dict], images: list[str], store_name
                 + ("InStock" if v["available"] else "OutOfStock"),
                 "itemCondition": "https://schema.org/NewCondition",
                 "url": url,
+                **({"gtin14": v["gtin"]} if v.get("gtin") else {}),
             }
             for v in variants
         ],
     }
+    if len(variants) == 1 and variants[0].get("gtin"):
+        data["gtin14"] = variants[0]["gtin"]
     if images:
         data["image"] = images
     if product.category is not None:

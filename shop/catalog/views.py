@@ -103,6 +103,7 @@ def _product(slug: str, attempt: AddAttempt | None = None) -> str:
             {
                 "id": variant.id,
                 "sku": variant.sku,
+                "gtin": variant.gtin,
                 "options": variant.options or {},
                 "label": variant.options_label or "One size",
                 "price": variant.price,

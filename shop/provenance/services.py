@@ -160,14 +160,20 @@ def public_aliases(workshop_id: int) -> list[str]:
     return aliases if len(aliases) >= MIN_PUBLIC_ALIASES else []
 
 
-def batch_for_page(code: str) -> Batch | None:
+def batch_is_public():
+    """Which batches have a public record (/p/<code>, its linkset, /01/…/10/<code>): those
+    of a product that is not a draft. The one condition every public answer asks."""
     from shop.catalog.models import ProductStatus
 
+    return Product.status != ProductStatus.DRAFT
+
+
+def batch_for_page(code: str) -> Batch | None:
     return db.session.scalars(
         select(Batch)
         .join(Batch.variant)
         .join(Variant.product)
-        .where(Batch.code == code, Product.status != ProductStatus.DRAFT)
+        .where(Batch.code == code, batch_is_public())
         .options(
             joinedload(Batch.variant).joinedload(Variant.product),
             joinedload(Batch.workshop).selectinload(Workshop.vetting_events),

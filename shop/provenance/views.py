@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from shop.catalog import storefront as catalog
 from shop.page_cache.pages import public_page
 from shop.provenance import services
+from shop.resolver.links import answer
 from shop.visibility import public_view
 from shop.web import public_url
 
@@ -58,7 +59,9 @@ def batch_url(code: str) -> str:
 
 @bp.get("/p/<code>")
 def batch(code: str):
-    return public_page("batch", code, lambda: _batch(code))
+    """The QR code's address: the batch's page for a browser, its linkset for a machine
+    that asks (shop.resolver.links)."""
+    return answer(code, lambda: public_page("batch", code, lambda: _batch(code)))
 
 
 def _batch(code: str) -> str:

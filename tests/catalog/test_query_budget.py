@@ -46,6 +46,7 @@ def _urls(product) -> dict[str, str]:
         "workshop": f"/workshops/{product.workshop.slug}",
         "workshops": "/workshops",
         "batch": f"/p/{product.variants[0].batches[0].code}",
+        "verify": "/verify",
     }
 
 

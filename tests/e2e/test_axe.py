@@ -157,6 +157,7 @@ STATES: dict[str, Callable] = {
         "main form[action$='/details']", {"details-head_count": "-4"}
     ),
     "variant-refused": submit_empty("main form[action$='/variants']"),
+    "gtin-refused": fill_and_submit("main form.variant-form", {"gtin": "4006381333932"}),
     "adjust-refused": submit_empty("main form[action*='/adjust']"),
     "page-refused": press("main form[method=post]", "Save", {"title": ""}),
     "note-refused": fill_and_submit("main form[action$='/notes']", {"body": "x" * 2100}),
@@ -174,6 +175,7 @@ VISITS = [
     Visit("/workshops"),
     Visit(f"/workshops/{WORKSHOP_SLUG}"),
     Visit(f"/p/{BATCH_CODE}"),
+    Visit("/verify"),
     Visit("/impact"),
     Visit("/impact", state="details-open"),
     Visit("/cart"),
@@ -212,6 +214,7 @@ VISITS = [
     Visit("/admin/products/1", who="admin", state="variant-refused"),
     Visit("/admin/products/1", who="admin", state="alt-refused"),
     Visit("/admin/products/1", who="admin", state="upload-refused"),
+    Visit("/admin/products/1", who="admin", state="gtin-refused"),
     Visit("/admin/products/new", who="admin"),
     Visit("/admin/products/new", who="admin", state="empty-submit"),
     Visit("/admin/stock", who="admin"),

@@ -37,6 +37,7 @@ PUBLIC_PAGES = [
     "/workshops",
     "/workshops/riverside-sewing-school",
     "/p/MS-2026-03-BHB-N",
+    "/verify",
     "/impact",
     "/login",
     "/register",

@@ -1,0 +1,148 @@
+"""What the QR code's address answers: a browser gets the batch's page, a machine that
+asks for `application/linkset+json` (HTTP content negotiation, q-values and all) or sends
+`?linkType=linkset` gets an RFC 9264 linkset of what the store publishes about the batch,
+and `?linkType=<a link type>` is redirected to that one target, as a GS1 or UNTP identity
+resolver does.
+
+Relation types: RFC 9264 (§4.2.2, after RFC 8288) writes an extension relation type as
+a URI, so the short names the standards use are written out in full. GS1's link types
+are in its Web Vocabulary (`gs1:pip` = https://gs1.org/voc/pip); UNTP's (`untp:dpp`,
+`untp:dfr`) in the namespace UNTP's reference identity resolver publishes for the
+`untp:` prefix (its /.well-known/resolver: https://vocabulary.uncefact.org/untp/linkType#).
+The status list is linked with the Verifiable Credentials vocabulary's own term for a
+credential's status (what `credentialStatus` means in the VC 2.0 context). A
+`?linkType=` may use either the short name or the URI.
+
+Every address is absolute and on PUBLIC_BASE_URL (shop.web.public_url). Targets are the
+addresses the other parts of the store serve them at (PLAN: /p/<code>/passport,
+/workshops/<slug>/facility-record, /credentials/status/1): nothing here reads more than
+the batch's code and its workshop's address name, so nothing private can leak.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from urllib.parse import urljoin
+
+from flask import Response, abort, redirect, request
+
+from shop.resolver import services
+from shop.resolver.services import BatchLinks
+from shop.web import public_url
+
+LINKSET_TYPE = "application/linkset+json"
+HTML_TYPE = "text/html"
+CREDENTIAL_TYPE = "application/vc+jwt"  # a compact JWS (VC-JOSE-COSE)
+
+GS1_DEFAULT_LINK = "https://gs1.org/voc/defaultLink"
+GS1_PIP = "https://gs1.org/voc/pip"
+UNTP_LINK_TYPES = "https://vocabulary.uncefact.org/untp/linkType#"
+UNTP_DPP = UNTP_LINK_TYPES + "dpp"
+UNTP_DFR = UNTP_LINK_TYPES + "dfr"
+CREDENTIAL_STATUS = "https://www.w3.org/2018/credentials#credentialStatus"
+
+# ?linkType= values: the short names GS1 and UNTP write, and the URIs themselves.
+SHORT_NAMES = {
+    "gs1:defaultLink": GS1_DEFAULT_LINK,
+    "gs1:pip": GS1_PIP,
+    "untp:dpp": UNTP_DPP,
+    "untp:dfr": UNTP_DFR,
+}
+LINKSET_REQUESTS = ("linkset", "all")  # GS1 Resolver 1.1 and 1.0 (UNTP's examples) alike
+LANGUAGES = ["en"]
+# Short, as for every current version (PLAN): a batch withdrawn from view leaves caches soon.
+CACHE_CONTROL = "public, max-age=60"
+STATUS_LIST_PATH = "credentials/status/1"
+
+
+def _target(href: str, media_type: str, title: str) -> list[dict]:
+    return [{"href": href, "type": media_type, "hreflang": LANGUAGES, "title": title}]
+
+
+def targets(batch: BatchLinks) -> dict[str, list[dict]]:
+    """Each relation type and its target, for one batch."""
+    page = public_url("provenance.batch", code=batch.code)
+    workshop = public_url("provenance.workshop", slug=batch.workshop_slug)
+    status_list = urljoin(public_url("catalog.home"), STATUS_LIST_PATH)
+    title = f"Batch {batch.code}"
+    return {
+        GS1_DEFAULT_LINK: _target(page, HTML_TYPE, f"{title}: its production record"),
+        GS1_PIP: _target(page, HTML_TYPE, f"{title}: its production record"),
+        UNTP_DPP: _target(
+            f"{page}/passport", CREDENTIAL_TYPE, f"{title}: digital product passport (signed)"
+        ),
+        UNTP_DFR: _target(
+            f"{workshop}/facility-record",
+            CREDENTIAL_TYPE,
+            "The workshop that made it: digital facility record (signed)",
+        ),
+        CREDENTIAL_STATUS: _target(
+            status_list, CREDENTIAL_TYPE, "Revocation status of the store's passports (signed)"
+        ),
+    }
+
+
+def linkset(batch: BatchLinks) -> dict:
+    """The RFC 9264 JSON linkset: one link context, the batch's public address."""
+    anchor = public_url("provenance.batch", code=batch.code)
+    return {"linkset": [{"anchor": anchor, **targets(batch)}]}
+
+
+def linkset_url(code: str) -> str:
+    return public_url("provenance.batch", code=code, linkType="linkset")
+
+
+def link_header(code: str) -> str:
+    """The HTML page's pointer to its linkset (RFC 9264 §6)."""
+    return f'<{linkset_url(code)}>; rel="linkset"; type="{LINKSET_TYPE}"'
+
+
+# --- Negotiation ------------------------------------------------------------------------
+
+HTML, LINKSET = "html", "linkset"
+
+
+def negotiate() -> str:
+    """HTML, LINKSET, or the relation type a `?linkType=` asks to be redirected to.
+
+    `?linkType=` decides when it names the linkset or one of the batch's relation types;
+    otherwise the Accept header does, with its q-values: the linkset only when the client
+    prefers it to HTML (a browser, `*/*` or no Accept at all get the page)."""
+    asked = (request.args.get("linkType") or "").strip()
+    if asked in LINKSET_REQUESTS:
+        return LINKSET
+    relation = SHORT_NAMES.get(asked, asked)
+    if relation in (UNTP_DPP, UNTP_DFR, CREDENTIAL_STATUS):
+        return relation
+    best = request.accept_mimetypes.best_match([HTML_TYPE, LINKSET_TYPE], default=HTML_TYPE)
+    return LINKSET if best == LINKSET_TYPE else HTML
+
+
+def linkset_response(batch: BatchLinks) -> Response:
+    body = json.dumps(linkset(batch), indent=2, ensure_ascii=False) + "\n"
+    response = Response(body, mimetype=LINKSET_TYPE)
+    response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.vary.add("Accept")
+    return response.make_conditional(request)
+
+
+def answer(code: str, html: Callable[[], Response], found: BatchLinks | None = None) -> Response:
+    """What a batch's address answers (`found`: the batch, when the caller looked it up
+    already). The page is `html()` (which answers 404 for a batch nobody may see); the
+    linkset and redirects look the batch up (one statement) and answer the same 404."""
+    choice = negotiate()
+    if choice == HTML:
+        response = html()
+        response.vary.add("Accept")
+        if response.status_code in (200, 304):
+            response.headers["Link"] = link_header(code if found is None else found.code)
+        return response
+    batch = found or services.public_batch(code) or abort(404)
+    if choice == LINKSET:
+        return linkset_response(batch)
+    response = redirect(targets(batch)[choice][0]["href"], 307)
+    response.vary.add("Accept")
+    return response

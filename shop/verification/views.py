@@ -1,0 +1,27 @@
+"""/verify: how a partner retailer (or anyone) checks a tag without taking the store's
+word for it. The same for every visitor: served from the page cache like the catalog."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from shop.page_cache.pages import public_page
+from shop.resolver.links import CREDENTIAL_STATUS, GS1_PIP, UNTP_DFR, UNTP_DPP
+from shop.web import site_url
+
+bp = Blueprint("verification", __name__)
+
+
+@bp.get("/verify")
+def verify():
+    return public_page("verify", "", _verify)
+
+
+def _verify() -> str:
+    home = site_url("catalog.home").rstrip("/")
+    return render_template(
+        "verification/verify.html",
+        base=home,
+        did=f"did:web:{home.split('://', 1)[1].replace(':', '%3A').replace('/', ':')}",
+        relations={"dpp": UNTP_DPP, "pip": GS1_PIP, "dfr": UNTP_DFR, "status": CREDENTIAL_STATUS},
+    )
