@@ -58,10 +58,16 @@ class ErrorDetailSchema(ma.Schema):
 
 
 class ErrorSchema(ma.Schema):
+    class Meta:
+        description = "Every refusal: its HTTP status and what went wrong."
+
     error = F.Nested(ErrorDetailSchema, required=True)
 
 
 class MoneySchema(ma.Schema):
+    class Meta:
+        description = "An amount of money: integer minor units, the currency, and the same as a decimal string (never a float)."
+
     amount = F.Integer(
         required=True,
         metadata=_doc("The amount in the currency's minor units (cents for USD).", 2400),
@@ -74,7 +80,10 @@ class MoneySchema(ma.Schema):
 
 
 class NamedSchema(ma.Schema):
-    """Another record this one names: its slug (the key of its own endpoint) and name."""
+    class Meta:
+        description = (
+            "Another record this one names: its slug (the key of its own endpoint) and name."
+        )
 
     slug = _text("Its slug: the key of its own endpoint.", "mekong-stitch-works")
     name = _text("Its name.", "Mekong Stitch Works")
@@ -106,6 +115,9 @@ def _next_link():
 
 
 class VariantSchema(ma.Schema):
+    class Meta:
+        description = "A variant of a product: what a buyer chooses and pays for."
+
     sku = _text("Stock-keeping unit, unique in the store.", "TOTE-BHB-NAT")
     options = _options()
     price = F.Nested(MoneySchema, required=True, metadata=_doc("The price of one unit."))
@@ -129,10 +141,18 @@ class VariantSchema(ma.Schema):
 
 
 class ProductSchema(ma.Schema):
+    class Meta:
+        description = "A product on sale."
+
     slug = _text("The product's slug.", "buy-her-bag-tote")
     name = _text("The product's name.", "Buy Her Bag Tote")
     description = _text("The product's description, plain text.")
-    category = F.Nested(CategorySchema, required=True, allow_none=True)
+    category = F.Nested(
+        CategorySchema,
+        required=True,
+        allow_none=True,
+        metadata=_doc("The product's category; null when it has none."),
+    )
     workshop = F.Nested(NamedSchema, required=True, metadata=_doc("The workshop that makes it."))
     impact_share_bps = F.Integer(
         required=True,
@@ -154,6 +174,9 @@ class ProductSchema(ma.Schema):
 
 
 class ProductPageSchema(ma.Schema):
+    class Meta:
+        description = "A page of products: follow `next` until it is null."
+
     items = F.List(F.Nested(ProductSchema), required=True)
     next = _next_link()
 
@@ -167,6 +190,9 @@ class CountrySchema(ma.Schema):
 
 
 class VettingSchema(ma.Schema):
+    class Meta:
+        description = "The public summary of a workshop's vetting by the store's staff."
+
     vetted = F.Boolean(
         required=True,
         metadata=_doc("Every onboarding step done, and not suspended.", True),
@@ -191,6 +217,11 @@ class VettingSchema(ma.Schema):
 
 
 class WorkshopSchema(ma.Schema):
+    class Meta:
+        description = (
+            "A workshop's public record. Never an address, a contact, coordinates or a head count."
+        )
+
     slug = _text("The workshop's slug.", "mekong-stitch-works")
     name = _text("The workshop's trading name.", "Mekong Stitch Works")
     kind = F.String(
@@ -225,6 +256,9 @@ class WorkshopSchema(ma.Schema):
 
 
 class WorkshopPageSchema(ma.Schema):
+    class Meta:
+        description = "A page of workshops: follow `next` until it is null."
+
     items = F.List(F.Nested(WorkshopSchema), required=True)
     next = _next_link()
 
@@ -245,6 +279,9 @@ class BatchLinksSchema(ma.Schema):
 
 
 class BatchSchema(ma.Schema):
+    class Meta:
+        description = "A production batch's public record. Never its makers."
+
     code = _text("The batch code printed on the tag.", "MS-2026-03-BHB-N")
     produced_month = F.String(
         required=True, metadata=_doc("The month it was made.", "2026-03", **MONTH)
@@ -261,6 +298,9 @@ class BatchSchema(ma.Schema):
 
 
 class BatchPageSchema(ma.Schema):
+    class Meta:
+        description = "A page of batches: follow `next` until it is null."
+
     items = F.List(F.Nested(BatchSchema), required=True)
     next = _next_link()
 
@@ -302,6 +342,9 @@ class ReasonSchema(ma.Schema):
 
 
 class BatchCheckSchema(ma.Schema):
+    class Meta:
+        description = "The check of a batch: its workshop's vetting and its passport's status, and the verdict."
+
     batch = _text("The batch code checked.", "MS-2026-03-BHB-N")
     workshop = F.Nested(CheckedWorkshopSchema, required=True)
     made_by_vetted_workshop = F.Boolean(
