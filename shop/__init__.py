@@ -152,6 +152,9 @@ def _register_blueprints(app: Flask) -> None:
     from shop.seo import init_seo
 
     init_seo(app)  # robots.txt, the sitemap, root icons, canonical links
+    from shop.api import init_api
+
+    init_api(app)  # the partner API under /api/v1/, its OpenAPI document and reference
 
 
 def _register_template_helpers(app: Flask) -> None:

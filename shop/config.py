@@ -35,6 +35,7 @@ DEFAULT_MAX_HELD_UNITS_PER_ADDRESS = 30
 # Orders placed (not attempts refused); an address may be shared (an office, a campus).
 DEFAULT_CHECKOUT_LIMIT_PER_ADDRESS = "10 per hour"
 DEFAULT_CHECKOUT_LIMIT_PER_SESSION = "5 per hour"
+DEFAULT_API_RATE_LIMIT = "120 per minute"
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -142,6 +143,8 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Requests to the partner API (/api/v1/) per client address (shop/api/http.py).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT),
         # Before every counter's key: stores (or a benchmark) sharing one Redis keep apart.
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", ""),
         # Rendered public pages: in each process when empty, shared in Redis (redis://...).
@@ -316,6 +319,9 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "MAIL_DEFAULT_SENDER": "shop@madeknown.example",
         "MAIL_OUTBOX": str(Path(media_root).parent / "outbox"),
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Tests of the partner API ask it hundreds of times from 127.0.0.1 (schemathesis);
+        # the limit's own tests set a small one.
+        "API_RATE_LIMIT": "100000 per minute",
         # Jobs run in this process as soon as their unit of work commits (Huey's immediate
         # mode): a test reads the email a request sent as soon as the request returns.
         "QUEUE_URL": "memory://",

@@ -29,9 +29,11 @@ import functools
 import hashlib
 import hmac
 import logging
+import math
+import time
 from collections.abc import Callable
 
-from flask import Flask, abort, current_app, g, render_template, request
+from flask import Flask, abort, current_app, g, request
 from flask_limiter.util import get_remote_address
 from limits import parse
 from limits.errors import StorageError
@@ -70,13 +72,15 @@ def init_rate_limits(app: Flask) -> None:
 
     @app.errorhandler(LimitsUnavailable)
     def limits_unavailable(exc: LimitsUnavailable):
+        from shop.web import error_answer
+
         what = g.get("shop_limited_action") or "requests like this one"
-        page = render_template(
-            "error.html", code=503, title="Please try again in a minute",
-            message=f"We can't take {what} for a moment. Nothing was changed: please "
-            "try again in a minute.",
+        body, status = error_answer(
+            503, "Please try again in a minute",
+            f"We can't take {what} for a moment. Nothing was changed: please try again "
+            "in a minute.",
         )  # fmt: skip
-        return page, 503, {"Retry-After": str(exc.retry_after)}
+        return body, status, {"Retry-After": str(exc.retry_after)}
 
 
 def storage_call(action):
@@ -115,6 +119,15 @@ def take(limit: str, key: str) -> bool:
         return True
     give_back(limit, key)
     return False
+
+
+def seconds_until_free(limit: str, key: str) -> int:
+    """When the next slot of `limit` for `key` frees up, in whole seconds (at least 1):
+    a refusal's Retry-After."""
+    if not limiter.enabled:
+        return 1
+    stats = storage_call(lambda: limiter.limiter.get_window_stats(parse(limit), _storage_key(key)))
+    return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 def give_back(limit: str, key: str) -> None:

@@ -104,9 +104,29 @@ def media(filename: str):
     return serve_media(filename)
 
 
-def render_error(code: int):
-    title, message = ERROR_COPY.get(code, ERROR_COPY[500])
+ERROR_ANSWERS = "shop_error_answers"
+
+
+def answer_errors_under(app: Flask, prefix: str, answer) -> None:
+    """Requests under the path `prefix` are refused with `answer(code, message, exc)` (a
+    response) rather than the store's error page: the partner API answers JSON. `message`
+    is the one written for people; `exc`, when there is one, the HTTPException raised."""
+    app.extensions.setdefault(ERROR_ANSWERS, []).append((prefix.rstrip("/"), answer))
+
+
+def error_answer(code: int, title: str, message: str, exc: HTTPException | None = None):
+    """A refusal as the store answers it: the error page, or under a prefix registered
+    with `answer_errors_under`, that part's own answer. Every refusal comes here."""
+    if has_request_context():
+        for prefix, answer in current_app.extensions.get(ERROR_ANSWERS, ()):
+            if request.path == prefix or request.path.startswith(prefix + "/"):
+                return answer(code, message, exc)
     return render_template("error.html", code=code, title=title, message=message), code
+
+
+def render_error(code: int, exc: HTTPException | None = None):
+    title, message = ERROR_COPY.get(code, ERROR_COPY[500])
+    return error_answer(code, title, message, exc)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -132,7 +152,7 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         if exc.response is not None:  # it carries its own page (e.g. a rate limit's on_breach)
             return exc.response
-        return render_error(exc.code)
+        return render_error(exc.code, exc)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
@@ -391,9 +411,9 @@ def register_request_guards(app: Flask) -> None:
         # any string, so a request carrying one is malformed: 400, and nothing is written.
         in_form = request.method not in ("GET", "HEAD", "OPTIONS") and _has_nul(request.form)
         if "\x00" in request.path or _has_nul(request.args) or in_form:
-            return render_template(
-                "error.html", code=400, title="That request held a character we cannot keep",
-                message="Something sent held a NUL character, which no name, address or search "
+            return error_answer(
+                400, "That request held a character we cannot keep",
+                "Something sent held a NUL character, which no name, address or search "
                 "can contain. Nothing was changed: please retype it and try again.",
-            ), 400  # fmt: skip
+            )  # fmt: skip
         return None

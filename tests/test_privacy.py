@@ -73,6 +73,18 @@ def plant_secrets() -> list[str]:
     ]  # fmt: skip
 
 
+def api_addresses() -> list[str]:
+    """Every answer of the partner API (issue 12): its listings (whole, in one page each),
+    each product, workshop and batch, each batch's check, its document and reference."""
+    urls = ["/api/v1/openapi.json", "/api/v1/docs"]
+    urls += [f"/api/v1/{listing}?limit=100" for listing in ("products", "workshops", "batches")]
+    urls += [f"/api/v1/products/{slug}" for slug in db.session.scalars(select(Product.slug))]
+    urls += [f"/api/v1/workshops/{slug}" for slug in db.session.scalars(select(Workshop.slug))]
+    for code in db.session.scalars(select(Batch.code)):
+        urls += [f"/api/v1/batches/{code}", f"/api/v1/batches/{code}/verify"]
+    return urls
+
+
 def crawl(client, start: list[str], limit: int = 600, headers: dict | None = None):
     """Every page reached from `start` (with `headers` on the first requests: a linkset's
     Accept), by its links, a sitemap's pages and a linkset's targets."""
@@ -123,6 +135,8 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
             start += [f"/p/{code}", f"/p/{code}/qr.svg", f"/p/{code}?linkType=linkset"]
         start += [f"/products?q={s}" for s in (MARK, "Mongolia")]
         variants = db.session.scalar(select(db.func.count(Variant.id)))
+        api_urls = api_addresses()
+        start += api_urls
 
     pages = crawl(client, start)
     # The linkset of every batch, as a client asking by Accept gets it.
@@ -137,6 +151,11 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
     assert "within 30 days of delivery" in pages["/pages/returns"]
     assert "never publish a maker" in pages["/pages/privacy"]
     assert "/robots.txt" in pages and "/p/QS-2026-01" in pages["/sitemap.xml"]
+    # every answer of the partner API, the secret studio's records among them
+    assert [url for url in api_urls if url not in pages] == []
+    assert '"slug":"secret-studio"' in pages["/api/v1/workshops/secret-studio"]
+    assert '"batch":"QS-2026-01"' in pages["/api/v1/batches/QS-2026-01/verify"]
+    assert "quiet-necklace" in pages["/api/v1/products?limit=100"]
 
     leaks = [
         (url, secret)

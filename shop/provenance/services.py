@@ -104,6 +104,7 @@ def public_workshop(workshop: Workshop, interval_days: int, locale: str = "en_US
     return public_view(
         workshop,
         country=country_name(workshop.public_country_code, locale),
+        country_code=workshop.public_country_code,  # ISO 3166 alpha-2, for machines (the API)
         country_withheld=withheld,
         region="" if withheld else workshop.region,
         kind_label=workshop.kind.label,

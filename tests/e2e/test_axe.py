@@ -187,6 +187,7 @@ VISITS = [
     Visit("/orders/{order}/pay", state="empty-submit"),
     Visit("/orders/{paid_order}"),
     Visit("/no-such-page", status=404),
+    Visit("/api/v1/docs", state="details-open"),  # the partner API's reference
     # Accounts
     Visit("/login"),
     Visit("/login", state="empty-submit"),
