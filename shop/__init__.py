@@ -145,6 +145,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(training_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(admin_bp)
+    from shop.identity import init_identity
+    from shop.passports import init_passports
+
+    init_identity(app)  # /.well-known/did.json, `keys rotate|list`
+    init_passports(app)  # the signed credentials, their routes and `passport issue`
     from shop.seo import init_seo
 
     init_seo(app)  # robots.txt, the sitemap, root icons, canonical links

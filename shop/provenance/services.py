@@ -160,14 +160,21 @@ def public_aliases(workshop_id: int) -> list[str]:
     return aliases if len(aliases) >= MIN_PUBLIC_ALIASES else []
 
 
-def batch_for_page(code: str) -> Batch | None:
+def batch_shown():
+    """Which batches have a public record (/p/<code>, its QR code, its passport): those of
+    a product that is not a draft. An archived product's tags still lead to their record.
+    A condition on Product, for a query joining Batch to its variant's product."""
     from shop.catalog.models import ProductStatus
 
+    return Product.status != ProductStatus.DRAFT
+
+
+def batch_for_page(code: str) -> Batch | None:
     return db.session.scalars(
         select(Batch)
         .join(Batch.variant)
         .join(Variant.product)
-        .where(Batch.code == code, Product.status != ProductStatus.DRAFT)
+        .where(Batch.code == code, batch_shown())
         .options(
             joinedload(Batch.variant).joinedload(Variant.product),
             joinedload(Batch.workshop).selectinload(Workshop.vetting_events),
