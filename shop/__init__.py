@@ -116,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.accounts import password_views  # noqa: F401  (adds its routes to accounts)
     from shop.accounts.views import bp as accounts_bp
     from shop.admin import (  # noqa: F401  (each adds its routes to /admin/)
+        batch_views,
         catalog_views,
         dashboard_views,
         order_views,
