@@ -8,7 +8,7 @@ import json
 
 from flask import Blueprint, Response, request
 
-from shop.identity.did import did_document
+from shop.identity import did
 
 bp = Blueprint("identity", __name__)
 
@@ -17,7 +17,7 @@ DID_CACHE = "public, max-age=60"
 
 
 def _document() -> Response:
-    body = json.dumps(did_document(), ensure_ascii=False, indent=2).encode("utf-8")
+    body = json.dumps(did.did_document(), ensure_ascii=False, indent=2).encode("utf-8")
     response = Response(body, mimetype="application/did+json")
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
     response.headers["Cache-Control"] = DID_CACHE
@@ -26,7 +26,7 @@ def _document() -> Response:
 
 
 @bp.get("/.well-known/did.json")
-def did_document_view():
+def did_document():
     return _document()
 
 

@@ -137,3 +137,28 @@ def test_with_signing_key_file_a_rotation_writes_the_new_key_for_the_operator(
     assert f"did:web:localhost#{new_kid}" in ids
     again = runner.invoke(args=["keys", "rotate", "--new-key-file", str(new_file)])
     assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_a_change_that_needs_signing_fails_whole_on_a_store_without_a_key(
+    app, ctx, instance_keys, monkeypatch, caplog
+):
+    from sqlalchemy import select
+
+    from shop.provenance.models import Batch
+    from tests.conftest import client_as
+
+    w = f.workshop()
+    p = f.product(w)
+    with monkeypatch.context() as before_upgrade:  # nothing to sign yet
+        before_upgrade.setattr("shop.passports.tracking._tables_exist", lambda _c: False)
+        db.session.commit()
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # the 500 page, as deployed
+    admin = client_as(app, "admin")
+    answer = admin.post("/admin/batches/new", data={
+        "code": "NK-1", "workshop": str(w.id), "sku": p.variants[0].sku, "quantity": "5",
+        "produced_month": "2026-04", "materials": "", "makers": "",
+    })  # fmt: skip
+    assert answer.status_code == 500
+    assert db.session.scalar(select(Batch.id).where(Batch.code == "NK-1")) is None
+    assert any(r.exc_info and r.exc_info[0] is keys.NoSigningKey for r in caplog.records)
+    assert not instance_keys.exists()  # and no key was made on the way

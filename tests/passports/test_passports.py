@@ -376,3 +376,24 @@ def test_passport_issue_fills_in_what_is_missing_and_is_safe_to_repeat(app, ctx,
     assert "Issued 2 passport(s), 1 facility record(s), 5 conformity credential(s)" in first.output
     again = runner.invoke(args=["passport", "issue"])
     assert "Issued 0 passport(s), 0 facility record(s), 0 conformity credential(s); 8 already current" in again.output  # fmt: skip
+
+
+def test_the_endpoints_have_the_names_the_other_parts_build_links_with(app):
+    """The resolver, the partner API and the transparency log link here by these names."""
+    from shop.web import site_url
+
+    with app.test_request_context():
+        built = [
+            site_url("identity.did_document"),
+            site_url("passports.passport", code="B-1"),
+            site_url("passports.passport_version", code="B-1", version=2),
+            site_url("passports.facility_record", slug="w"),
+            site_url("passports.facility_record_version", slug="w", version=3),
+            site_url("passports.conformity", public_id="abc"),
+            site_url("passports.status_list"),
+        ]
+    assert [url.removeprefix("http://localhost") for url in built] == [
+        "/.well-known/did.json", "/p/B-1/passport", "/p/B-1/passport/2",
+        "/workshops/w/facility-record", "/workshops/w/facility-record/3",
+        "/credentials/conformity/abc", "/credentials/status/1",
+    ]  # fmt: skip
