@@ -397,3 +397,27 @@ def test_the_endpoints_have_the_names_the_other_parts_build_links_with(app):
         "/workshops/w/facility-record", "/workshops/w/facility-record/3",
         "/credentials/conformity/abc", "/credentials/status/1",
     ]  # fmt: skip
+
+
+def test_a_workshop_import_that_withholds_the_country_issues_versions_without_it(
+    app, client, made, tmp_path
+):
+    """The CSV import is an entry point like the forms: the facility record and every
+    passport of the workshop get a new version, in the import's transaction."""
+    w, _p, _b = made
+    header = "slug,name,kind,country,region,crafts,story,partner_since,address,contact,head_count"
+    for place in ("KH,Phnom Penh", "withheld,"):  # private details only; then withheld
+        csv = tmp_path / "workshops.csv"
+        csv.write_text(f"{header}\nriverside,Riverside Sewing,training_centre,{place},sewing,"
+                       f"A story.,2020-01,House 12,+855 00,12\n")  # fmt: skip
+        done = app.test_cli_runner().invoke(args=["workshops", "import", str(csv)])
+        assert done.exit_code == 0, done.output
+    # the first row changed nothing a credential says; withholding the country did
+    record = payload(fetch_credential(client, f"/workshops/{w.slug}/facility-record"))
+    assert record["id"].endswith("/facility-record/2")
+    assert "address" not in record["credentialSubject"]["facility"]
+    passport = payload(fetch_credential(client, "/p/RS-1/passport"))
+    assert passport["id"].endswith("/passport/2")
+    assert "countryOfProduction" not in passport["credentialSubject"]["product"]
+    earlier = payload(fetch_credential(client, "/p/RS-1/passport/1"))
+    assert earlier["credentialSubject"]["product"]["countryOfProduction"] == "KH"
