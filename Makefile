@@ -20,6 +20,8 @@ install: $(STAMP)
 # The worker (emails, webhook events, expiring holds) runs beside the server on the
 # embedded queue (instance/queue.db): a process of its own, as in production, that
 # stops with the server.
+# Links in emails, QR codes and signed passports name the address the store serves at.
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo

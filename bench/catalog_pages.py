@@ -40,11 +40,30 @@ COLD_HEADER = "X-Bench-Cold"
 TARGETS = {"listing": 0.50, "product": 0.40}  # warm, as fractions of /healthz (issue 10)
 
 
+def signing_key_file(folder: Path) -> str:
+    """A key of the run's own: seed-demo signs the demo's passports with it, and no key is
+    written into instance/."""
+    key = folder / "signing-key.pem"
+    if not key.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        key.write_bytes(pem)
+        key.chmod(0o600)
+    return str(key)
+
+
 def _env(folder: Path) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{folder / 'shop.db'}",
         "SECRET_KEY": "bench-secret-key-not-for-production",
+        "SIGNING_KEY_FILE": signing_key_file(folder),
         "SHOP_ENV": "development",
         "MEDIA_ROOT": str(folder / "media"),
         "MAIL_OUTBOX": str(folder / "outbox"),

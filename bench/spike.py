@@ -48,7 +48,7 @@ from pathlib import Path
 import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from catalog_pages import _free_port  # the bench folder is not a package
+from catalog_pages import _free_port, signing_key_file  # the bench folder is not a package
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -93,6 +93,7 @@ class Stack:
             "SHOP_ENV": "development",  # loopback hosts, the dummy gateway; CSRF stays on
             "DATABASE_URL": f"{PG}/{self.database}",
             "SECRET_KEY": f"spike-{run}-not-for-production",
+            "SIGNING_KEY_FILE": signing_key_file(folder),  # not the instance folder's
             "MEDIA_ROOT": str(folder / "media"),
             "CACHE_URL": REDIS,
             "CACHE_KEY_PREFIX": f"spike-{run}:",

@@ -116,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.accounts import password_views  # noqa: F401  (adds its routes to accounts)
     from shop.accounts.views import bp as accounts_bp
     from shop.admin import (  # noqa: F401  (each adds its routes to /admin/)
+        batch_views,
         catalog_views,
         dashboard_views,
         order_views,
@@ -149,6 +150,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(verification_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(admin_bp)
+    from shop.identity import init_identity
+    from shop.passports import init_passports
+
+    init_identity(app)  # /.well-known/did.json, `keys rotate|list`
+    init_passports(app)  # the signed credentials, their routes and `passport issue`
     from shop.seo import init_seo
 
     init_seo(app)  # robots.txt, the sitemap, root icons, canonical links

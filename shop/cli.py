@@ -106,6 +106,7 @@ def register_commands(app: Flask) -> None:
         """Load the demo workshops, products, trainees and batches (safe to repeat)."""
         from shop.catalog.admin_services import CatalogError
         from shop.demo import seed_demo
+        from shop.identity.keys import NoSigningKey
         from shop.media import MediaError
 
         try:
@@ -115,7 +116,7 @@ def register_commands(app: Flask) -> None:
                         length=n, label=label, file=sys.stderr
                     )
                 )
-        except (ImportFailed, SQLAlchemyError, CatalogError, MediaError) as exc:
+        except (ImportFailed, SQLAlchemyError, CatalogError, MediaError, NoSigningKey) as exc:
             click.secho(
                 f"Demo data could not be loaded; nothing was written: {exc}", fg="red", err=True
             )

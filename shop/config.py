@@ -99,6 +99,10 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         # Hosts served besides PUBLIC_BASE_URL's own (comma separated); check_deployment()
         # adds that one. Requests for any other Host get 400 outside development.
         "TRUSTED_HOSTS": _list(os.environ.get("TRUSTED_HOSTS")),
+        # The Ed25519 key that signs passports (a PEM file); else instance/signing-keys/
+        # (written by `keys rotate` or seed-demo, never at start-up). See shop/identity/.
+        "SIGNING_KEY_FILE": os.environ.get("SIGNING_KEY_FILE", "").strip(),
+        "SIGNING_KEY_DIR": str(instance / "signing-keys"),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(instance / "media")),
         # Images: `local` (under MEDIA_ROOT) or `s3` (a bucket every machine shares),
         # linked from MEDIA_BASE_URL (empty: the store's own /media/). See shop/media.py.
@@ -296,6 +300,9 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "PUBLIC_BASE_URL": "http://localhost",
         "TRUSTED_HOSTS": ["127.0.0.1"],
         "MEDIA_ROOT": media_root,
+        # One test key for the whole run, never the instance folder's (see below).
+        "SIGNING_KEY_FILE": test_signing_key_file(),
+        "SIGNING_KEY_DIR": str(Path(media_root).parent / "signing-keys"),
         "MEDIA_STORAGE": "local",
         "MEDIA_BASE_URL": "",
         "MEDIA_SWEEP_GRACE_HOURS": 24,
@@ -341,3 +348,27 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
     }
     config.update(overrides)
     return config
+
+
+TEST_SIGNING_KEY_VARIABLE = "SIGNING_KEY_FILE"
+_test_key_file: str | None = None
+
+
+def test_signing_key_file() -> str:
+    """The signing key of a test run: the one tests/conftest.py made for the session (and
+    put in SIGNING_KEY_FILE, so the stores it starts as processes sign with it too), or,
+    outside pytest, one made now in a temporary folder of this process."""
+    global _test_key_file
+    if _test_key_file is None:
+        from_session = os.environ.get(TEST_SIGNING_KEY_VARIABLE, "")
+        if from_session and Path(from_session).is_file():
+            _test_key_file = from_session
+        else:
+            import tempfile
+
+            from shop.identity.keys import new_private_pem, write_key_file
+
+            path = Path(tempfile.mkdtemp(prefix="shop-test-key-")) / "signing-key.pem"
+            write_key_file(path, new_private_pem())
+            _test_key_file = str(path)
+    return _test_key_file

@@ -5,6 +5,7 @@ from shop.audit.models import AuditEntry
 from shop.catalog.models import Category, Product, ProductImage, StockMovement, Variant
 from shop.confirmations import UsedConfirmation
 from shop.content.models import Page
+from shop.identity.models import SigningKey
 from shop.jobs.models import Job, JobFailureCount
 from shop.orders.models import (
     GatewayEvent,
@@ -18,6 +19,7 @@ from shop.orders.models import (
 )
 from shop.orders.notes import OrderNote
 from shop.page_cache.version import StorefrontVersion
+from shop.passports.models import Credential, StatusList
 from shop.provenance.models import Batch, BatchMaker, Trainee, VettingEvent, Workshop
 from shop.training.models import DevelopmentGoal, LedgerAccount, Transfer, Withdrawal
 
@@ -26,6 +28,7 @@ __all__ = [
     "Batch",
     "BatchMaker",
     "Category",
+    "Credential",
     "DevelopmentGoal",
     "GatewayEvent",
     "Job",
@@ -42,6 +45,8 @@ __all__ = [
     "Refund",
     "RefundLine",
     "Reservation",
+    "SigningKey",
+    "StatusList",
     "StockMovement",
     "StorefrontVersion",
     "Trainee",

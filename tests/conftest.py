@@ -30,6 +30,29 @@ from shop.extensions import db
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 
 
+def pytest_configure(config) -> None:
+    """One signing key for the whole run, in a folder of its own, never the instance
+    folder's: config_for_tests names it, and the stores tests start as processes find it
+    in SIGNING_KEY_FILE (a setting from the developer's shell is replaced for the run)."""
+    import tempfile
+
+    from shop.identity.keys import new_private_pem, write_key_file
+
+    folder = Path(tempfile.mkdtemp(prefix="shop-test-signing-"))
+    key = folder / "signing-key.pem"
+    write_key_file(key, new_private_pem())
+    os.environ["SIGNING_KEY_FILE"] = str(key)
+    config.shop_signing_key_folder = folder
+
+
+def pytest_unconfigure(config) -> None:
+    import shutil
+
+    folder = getattr(config, "shop_signing_key_folder", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class RequestIsolatingClient(FlaskClient):
     """Each request gets its own app context and session, as in production,
     even while the test holds a context open for its own setup; afterwards the

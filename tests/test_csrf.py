@@ -25,9 +25,10 @@ def test_every_form_refuses_a_post_without_a_valid_token(csrf_app):
         maker, product, order = one_maker_sale(stock=10, sold=2)
         person = f.user("admin", "staff", "customer")
         goal_id = db.session.scalar(text("SELECT max(id) FROM development_goals")) or 1
+        batch_id = db.session.scalar(text("SELECT max(id) FROM batches"))
         db.session.commit()
         values = {"order_id": order.id, "variant_id": product.variants[0].id, "trainee_id": maker.id,
-                  "withdrawal_id": 1, "correction_id": 1, "goal_id": goal_id, "workshop_id": maker.workshop_id, "product_id": product.id, "image_id": 1, "job_id": 1, "decision": "approve", "token": order.token}  # fmt: skip
+                  "withdrawal_id": 1, "correction_id": 1, "goal_id": goal_id, "workshop_id": maker.workshop_id, "product_id": product.id, "image_id": 1, "job_id": 1, "decision": "approve", "token": order.token, "batch_id": batch_id}  # fmt: skip
         before = _counts()
         user_id = person.id
 

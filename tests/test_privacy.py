@@ -6,6 +6,8 @@ for them."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 from collections import deque
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from shop.catalog.models import Product, Variant
 from shop.content.pages import PAGES
 from shop.extensions import db
+from shop.passports.models import Credential, CredentialKind
 from shop.provenance.models import Batch, Trainee, VettingKind, VettingOutcome, Workshop
 from shop.provenance.services import record_vetting_event
 from shop.timeutil import today
@@ -30,6 +33,7 @@ TEXT_TYPES = (
     "text/", "image/svg+xml", "application/json", "application/xml", "application/linkset+json",
 )  # fmt: skip
 LINKSET = {"Accept": "application/linkset+json"}
+CREDENTIAL_RE = re.compile(r"http://localhost/credentials/conformity/[A-Za-z0-9_-]+")
 
 
 def plant_secrets() -> list[str]:
@@ -112,6 +116,37 @@ def crawl(client, start: list[str], limit: int = 600, headers: dict | None = Non
     return pages
 
 
+def signed_credentials(client, codes, slugs, conformity) -> dict[str, str]:
+    """Every passport (each version), facility record (each version) and conformity
+    credential, the status list and the DID document: the JWS payloads decoded, since a
+    sentinel inside one would be base64url on the wire."""
+    found, queue = {}, ["/.well-known/did.json", "/credentials/status/1"]
+    queue += [f"/credentials/conformity/{public_id}" for public_id in conformity]
+    queue += [f"/p/{code}/passport" for code in codes]
+    queue += [f"/workshops/{slug}/facility-record" for slug in slugs]
+    while queue:
+        url = queue.pop()
+        if url in found:
+            continue
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = response.get_data(as_text=True)
+        if response.mimetype == "application/vc+jwt":
+            header, claims, _signature = body.split(".")
+            body = "\n".join(b64decode(part).decode() for part in (header, claims))
+            current = json.loads(b64decode(claims))["id"].removeprefix("http://localhost")
+            if url.endswith(("/passport", "/facility-record")):  # and every version before
+                versions = int(current.rsplit("/", 1)[1])
+                queue += [f"{url}/{v}" for v in range(1, versions + 1)]
+            queue += [link.removeprefix("http://localhost") for link in CREDENTIAL_RE.findall(body)]
+        found[url] = body
+    return found
+
+
+def b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
 def test_no_public_page_reveals_private_provenance(app, client, caplog):
     caplog.set_level(logging.DEBUG)
     runner = app.test_cli_runner()
@@ -131,6 +166,9 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
         start += [f"/products/{slug}" for slug in db.session.scalars(select(Product.slug))]
         start += [f"/workshops/{w.slug}" for w in workshops]
         codes = list(db.session.scalars(select(Batch.code)))
+        conformity = db.session.scalars(
+            select(Credential.public_id).where(Credential.kind == CredentialKind.CONFORMITY)
+        ).all()
         for code in codes:
             start += [f"/p/{code}", f"/p/{code}/qr.svg", f"/p/{code}?linkType=linkset"]
         start += [f"/products?q={s}" for s in (MARK, "Mongolia")]
@@ -144,6 +182,7 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
     assert all('"linkset"' in linksets[f"/p/{code}"] for code in codes)
     assert '"linkset"' in pages["/p/QS-2026-01?linkType=linkset"]
     pages.update({f"{url} (linkset)": body for url, body in linksets.items()})
+    pages.update(signed_credentials(client, codes, [w.slug for w in workshops], conformity))
     assert len(pages) > 40 and variants > 20  # the crawl really covered the store
     assert "/p/QS-2026-01" in pages and "/workshops/secret-studio" in pages
     # the content pages, reached from the footer, with the demo's text (seed-demo's)
@@ -156,6 +195,14 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
     assert '"slug":"secret-studio"' in pages["/api/v1/workshops/secret-studio"]
     assert '"batch":"QS-2026-01"' in pages["/api/v1/batches/QS-2026-01/verify"]
     assert "quiet-necklace" in pages["/api/v1/products?limit=100"]
+    # the signed credentials of the secret workshop and its batch were read too, decoded
+    secret = [
+        pages[u] for u in ("/p/QS-2026-01/passport", "/workshops/secret-studio/facility-record")
+    ]
+    assert all("Quiet" in body for body in secret)
+    assert not any(word in body for body in secret for word in ('"MN"', "countryOf", "address"))
+    assert sum("/credentials/conformity/" in url for url in pages) >= 5 * 5 + 5
+    assert "/.well-known/did.json" in pages and "/credentials/status/1" in pages
 
     leaks = [
         (url, secret)

@@ -32,11 +32,12 @@ SHORT_MARKUP = "<q x=1>"  # for columns too short for the rest
 RAW_MARKERS = ("<meta http-equiv=refresh", "<script>alert(1)", "<q x=1>")
 
 # Text columns that hold identifiers or values the store itself checks on the way in
-# (a slug, code, token, address, currency), used in links and lookups: they never hold
-# free text, so they keep their (valid) values. Any other text column gets markup.
+# (a slug, code, token, address, currency), used in links and lookups, or that the store
+# makes itself (a signed credential, a key): they never hold free text, so they keep their
+# (valid) values. Any other text column gets markup.
 IDENTIFIER_COLUMN = re.compile(
     r"(^|_)(slug|token|sku|email|currency|hash|filename|reference|key|id|gateway|kind|status|"
-    r"method|purpose|role|ip|locale)$|^(code|country_code|number)$"
+    r"method|purpose|role|ip|locale|jws|jwk)$|^(code|country_code|number)$"
 )
 
 
@@ -107,7 +108,7 @@ def build_store(with_markup: bool = False) -> Store:
         "image_id": image.id, "trainee_id": trainees[0].id, "withdrawal_id": withdrawal.id,
         "goal_id": goal.id, "workshop_id": w.id, "decision": "approve", "token": paid.token,
         "correction_id": correction.id, "job_id": dead_job.id,
-        "code": batch.code, "slug": p.slug, "filename": image.filename,
+        "code": batch.code, "slug": p.slug, "filename": image.filename, "batch_id": batch.id,
     }  # fmt: skip
     by_endpoint = {
         "provenance.workshop": {"slug": w.slug},

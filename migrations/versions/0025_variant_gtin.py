@@ -2,7 +2,7 @@
 kept as 14 digits (a GTIN-8, -12 or -13 zero-padded), for /01/<gtin>/10/<batch>
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-20 12:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0025'
-down_revision = '0023'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 

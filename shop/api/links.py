@@ -11,12 +11,8 @@ def batch_page_url(code: str) -> str:
 
 
 def passport_url(code: str) -> str:
-    """The batch's current passport, /p/<code>/passport (issue 12, PLAN12).
-
-    TODO(lead, on merging wip/passports): public_url("passports.passport", code=code).
-    Its route lands from that branch, so for now the path is added to the batch page's
-    own link, which public_url has already built on PUBLIC_BASE_URL and quoted."""
-    return f"{batch_page_url(code)}/passport"
+    """The batch's current passport (shop.passports)."""
+    return public_url("passports.passport", code=code)
 
 
 def linkset_url(code: str) -> str:

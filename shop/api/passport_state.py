@@ -1,21 +1,25 @@
 """Whether a batch's passport is valid: the one place the partner API asks.
 
-The passports themselves (signing, storage, the status list) are built on another
-branch (wip/passports, issue 12). Until it is merged every batch answers "not_issued",
-so /api/v1/batches/<code>/verify says "not_ok" with the reason "passport_not_issued".
-
-TODO(lead, on merging wip/passports): answer from shop.passports: the batch's current
-passport (kind "dpp") -> {"status": "revoked"} when its status bit is set, else
-{"status": "valid"}; no passport -> {"status": "not_issued"}. Reading the stored row is
-enough (never sign here: a GET never signs), in a fixed number of statements.
+Its current passport (the latest version shop.passports issued) is read with the public
+key it names, in one statement: "valid" when it is not revoked and its signature holds
+against that published key, "revoked" when its status bit is set, "invalid" when its
+signature does not hold (a row changed behind the store's back), "not_issued" when the
+batch has none yet. A GET never signs.
 """
 
 from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-PassportStatus = Literal["valid", "revoked", "not_issued"]
-STATUSES: tuple[PassportStatus, ...] = ("valid", "revoked", "not_issued")
+from sqlalchemy import select
+
+from shop.extensions import db
+from shop.identity.checking import signature_holds
+from shop.identity.models import SigningKey
+from shop.passports.models import Credential, CredentialKind
+
+PassportStatus = Literal["valid", "revoked", "invalid", "not_issued"]
+STATUSES: tuple[PassportStatus, ...] = ("valid", "revoked", "invalid", "not_issued")
 
 
 class PassportState(TypedDict):
@@ -23,5 +27,18 @@ class PassportState(TypedDict):
 
 
 def passport_state(batch) -> PassportState:
-    """The state of `batch`'s current passport: valid, revoked or not issued."""
-    return {"status": "not_issued"}
+    """The state of `batch`'s current passport."""
+    found = db.session.execute(
+        select(Credential.jws, Credential.revoked, SigningKey.public_jwk)
+        .outerjoin(SigningKey, SigningKey.kid == Credential.kid)
+        .where(Credential.kind == CredentialKind.PASSPORT, Credential.batch_id == batch.id)
+        .order_by(Credential.version.desc())
+        .limit(1)
+    ).first()
+    if found is None or not found.jws:
+        return {"status": "not_issued"}
+    if found.revoked:
+        return {"status": "revoked"}
+    if not signature_holds(found.jws, found.public_jwk):  # the key its header names
+        return {"status": "invalid"}
+    return {"status": "valid"}

@@ -228,6 +228,7 @@ REASONS = {
     "workshop_not_vetted": "The workshop that made this batch has not completed every vetting "
     "step (interview, initial site visit, standards check, agreement signed).",
     "passport_revoked": "This batch's passport has been revoked.",
+    "passport_invalid": "This batch's passport does not verify against the store's published keys.",
     "passport_not_issued": "No passport has been issued for this batch yet.",
 }
 

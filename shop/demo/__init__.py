@@ -132,6 +132,9 @@ def seed_pages() -> int:
 
 
 def seed_demo(progress_label: ProgressFactory) -> list[str]:
+    from shop.identity.keys import ensure_key
+
+    ensure_key()  # the demo's batches are signed as they are recorded: a key on first need
     report = []
     currency = current_app.config["STORE_CURRENCY"]
     for importer, filename, noun in (
@@ -151,12 +154,22 @@ def seed_demo(progress_label: ProgressFactory) -> list[str]:
     report.append(f"images: {seed_images(progress_label)} drawn")
     report.append(f"demo orders: {seed_demo_sales(progress_label)} paid")
     report.append(f"pages: {seed_pages()} written")
+    report.append(f"passports: {seed_passports(progress_label)}")
     report.append("Demo data is ready.")
     report.append(
         "To review training accounts, create a staff member: "
         "flask --app app create-user you@example.org --role staff (then sign in at /login)."
     )
     return report
+
+
+def seed_passports(progress: ProgressFactory) -> str:
+    """Last, as `flask --app app passport issue` does: whatever credential is missing
+    (batches recorded before passports existed), so `make run` shows every passport."""
+    from shop.passports.issuing import issue_everything, subject_count
+
+    with progress("Demo passports", subject_count()) as bar:
+        return issue_everything(bar.update).summary()
 
 
 DEMO_BUYER_EMAIL = "demo.buyer@example.com"

@@ -193,6 +193,8 @@ class Batch(db.Model):
     produced_month: Mapped[date] = public_column(Date)  # always the 1st of the month
     materials: Mapped[str] = public_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set by an admin's "Recall batch": its passports read as revoked from then on.
+    recalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     workshop: Mapped[Workshop] = relationship()
     variant: Mapped[Variant] = relationship(back_populates="batches")

@@ -162,8 +162,10 @@ def public_aliases(workshop_id: int) -> list[str]:
 
 
 def batch_is_public():
-    """Which batches have a public record (/p/<code>, its linkset, /01/…/10/<code>): those
-    of a product that is not a draft. The one condition every public answer asks."""
+    """Which batches have a public record (/p/<code>, its QR code, its linkset, its passport,
+    /01/…/10/<code>): those of a product that is not a draft. An archived product's tags
+    still lead to their record. A condition on Product, for a query joining Batch to its
+    variant's product: the one condition every public answer asks."""
     from shop.catalog.models import ProductStatus
 
     return Product.status != ProductStatus.DRAFT

@@ -13,10 +13,9 @@ The status list is linked with the Verifiable Credentials vocabulary's own term 
 credential's status (what `credentialStatus` means in the VC 2.0 context). A
 `?linkType=` may use either the short name or the URI.
 
-Every address is absolute and on PUBLIC_BASE_URL (shop.web.public_url). Targets are the
-addresses the other parts of the store serve them at (PLAN: /p/<code>/passport,
-/workshops/<slug>/facility-record, /credentials/status/1): nothing here reads more than
-the batch's code and its workshop's address name, so nothing private can leak.
+Every address is absolute and on PUBLIC_BASE_URL (shop.web.public_url): the passport,
+the facility record and the status list are shop.passports' routes. Nothing here reads
+more than the batch's code and its workshop's address name, so nothing private can leak.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from urllib.parse import urljoin
 
 from flask import Response, abort, redirect, request
 
@@ -54,7 +52,6 @@ LINKSET_REQUESTS = ("linkset", "all")  # GS1 Resolver 1.1 and 1.0 (UNTP's exampl
 LANGUAGES = ["en"]
 # Short, as for every current version (PLAN): a batch withdrawn from view leaves caches soon.
 CACHE_CONTROL = "public, max-age=60"
-STATUS_LIST_PATH = "credentials/status/1"
 
 
 def _target(href: str, media_type: str, title: str) -> list[dict]:
@@ -64,17 +61,16 @@ def _target(href: str, media_type: str, title: str) -> list[dict]:
 def targets(batch: BatchLinks) -> dict[str, list[dict]]:
     """Each relation type and its target, for one batch."""
     page = public_url("provenance.batch", code=batch.code)
-    workshop = public_url("provenance.workshop", slug=batch.workshop_slug)
-    status_list = urljoin(public_url("catalog.home"), STATUS_LIST_PATH)
+    passport = public_url("passports.passport", code=batch.code)
+    facility = public_url("passports.facility_record", slug=batch.workshop_slug)
+    status_list = public_url("passports.status_list")
     title = f"Batch {batch.code}"
     return {
         GS1_DEFAULT_LINK: _target(page, HTML_TYPE, f"{title}: its production record"),
         GS1_PIP: _target(page, HTML_TYPE, f"{title}: its production record"),
-        UNTP_DPP: _target(
-            f"{page}/passport", CREDENTIAL_TYPE, f"{title}: digital product passport (signed)"
-        ),
+        UNTP_DPP: _target(passport, CREDENTIAL_TYPE, f"{title}: digital product passport (signed)"),
         UNTP_DFR: _target(
-            f"{workshop}/facility-record",
+            facility,
             CREDENTIAL_TYPE,
             "The workshop that made it: digital facility record (signed)",
         ),

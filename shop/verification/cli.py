@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
 
 from shop.verification.checks import Check, Options, verify
 
@@ -75,9 +74,9 @@ def verify_command(source: str, allow_http: bool, did_document: str | None, sche
 
 
 def register_verification_commands(app: Flask) -> None:
-    """`passport verify`, in the `passport` group (made here if no other part made it)."""
-    group = app.cli.commands.get("passport")
-    if group is None:
-        group = AppGroup("passport", help="Digital product passports.")
-        app.cli.add_command(group)
-    group.add_command(verify_command)
+    """`passport verify`, in the `passport` group beside `passport issue`."""
+    from shop.passports.cli import passport_group
+
+    passport_group.add_command(verify_command)
+    if "passport" not in app.cli.commands:
+        app.cli.add_command(passport_group)

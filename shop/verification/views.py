@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from shop.identity.did import store_did
 from shop.page_cache.pages import public_page
 from shop.resolver.links import CREDENTIAL_STATUS, GS1_PIP, UNTP_DFR, UNTP_DPP
 from shop.web import site_url
@@ -22,6 +23,6 @@ def _verify() -> str:
     return render_template(
         "verification/verify.html",
         base=home,
-        did=f"did:web:{home.split('://', 1)[1].replace(':', '%3A').replace('/', ':')}",
+        did=store_did(),
         relations={"dpp": UNTP_DPP, "pip": GS1_PIP, "dfr": UNTP_DFR, "status": CREDENTIAL_STATUS},
     )

@@ -12,6 +12,7 @@ from shop.audit.models import AuditEntry
 from shop.catalog.models import Variant
 from shop.extensions import db
 from shop.orders.models import Order, OrderStatus, Refund, RefundStatus
+from shop.provenance.models import Batch
 from shop.training.models import Transfer, TransferKind
 from tests import factories as f
 from tests.confirming import confirmed
@@ -34,7 +35,8 @@ def test_every_admin_route_sends_visitors_to_sign_in_and_refuses_others(app, ctx
     db.session.commit()
     image_id = f.product(f.workshop()).images[0].id
     db.session.commit()
-    urls = routes(app, {"order_id": order.id, "variant_id": variant.id, "product_id": variant.product_id, "image_id": image_id, "job_id": 999999, "slug": "privacy"},
+    batch_id = db.session.scalar(select(Batch.id).where(Batch.variant_id == variant.id))
+    urls = routes(app, {"order_id": order.id, "variant_id": variant.id, "product_id": variant.product_id, "image_id": image_id, "job_id": 999999, "slug": "privacy", "batch_id": batch_id},
                   keep=lambda rule: rule.rule.startswith("/admin"))  # fmt: skip
     assert len(urls) >= 12
     for method, path in urls:

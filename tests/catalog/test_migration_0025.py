@@ -36,7 +36,7 @@ def _columns() -> set[str]:
 def test_migration_0025_adds_an_optional_unique_gtin(database, tmp_path):
     app = create_app(config_for_tests(database, str(tmp_path / "media")))
     with app.app_context():
-        upgrade(revision="0023")
+        upgrade(revision="0024")
         db.session.execute(WORKSHOP, {"yes": True})
         db.session.execute(PRODUCT, {"no": False})
         db.session.execute(VARIANT, {"id": 1, "sku": "OLD-1"})
@@ -60,7 +60,7 @@ def test_migration_0025_adds_an_optional_unique_gtin(database, tmp_path):
         db.session.rollback()
         db.session.close()
 
-        downgrade(revision="0023")
+        downgrade(revision="0024")
         assert "gtin" not in _columns()
         rows = db.session.execute(text("SELECT sku, price FROM variants ORDER BY id")).all()
         assert [tuple(r) for r in rows] == [("OLD-1", 1000), ("OLD-2", 1000)]

@@ -221,6 +221,8 @@ VISITS = [
     Visit("/admin/stock", who="admin"),
     Visit("/admin/stock/movements?variant=1", who="admin"),
     Visit("/admin/stock/movements?variant=1", who="admin", state="adjust-refused"),
+    Visit("/admin/batches", who="admin"),
+    Visit("/admin/batches/1/recall", who="admin"),
     Visit("/admin/batches/new", who="admin"),
     Visit("/admin/batches/new?workshop=1", who="admin"),
     Visit("/admin/batches/new?workshop=1", who="admin", state="empty-submit"),

@@ -1,0 +1,271 @@
+"""What the credentials say, in the UN Transparency Protocol's shapes (UNTP v0.6):
+a DigitalProductPassport per batch, a DigitalFacilityRecord per workshop and a
+DigitalConformityCredential per public vetting event, each a W3C VC 2.0.
+
+Only public facts go in: the public columns of a workshop and a batch (shop/visibility),
+a workshop's place at region level and none at all when its country is withheld, and
+of a vetting event its kind and month. Never a maker, a trainee code, a legal name, an
+alias, an address, coordinates, a contact, a head count, who recorded an event, its
+notes, outcome text or exact date.
+
+Each builder returns the credential's *content*: everything but its `id`, `validFrom`
+and `credentialStatus`, which `finish` adds when it is issued; the content hash is
+taken over the content, so a new version is issued only when the content changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+
+from shop.identity.did import store_did
+from shop.provenance.models import VettingKind
+from shop.provenance.services import ONBOARDING_STEPS, VISIT_KINDS, VettingSummary
+from shop.web import site_url
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+UNTP = "https://test.uncefact.org/vocabulary/untp"
+CONTEXTS = {
+    "dpp": [VC_CONTEXT, f"{UNTP}/dpp/0.6.0/"],
+    "dfr": [VC_CONTEXT, f"{UNTP}/dfr/working/"],
+    "dcc": [VC_CONTEXT, f"{UNTP}/dcc/0.6.0/"],
+}
+LINK_TYPES = "https://test.uncefact.org/vocabulary/linkTypes"
+TOPICS = ("social.labour", "social.rights")
+# Vetting events a conformity credential is issued for, when they passed.
+PUBLIC_EVENT_KINDS = frozenset(ONBOARDING_STEPS) | VISIT_KINDS
+ATTESTATION_TYPES = {
+    VettingKind.INTERVIEW: "verification",
+    VettingKind.INITIAL_SITE_VISIT: "inspection",
+    VettingKind.STANDARDS_CHECK: "inspection",
+    VettingKind.AGREEMENT_SIGNED: "declaration",
+    VettingKind.FOLLOW_UP_VISIT: "inspection",
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The conformity credential of a workshop's last visit, as a claim links it."""
+
+    url: str
+    jws: str
+    kind: VettingKind
+    month: date
+
+
+def month_text(value: date) -> str:
+    return value.strftime("%Y-%m")
+
+
+def content_hash(content: dict) -> str:
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def finish(content: dict, credential_id: str, valid_from: str, status: dict | None = None) -> dict:
+    """The credential as signed: its content with its id, validFrom and status."""
+    signed = {"@context": content["@context"], "type": content["type"], "id": credential_id}
+    signed.update({k: v for k, v in content.items() if k not in signed})
+    signed["validFrom"] = valid_from
+    if status is not None:
+        signed["credentialStatus"] = status
+    return signed
+
+
+def _issuer() -> dict:
+    return {"type": ["CredentialIssuer"], "id": store_did(), "name": _store()}
+
+
+def _store() -> str:
+    return current_app.config["STORE_NAME"]
+
+
+def workshop_url(workshop) -> str:
+    return site_url("provenance.workshop", slug=workshop.slug)
+
+
+def _facility(workshop) -> dict:
+    return {"id": workshop_url(workshop), "name": workshop.name, "registeredId": workshop.slug}
+
+
+def _public_country(workshop) -> str | None:
+    return workshop.country_code if workshop.country_public else None
+
+
+def _region_address(workshop) -> dict | None:
+    """Where a workshop is, at region level; nothing when its country is withheld (a
+    region would give the country away)."""
+    if not workshop.country_public:
+        return None
+    address = {"type": ["Address"]}
+    if workshop.region:
+        address["addressRegion"] = workshop.region
+    if workshop.country_code:
+        address["addressCountry"] = workshop.country_code
+    return address if len(address) > 1 else None
+
+
+def _claims(subject_url: str, summary: VettingSummary, evidence: Evidence | None) -> list[dict]:
+    store = _store()
+    steps = ", ".join(step.label.lower() for step in summary.steps_done) or "none yet"
+    visit = (
+        f"; last visit by {store} staff {month_text(summary.last_visit_month)}"
+        if summary.last_visit_month
+        else "; not visited yet"
+    )
+    descriptions = {
+        "social.labour": f"Made at a workshop vetted by {store} (steps passed: {steps}){visit}.",
+        "social.rights": (
+            f"Made by trainees of a vocational workshop vetted by {store}; each maker is "
+            "credited in her own training account for every piece sold, and never named"
+            f"{visit}."
+        ),
+    }
+    vetted = all(step in summary.steps_done for step in ONBOARDING_STEPS)
+    claims = []
+    for topic in TOPICS:
+        claim = {
+            "type": ["Claim", "Declaration"],
+            "id": f"{subject_url}#{topic}",
+            "description": descriptions[topic],
+            "referenceStandard": {
+                "type": ["Standard"],
+                "name": f"{store} workshop vetting",
+                "issuingParty": {"id": store_did(), "name": store},
+            },
+            "conformityTopic": topic,
+            "conformance": vetted,
+        }
+        if evidence is not None:
+            claim["assessmentMonth"] = month_text(evidence.month)
+            claim["conformityEvidence"] = _evidence_link(evidence)
+        claims.append(claim)
+    return claims
+
+
+def _evidence_link(evidence: Evidence) -> dict:
+    return {
+        "type": ["SecureLink", "Link"],
+        "linkURL": evidence.url,
+        "linkName": f"{evidence.kind.label}, {month_text(evidence.month)}",
+        "linkType": f"{LINK_TYPES}/dcc",
+        "hashDigest": hashlib.sha256(evidence.jws.encode("ascii")).hexdigest(),
+        "hashMethod": "SHA-256",
+    }
+
+
+def materials(text: str) -> list[dict]:
+    names = [part.strip() for part in re.split(r"[;,]", text or "")]
+    return [{"type": ["Material"], "name": name} for name in names if name]
+
+
+def passport_content(batch, variant, product, workshop, summary, evidence) -> dict:
+    """A batch's DigitalProductPassport (all public columns: see shop.visibility)."""
+    batch_url = site_url("provenance.batch", code=batch.code)
+    item = {
+        "type": ["Product"],
+        "id": site_url("catalog.product", slug=product.slug),
+        "name": product.name,
+        "batchNumber": batch.code,
+        # The month only: a batch records no day (`productionDate` would claim one).
+        "productionMonth": month_text(batch.produced_month),
+        "producedAtFacility": _facility(workshop),
+        "furtherInformation": [
+            {"type": ["Link"], "linkURL": batch_url, "linkName": f"Batch {batch.code}",
+             "linkType": "https://gs1.org/voc/pip"},
+            {"type": ["Link"], "linkName": f"Facility record: {workshop.name}",
+             "linkURL": site_url("passports.facility_record", slug=workshop.slug),
+             "linkType": f"{LINK_TYPES}/dfr"},
+        ],
+    }  # fmt: skip
+    address = _region_address(workshop)
+    if address is not None:
+        item["producedAtFacility"]["address"] = address
+    if _public_country(workshop):
+        item["countryOfProduction"] = _public_country(workshop)
+    if variant.options:
+        item["characteristics"] = {"type": ["Characteristics"], **dict(variant.options)}
+    subject = {
+        "type": ["ProductPassport"],
+        "id": batch_url,
+        "product": item,
+        "granularityLevel": "batch",
+        "conformityClaim": _claims(batch_url, summary, evidence),
+    }
+    if materials(batch.materials):
+        subject["materialsProvenance"] = materials(batch.materials)
+    return {
+        "@context": CONTEXTS["dpp"],
+        "type": ["DigitalProductPassport", "VerifiableCredential"],
+        "issuer": _issuer(),
+        "credentialSubject": subject,
+    }
+
+
+def facility_content(workshop, summary, evidence) -> dict:
+    """A workshop's DigitalFacilityRecord: public columns only, place at region level."""
+    facility = {
+        "type": ["Facility"],
+        **_facility(workshop),
+        "description": workshop.kind.label,
+        "idScheme": {
+            "type": ["IdentifierScheme"],
+            "id": site_url("provenance.workshops"),
+            "name": f"{_store()} workshops",
+        },
+    }
+    if _public_country(workshop):
+        facility["countryOfOperation"] = _public_country(workshop)
+    address = _region_address(workshop)
+    if address is not None:
+        facility["address"] = address
+    url = workshop_url(workshop)
+    return {
+        "@context": CONTEXTS["dfr"],
+        "type": ["DigitalFacilityRecord", "VerifiableCredential"],
+        "issuer": _issuer(),
+        "credentialSubject": {
+            "type": ["FacilityRecord"],
+            "id": url,
+            "facility": facility,
+            "conformityClaim": _claims(url, summary, evidence),
+        },
+    }
+
+
+def conformity_content(event, workshop, credential_url: str) -> dict:
+    """A passed onboarding step or visit, as its kind and month only."""
+    month = month_text(event.occurred_on)
+    facility = {"id": workshop_url(workshop), "name": workshop.name}
+    assessments = [
+        {
+            "type": ["ConformityAssessment", "Declaration"],
+            "id": f"{credential_url}#{topic}",
+            "name": f"{event.kind.label}, {month}",
+            "assessmentMonth": month,
+            "conformityTopic": topic,
+            "conformance": True,
+            "assessedFacility": [{"type": ["FacilityVerification"], "facility": facility}],
+        }
+        for topic in TOPICS
+    ]
+    return {
+        "@context": CONTEXTS["dcc"],
+        "type": ["DigitalConformityCredential", "VerifiableCredential"],
+        "issuer": _issuer(),
+        "credentialSubject": {
+            "type": ["ConformityAttestation", "Attestation"],
+            "id": f"{credential_url}#attestation",
+            "name": f"{event.kind.label} of {workshop.name}, {month}",
+            "assessorLevel": "Buyer",
+            "assessmentLevel": "Unspecified",
+            "attestationType": ATTESTATION_TYPES[event.kind],
+            "issuedToParty": facility,
+            "assessment": assessments,
+        },
+    }

@@ -1,0 +1,122 @@
+"""The signed credentials, served as stored (a GET never signs): `application/vc+jwt`,
+a compact JWS, with an ETag. A version's URL never changes what it serves (cached a
+year, immutable); the current version's URL is cached a minute; the status list is
+revalidated on every use, so a revocation is seen at once."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+
+from shop.catalog.models import Product, Variant
+from shop.extensions import db
+from shop.passports.models import Credential, CredentialKind, StatusList
+from shop.passports.status import STATUS_LIST_ID
+from shop.provenance.models import Batch, Workshop
+from shop.provenance.services import batch_is_public
+
+bp = Blueprint("passports", __name__)
+
+VC_JWT = "application/vc+jwt"
+IMMUTABLE = "public, max-age=31536000, immutable"
+CURRENT = "public, max-age=60"
+REVALIDATE = "public, max-age=0, must-revalidate"
+
+
+def credential_response(jws: str, cache: str) -> Response:
+    response = Response(jws, mimetype=VC_JWT)
+    response.set_etag(hashlib.sha256(jws.encode("ascii")).hexdigest()[:32])
+    response.headers["Cache-Control"] = cache
+    response.headers["Access-Control-Allow-Origin"] = "*"  # verifiers in a browser
+    return response.make_conditional(request)
+
+
+def not_found(message: str) -> Response:
+    response = Response(f"{message}\n", status=404, mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _latest_or(query, version: int | None):
+    query = query.where(Credential.jws.is_not(None))
+    if version is None:
+        query = query.order_by(Credential.version.desc()).limit(1)
+    else:
+        query = query.where(Credential.version == version)
+    return db.session.scalar(query)
+
+
+def _passport(code: str, version: int | None) -> str | None:
+    query = (
+        select(Credential.jws)
+        .join(Batch, Credential.batch_id == Batch.id)
+        .join(Variant, Batch.variant_id == Variant.id)
+        .join(Product, Variant.product_id == Product.id)
+        .where(Batch.code == code, batch_is_public())
+    )
+    return _latest_or(query, version)
+
+
+@bp.get("/p/<code>/passport")
+def passport(code: str):
+    jws = _passport(code, None)
+    if jws is None:
+        return not_found(f"No passport for batch {code[:40]}: check the code on the tag.")
+    return credential_response(jws, CURRENT)
+
+
+@bp.get("/p/<code>/passport/<int:version>")
+def passport_version(code: str, version: int):
+    jws = _passport(code, version)
+    if jws is None:
+        return not_found(f"Batch {code[:40]} has no passport version {version}.")
+    return credential_response(jws, IMMUTABLE)
+
+
+def _facility_record(slug: str, version: int | None) -> str | None:
+    query = (
+        select(Credential.jws)
+        .join(Workshop, Credential.workshop_id == Workshop.id)
+        .where(Workshop.slug == slug)
+    )
+    return _latest_or(query, version)
+
+
+@bp.get("/workshops/<slug>/facility-record")
+def facility_record(slug: str):
+    jws = _facility_record(slug, None)
+    if jws is None:
+        return not_found(f"No facility record for workshop {slug[:80]}.")
+    return credential_response(jws, CURRENT)
+
+
+@bp.get("/workshops/<slug>/facility-record/<int:version>")
+def facility_record_version(slug: str, version: int):
+    jws = _facility_record(slug, version)
+    if jws is None:
+        return not_found(f"Workshop {slug[:80]} has no facility record version {version}.")
+    return credential_response(jws, IMMUTABLE)
+
+
+@bp.get("/credentials/conformity/<public_id>")
+def conformity(public_id: str):
+    jws = db.session.scalar(
+        select(Credential.jws).where(
+            Credential.public_id == public_id,
+            Credential.kind == CredentialKind.CONFORMITY,
+            Credential.jws.is_not(None),
+        )
+    )
+    if jws is None:
+        return not_found("No conformity credential at this address.")
+    return credential_response(jws, IMMUTABLE)
+
+
+@bp.get("/credentials/status/1")
+def status_list():
+    jws = db.session.scalar(select(StatusList.jws).where(StatusList.id == STATUS_LIST_ID))
+    if jws is None:
+        return not_found("No status list has been issued yet (no passport has been).")
+    return credential_response(jws, REVALIDATE)
