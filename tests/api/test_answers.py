@@ -3,6 +3,8 @@ workshop's public face only, and errors as JSON."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from shop.extensions import db
 from shop.provenance.models import VettingKind
 from shop.provenance.services import record_vetting_event
@@ -169,47 +171,47 @@ def test_the_check_of_a_batch_says_whether_its_workshop_is_vetted_and_its_passpo
     f.vet(vetted)
     f.batch(f.product(vetted).variants[0], code="OK-1")
     f.batch(f.product(unvetted).variants[0], code="NEW-1")
-    db.session.commit()
+    db.session.commit()  # each batch's passport is signed with the commit (shop.passports)
 
     check = get_json(client, "/api/v1/batches/OK-1/verify")
     assert check == {
         "batch": "OK-1",
         "workshop": {"slug": "vetted-one", "vetted": True, "suspended": False},
         "made_by_vetted_workshop": True,
-        # Passports land from another branch: until then none is issued (passport_state).
-        "passport": {"url": None, "status": "not_issued"},
-        "verdict": "not_ok",
-        "reasons": [
-            {
-                "code": "passport_not_issued",
-                "message": "No passport has been issued for this batch yet.",
-            }
-        ],
+        "passport": {"url": "http://localhost/p/OK-1/passport", "status": "valid"},
+        "verdict": "ok",
+        "reasons": [],
     }
     check = get_json(client, "/api/v1/batches/NEW-1/verify")
     assert check["made_by_vetted_workshop"] is False and check["verdict"] == "not_ok"
-    assert [r["code"] for r in check["reasons"]] == ["workshop_not_vetted", "passport_not_issued"]
+    assert [r["code"] for r in check["reasons"]] == ["workshop_not_vetted"]
 
     record_vetting_event(vetted, kind=VettingKind.SUSPENDED, occurred_on=today(), author="Staff")
-    db.session.commit()
+    db.session.commit()  # a suspension revokes its batches' passports in the same commit
     check = get_json(client, "/api/v1/batches/OK-1/verify")
     assert check["workshop"] == {"slug": "vetted-one", "vetted": False, "suspended": True}
-    assert [r["code"] for r in check["reasons"]] == ["workshop_suspended", "passport_not_issued"]
+    assert check["passport"]["status"] == "revoked"
+    assert [r["code"] for r in check["reasons"]] == ["workshop_suspended", "passport_revoked"]
 
 
-def test_a_batch_with_a_valid_passport_made_by_a_vetted_workshop_is_ok(client, ctx, monkeypatch):
+def test_a_passport_whose_signature_does_not_hold_is_not_valid(client, ctx):
+    """The check reads the stored passport with the published key its header names: a key
+    row changed behind the store's back (another key's public half) makes it invalid."""
+    from joserfc.jwk import OKPKey
+
+    from shop.identity.models import SigningKey
+
     w = f.workshop()
     f.vet(w)
     f.batch(f.product(w).variants[0], code="GOOD-1")
     db.session.commit()
-    monkeypatch.setattr("shop.api.records.passport_state", lambda batch: {"status": "valid"})
+    assert get_json(client, "/api/v1/batches/GOOD-1/verify")["verdict"] == "ok"
+    for row in db.session.scalars(select(SigningKey)):
+        row.public_jwk = OKPKey.generate_key("Ed25519").as_dict(private=False)
+    db.session.commit()
     check = get_json(client, "/api/v1/batches/GOOD-1/verify")
-    assert check["verdict"] == "ok" and check["reasons"] == []
-    assert check["passport"] == {"url": "http://localhost/p/GOOD-1/passport", "status": "valid"}
-    monkeypatch.setattr("shop.api.records.passport_state", lambda batch: {"status": "revoked"})
-    check = get_json(client, "/api/v1/batches/GOOD-1/verify")
-    assert check["verdict"] == "not_ok" and check["passport"]["status"] == "revoked"
-    assert [r["code"] for r in check["reasons"]] == ["passport_revoked"]
+    assert check["passport"]["status"] == "invalid" and check["verdict"] == "not_ok"
+    assert [r["code"] for r in check["reasons"]] == ["passport_invalid"]
 
 
 def test_every_refusal_under_the_api_is_json_never_the_stores_html_page(client, ctx):

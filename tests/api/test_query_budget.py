@@ -13,7 +13,7 @@ BUDGETS = {
     "/api/v1/products/{product}": 2,
     "/api/v1/workshops/{workshop}": 2,
     "/api/v1/batches/{batch}": 1,
-    "/api/v1/batches/{batch}/verify": 2,  # the batch and its records; vetting events
+    "/api/v1/batches/{batch}/verify": 3,  # the batch and its records; vetting events; its passport and key
     "/api/v1/openapi.json": 0,
 }
 
