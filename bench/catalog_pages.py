@@ -64,6 +64,7 @@ def _env(folder: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{folder / 'shop.db'}",
         "SECRET_KEY": "bench-secret-key-not-for-production",
         "SIGNING_KEY_FILE": signing_key_file(folder),
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",  # what the passports seed-demo signs name
         "SHOP_ENV": "development",
         "MEDIA_ROOT": str(folder / "media"),
         "MAIL_OUTBOX": str(folder / "outbox"),

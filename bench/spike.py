@@ -94,6 +94,7 @@ class Stack:
             "DATABASE_URL": f"{PG}/{self.database}",
             "SECRET_KEY": f"spike-{run}-not-for-production",
             "SIGNING_KEY_FILE": signing_key_file(folder),  # not the instance folder's
+            "PUBLIC_BASE_URL": self.base,  # what the passports seed-demo signs name
             "MEDIA_ROOT": str(folder / "media"),
             "CACHE_URL": REDIS,
             "CACHE_KEY_PREFIX": f"spike-{run}:",

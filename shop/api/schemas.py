@@ -325,7 +325,8 @@ class PassportStateSchema(ma.Schema):
         validate=validate.OneOf(STATUSES),
         metadata=_doc(
             "valid, revoked (its status bit is set: the workshop is suspended or the batch "
-            "recalled), or not_issued.",
+            "recalled), invalid (its signature does not hold against the store's published "
+            "key), or not_issued.",
             "valid",
         ),
     )
@@ -335,7 +336,13 @@ class ReasonSchema(ma.Schema):
     code = F.String(
         required=True,
         validate=validate.OneOf(
-            ["workshop_suspended", "workshop_not_vetted", "passport_revoked", "passport_not_issued"]
+            [
+                "workshop_suspended",
+                "workshop_not_vetted",
+                "passport_revoked",
+                "passport_invalid",
+                "passport_not_issued",
+            ]  # fmt: skip
         ),
     )
     message = _text("The reason in words.")

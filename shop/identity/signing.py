@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import warnings
 
+from flask import current_app
 from joserfc import jws
 from joserfc.errors import SecurityWarning
 
@@ -28,6 +29,13 @@ def sign_jws(payload: dict, typ: str) -> str:
     """`payload` signed as a compact JWS: `alg` EdDSA, `typ`, and `kid` the key's DID
     URL. Publishes the key in this transaction if it was not yet. Raises
     keys.NoSigningKey when this machine has no key."""
+    if not current_app.config.get("PUBLIC_BASE_URL"):
+        # A credential is signed once and names the store's DID and addresses for good:
+        # never under a guessed one (development's 127.0.0.1:5000).
+        raise keys.NoSigningKey(
+            "PUBLIC_BASE_URL is not set: set it to the address the store is served at "
+            "(make run sets it), since a signed credential names it for good"
+        )
     key = keys.current_key()
     keys.publish(key)
     header = {"alg": ALGORITHM, "typ": typ, "kid": did.did_url(key.kid)}

@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask import current_app
 
@@ -60,6 +60,13 @@ class Evidence:
 
 def month_text(value: date) -> str:
     return value.strftime("%Y-%m")
+
+
+def month_stamp(moment: datetime) -> str:
+    """A credential's validFrom: the first instant of the month it was signed in. To the
+    second, it would tell when a vetting visit or a suspension was recorded, which is
+    published by the month only."""
+    return moment.strftime("%Y-%m-01T00:00:00Z")
 
 
 def content_hash(content: dict) -> str:
@@ -110,7 +117,12 @@ def _region_address(workshop) -> dict | None:
     return address if len(address) > 1 else None
 
 
-def _claims(subject_url: str, summary: VettingSummary, evidence: Evidence | None) -> list[dict]:
+def _claims(
+    subject_url: str, summary: VettingSummary, evidence: Evidence | None, *, current: bool = False
+) -> list[dict]:
+    """The vetting claims. A passport's say what held when its batch was made (its status
+    bit tells of a suspension); a facility record's (`current`), which carries no status,
+    say what holds now, so a suspended workshop's record claims no conformance."""
     store = _store()
     steps = ", ".join(step.label.lower() for step in summary.steps_done) or "none yet"
     visit = (
@@ -127,6 +139,8 @@ def _claims(subject_url: str, summary: VettingSummary, evidence: Evidence | None
         ),
     }
     vetted = all(step in summary.steps_done for step in ONBOARDING_STEPS)
+    if current and summary.suspended:
+        vetted = False
     claims = []
     for topic in TOPICS:
         claim = {
@@ -233,7 +247,7 @@ def facility_content(workshop, summary, evidence) -> dict:
             "type": ["FacilityRecord"],
             "id": url,
             "facility": facility,
-            "conformityClaim": _claims(url, summary, evidence),
+            "conformityClaim": _claims(url, summary, evidence, current=True),
         },
     }
 

@@ -24,6 +24,7 @@ from shop.extensions import db
 from shop.identity import signing
 from shop.identity.checking import kid_of
 from shop.passports import content, status
+from shop.passports.content import month_stamp
 from shop.passports.models import Credential, CredentialKind
 from shop.provenance.models import (
     Batch,
@@ -117,7 +118,7 @@ class _Run:
         db.session.add(row)
         db.session.flush()  # its id is the passport's status index
         entry = status.entry(row.id) if kind == CredentialKind.PASSPORT else None
-        valid_from = self.valid_from.strftime("%Y-%m-%dT%H:%M:%SZ")
+        valid_from = month_stamp(self.valid_from)
         payload = content.finish(signed or hashed, url(row), valid_from, entry)
         row.jws = signing.sign_jws(payload, "vc+jwt")
         row.kid = kid_of(row.jws)

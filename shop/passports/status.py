@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from shop.extensions import db
 from shop.identity import signing
 from shop.identity.did import store_did
+from shop.passports.content import month_stamp
 from shop.passports.models import Credential, CredentialKind, StatusList
 from shop.provenance.models import Batch, Workshop, WorkshopStatus
 from shop.timeutil import utcnow
@@ -131,7 +132,7 @@ def resign(status_list: StatusList) -> None:
         "id": url,
         "type": ["VerifiableCredential", "BitstringStatusListCredential"],
         "issuer": {"id": store_did(), "name": current_app.config["STORE_NAME"]},
-        "validFrom": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "validFrom": month_stamp(now),
         "credentialSubject": {
             "id": f"{url}#list",
             "type": "BitstringStatusList",

@@ -5,6 +5,7 @@ revalidated on every use, so a revocation is seen at once."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 from flask import Blueprint, Response, request
@@ -39,13 +40,55 @@ def not_found(message: str) -> Response:
     return response
 
 
+# What a credential says of where a workshop is (shop.passports.content).
+LOCATION_TERMS = (
+    '"addressCountry"',
+    '"addressRegion"',
+    '"countryOfProduction"',
+    '"countryOfOperation"',
+)
+
+
+def names_a_location(jws: str) -> bool:
+    payload = jws.split(".")[1]
+    text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8")
+    return any(term in text for term in LOCATION_TERMS)
+
+
 def _latest_or(query, version: int | None):
-    query = query.where(Credential.jws.is_not(None))
+    """The current version's JWS (or version `version`'s). A version that names where a
+    workshop is, once its country is withheld, is not served: a survivor's safety comes
+    before a credential's permanence (it is still stored; the current version, issued as
+    the country was withheld, names no place)."""
+    query = query.add_columns(Workshop.country_public).where(Credential.jws.is_not(None))
     if version is None:
         query = query.order_by(Credential.version.desc()).limit(1)
     else:
         query = query.where(Credential.version == version)
-    return db.session.scalar(query)
+    found = db.session.execute(query).first()
+    if found is None:
+        return None
+    jws, country_public = found
+    if not country_public and names_a_location(jws):
+        return WITHDRAWN
+    return jws
+
+
+WITHDRAWN = ""  # a version withheld from view (see _latest_or)
+
+
+def _answer(jws: str | None, missing: str, cache: str) -> Response:
+    if jws is None:
+        return not_found(missing)
+    if jws == WITHDRAWN:
+        response = Response(
+            "This version is withdrawn: it named where the workshop is, which is no longer "
+            "published. The current version is at the address without a version number.\n",
+            status=410, mimetype="text/plain",
+        )  # fmt: skip
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return credential_response(jws, cache)
 
 
 def _passport(code: str, version: int | None) -> str | None:
@@ -54,6 +97,7 @@ def _passport(code: str, version: int | None) -> str | None:
         .join(Batch, Credential.batch_id == Batch.id)
         .join(Variant, Batch.variant_id == Variant.id)
         .join(Product, Variant.product_id == Product.id)
+        .join(Workshop, Batch.workshop_id == Workshop.id)
         .where(Batch.code == code, batch_is_public())
     )
     return _latest_or(query, version)
@@ -61,18 +105,14 @@ def _passport(code: str, version: int | None) -> str | None:
 
 @bp.get("/p/<code>/passport")
 def passport(code: str):
-    jws = _passport(code, None)
-    if jws is None:
-        return not_found(f"No passport for batch {code[:40]}: check the code on the tag.")
-    return credential_response(jws, CURRENT)
+    missing = f"No passport for batch {code[:40]}: check the code on the tag."
+    return _answer(_passport(code, None), missing, CURRENT)
 
 
 @bp.get("/p/<code>/passport/<int:version>")
 def passport_version(code: str, version: int):
-    jws = _passport(code, version)
-    if jws is None:
-        return not_found(f"Batch {code[:40]} has no passport version {version}.")
-    return credential_response(jws, IMMUTABLE)
+    missing = f"Batch {code[:40]} has no passport version {version}."
+    return _answer(_passport(code, version), missing, IMMUTABLE)
 
 
 def _facility_record(slug: str, version: int | None) -> str | None:
@@ -86,18 +126,14 @@ def _facility_record(slug: str, version: int | None) -> str | None:
 
 @bp.get("/workshops/<slug>/facility-record")
 def facility_record(slug: str):
-    jws = _facility_record(slug, None)
-    if jws is None:
-        return not_found(f"No facility record for workshop {slug[:80]}.")
-    return credential_response(jws, CURRENT)
+    missing = f"No facility record for workshop {slug[:80]}."
+    return _answer(_facility_record(slug, None), missing, CURRENT)
 
 
 @bp.get("/workshops/<slug>/facility-record/<int:version>")
 def facility_record_version(slug: str, version: int):
-    jws = _facility_record(slug, version)
-    if jws is None:
-        return not_found(f"Workshop {slug[:80]} has no facility record version {version}.")
-    return credential_response(jws, IMMUTABLE)
+    missing = f"Workshop {slug[:80]} has no facility record version {version}."
+    return _answer(_facility_record(slug, version), missing, IMMUTABLE)
 
 
 @bp.get("/credentials/conformity/<public_id>")
