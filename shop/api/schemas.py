@@ -342,7 +342,7 @@ class ReasonSchema(ma.Schema):
                 "passport_revoked",
                 "passport_invalid",
                 "passport_not_issued",
-            ]  # fmt: skip
+            ]
         ),
     )
     message = _text("The reason in words.")
