@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
+from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -87,7 +88,13 @@ def load_key(path: Path) -> PrivateKey:
     cache_key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
     found = _loaded.get(cache_key)
     if found is None:
-        key = OKPKey.import_key(path.read_bytes())
+        try:
+            key = OKPKey.import_key(path.read_bytes())
+        except (ValueError, TypeError, JoseError) as exc:  # not PEM, or a key of another kind
+            raise NoSigningKey(
+                f"{path} does not hold an Ed25519 private key in PEM ({type(exc).__name__}); "
+                "make one with flask --app app keys rotate"
+            ) from None
         if key.as_dict(private=False).get("crv") != "Ed25519":
             raise NoSigningKey(f"{path} is not an Ed25519 key")
         found = PrivateKey(key.thumbprint(), key, public_part(key))

@@ -63,6 +63,12 @@ def test_no_key_is_made_at_start_up_and_signing_without_one_fails_loudly(tmp_pat
     app.config["SIGNING_KEY_FILE"] = str(tmp_path / "missing.pem")
     with app.app_context(), pytest.raises(keys.NoSigningKey, match=r"missing\.pem does not exist"):
         keys.current_key()
+    # a file that holds no Ed25519 key is said so in a line, not a traceback
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key\n")
+    app.config["SIGNING_KEY_FILE"] = str(garbage)
+    with app.app_context(), pytest.raises(keys.NoSigningKey, match="does not hold an Ed25519"):
+        keys.current_key()
 
 
 def test_the_first_key_is_written_once_with_mode_0600_even_by_many_at_once(app, instance_keys):
