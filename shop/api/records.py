@@ -100,17 +100,22 @@ def product_record(product: Product) -> dict:
 
 
 def products_slice(after: str | None, limit: int) -> Slice[dict]:
-    statement = _products()
-    if after is not None:
-        statement = statement.where(Product.slug > after)
-    rows = list(db.session.scalars(statement.limit(limit + 1)))
-    page = cut(rows, limit, lambda p: p.slug)
-    return Slice([product_record(p) for p in page.rows], page.next_after)
+    return _keyset_slice(_products(), Product.slug, after, limit, product_record)
 
 
 def product_by_slug(slug: str) -> dict | None:
     found = db.session.scalars(_products().where(Product.slug == slug)).one_or_none()
     return product_record(found) if found else None
+
+
+def _keyset_slice(statement: Select, key, after: str | None, limit: int, record) -> Slice[dict]:
+    """One page of a listing ordered by its unique `key` column: the rows after `after`,
+    read with LIMIT limit + 1 to know whether another page follows, as records."""
+    if after is not None:
+        statement = statement.where(key > after)
+    rows = list(db.session.scalars(statement.limit(limit + 1)))
+    page = cut(rows, limit, lambda row: getattr(row, key.key))
+    return Slice([record(row) for row in page.rows], page.next_after)
 
 
 # --- workshops --------------------------------------------------------------------------
@@ -154,12 +159,7 @@ def workshop_record(workshop: Workshop) -> dict:
 
 
 def workshops_slice(after: str | None, limit: int) -> Slice[dict]:
-    statement = _workshops()
-    if after is not None:
-        statement = statement.where(Workshop.slug > after)
-    rows = list(db.session.scalars(statement.limit(limit + 1)))
-    page = cut(rows, limit, lambda w: w.slug)
-    return Slice([workshop_record(w) for w in page.rows], page.next_after)
+    return _keyset_slice(_workshops(), Workshop.slug, after, limit, workshop_record)
 
 
 def workshop_by_slug(slug: str) -> dict | None:
@@ -207,12 +207,7 @@ def batch_record(batch: Batch) -> dict:
 
 
 def batches_slice(after: str | None, limit: int) -> Slice[dict]:
-    statement = _batches()
-    if after is not None:
-        statement = statement.where(Batch.code > after)
-    rows = list(db.session.scalars(statement.limit(limit + 1)))
-    page = cut(rows, limit, lambda b: b.code)
-    return Slice([batch_record(b) for b in page.rows], page.next_after)
+    return _keyset_slice(_batches(), Batch.code, after, limit, batch_record)
 
 
 def batch_by_code(code: str) -> dict | None:
