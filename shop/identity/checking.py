@@ -17,6 +17,11 @@ def kid_of(token: str) -> str:
     return str(header.get("kid", "")).rpartition("#")[2]
 
 
+def payload_text(token: str) -> str:
+    """What a compact JWS says, unverified (to read it, not to trust it)."""
+    return jws.extract_compact(token.encode()).payload.decode("utf-8")
+
+
 def signature_holds(token: str, public_jwk: dict | None) -> bool:
     """Whether `token` is a compact JWS signed (EdDSA) by the key `public_jwk`."""
     if not public_jwk:

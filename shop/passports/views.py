@@ -5,7 +5,6 @@ revalidated on every use, so a revocation is seen at once."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 
 from flask import Blueprint, Response, request
@@ -13,6 +12,7 @@ from sqlalchemy import select
 
 from shop.catalog.models import Product, Variant
 from shop.extensions import db
+from shop.identity.checking import payload_text
 from shop.passports.models import Credential, CredentialKind, StatusList
 from shop.passports.status import STATUS_LIST_ID
 from shop.provenance.models import Batch, Workshop
@@ -50,8 +50,7 @@ LOCATION_TERMS = (
 
 
 def names_a_location(jws: str) -> bool:
-    payload = jws.split(".")[1]
-    text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8")
+    text = payload_text(jws)
     return any(term in text for term in LOCATION_TERMS)
 
 
