@@ -46,6 +46,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from shop.web import register_request_guards
 
     register_request_guards(app)
+    from shop.sessions import init_sessions
+
+    init_sessions(app)
     from shop.unit_of_work import register_unit_of_work
 
     register_unit_of_work(app)

@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from shop.config import DEFAULT_API_RATE_LIMIT
 from shop.rate_limits import client_digest, seconds_until_free, take
+from shop.sessions import same_for_everyone
 from shop.web import answer_errors_under
 
 PREFIX = "/api/v1"
@@ -119,6 +120,7 @@ def _html_safe(response: Response) -> None:
 def _shared_headers(response: Response) -> Response:
     if not under_api(request.path):
         return response
+    same_for_everyone(response)  # no answer under /api/ reads a cookie
     _html_safe(response)
     if request.method in (*READ_METHODS, "OPTIONS"):
         response.headers["Access-Control-Allow-Origin"] = "*"

@@ -9,6 +9,7 @@ import json
 from flask import Blueprint, Response, request
 
 from shop.identity import did
+from shop.sessions import same_for_everyone
 
 bp = Blueprint("identity", __name__)
 
@@ -22,7 +23,7 @@ def _document() -> Response:
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
     response.headers["Cache-Control"] = DID_CACHE
     response.headers["Access-Control-Allow-Origin"] = "*"  # resolvers in a browser
-    return response.make_conditional(request)
+    return same_for_everyone(response.make_conditional(request))
 
 
 @bp.get("/.well-known/did.json")

@@ -23,6 +23,7 @@ from datetime import date, datetime
 
 from flask import current_app
 
+from shop.identity.checking import payload_text
 from shop.identity.did import store_did
 from shop.provenance.models import VettingKind
 from shop.provenance.services import ONBOARDING_STEPS, VISIT_KINDS, VettingSummary
@@ -30,12 +31,23 @@ from shop.web import site_url
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 UNTP = "https://test.uncefact.org/vocabulary/untp"
-CONTEXTS = {
-    "dpp": [VC_CONTEXT, f"{UNTP}/dpp/0.6.0/"],
-    "dfr": [VC_CONTEXT, f"{UNTP}/dfr/working/"],
-    "dcc": [VC_CONTEXT, f"{UNTP}/dcc/0.6.0/"],
+UNTP_CONTEXTS = {
+    "dpp": f"{UNTP}/dpp/0.6.0/",
+    "dfr": f"{UNTP}/dfr/working/",
+    "dcc": f"{UNTP}/dcc/0.6.0/",
 }
-LINK_TYPES = "https://test.uncefact.org/vocabulary/linkTypes"
+# Link types: one vocabulary for the credentials' links and the resolver's linkset (its
+# relation types): the namespace UNTP's identity resolver publishes for `untp:`.
+UNTP_LINK_TYPES = "https://vocabulary.uncefact.org/untp/linkType#"
+GS1_PIP = "https://gs1.org/voc/pip"
+# The terms the store adds to UNTP's, defined in its own JSON-LD context (served by
+# shop.passports.views.vocabulary): UNTP dates an assessment and a production by the
+# day, and the store publishes them by the month only (a day would be claimed falsely,
+# and would tell more about when a workshop was visited than is published).
+STORE_TERMS = {
+    "productionMonth": "The month (ISO 8601 year and month) in which the batch was made.",
+    "assessmentMonth": "The month (ISO 8601 year and month) in which the assessment was made.",
+}
 TOPICS = ("social.labour", "social.rights")
 # Vetting events a conformity credential is issued for, when they passed.
 PUBLIC_EVENT_KINDS = frozenset(ONBOARDING_STEPS) | VISIT_KINDS
@@ -82,6 +94,33 @@ def finish(content: dict, credential_id: str, valid_from: str, status: dict | No
     if status is not None:
         signed["credentialStatus"] = status
     return signed
+
+
+# What a credential says of where a workshop is (the builders below).
+LOCATION_TERMS = (
+    '"addressCountry"',
+    '"addressRegion"',
+    '"countryOfProduction"',
+    '"countryOfOperation"',
+)
+
+
+def names_a_location(jws: str) -> bool:
+    text = payload_text(jws)
+    return any(term in text for term in LOCATION_TERMS)
+
+
+def contexts(kind: str) -> list[str]:
+    """A credential's @context: VC 2.0, UNTP's for its kind, then the store's terms."""
+    return [VC_CONTEXT, UNTP_CONTEXTS[kind], site_url("passports.vocabulary")]
+
+
+def store_context() -> dict:
+    """The JSON-LD context that defines STORE_TERMS (each a gYearMonth)."""
+    base = site_url("passports.vocabulary")
+    year_month = "http://www.w3.org/2001/XMLSchema#gYearMonth"
+    terms = {name: {"@id": f"{base}#{name}", "@type": year_month} for name in STORE_TERMS}
+    return {"@context": {"@version": 1.1, "@protected": True, **terms}}
 
 
 def _issuer() -> dict:
@@ -167,7 +206,7 @@ def _evidence_link(evidence: Evidence) -> dict:
         "type": ["SecureLink", "Link"],
         "linkURL": evidence.url,
         "linkName": f"{evidence.kind.label}, {month_text(evidence.month)}",
-        "linkType": f"{LINK_TYPES}/dcc",
+        "linkType": f"{UNTP_LINK_TYPES}dcc",
         "hashDigest": hashlib.sha256(evidence.jws.encode("ascii")).hexdigest(),
         "hashMethod": "SHA-256",
     }
@@ -191,10 +230,10 @@ def passport_content(batch, variant, product, workshop, summary, evidence) -> di
         "producedAtFacility": _facility(workshop),
         "furtherInformation": [
             {"type": ["Link"], "linkURL": batch_url, "linkName": f"Batch {batch.code}",
-             "linkType": "https://gs1.org/voc/pip"},
+             "linkType": GS1_PIP},
             {"type": ["Link"], "linkName": f"Facility record: {workshop.name}",
              "linkURL": site_url("passports.facility_record", slug=workshop.slug),
-             "linkType": f"{LINK_TYPES}/dfr"},
+             "linkType": f"{UNTP_LINK_TYPES}dfr"},
         ],
     }  # fmt: skip
     address = _region_address(workshop)
@@ -203,7 +242,9 @@ def passport_content(batch, variant, product, workshop, summary, evidence) -> di
     if _public_country(workshop):
         item["countryOfProduction"] = _public_country(workshop)
     if variant.options:
-        item["characteristics"] = {"type": ["Characteristics"], **dict(variant.options)}
+        # As buyers read them ("size: M, colour: red"), never as keys: an option's name is
+        # free text, not a term (one named "type" or "@id" would rewrite the credential).
+        item["description"] = f"{product.name} ({variant.options_label})"
     subject = {
         "type": ["ProductPassport"],
         "id": batch_url,
@@ -214,7 +255,7 @@ def passport_content(batch, variant, product, workshop, summary, evidence) -> di
     if materials(batch.materials):
         subject["materialsProvenance"] = materials(batch.materials)
     return {
-        "@context": CONTEXTS["dpp"],
+        "@context": contexts("dpp"),
         "type": ["DigitalProductPassport", "VerifiableCredential"],
         "issuer": _issuer(),
         "credentialSubject": subject,
@@ -240,7 +281,7 @@ def facility_content(workshop, summary, evidence) -> dict:
         facility["address"] = address
     url = workshop_url(workshop)
     return {
-        "@context": CONTEXTS["dfr"],
+        "@context": contexts("dfr"),
         "type": ["DigitalFacilityRecord", "VerifiableCredential"],
         "issuer": _issuer(),
         "credentialSubject": {
@@ -269,7 +310,7 @@ def conformity_content(event, workshop, credential_url: str) -> dict:
         for topic in TOPICS
     ]
     return {
-        "@context": CONTEXTS["dcc"],
+        "@context": contexts("dcc"),
         "type": ["DigitalConformityCredential", "VerifiableCredential"],
         "issuer": _issuer(),
         "credentialSubject": {

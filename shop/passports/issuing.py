@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from shop.catalog.models import Variant
 from shop.extensions import db
@@ -33,7 +33,7 @@ from shop.provenance.models import (
     Workshop,
     new_public_id,
 )
-from shop.provenance.services import VISIT_KINDS, vetting_summary
+from shop.provenance.services import VISIT_KINDS, batch_is_public, vetting_summary
 from shop.timeutil import today, utcnow
 from shop.web import site_url
 
@@ -77,7 +77,7 @@ class _Run:
         self.report = report
         self.latest: dict[tuple[str, int], _Latest] = {}
         self.valid_from = utcnow().replace(microsecond=0)
-        self.top_passport: int | None = None
+        self.top_index: int | None = None  # the highest status index issued
 
     def load_latest(self, batch_ids, workshop_ids, event_ids) -> None:
         for kind, column, ids in (
@@ -117,29 +117,34 @@ class _Run:
                          public_id=public_id or new_public_id(), **{subject[0]: subject[1]})  # fmt: skip
         db.session.add(row)
         db.session.flush()  # its id is the passport's status index
-        entry = status.entry(row.id) if kind == CredentialKind.PASSPORT else None
+        entry = status.entry(row.id) if kind in status.WITH_STATUS else None
         valid_from = month_stamp(self.valid_from)
         payload = content.finish(signed or hashed, url(row), valid_from, entry)
         row.jws = signing.sign_jws(payload, "vc+jwt")
         row.kid = kid_of(row.jws)
         self.latest[key] = _Latest(row.id, row.version, digest, row.public_id, row.jws)
         self.report.issued[kind.value] += 1
-        if kind == CredentialKind.PASSPORT:
-            self.top_passport = max(self.top_passport or 0, row.id)
+        if entry is not None:
+            self.top_index = max(self.top_index or 0, row.id)
         return self.latest[key]
 
 
 def _load(workshop_ids: set[int], batch_ids: set[int]) -> tuple[dict[int, Workshop], list[Batch]]:
     """The subjects, read afresh (the status list's lock is held: what another
-    transaction committed meanwhile is seen), with all the builders read."""
+    transaction committed meanwhile is seen), with all the builders read. A batch of a
+    draft product is left out: it has no public record, so it gets no passport (nor a
+    status bit, whose flipping would tell that it exists) until its product is shown."""
     fresh = {"populate_existing": True}
     batches: dict[int, Batch] = {}
     for chunk in status.chunks(batch_ids | workshop_ids):
         ids = set(chunk)
         query = (
             select(Batch)
+            .join(Batch.variant)
+            .join(Variant.product)
             .where(or_(Batch.id.in_(ids & batch_ids), Batch.workshop_id.in_(ids & workshop_ids)))
-            .options(joinedload(Batch.variant).joinedload(Variant.product))
+            .where(batch_is_public())
+            .options(contains_eager(Batch.variant).contains_eager(Variant.product))
             .execution_options(**fresh)
         )
         batches.update((b.id, b) for b in db.session.scalars(query).unique())
@@ -197,11 +202,11 @@ def bring_up_to_date(
         born_revoked |= revoked and report.issued["dpp"] > issued_before
         if progress:
             progress(1)
-    report.revocations_changed = status.apply_revocations([b.id for b in batches])
+    report.revocations_changed = status.apply_revocations([b.id for b in batches], workshops)
     if (
         report.revocations_changed
         or born_revoked
-        or status.needs_resign(status_list, run.top_passport)
+        or status.needs_resign(status_list, run.top_index)
     ):
         status.resign(status_list)
     return report
@@ -240,4 +245,10 @@ def issue_everything(progress: Callable[[int], None] | None = None) -> IssueRepo
 def subject_count() -> int:
     """How many workshops and batches `issue_everything` goes through (for progress)."""
     workshops = db.session.scalar(select(db.func.count(Workshop.id))) or 0
-    return workshops + (db.session.scalar(select(db.func.count(Batch.id))) or 0)
+    batches = db.session.scalar(
+        select(db.func.count(Batch.id))
+        .join(Batch.variant)
+        .join(Variant.product)
+        .where(batch_is_public())
+    )
+    return workshops + (batches or 0)

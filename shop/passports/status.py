@@ -1,8 +1,11 @@
 """Revocation: one W3C Bitstring Status List credential at /credentials/status/1.
 
-Bit i is the passport whose credential row has id i (first bit = the leftmost bit of
-the first byte, as the spec counts). A passport is revoked while its batch is recalled
-or its workshop suspended; every version of a batch's passport follows its batch.
+Bit i is the credential (a passport or a facility record) whose row has id i (first bit =
+the leftmost bit of the first byte, as the spec counts). A passport is revoked while its
+batch is recalled or its workshop suspended; every version of a batch's passport follows
+its batch. Any version that names where its workshop is (a passport's or a facility
+record's) is revoked while the workshop's country is withheld: it is no longer served
+(shop.passports.views answers 410), and a copy saved elsewhere must not still verify.
 The list is at least 131,072 bits (16 KB, the spec's minimum, so one bit tells nothing
 about the size of the store), grows by that step, and is sent GZIP-compressed in
 base64url with the multibase prefix `u`.
@@ -25,7 +28,7 @@ from sqlalchemy import select, update
 from shop.extensions import db
 from shop.identity import signing
 from shop.identity.did import store_did
-from shop.passports.content import month_stamp
+from shop.passports.content import month_stamp, names_a_location
 from shop.passports.models import Credential, CredentialKind, StatusList
 from shop.provenance.models import Batch, Workshop, WorkshopStatus
 from shop.timeutil import utcnow
@@ -46,8 +49,14 @@ def list_url() -> str:
     return site_url("passports.status_list")
 
 
+# The kinds that carry a credentialStatus: those that can come to say what must not be
+# said (a place), or stop holding (a passport whose batch is recalled). A conformity
+# credential names a visit's kind and month only, and stays true of its visit.
+WITH_STATUS = (CredentialKind.PASSPORT, CredentialKind.FACILITY)
+
+
 def entry(index: int) -> dict:
-    """A passport's credentialStatus (BitstringStatusListEntry)."""
+    """A credential's credentialStatus (BitstringStatusListEntry)."""
     url = list_url()
     return {
         "id": f"{url}#{index}",
@@ -89,41 +98,66 @@ def lock() -> StatusList:
 
 
 def should_be_revoked(recalled_at, workshop_status) -> bool:
+    """A passport's batch rule: recalled, or made by a workshop now suspended."""
     return recalled_at is not None or workshop_status == WorkshopStatus.SUSPENDED
 
 
-def apply_revocations(batch_ids: Iterable[int]) -> int:
-    """Set `revoked` on the passports of `batch_ids` (every version) as their batch and
-    workshop now say; returns how many changed. Call with the list locked."""
+def is_withdrawn(jws: str | None, country_public: bool) -> bool:
+    """A version that names a place while the workshop's country is withheld."""
+    return not country_public and jws is not None and names_a_location(jws)
+
+
+def apply_revocations(batch_ids: Iterable[int], workshop_ids: Iterable[int] = ()) -> int:
+    """Set `revoked` on the passports of `batch_ids` (every version) and the facility
+    records of `workshop_ids` as their batch and workshop now say; returns how many
+    changed. Call with the list locked."""
     changed = 0
+    passport_columns = (Credential.id, Credential.revoked, Credential.jws, Batch.recalled_at,
+                        Workshop.status, Workshop.country_public)  # fmt: skip
     for ids in chunks(batch_ids):
         rows = db.session.execute(
-            select(Credential.id, Credential.revoked, Batch.recalled_at, Workshop.status)
+            select(*passport_columns)
             .join(Batch, Credential.batch_id == Batch.id)
             .join(Workshop, Batch.workshop_id == Workshop.id)
             .where(Credential.batch_id.in_(ids))
         ).all()
-        for value in (True, False):
-            flip = [r.id for r in rows if r.revoked != value and should_be_revoked(r.recalled_at, r.status) == value]  # fmt: skip
-            if flip:
-                db.session.execute(
-                    update(Credential).where(Credential.id.in_(flip)).values(revoked=value),
-                    execution_options={"synchronize_session": False},
-                )
-                changed += len(flip)
+        wanted = {
+            r.id: should_be_revoked(r.recalled_at, r.status)
+            or is_withdrawn(r.jws, r.country_public)
+            for r in rows
+        }
+        changed += _set_revoked(rows, wanted)
+    for ids in chunks(workshop_ids):
+        rows = db.session.execute(
+            select(Credential.id, Credential.revoked, Credential.jws, Workshop.country_public)
+            .join(Workshop, Credential.workshop_id == Workshop.id)
+            .where(Credential.workshop_id.in_(ids), Credential.kind == CredentialKind.FACILITY)
+        ).all()
+        changed += _set_revoked(rows, {r.id: is_withdrawn(r.jws, r.country_public) for r in rows})
+    return changed
+
+
+def _set_revoked(rows, wanted: dict[int, bool]) -> int:
+    changed = 0
+    for value in (True, False):
+        flip = [r.id for r in rows if r.revoked != value and wanted[r.id] == value]
+        if flip:
+            db.session.execute(
+                update(Credential).where(Credential.id.in_(flip)).values(revoked=value),
+                execution_options={"synchronize_session": False},
+            )
+            changed += len(flip)
     return changed
 
 
 def resign(status_list: StatusList) -> None:
     """Sign the list as the database now says (call with the row locked)."""
     top = db.session.scalar(
-        select(db.func.max(Credential.id)).where(Credential.kind == CredentialKind.PASSPORT)
+        select(db.func.max(Credential.id)).where(Credential.kind.in_(WITH_STATUS))
     )
     size = max(status_list.size_bits, STEP * ((top or 0) // STEP + 1))
     revoked = db.session.scalars(
-        select(Credential.id).where(
-            Credential.kind == CredentialKind.PASSPORT, Credential.revoked.is_(True)
-        )
+        select(Credential.id).where(Credential.kind.in_(WITH_STATUS), Credential.revoked.is_(True))
     )
     now = utcnow().replace(microsecond=0)
     url = list_url()
@@ -146,7 +180,7 @@ def resign(status_list: StatusList) -> None:
     db.session.flush()
 
 
-def needs_resign(status_list: StatusList, highest_passport_id: int | None) -> bool:
+def needs_resign(status_list: StatusList, highest_index: int | None) -> bool:
     return status_list.jws is None or (
-        highest_passport_id is not None and highest_passport_id >= status_list.size_bits
+        highest_index is not None and highest_index >= status_list.size_bits
     )

@@ -2,8 +2,8 @@
 
 Every flush notes the workshops and batches whose credentials may now say something
 else: a batch recorded or changed (or recalled), a workshop created or its public
-fields or status changed, a vetting event recorded, a product renamed, a variant's
-options changed. As the transaction commits (before_commit, so in the same transaction),
+fields or status changed, a vetting event recorded, a product renamed or published, a
+variant's options changed. As the transaction commits (before_commit, so in the same transaction),
 `issuing.bring_up_to_date` signs new versions where the content differs and flips the
 status bits of passports whose batch was recalled or whose workshop was suspended or
 reinstated. The admin form, the CSV imports, the staff pages and the commands all go
@@ -25,7 +25,7 @@ from shop.visibility import public_field_names
 
 NOTED = "shop_passports_noted"
 BATCH_FIELDS = ("code", "produced_month", "materials", "variant_id", "workshop_id", "recalled_at")
-PRODUCT_FIELDS = ("name", "slug")
+PRODUCT_FIELDS = ("name", "slug", "status")  # status: a draft's batches get none
 VARIANT_FIELDS = ("options", "product_id")
 
 

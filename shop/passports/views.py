@@ -6,17 +6,19 @@ revalidated on every use, so a revocation is seen at once."""
 from __future__ import annotations
 
 import hashlib
+import json
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, redirect, request
 from sqlalchemy import select
 
 from shop.catalog.models import Product, Variant
 from shop.extensions import db
-from shop.identity.checking import payload_text
+from shop.passports.content import names_a_location, store_context
 from shop.passports.models import Credential, CredentialKind, StatusList
 from shop.passports.status import STATUS_LIST_ID
 from shop.provenance.models import Batch, Workshop
 from shop.provenance.services import batch_is_public
+from shop.sessions import same_for_everyone
 
 bp = Blueprint("passports", __name__)
 
@@ -31,27 +33,13 @@ def credential_response(jws: str, cache: str) -> Response:
     response.set_etag(hashlib.sha256(jws.encode("ascii")).hexdigest()[:32])
     response.headers["Cache-Control"] = cache
     response.headers["Access-Control-Allow-Origin"] = "*"  # verifiers in a browser
-    return response.make_conditional(request)
+    return same_for_everyone(response.make_conditional(request))
 
 
 def not_found(message: str) -> Response:
     response = Response(f"{message}\n", status=404, mimetype="text/plain")
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-# What a credential says of where a workshop is (shop.passports.content).
-LOCATION_TERMS = (
-    '"addressCountry"',
-    '"addressRegion"',
-    '"countryOfProduction"',
-    '"countryOfOperation"',
-)
-
-
-def names_a_location(jws: str) -> bool:
-    text = payload_text(jws)
-    return any(term in text for term in LOCATION_TERMS)
 
 
 def _latest_or(query, version: int | None):
@@ -108,8 +96,20 @@ def passport(code: str):
     return _answer(_passport(code, None), missing, CURRENT)
 
 
+def _canonical_version(version: int) -> Response | None:
+    """A version number written with leading zeros ("/passport/01") is sent to its one
+    address, so each version has exactly one (a cache or a verifier keys on it)."""
+    written = request.path.rstrip("/").rsplit("/", 1)[-1]
+    if written == str(version):
+        return None
+    canonical = request.path[: len(request.path) - len(written)] + str(version)
+    return same_for_everyone(redirect(canonical, 308))
+
+
 @bp.get("/p/<code>/passport/<int:version>")
 def passport_version(code: str, version: int):
+    if (moved := _canonical_version(version)) is not None:
+        return moved
     missing = f"Batch {code[:40]} has no passport version {version}."
     return _answer(_passport(code, version), missing, IMMUTABLE)
 
@@ -131,6 +131,8 @@ def facility_record(slug: str):
 
 @bp.get("/workshops/<slug>/facility-record/<int:version>")
 def facility_record_version(slug: str, version: int):
+    if (moved := _canonical_version(version)) is not None:
+        return moved
     missing = f"Workshop {slug[:80]} has no facility record version {version}."
     return _answer(_facility_record(slug, version), missing, IMMUTABLE)
 
@@ -155,3 +157,14 @@ def status_list():
     if jws is None:
         return not_found("No status list has been issued yet (no passport has been).")
     return credential_response(jws, REVALIDATE)
+
+
+@bp.get("/credentials/vocabulary")
+def vocabulary():
+    """The JSON-LD context of the terms the store adds to UNTP's (its credentials list it
+    in their @context)."""
+    body = json.dumps(store_context(), indent=2) + "\n"
+    response = Response(body, mimetype="application/ld+json")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return same_for_everyone(response)

@@ -8,7 +8,8 @@ Relation types: RFC 9264 (§4.2.2, after RFC 8288) writes an extension relation 
 a URI, so the short names the standards use are written out in full. GS1's link types
 are in its Web Vocabulary (`gs1:pip` = https://gs1.org/voc/pip); UNTP's (`untp:dpp`,
 `untp:dfr`) in the namespace UNTP's reference identity resolver publishes for the
-`untp:` prefix (its /.well-known/resolver: https://vocabulary.uncefact.org/untp/linkType#).
+`untp:` prefix (its /.well-known/resolver: https://vocabulary.uncefact.org/untp/linkType#),
+the one the credentials' own links use (shop.passports.content.UNTP_LINK_TYPES).
 The status list is linked with the Verifiable Credentials vocabulary's own term for a
 credential's status (what `credentialStatus` means in the VC 2.0 context). A
 `?linkType=` may use either the short name or the URI.
@@ -24,10 +25,12 @@ import hashlib
 import json
 from collections.abc import Callable
 
-from flask import Response, abort, redirect, request
+from flask import Response, redirect, request
 
+from shop.passports.content import GS1_PIP, UNTP_LINK_TYPES
 from shop.resolver import services
 from shop.resolver.services import BatchLinks
+from shop.sessions import same_for_everyone
 from shop.web import public_url
 
 LINKSET_TYPE = "application/linkset+json"
@@ -35,8 +38,6 @@ HTML_TYPE = "text/html"
 CREDENTIAL_TYPE = "application/vc+jwt"  # a compact JWS (VC-JOSE-COSE)
 
 GS1_DEFAULT_LINK = "https://gs1.org/voc/defaultLink"
-GS1_PIP = "https://gs1.org/voc/pip"
-UNTP_LINK_TYPES = "https://vocabulary.uncefact.org/untp/linkType#"
 UNTP_DPP = UNTP_LINK_TYPES + "dpp"
 UNTP_DFR = UNTP_LINK_TYPES + "dfr"
 CREDENTIAL_STATUS = "https://www.w3.org/2018/credentials#credentialStatus"
@@ -80,9 +81,10 @@ def targets(batch: BatchLinks) -> dict[str, list[dict]]:
     }
 
 
-def linkset(batch: BatchLinks) -> dict:
-    """The RFC 9264 JSON linkset: one link context, the batch's public address."""
-    anchor = public_url("provenance.batch", code=batch.code)
+def linkset(batch: BatchLinks, anchor: str | None = None) -> dict:
+    """The RFC 9264 JSON linkset: one link context, the address that was asked (the
+    batch's /p/ address, or its GS1 Digital Link one)."""
+    anchor = anchor or public_url("provenance.batch", code=batch.code)
     return {"linkset": [{"anchor": anchor, **targets(batch)}]}
 
 
@@ -116,20 +118,42 @@ def negotiate() -> str:
     return LINKSET if best == LINKSET_TYPE else HTML
 
 
-def linkset_response(batch: BatchLinks) -> Response:
-    body = json.dumps(linkset(batch), indent=2, ensure_ascii=False) + "\n"
+def linkset_response(batch: BatchLinks, anchor: str | None = None) -> Response:
+    body = json.dumps(linkset(batch, anchor), indent=2, ensure_ascii=False) + "\n"
     response = Response(body, mimetype=LINKSET_TYPE)
     response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
     response.headers["Cache-Control"] = CACHE_CONTROL
     response.headers["Access-Control-Allow-Origin"] = "*"  # a checker in a retailer's browser
     response.vary.add("Accept")
-    return response.make_conditional(request)
+    return same_for_everyone(response.make_conditional(request))
 
 
-def answer(code: str, html: Callable[[], Response], found: BatchLinks | None = None) -> Response:
+def not_found(code: str) -> Response:
+    """What a machine asking for an unknown batch's links gets: a 404 in RFC 9457's
+    problem JSON, which a client that asked for JSON can read (not the HTML page)."""
+    body = {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": f"No published batch has the code {code[:40]!r}: check the code on the tag.",
+    }
+    response = Response(json.dumps(body) + "\n", status=404, mimetype="application/problem+json")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.vary.add("Accept")
+    return same_for_everyone(response)
+
+
+def answer(
+    code: str,
+    html: Callable[[], Response],
+    found: BatchLinks | None = None,
+    anchor: str | None = None,
+) -> Response:
     """What a batch's address answers (`found`: the batch, when the caller looked it up
-    already). The page is `html()` (which answers 404 for a batch nobody may see); the
-    linkset and redirects look the batch up (one statement) and answer the same 404."""
+    already; `anchor`: the address asked, when it is not the batch's /p/ one). The page
+    is `html()` (which answers 404 for a batch nobody may see); the linkset and redirects
+    look the batch up (one statement) and answer a JSON 404."""
     choice = negotiate()
     if choice == HTML:
         response = html()
@@ -137,10 +161,12 @@ def answer(code: str, html: Callable[[], Response], found: BatchLinks | None = N
         if response.status_code in (200, 304):
             response.headers["Link"] = link_header(code if found is None else found.code)
         return response
-    batch = found or services.public_batch(code) or abort(404)
+    batch = found or services.public_batch(code)
+    if batch is None:
+        return not_found(code)
     if choice == LINKSET:
-        return linkset_response(batch)
+        return linkset_response(batch, anchor)
     response = redirect(targets(batch)[choice][0]["href"], 307)
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.vary.add("Accept")
-    return response
+    return same_for_everyone(response)

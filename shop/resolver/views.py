@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect
 
 from shop.resolver import services
-from shop.resolver.links import answer
+from shop.resolver.links import HTML, answer, negotiate, not_found
 from shop.web import public_url
 
 bp = Blueprint("resolver", __name__)
@@ -16,9 +16,13 @@ bp = Blueprint("resolver", __name__)
 
 @bp.get("/01/<gtin>/10/<batch>")
 def gs1(gtin: str, batch: str):
-    found = services.batch_by_gtin(gtin, batch) or abort(404)
+    found = services.batch_by_gtin(gtin, batch)
+    if found is None:
+        return abort(404) if negotiate() == HTML else not_found(batch)
     page = public_url("provenance.batch", code=found.code)
-    return answer(found.code, lambda: redirect(page, 307), found)
+    # The linkset's anchor is the Digital Link itself, its GTIN written as 14 digits.
+    anchor = public_url("resolver.gs1", gtin=services.gtin_from_path(gtin), batch=found.code)
+    return answer(found.code, lambda: redirect(page, 307), found, anchor)
 
 
 @bp.get("/01/<gtin>")

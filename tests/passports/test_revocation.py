@@ -188,11 +188,11 @@ def test_two_revocations_at_once_both_land(committed_app, monkeypatch):
     flipping = threading.Barrier(2, timeout=2)
     flip = status.apply_revocations
 
-    def together(batch_ids):
+    def together(batch_ids, workshop_ids=()):
         # Both transactions have flipped their bits before either re-signs the list,
         # unless the first holds the list's lock (then the other waits for its commit
         # before flipping, and this barrier breaks after its timeout).
-        flipped = flip(batch_ids)
+        flipped = flip(batch_ids, workshop_ids)
         with contextlib.suppress(threading.BrokenBarrierError):
             flipping.wait()
         return flipped

@@ -138,18 +138,21 @@ def test_a_link_type_asked_for_redirects_to_its_target(client, ctx):
 
 
 def test_an_unknown_or_draft_batch_is_the_same_404_however_asked(client, ctx):
+    """The same 404 for a batch that does not exist and one nobody may see yet: the HTML
+    page to a browser, RFC 9457 problem JSON to a machine that asked for links."""
     _batch(code="DRAFT-1", status=ProductStatus.DRAFT)
     page = _get(client, "/p/NO-SUCH", BROWSER)
     assert page.status_code == 404
     for path in ("/p/NO-SUCH", "/p/DRAFT-1"):
-        for accept, query in ((LINKSET, ""), (BROWSER, "?linkType=linkset"), (BROWSER, "")):
+        assert _get(client, path, BROWSER).data == page.data
+        for accept, query in ((LINKSET, ""), (BROWSER, "?linkType=linkset"),
+                              (BROWSER, "?linkType=untp:dpp")):  # fmt: skip
             response = _get(client, path + query, accept)
             assert response.status_code == 404, (path, accept, query)
-            assert response.mimetype == "text/html"
-            assert response.data == page.data
-        redirected = _get(client, path + "?linkType=untp:dpp", BROWSER)
-        assert redirected.status_code == 404
-        assert "Link" not in redirected.headers
+            assert response.mimetype == "application/problem+json"
+            problem = response.get_json(force=True)
+            assert problem["status"] == 404 and path.removeprefix("/p/") in problem["detail"]
+            assert "Link" not in response.headers
 
 
 def test_the_linkset_costs_one_statement_whatever_the_store(client, ctx, count_queries):
@@ -167,16 +170,19 @@ def test_the_linkset_costs_one_statement_whatever_the_store(client, ctx, count_q
 def test_the_gs1_digital_link_answers_as_the_batch_address(client, ctx):
     _batch(gtin="04006381333931")
     other = _batch(code="OTHER-1", gtin="00036000291452", slug="other")
-    ours = _get(client, "/p/RS-2026-03", LINKSET).data
+    ours = _get(client, "/p/RS-2026-03", LINKSET).get_json(force=True)["linkset"][0]
     for gtin in ("4006381333931", "04006381333931"):  # GTIN-13, and padded to 14
         page = _get(client, f"/01/{gtin}/10/RS-2026-03", BROWSER)
         assert page.status_code == 307
         assert page.headers["Location"] == f"{BASE}/p/RS-2026-03"
         linkset = _get(client, f"/01/{gtin}/10/RS-2026-03", LINKSET)
         assert linkset.status_code == 200 and linkset.mimetype == LINKSET
-        assert linkset.data == ours
+        # The same links, anchored at the Digital Link asked (its GTIN as 14 digits).
+        context = linkset.get_json(force=True)["linkset"][0]
+        assert context.pop("anchor") == f"{BASE}/01/04006381333931/10/RS-2026-03"
+        assert context == {k: v for k, v in ours.items() if k != "anchor"}
         asked = _get(client, f"/01/{gtin}/10/RS-2026-03?linkType=linkset", BROWSER)
-        assert asked.data == ours
+        assert asked.data == linkset.data
         passport = _get(client, f"/01/{gtin}/10/RS-2026-03?linkType=untp:dpp", BROWSER)
         assert passport.headers["Location"] == f"{BASE}/p/RS-2026-03/passport"
     # A GTIN-12 is a 14-digit GTIN too.
@@ -189,8 +195,10 @@ def test_the_gs1_digital_link_answers_as_the_batch_address(client, ctx):
         "/01/not-a-gtin/10/RS-2026-03",
         "/01/%C2%B2%C2%B2/10/RS-2026-03",
     ):
+        assert _get(client, wrong, BROWSER).mimetype == "text/html"
         for accept in (BROWSER, LINKSET):
             assert _get(client, wrong, accept).status_code == 404, (wrong, accept)
+        assert _get(client, wrong, LINKSET).mimetype == "application/problem+json"
     # /01/<gtin> alone leads to the product.
     product = _get(client, "/01/036000291452", BROWSER)
     assert product.status_code == 307

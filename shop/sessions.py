@@ -1,0 +1,32 @@
+"""The session cookie, kept off the answers that are the same for everyone.
+
+Flask adds `Vary: Cookie` to any answer whose request looked in the session, and
+Flask-Login looks after every request (its remember-cookie hook), so without this every
+credential, linkset, DID document and API answer said it varied by cookie: a shared
+cache would then keep one copy per visitor, or none. An answer marked with
+`same_for_everyone` is built from public records only; when its request changed nothing
+in the session, no cookie is set and no `Vary: Cookie` is added.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+from flask.sessions import SecureCookieSessionInterface
+
+MARK = "same_for_everyone"
+
+
+def same_for_everyone(response: Response) -> Response:
+    setattr(response, MARK, True)
+    return response
+
+
+class PublicAnswersSessionInterface(SecureCookieSessionInterface):
+    def save_session(self, app: Flask, session, response: Response) -> None:
+        if getattr(response, MARK, False) and not session.modified:
+            return
+        super().save_session(app, session, response)
+
+
+def init_sessions(app: Flask) -> None:
+    app.session_interface = PublicAnswersSessionInterface()
