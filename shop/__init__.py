@@ -161,6 +161,9 @@ def _register_blueprints(app: Flask) -> None:
     from shop.seo import init_seo
 
     init_seo(app)  # robots.txt, the sitemap, root icons, canonical links
+    from shop.transparency import init_transparency
+
+    init_transparency(app)  # the ledger's transparency log and its routes under /log/
     from shop.api import init_api
 
     init_api(app)  # the partner API under /api/v1/, its OpenAPI document and reference

@@ -314,11 +314,14 @@ def register_account_commands(app: Flask) -> None:
 
 
 def register_ledger_commands(app: Flask) -> None:
+    from shop.transparency.cli import register_log_commands, verify_log
+
     ledger = AppGroup("ledger", help="Training accounts: check the ledger.")
 
     @ledger.command("verify")
     def verify_command() -> None:
-        """Recompute every balance from the transfers; exit 1 on any difference."""
+        """Recompute every balance from the transfers and rebuild the transparency log from
+        them; exit 1 on any difference, naming the first bad entry."""
         from sqlalchemy import func, select
 
         from shop.money import format_money
@@ -340,7 +343,11 @@ def register_ledger_commands(app: Flask) -> None:
             click.secho(
                 f"The ledger does not add up: {len(check.problems)} problem(s).", fg="red", err=True
             )
+        else:
+            click.secho("The ledger adds up: every balance matches its transfers.", fg="green")
+        log_clean = verify_log()
+        if not (check.clean and log_clean):
             raise SystemExit(1)
-        click.secho("The ledger adds up: every balance matches its transfers.", fg="green")
 
+    register_log_commands(ledger)
     app.cli.add_command(ledger)

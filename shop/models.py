@@ -22,6 +22,7 @@ from shop.page_cache.version import StorefrontVersion
 from shop.passports.models import Credential, StatusList
 from shop.provenance.models import Batch, BatchMaker, Trainee, VettingEvent, Workshop
 from shop.training.models import DevelopmentGoal, LedgerAccount, Transfer, Withdrawal
+from shop.transparency.models import LogCheckpoint, LogHead, LogLeaf, LogNode
 
 __all__ = [
     "AuditEntry",
@@ -35,6 +36,10 @@ __all__ = [
     "JobFailureCount",
     "LedgerAccount",
     "LineAllocation",
+    "LogCheckpoint",
+    "LogHead",
+    "LogLeaf",
+    "LogNode",
     "Order",
     "OrderLine",
     "OrderNote",

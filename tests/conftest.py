@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from shop import create_app
 from shop.config import config_for_tests
@@ -265,6 +267,19 @@ def committed_app(tmp_path):
             db.engine.dispose()
         if schema:
             _run_postgres(base, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@contextmanager
+def serving(app):
+    """`app` served on a free local port: its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
 
 
 def sign_in(client, person) -> None:

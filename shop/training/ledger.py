@@ -25,6 +25,9 @@ from shop.provenance.models import Trainee, Workshop
 from shop.timeutil import utcnow
 from shop.training.models import AccountKind, LedgerAccount, Transfer, TransferKind
 
+# session.info: the ids of the transfers this transaction posted, for the transparency
+# log to append as it commits (shop.transparency.appending).
+TRANSFERS_POSTED = "shop_transfers_posted"
 SYSTEM_KINDS = (AccountKind.SALE_SHARE_SOURCE, AccountKind.WITHDRAWALS, AccountKind.REFUND_LOSS)
 EARNING_KINDS = (TransferKind.SALE_SHARE, TransferKind.MATCH)
 
@@ -336,8 +339,8 @@ def _write_totals_and_transfers(
     if moved != len(ids):
         raise InsufficientBalance("not enough on an account (its row changed since it was read)")
     try:
-        db.session.execute(
-            insert(Transfer),
+        posted = db.session.scalars(
+            insert(Transfer).returning(Transfer.id, sort_by_parameter_order=True),
             [
                 {
                     "debit_account_id": t.debit,
@@ -355,9 +358,10 @@ def _write_totals_and_transfers(
                 }
                 for t in transfers
             ],
-        )
+        ).all()
     except IntegrityError as exc:
         if _is_unique_violation(exc):
             raise DuplicateTransfer("a transfer with the same key was posted before") from exc
         raise
+    db.session.info.setdefault(TRANSFERS_POSTED, []).extend(posted)
     return now

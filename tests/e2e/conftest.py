@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-from contextlib import contextmanager
 
 import pytest
 from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
 from shop import create_app
 from shop.config import config_for_tests
+from tests.conftest import serving
 
 ADMIN_EMAIL, STAFF_EMAIL = "admin@example.org", "staff@example.org"
 PASSWORD = "browser test password"
@@ -67,19 +65,6 @@ def seeded_app(root, *imports: tuple[str, str]):
         done = app.test_cli_runner().invoke(args=[kind, "import", str(path)])
         assert done.exit_code == 0, done.output
     return app
-
-
-@contextmanager
-def serving(app):
-    """`app` served on a free local port: its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,63 @@
+"""What a leaf says of a transfer: the RFC 8785 canonical JSON of its index, transfer id,
+kind, amount (minor units), currency, time (UTC, to the second) and three commitments.
+
+A commitment is an HMAC-SHA256 (base64url) under the log's secret key, so the public log
+names no trainee, no account and no order. An account's commitment is taken over the
+account id *and the transfer id*: each leaf's differs, so nobody can gather a trainee's
+credits from the log (a buyer who knows which leaves came from their order learns
+nothing of the makers' other earnings), and nobody can link two leaves to one account.
+The trainee's receipt prints her commitment for that credit, which staff can recompute.
+The cause's commitment is taken over the cause (an order line, a refund, a withdrawal):
+the transfers of one cause share it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+import rfc8785
+
+# What each leaf is made of, in the order `leaf_text` reads them (a row of this select).
+TRANSFER_COLUMNS = ("id", "kind", "amount", "currency", "created_at", "debit_account_id",
+                    "credit_account_id", "cause_type", "cause_id")  # fmt: skip
+
+
+def commitment(key: bytes, message: str) -> str:
+    digest = hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def account_commitment(key: bytes, account_id: int, transfer_id: int) -> str:
+    return commitment(key, f"account:{account_id}:transfer:{transfer_id}")
+
+
+def cause_commitment(key: bytes, cause_type: str, cause_id: int | None) -> str:
+    return commitment(key, f"cause:{cause_type}:{'' if cause_id is None else cause_id}")
+
+
+def utc_second(moment: datetime) -> str:
+    """A transfer's time as the leaf says it (SQLite gives it back without its zone, which
+    is UTC as written)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def leaf_text(index: int, transfer, key: bytes) -> str:
+    """The leaf of `transfer` (a row with TRANSFER_COLUMNS) at `index`."""
+    kind = getattr(transfer.kind, "value", transfer.kind)
+    entry = {
+        "index": index,
+        "transfer": transfer.id,
+        "kind": kind,
+        "amount": int(transfer.amount),
+        "currency": transfer.currency,
+        "time": utc_second(transfer.created_at),
+        "debit": account_commitment(key, transfer.debit_account_id, transfer.id),
+        "credit": account_commitment(key, transfer.credit_account_id, transfer.id),
+        "cause": cause_commitment(key, transfer.cause_type, transfer.cause_id),
+    }
+    return rfc8785.dumps(entry).decode("utf-8")

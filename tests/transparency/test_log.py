@@ -1,0 +1,140 @@
+"""The log as the store keeps and serves it: each transfer a leaf in the transfer's own
+transaction, gapless, a signed checkpoint after each appending commit, proofs that
+tools/verify_log.py accepts, and 400s that say what to send."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from shop.extensions import db
+from shop.training.models import Transfer
+from shop.transparency import merkle
+from shop.transparency.models import LogCheckpoint, LogLeaf
+from shop.transparency.verify_log import (
+    LogError,
+    VerifierKey,
+    leaf_hash,
+    parse_checkpoint,
+    verify_consistency,
+    verify_inclusion,
+)
+from tests.transparency.conftest import one_maker_sale
+
+
+def _get(client, url):
+    answer = client.get(url)
+    assert answer.status_code == 200, (url, answer.get_data(as_text=True))
+    return answer
+
+
+def _checkpoint(client):
+    key = VerifierKey.parse(_get(client, "/log/key").get_data(as_text=True))
+    return parse_checkpoint(_get(client, "/log/checkpoint").get_data(as_text=True), key)
+
+
+def _hashes(answer) -> list[bytes]:
+    return [base64.b64decode(h) for h in answer.get_json()["hashes"]]
+
+
+def test_every_transfer_is_a_leaf_and_the_checkpoint_signs_the_tree(client, ctx):
+    one_maker_sale(sold=2)
+    db.session.commit()
+    transfers = db.session.scalar(select(func.count(Transfer.id)))
+    assert transfers > 0
+    checkpoint = _checkpoint(client)
+    assert checkpoint.size == transfers
+    assert checkpoint.origin == "localhost/log"
+    entries = _get(client, f"/log/entries?start=0&end={transfers}").get_json()["entries"]
+    assert [e["index"] for e in entries] == list(range(transfers))
+    for entry in entries:
+        leaf = json.loads(entry["leaf"])
+        assert set(leaf) == {"index", "transfer", "kind", "amount", "currency", "time",
+                             "debit", "credit", "cause"}  # fmt: skip
+        assert leaf["index"] == entry["index"]
+        proof = _hashes(
+            _get(client, f"/log/proof/inclusion?index={entry['index']}&size={checkpoint.size}")
+        )
+        verify_inclusion(
+            entry["index"],
+            checkpoint.size,
+            leaf_hash(entry["leaf"].encode()),
+            proof,
+            checkpoint.root,
+        )
+
+
+def test_the_log_only_grows_and_proves_it(client, ctx):
+    one_maker_sale()
+    db.session.commit()
+    first = _checkpoint(client)
+    one_maker_sale(sold=3)
+    db.session.commit()
+    second = _checkpoint(client)
+    assert second.size > first.size
+    proof = _hashes(_get(client, f"/log/proof/consistency?from={first.size}&to={second.size}"))
+    verify_consistency(first.size, second.size, first.root, second.root, proof)
+    with pytest.raises(LogError):
+        verify_consistency(first.size, second.size, second.root, first.root, proof)
+    sizes = [c["size"] for c in _get(client, "/log/checkpoints?since=0").get_json()["checkpoints"]]
+    assert sizes == [first.size, second.size]
+    assert (
+        _get(client, f"/log/checkpoints?since={first.size}").get_json()["checkpoints"][0]["size"]
+        == second.size
+    )
+
+
+def test_a_rolled_back_sale_appends_nothing(ctx):
+    one_maker_sale()
+    db.session.commit()
+    before = db.session.scalar(select(func.count(LogLeaf.index)))
+    one_maker_sale()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(LogLeaf.index))) == before
+    assert db.session.scalar(select(func.count(Transfer.id))) == before
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("/log/proof/inclusion?size=1", "index is missing"),
+    ("/log/proof/inclusion?index=-1&size=1", "whole number"),
+    ("/log/proof/inclusion?index=5&size=2", "below size"),
+    ("/log/proof/inclusion?index=0&size=999999", "beyond the log"),
+    ("/log/proof/consistency?from=0&to=1", "from must be at least 1"),
+    ("/log/proof/consistency?from=1&to=99999999999999999999", "at most 18 digits"),
+    ("/log/entries?start=3&end=1", "below end"),
+    ("/log/entries?start=%EF%BC%91&end=2", "whole number"),  # a fullwidth digit
+])  # fmt: skip
+def test_bad_parameters_get_a_400_that_says_what_to_send(client, ctx, url, said):
+    one_maker_sale()
+    db.session.commit()
+    answer = client.get(url)
+    assert answer.status_code == 400, url
+    assert said in answer.get_json()["error"]["message"]
+
+
+def test_proofs_and_full_ranges_are_cached_for_good(client, ctx):
+    one_maker_sale()
+    db.session.commit()
+    size = _checkpoint(client).size
+    for url in (f"/log/proof/inclusion?index=0&size={size}", f"/log/entries?start=0&end={size}"):
+        assert "immutable" in _get(client, url).headers["Cache-Control"]
+    assert "immutable" not in _get(client, "/log/checkpoint").headers["Cache-Control"]
+
+
+def test_appending_costs_the_same_statements_whatever_the_log_size(ctx, count_queries):
+    one_maker_sale()
+    db.session.commit()
+    counts = []
+    for _ in range(3):
+        maker_sale = one_maker_sale  # a new workshop, product and sale each time
+        with count_queries() as q:
+            maker_sale()
+            db.session.commit()
+        counts.append(q.count)
+    assert counts[0] == counts[1] == counts[2]
+    stored = db.session.scalar(select(func.count(LogCheckpoint.size)))
+    assert stored == 4
+    assert merkle  # the tree's nodes are checked in test_merkle

@@ -1,0 +1,131 @@
+"""A log no one can quietly rewrite: whatever is done to the transfers in SQL, `ledger
+verify` exits 1 naming the first bad entry; a log rewritten to match is caught by
+tools/verify_log.py and `ledger witness` against a checkpoint saved before."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from shop.extensions import db
+from shop.transparency.models import LogLeaf
+from tests.conftest import serving
+from tests.transparency.conftest import one_maker_sale
+from tests.transparency.tampering import rewrite_log_from_the_ledger, unguard
+
+SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "verify_log.py"
+
+
+def _leaf_transfer(index: int) -> int:
+    return db.session.scalar(select(LogLeaf.transfer_id).where(LogLeaf.index == index))
+
+
+def _three_sales():
+    for sold in (1, 2, 3):
+        one_maker_sale(sold=sold)
+        db.session.commit()
+
+
+TAMPERING = {
+    "an amount changed": lambda: db.session.execute(
+        text("UPDATE ledger_transfers SET amount = amount + 1 WHERE id = :id"), {"id": _leaf_transfer(1)}
+    ),
+    "a transfer deleted": lambda: db.session.execute(
+        text("DELETE FROM ledger_transfers WHERE id = :id"), {"id": _leaf_transfer(1)}
+    ),
+    "two transfers reordered": lambda: _swap(1, 2),
+    "a transfer inserted": lambda: db.session.execute(text(
+        "INSERT INTO ledger_transfers (debit_account_id, credit_account_id, amount, currency, kind,"
+        " idempotency_key, cause_type, cause_id, memo, created_at)"
+        " SELECT debit_account_id, credit_account_id, 1, currency, kind, 'forged', cause_type,"
+        " cause_id, memo, created_at FROM ledger_transfers WHERE id = :id"
+    ), {"id": _leaf_transfer(0)}),
+}  # fmt: skip
+
+
+def _swap(a: int, b: int) -> None:
+    """Entries a and b made to name each other's transfer: the log's order changed."""
+    first, second = _leaf_transfer(a), _leaf_transfer(b)
+    for index, transfer in ((a, -1), (b, first), (a, second)):
+        db.session.execute(
+            text("UPDATE transparency_leaves SET transfer_id = :t WHERE idx = :i"),
+            {"t": transfer, "i": index},
+        )
+
+
+@pytest.mark.parametrize("what", list(TAMPERING))
+def test_ledger_verify_names_the_first_bad_entry(app, ctx, what):
+    _three_sales()
+    runner = app.test_cli_runner()
+    clean = runner.invoke(args=["ledger", "verify"])
+    assert clean.exit_code == 0, clean.output
+    assert "The transparency log matches the ledger" in clean.output
+    size = db.session.scalar(text("SELECT size FROM transparency_log_head"))
+
+    unguard()
+    TAMPERING[what]()
+    db.session.flush()
+    dirty = runner.invoke(args=["ledger", "verify"])
+    assert dirty.exit_code == 1, dirty.output
+    first = size if what == "a transfer inserted" else 1
+    assert f"first bad entry: {first}." in dirty.output, dirty.output
+
+
+def test_a_rewritten_log_is_caught_by_the_script_and_the_witness(committed_app, tmp_path):
+    app = committed_app
+    with app.app_context():
+        _three_sales()
+    saved = tmp_path / "checkpoint.txt"
+    state = tmp_path / "witness.txt"
+    with serving(app) as base:
+        key = _run([str(SCRIPT), base, "--save", str(saved)])
+        assert key.returncode == 0, key.stderr
+        key_line = app.test_client().get("/log/key").get_data(as_text=True).strip()
+        witness = app.test_cli_runner().invoke(
+            args=["ledger", "witness", base, "--state", str(state)]
+        )
+        assert witness.exit_code == 0, witness.output
+
+        with app.app_context():
+            one_maker_sale()  # the log grows honestly: both accept it
+            db.session.commit()
+        grown = _run([str(SCRIPT), base, "--key", key_line, "--since", str(saved), "--index", "2"])
+        assert grown.returncode == 0, grown.stderr
+        assert "nothing was rewritten" in grown.stdout and "Entry 2 is in the log" in grown.stdout
+        witness = app.test_cli_runner().invoke(
+            args=["ledger", "witness", base, "--state", str(state)]
+        )
+        assert witness.exit_code == 0 and "Consistent" in witness.output, witness.output
+        kept = state.read_text()
+
+        with app.app_context():  # an administrator changes an amount and rebuilds the log
+            unguard()
+            db.session.execute(text("UPDATE ledger_transfers SET amount = amount + 500 "
+                                    "WHERE id = (SELECT MIN(id) FROM ledger_transfers)"))  # fmt: skip
+            rewrite_log_from_the_ledger()
+            one_maker_sale()
+            db.session.commit()
+        caught = _run([str(SCRIPT), base, "--key", key_line, "--since", str(saved)])
+        assert caught.returncode == 1, caught.stdout + caught.stderr
+        assert "FAILED" in caught.stderr and "not a prefix" in caught.stderr
+        refused = app.test_cli_runner().invoke(
+            args=["ledger", "witness", base, "--state", str(state)]
+        )
+        assert refused.exit_code == 1 and "REFUSED" in refused.output, refused.output
+        assert state.read_text() == kept  # the last good checkpoint is kept
+        with app.app_context():
+            verify = app.test_cli_runner().invoke(args=["ledger", "verify"])
+        # The rebuilt log matches the changed transfers: only a copy of an earlier
+        # checkpoint kept outside can tell (and here the balances, not moved with it).
+        assert "The transparency log matches the ledger" in verify.output
+        assert verify.exit_code == 1 and "does not add up" in verify.output
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    """The script as an auditor runs it: its own process, without the store's code on
+    its path (-I: isolated; it imports the standard library and cryptography only)."""
+    return subprocess.run([sys.executable, "-I", *args], capture_output=True, text=True, timeout=60)

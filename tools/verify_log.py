@@ -1,0 +1,1 @@
+../shop/transparency/verify_log.py
