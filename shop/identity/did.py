@@ -53,7 +53,9 @@ def did_document() -> dict:
             "id": f"{did}#{key.kid}",
             "type": "JsonWebKey",
             "controller": did,
-            "publicKeyJwk": {**key.public_jwk, "kid": key.kid},
+            # The kid a JWS header names (the whole DID URL): a JOSE key set built from
+            # these keys then finds the key by the header's kid, as libraries look it up.
+            "publicKeyJwk": {**key.public_jwk, "kid": f"{did}#{key.kid}"},
         }
         for key in public_keys()
     ]

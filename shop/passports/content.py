@@ -110,6 +110,11 @@ def names_a_location(jws: str) -> bool:
     return any(term in text for term in LOCATION_TERMS)
 
 
+def claims_conformance(jws: str) -> bool:
+    """Does a (facility) credential claim its workshop conforms? (signed compact JSON)"""
+    return '"conformance":true' in payload_text(jws)
+
+
 def contexts(kind: str) -> list[str]:
     """A credential's @context: VC 2.0, UNTP's for its kind, then the store's terms."""
     return [VC_CONTEXT, UNTP_CONTEXTS[kind], site_url("passports.vocabulary")]

@@ -160,6 +160,13 @@ def _load(workshop_ids: set[int], batch_ids: set[int]) -> tuple[dict[int, Worksh
     return workshops, sorted(batches.values(), key=lambda b: b.id)
 
 
+def _batches_of(workshop_ids: set[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in status.chunks(workshop_ids):
+        found.update(db.session.scalars(select(Batch.id).where(Batch.workshop_id.in_(chunk))))
+    return found
+
+
 def bring_up_to_date(
     workshop_ids: Iterable[int] = (),
     batch_ids: Iterable[int] = (),
@@ -202,7 +209,10 @@ def bring_up_to_date(
         born_revoked |= revoked and report.issued["dpp"] > issued_before
         if progress:
             progress(1)
-    report.revocations_changed = status.apply_revocations([b.id for b in batches], workshops)
+    # Every batch in scope, a draft's too: its passports, issued while it was shown, are
+    # known outside, and must follow a recall, a suspension or a withheld country.
+    in_scope = batch_ids | _batches_of(workshop_ids)
+    report.revocations_changed = status.apply_revocations(in_scope, workshops)
     if (
         report.revocations_changed
         or born_revoked

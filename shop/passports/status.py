@@ -5,7 +5,9 @@ the leftmost bit of the first byte, as the spec counts). A passport is revoked w
 batch is recalled or its workshop suspended; every version of a batch's passport follows
 its batch. Any version that names where its workshop is (a passport's or a facility
 record's) is revoked while the workshop's country is withheld: it is no longer served
-(shop.passports.views answers 410), and a copy saved elsewhere must not still verify.
+(shop.passports.views answers 410), and a copy saved elsewhere must not still verify. A
+facility record version that claims conformance is revoked while its workshop is
+suspended.
 The list is at least 131,072 bits (16 KB, the spec's minimum, so one bit tells nothing
 about the size of the store), grows by that step, and is sent GZIP-compressed in
 base64url with the multibase prefix `u`.
@@ -28,7 +30,7 @@ from sqlalchemy import select, update
 from shop.extensions import db
 from shop.identity import signing
 from shop.identity.did import store_did
-from shop.passports.content import month_stamp, names_a_location
+from shop.passports.content import claims_conformance, month_stamp, names_a_location
 from shop.passports.models import Credential, CredentialKind, StatusList
 from shop.provenance.models import Batch, Workshop, WorkshopStatus
 from shop.timeutil import utcnow
@@ -127,14 +129,26 @@ def apply_revocations(batch_ids: Iterable[int], workshop_ids: Iterable[int] = ()
             for r in rows
         }
         changed += _set_revoked(rows, wanted)
+    facility_columns = (Credential.id, Credential.revoked, Credential.jws,
+                        Workshop.country_public, Workshop.status)  # fmt: skip
     for ids in chunks(workshop_ids):
         rows = db.session.execute(
-            select(Credential.id, Credential.revoked, Credential.jws, Workshop.country_public)
+            select(*facility_columns)
             .join(Workshop, Credential.workshop_id == Workshop.id)
             .where(Credential.workshop_id.in_(ids), Credential.kind == CredentialKind.FACILITY)
         ).all()
-        changed += _set_revoked(rows, {r.id: is_withdrawn(r.jws, r.country_public) for r in rows})
+        wanted = {r.id: facility_record_revoked(r.jws, r.country_public, r.status) for r in rows}
+        changed += _set_revoked(rows, wanted)
     return changed
+
+
+def facility_record_revoked(jws: str | None, country_public: bool, workshop_status) -> bool:
+    """A facility record version is revoked while it names a withheld place, or claims
+    conformance while its workshop is suspended (the current version then claims none)."""
+    suspended = workshop_status == WorkshopStatus.SUSPENDED
+    return is_withdrawn(jws, country_public) or (
+        suspended and jws is not None and claims_conformance(jws)
+    )
 
 
 def _set_revoked(rows, wanted: dict[int, bool]) -> int:

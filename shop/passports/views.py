@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from flask import Blueprint, Response, redirect, request
+from flask import Blueprint, Response, redirect, request, url_for
 from sqlalchemy import select
 
 from shop.catalog.models import Product, Variant
@@ -25,6 +25,9 @@ bp = Blueprint("passports", __name__)
 VC_JWT = "application/vc+jwt"
 IMMUTABLE = "public, max-age=31536000, immutable"
 CURRENT = "public, max-age=60"
+# A version never changes, but one naming a place is withdrawn (410) once the workshop's
+# country is withheld: no cache may keep serving it for long.
+WITHDRAWABLE = "public, max-age=300"
 REVALIDATE = "public, max-age=0, must-revalidate"
 
 
@@ -39,6 +42,18 @@ def credential_response(jws: str, cache: str) -> Response:
 def not_found(message: str) -> Response:
     response = Response(f"{message}\n", status=404, mimetype="text/plain")
     response.headers["Cache-Control"] = "no-store"
+    return same_for_everyone(response)
+
+
+@bp.after_request
+def _readable_from_any_page(response: Response) -> Response:
+    """A verifier in a retailer's browser may read every answer here, its refusals and
+    preflights included (a 404 or 410 must reach it as one, not as a CORS failure)."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "If-None-Match"
+        response.headers["Access-Control-Max-Age"] = "86400"
     return response
 
 
@@ -74,7 +89,7 @@ def _answer(jws: str | None, missing: str, cache: str) -> Response:
             status=410, mimetype="text/plain",
         )  # fmt: skip
         response.headers["Cache-Control"] = "no-store"
-        return response
+        return same_for_everyone(response)
     return credential_response(jws, cache)
 
 
@@ -96,22 +111,34 @@ def passport(code: str):
     return _answer(_passport(code, None), missing, CURRENT)
 
 
-def _canonical_version(version: int) -> Response | None:
+def _version_number(written: str) -> int | None:
+    """A version as the address writes it: ASCII digits only, at most 9 of them."""
+    if written.isascii() and written.isdigit() and len(written) <= 9:
+        return int(written)
+    return None
+
+
+def _canonical(endpoint_values: dict, written: str, version: int) -> Response | None:
     """A version number written with leading zeros ("/passport/01") is sent to its one
-    address, so each version has exactly one (a cache or a verifier keys on it)."""
-    written = request.path.rstrip("/").rsplit("/", 1)[-1]
+    address, so each version has exactly one (a cache or a verifier keys on it). Called
+    once the version is known to exist; the address is built, never copied from the path."""
     if written == str(version):
         return None
-    canonical = request.path[: len(request.path) - len(written)] + str(version)
+    canonical = url_for(request.endpoint, **endpoint_values, version=version)
     return same_for_everyone(redirect(canonical, 308))
 
 
-@bp.get("/p/<code>/passport/<int:version>")
-def passport_version(code: str, version: int):
-    if (moved := _canonical_version(version)) is not None:
+@bp.get("/p/<code>/passport/<version>")
+def passport_version(code: str, version: str):
+    written = version
+    number = _version_number(written)
+    missing = f"Batch {code[:40]} has no passport version {written[:20]}."
+    if number is None:
+        return not_found(missing)
+    jws = _passport(code, number)
+    if jws is not None and (moved := _canonical({"code": code}, written, number)) is not None:
         return moved
-    missing = f"Batch {code[:40]} has no passport version {version}."
-    return _answer(_passport(code, version), missing, IMMUTABLE)
+    return _answer(jws, missing, WITHDRAWABLE)
 
 
 def _facility_record(slug: str, version: int | None) -> str | None:
@@ -129,12 +156,17 @@ def facility_record(slug: str):
     return _answer(_facility_record(slug, None), missing, CURRENT)
 
 
-@bp.get("/workshops/<slug>/facility-record/<int:version>")
-def facility_record_version(slug: str, version: int):
-    if (moved := _canonical_version(version)) is not None:
+@bp.get("/workshops/<slug>/facility-record/<version>")
+def facility_record_version(slug: str, version: str):
+    written = version
+    number = _version_number(written)
+    missing = f"Workshop {slug[:80]} has no facility record version {written[:20]}."
+    if number is None:
+        return not_found(missing)
+    jws = _facility_record(slug, number)
+    if jws is not None and (moved := _canonical({"slug": slug}, written, number)) is not None:
         return moved
-    missing = f"Workshop {slug[:80]} has no facility record version {version}."
-    return _answer(_facility_record(slug, version), missing, IMMUTABLE)
+    return _answer(jws, missing, WITHDRAWABLE)
 
 
 @bp.get("/credentials/conformity/<public_id>")

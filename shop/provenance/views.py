@@ -71,7 +71,8 @@ def _batch(code: str) -> str:
     product = found.variant.product
     return render_template(
         "provenance/batch.html",
-        batch=public_view(found),
+        # A recall is public (the status list and the API say it): the tag's page says it too.
+        batch=public_view(found, recalled=found.recalled_at is not None),
         product={"name": product.name, "slug": product.slug},
         variant_label=found.variant.options_label,
         workshop=_public(found.workshop),

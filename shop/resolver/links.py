@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable
 
 from flask import Response, redirect, request
+from werkzeug.datastructures import MIMEAccept
 
 from shop.passports.content import GS1_PIP, UNTP_LINK_TYPES
 from shop.resolver import services
@@ -114,7 +115,12 @@ def negotiate() -> str:
     relation = SHORT_NAMES.get(asked, asked)
     if relation in (UNTP_DPP, UNTP_DFR, CREDENTIAL_STATUS):
         return relation
-    best = request.accept_mimetypes.best_match([HTML_TYPE, LINKSET_TYPE], default=HTML_TYPE)
+    # Parameters set aside: RFC 9264 gives the linkset type a `profile` parameter, which
+    # Werkzeug would otherwise have to match exactly (there is one linkset, whatever it is).
+    accepted = MIMEAccept(
+        [(value.split(";", 1)[0].strip(), q) for value, q in request.accept_mimetypes]
+    )
+    best = accepted.best_match([HTML_TYPE, LINKSET_TYPE], default=HTML_TYPE)
     return LINKSET if best == LINKSET_TYPE else HTML
 
 
@@ -158,7 +164,7 @@ def answer(
     if choice == HTML:
         response = html()
         response.vary.add("Accept")
-        if response.status_code in (200, 304):
+        if response.status_code < 400:  # the page, or the Digital Link's way to it
             response.headers["Link"] = link_header(code if found is None else found.code)
         return response
     batch = found or services.public_batch(code)

@@ -271,12 +271,14 @@ def test_recording_a_batch_issues_its_passport_at_once(app, client, made):
 # --- served from storage ----------------------------------------------------------------------
 
 
-def test_versions_are_cached_for_good_the_current_one_briefly_the_status_list_not(client, made):
+def test_versions_are_cached_briefly_the_current_one_a_minute_the_status_list_not(client, made):
+    """A version never changes but may be withdrawn (a withheld country): five minutes.
+    A conformity credential names no place: cached for good."""
     w, _p, _b = made
     for url, cache in (
-        ("/p/RS-1/passport/1", "public, max-age=31536000, immutable"),
+        ("/p/RS-1/passport/1", "public, max-age=300"),
         ("/p/RS-1/passport", "public, max-age=60"),
-        (f"/workshops/{w.slug}/facility-record/1", "public, max-age=31536000, immutable"),
+        (f"/workshops/{w.slug}/facility-record/1", "public, max-age=300"),
         (f"/workshops/{w.slug}/facility-record", "public, max-age=60"),
         (_conformity_urls(w)[0], "public, max-age=31536000, immutable"),
         ("/credentials/status/1", "public, max-age=0, must-revalidate"),

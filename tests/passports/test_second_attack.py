@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from shop.catalog.models import ProductStatus
@@ -54,17 +56,20 @@ def test_a_draft_products_batches_get_no_passport_until_it_is_published(app, cli
     assert _passports_of("HIDDEN-1") == 0
     assert client.get("/p/HIDDEN-1/passport").status_code == 404
 
-    # Suspending its workshop flips no bit: nothing tells that a hidden batch exists.
+    # Suspending its workshop flips only its facility record's bit (a workshop is public):
+    # nothing tells that a hidden batch exists.
+    record = payload(fetch_credential(client, "/workshops/hidden/facility-record"))
     staff = client_as(app, "staff")
     assert _suspend(staff, hidden).status_code in (200, 302)
-    assert _revoked_bits(client) == 0
+    assert status_bit(client, status_index(record)) is True
+    assert _revoked_bits(client) == 1
 
     draft.status = ProductStatus.ACTIVE  # published: its passport, born revoked
     db.session.commit()
     assert _passports_of("HIDDEN-1") == 1
     passport = payload(fetch_credential(client, "/p/HIDDEN-1/passport"))
     assert status_bit(client, status_index(passport)) is True
-    assert _revoked_bits(client) == 1
+    assert _revoked_bits(client) == 2
 
 
 def test_a_version_withdrawn_from_view_is_revoked_where_a_copy_was_kept(client, ctx):
@@ -227,3 +232,140 @@ def test_a_follow_up_visit_still_issues_new_versions_of_a_drafts_batch_once_show
     draft.status = ProductStatus.ACTIVE
     db.session.commit()
     assert _passports_of("L-1") == 1
+
+
+# --- The second outside attack -----------------------------------------------------------
+
+
+def _shown_then_hidden(code: str, **workshop):
+    """A batch whose passport was issued while its product was shown, then the product
+    made a draft again (copies of the passport are out there)."""
+    w = f.workshop(**workshop)
+    f.vet(w)
+    product = f.product(w)
+    f.batch(product.variants[0], code=code)
+    db.session.commit()
+    saved = payload(fetch_credential(current_app.test_client(), f"/p/{code}/passport"))
+    product.status = ProductStatus.DRAFT
+    db.session.commit()
+    return w, saved
+
+
+def test_a_drafts_passports_still_follow_a_recall_a_suspension_and_a_withheld_country(
+    app, client, ctx
+):
+    from shop.passports.recall import recall_batch
+
+    w, saved = _shown_then_hidden("H-1", slug="h", country_code="KH", country_public=True)
+    index = status_index(saved)
+    w.country_public = False  # the saved copy names the country
+    db.session.commit()
+    assert status_bit(client, index) is True
+    w.country_public = True
+    db.session.commit()
+    assert status_bit(client, index) is False
+    staff = client_as(app, "staff")
+    _suspend(staff, w)
+    assert status_bit(client, index) is True
+    staff.post(f"/staff/workshops/{w.id}/reinstate", data={"reason": "Reviewed."})
+    assert status_bit(client, index) is False
+    recall_batch(db.session.scalars(select(Batch).where(Batch.code == "H-1")).one())
+    db.session.commit()
+    assert status_bit(client, index) is True
+
+
+def test_old_facility_records_that_claim_conformance_are_revoked_while_suspended(app, client, ctx):
+    w = f.workshop(slug="susp")
+    f.vet(w)
+    db.session.commit()
+    claiming = payload(fetch_credential(client, "/workshops/susp/facility-record"))
+    assert {c["conformance"] for c in claiming["credentialSubject"]["conformityClaim"]} == {True}
+    staff = client_as(app, "staff")
+    _suspend(staff, w)
+    current = payload(fetch_credential(client, "/workshops/susp/facility-record"))
+    assert status_bit(client, status_index(claiming)) is True
+    assert status_bit(client, status_index(current)) is False  # it claims no conformance
+    staff.post(f"/staff/workshops/{w.id}/reinstate", data={"reason": "Reviewed."})
+    assert status_bit(client, status_index(claiming)) is False
+
+
+def test_versions_are_cached_briefly_since_they_can_be_withdrawn(client, ctx):
+    w = f.workshop(slug="brief")
+    f.vet(w)
+    f.batch(f.product(w).variants[0], code="B-1")
+    db.session.commit()
+    for url in ("/p/B-1/passport/1", "/workshops/brief/facility-record/1"):
+        cache = client.get(url).headers["Cache-Control"]
+        assert "immutable" not in cache and "max-age=300" in cache, url
+
+
+@pytest.mark.parametrize("url", [
+    "/p/%0d%0aX/passport/01", "/p/%0aX/passport/01", "/workshops/%0aX/facility-record/01",
+    "/workshops/%2e%2e/facility-record/01", "/p/X/passport/-1",
+    "/p/X/passport/99999999999999999999999", "/workshops/x/facility-record/2.0",
+])  # fmt: skip
+def test_odd_version_addresses_are_a_plain_404_never_a_500_or_a_redirect(client, ctx, url):
+    answer = client.get(url)
+    assert answer.status_code == 404, url
+    assert answer.mimetype == "text/plain" and "Location" not in answer.headers
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_refusals_and_preflights_are_readable_from_a_retailers_page(client, ctx):
+    w = f.workshop(slug="cors", country_code="KH", country_public=True)
+    f.vet(w)
+    f.batch(f.product(w).variants[0], code="CO-1")
+    db.session.commit()
+    w.country_public = False
+    db.session.commit()
+    gone = client.get("/p/CO-1/passport/1")
+    assert gone.status_code == 410 and gone.headers["Access-Control-Allow-Origin"] == "*"
+    preflight = client.options("/p/CO-1/passport", headers={
+        "Origin": "https://retailer.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "If-None-Match"})  # fmt: skip
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "If-None-Match" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+def test_the_tags_page_says_the_batch_was_recalled(client, ctx):
+    from shop.passports.recall import recall_batch
+
+    w = f.workshop(slug="rec")
+    f.vet(w)
+    batch = f.batch(f.product(w).variants[0], code="R-1")
+    db.session.commit()
+    assert "was recalled" not in client.get("/p/R-1").get_data(as_text=True)
+    recall_batch(batch)
+    db.session.commit()
+    page = client.get("/p/R-1").get_data(as_text=True)
+    assert "This batch was recalled" in page and "(now revoked)" in page
+
+
+def test_a_jose_key_set_from_the_did_document_finds_the_key(client, ctx):
+    from jwcrypto import jwk, jws
+
+    w = f.workshop(slug="jwks")
+    f.vet(w)
+    f.batch(f.product(w).variants[0], code="J-1")
+    db.session.commit()
+    document = client.get("/.well-known/did.json").get_json(force=True)
+    keys = jwk.JWKSet()
+    for method in document["verificationMethod"]:
+        keys.add(jwk.JWK(**method["publicKeyJwk"]))
+    token = jws.JWS()
+    token.deserialize(fetch_credential(client, "/p/J-1/passport"))
+    token.verify(keys)  # looked up by the header's kid, as JOSE libraries do
+
+
+def test_a_linkset_asked_with_its_profile_parameter_is_the_linkset(client, ctx):
+    w = f.workshop(slug="prof")
+    f.vet(w)
+    f.batch(f.product(w).variants[0], code="P-1")
+    db.session.commit()
+    asked = client.get("/p/P-1", headers={
+        "Accept": 'application/linkset+json; profile="https://www.gs1.org/voc/?show=linktypes"'})  # fmt: skip
+    assert asked.status_code == 200 and asked.mimetype == "application/linkset+json"
+    both = client.get(
+        "/p/P-1", headers={"Accept": "application/linkset+json;profile=x, text/html;q=0.5"}
+    )
+    assert both.mimetype == "application/linkset+json"
