@@ -19,7 +19,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from shop.api.http import PREFIX, init_http
+from shop.api.http import PREFIX, REFUSAL_HEADERS, init_http
 from shop.api.schemas import ErrorSchema
 from shop.config import DEFAULT_API_RATE_LIMIT
 
@@ -45,7 +45,7 @@ The cursor is opaque and signed: one this API did not give out is refused with 4
 **Caching.** Every 200 carries an `ETag` (a hash of the body): send it back as
 `If-None-Match` to get `304 Not Modified` with no body. `Cache-Control: public,
 max-age=60` (a check: `max-age=0, must-revalidate`, so a suspension or a revoked
-passport shows at once).
+passport shows at once). Every refusal: `Cache-Control: no-store`.
 
 **Limits.** {DEFAULT_API_RATE_LIMIT} per client address by default. Over it: `429` with
 `Retry-After` (seconds). Errors are JSON: `{{"error": {{"status": 404, "message": "…"}}}}`.
@@ -84,6 +84,7 @@ class PartnerApi(Api):
                 "description": "Any other refusal, in the same shape: 405 for a method other "
                 "than GET, HEAD or OPTIONS, 500 when something fails on the store's side.",
                 "content": {"application/json": {"schema": ErrorSchema}},
+                "headers": REFUSAL_HEADERS,
             },
             lazy=True,
         )

@@ -12,7 +12,8 @@ Cache-Control and CORS.
   prefix (400, 404, 405, 429, 500, 503), never the store's HTML error page.
 - ETag: a hash of the body of every 200; If-None-Match naming it gets 304 without one.
 - Cache-Control: `public, max-age=60` unless the view says otherwise (a check says
-  max-age=0).
+  max-age=0); `no-store` on every refusal, so that no shared cache keeps a 404 for a
+  batch published a moment later (a 404 is cacheable by default).
 - CORS: `Access-Control-Allow-Origin: *` on the answers to GET, HEAD and OPTIONS, and
   a preflight answered for those methods only. Nothing here reads a cookie, and a
   browser sends none cross-origin to a `*` answer, so opening reads to every origin
@@ -32,6 +33,15 @@ from shop.web import answer_errors_under
 
 PREFIX = "/api/v1"
 DEFAULT_CACHE_CONTROL = "public, max-age=60"
+REFUSAL_CACHE_CONTROL = "no-store"
+# How the OpenAPI document states it, on every refusal it describes.
+REFUSAL_HEADERS = {
+    "Cache-Control": {
+        "schema": {"type": "string", "const": REFUSAL_CACHE_CONTROL},
+        "required": True,
+        "description": f"`{REFUSAL_CACHE_CONTROL}`: a refusal is never kept by a cache.",
+    }
+}
 READ_METHODS = ("GET", "HEAD")
 CORS_METHODS = "GET, HEAD, OPTIONS"
 # What a browser's script may read besides the safelisted headers (Cache-Control and
@@ -134,6 +144,8 @@ def _shared_headers(response: Response) -> Response:
         if "ETag" not in response.headers:  # the reference page's own (page cache) stays
             response.add_etag()  # a hash of the body
             response.make_conditional(request)  # 304 when If-None-Match names it
+    if response.status_code >= 400:
+        response.headers["Cache-Control"] = REFUSAL_CACHE_CONTROL
     return response
 
 

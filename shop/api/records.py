@@ -7,8 +7,11 @@ while it is on sale (never a draft or an archived one), and a product of a suspe
 workshop cannot be bought; a workshop is seen only through
 shop.provenance.services.public_workshop (a withheld country takes its region with it;
 vetting as the steps done and the month of the last visit); a batch has a public record
-unless its product is a draft (as /p/<code>). Never a maker, a trainee code, an alias, an
-address, coordinates, a contact, a head count, a stock count or a vetting note.
+unless its product is a draft (shop.provenance.services.batch_is_public, as /p/<code>:
+an archived product's tags still lead to their record). A batch names its product's
+slug only while /products/<slug> finds it (`listed`): an archived product's is null.
+Never a maker, a trainee code, an alias, an address, coordinates, a contact, a head
+count, a stock count or a vetting note.
 
 Each listing is one page of a keyset walk (shop.api.cursors) read in a fixed number of
 statements whatever its length, with every relation it shows loaded up front and any
@@ -31,7 +34,7 @@ from shop.catalog.services import with_lapsed_holds
 from shop.extensions import db
 from shop.money import apply_bps
 from shop.provenance.models import Batch, Workshop
-from shop.provenance.services import batch_for_page, public_workshop
+from shop.provenance.services import batch_for_page, batch_is_public, public_workshop
 from shop.web import major, public_url
 
 IN_STOCK, OUT_OF_STOCK = "in_stock", "out_of_stock"
@@ -49,6 +52,13 @@ def _month(value: date | None) -> str | None:
 # --- products ---------------------------------------------------------------------------
 
 
+LISTED = ProductStatus.ACTIVE  # the one status /products lists and /products/<slug> finds
+
+
+def listed(product: Product) -> bool:
+    return product.status == LISTED
+
+
 def _products() -> Select:
     """Products on sale with their workshop, category and variants (and the units whose
     holds ran out, which buyers are shown as there): two statements."""
@@ -56,7 +66,7 @@ def _products() -> Select:
         select(Product)
         .join(Product.workshop)
         .outerjoin(Product.category)
-        .where(Product.status == ProductStatus.ACTIVE)
+        .where(Product.status == LISTED)
         .options(
             contains_eager(Product.workshop),
             contains_eager(Product.category),
@@ -83,7 +93,7 @@ def _variant(variant: Variant, on_sale: bool, share_bps: int) -> dict:
 def product_record(product: Product) -> dict:
     # A suspended workshop's products stay listed, as on the storefront, but none of
     # them can be bought (shop.catalog.views: on_sale).
-    on_sale = product.status == ProductStatus.ACTIVE and not product.workshop.is_suspended
+    on_sale = listed(product) and not product.workshop.is_suspended
     variants = [_variant(v, on_sale, product.impact_share_bps) for v in product.variants]
     category = product.category
     return {
@@ -178,7 +188,7 @@ def _batches() -> Select:
         .join(Batch.variant)
         .join(Variant.product)
         .join(Batch.workshop)
-        .where(Product.status != ProductStatus.DRAFT)
+        .where(batch_is_public())
         .options(
             contains_eager(Batch.variant).options(
                 contains_eager(Variant.product).options(raiseload("*")), raiseload("*")
@@ -196,7 +206,7 @@ def batch_record(batch: Batch) -> dict:
         "code": batch.code,
         "produced_month": _month(batch.produced_month),
         "materials": batch.materials or "",
-        "product": {"slug": product.slug, "name": product.name},
+        "product": {"slug": product.slug if listed(product) else None, "name": product.name},
         "variant": {
             "sku": variant.sku,
             "options": {str(k): str(v) for k, v in (variant.options or {}).items()},
@@ -222,6 +232,7 @@ REASONS = {
     "off sale while a concern is looked into.",
     "workshop_not_vetted": "The workshop that made this batch has not completed every vetting "
     "step (interview, initial site visit, standards check, agreement signed).",
+    "batch_recalled": "The store has recalled this batch.",
     "passport_revoked": "This batch's passport has been revoked.",
     "passport_invalid": "This batch's passport does not verify against the store's published keys.",
     "passport_not_issued": "No passport has been issued for this batch yet.",
@@ -245,6 +256,8 @@ def batch_check(code: str) -> dict | None:
         reasons.append("workshop_suspended")
     elif not vetting.vetted:
         reasons.append("workshop_not_vetted")
+    if batch.recalled_at is not None:
+        reasons.append("batch_recalled")
     if passport["status"] != "valid":
         reasons.append(f"passport_{passport['status']}")
     return {

@@ -7,8 +7,10 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from shop.api.cursors import BAD_CURSOR, DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT
+from shop.api.cursors import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT
 from shop.api.passport_state import STATUSES
+from shop.api.query import OnceString, OnceWholeNumber
+from shop.api.records import REASONS
 from shop.provenance.models import WorkshopKind
 from shop.provenance.services import ONBOARDING_STEPS
 
@@ -33,19 +35,24 @@ def _text(description: str, *examples, **kwargs) -> F.String:
 
 
 class PageArgsSchema(ma.Schema):
-    cursor = F.String(
-        validate=validate.Length(max=MAX_CURSOR_LENGTH, error=BAD_CURSOR),
+    # Each is given at most once (shop.api.query). An oversized cursor is refused by
+    # shop.api.cursors.read_cursor with the other cursor refusals' words; its maxLength
+    # is only stated here.
+    cursor = OnceString(
         metadata=_doc(
             "Where the page starts: the opaque cursor of the previous page's `next` link. "
             "Leave it out (or empty) for the first page. A cursor this API did not give "
-            "out for this listing is refused with 400."
+            "out for this listing is refused with 400.",
+            maxLength=MAX_CURSOR_LENGTH,
         ),
     )
-    limit = F.Integer(
+    limit = OnceWholeNumber(
         load_default=DEFAULT_LIMIT,
         validate=validate.Range(min=1, max=MAX_LIMIT, error=LIMIT_MESSAGE),
         error_messages={"invalid": LIMIT_MESSAGE},
-        metadata=_doc(f"How many items a page holds, 1 to {MAX_LIMIT}.", DEFAULT_LIMIT),
+        metadata=_doc(
+            f"How many items a page holds, 1 to {MAX_LIMIT}, in ASCII digits.", DEFAULT_LIMIT
+        ),
     )
 
 
@@ -278,6 +285,19 @@ class BatchLinksSchema(ma.Schema):
     verify = _text("Its check in this API.")
 
 
+class BatchProductSchema(ma.Schema):
+    slug = F.String(
+        required=True,
+        allow_none=True,
+        metadata=_doc(
+            "The product's slug, the key of /products/<slug>; null once the product is no "
+            "longer on sale (archived), as /products/<slug> no longer finds it.",
+            "buy-her-bag-tote",
+        ),
+    )
+    name = _text("The product's name.", "Buy Her Bag Tote")
+
+
 class BatchSchema(ma.Schema):
     class Meta:
         description = "A production batch's public record. Never its makers."
@@ -288,9 +308,12 @@ class BatchSchema(ma.Schema):
     )
     materials = _text("Its materials.", "12 oz cotton canvas, water-based ink")
     product = F.Nested(
-        NamedSchema,
+        BatchProductSchema,
         required=True,
-        metadata=_doc("The product (an archived one is no longer in /products)."),
+        metadata=_doc(
+            "The product made. A batch of an archived product keeps its record (its tags "
+            "still lead to it), with the product's name but no slug."
+        ),
     )
     variant = F.Nested(BatchVariantSchema, required=True)
     workshop = F.Nested(NamedSchema, required=True, metadata=_doc("The workshop that made it."))
@@ -335,14 +358,13 @@ class PassportStateSchema(ma.Schema):
 class ReasonSchema(ma.Schema):
     code = F.String(
         required=True,
-        validate=validate.OneOf(
-            [
-                "workshop_suspended",
-                "workshop_not_vetted",
-                "passport_revoked",
-                "passport_invalid",
-                "passport_not_issued",
-            ]
+        validate=validate.OneOf(list(REASONS)),
+        metadata=_doc(
+            "workshop_suspended, workshop_not_vetted, batch_recalled (the store recalled "
+            "the batch, whatever its passport says; a recall also revokes it), "
+            "passport_revoked (a recall, a suspension, or a version withdrawn), "
+            "passport_invalid or passport_not_issued.",
+            "batch_recalled",
         ),
     )
     message = _text("The reason in words.")

@@ -13,6 +13,7 @@ from flask_smorest import Blueprint, abort
 
 from shop.api import examples, records
 from shop.api.cursors import MAX_LIMIT, BadCursor, make_cursor, read_cursor
+from shop.api.http import REFUSAL_HEADERS
 from shop.api.schemas import (
     BatchCheckSchema,
     BatchPageSchema,
@@ -55,11 +56,12 @@ LINK_HEADER = {
     }
 }
 RETRY_AFTER = {
+    **REFUSAL_HEADERS,
     "Retry-After": {
         "schema": {"type": "integer", "minimum": 1},
         "required": True,
         "description": "Seconds to wait before asking again.",
-    }
+    },
 }
 SLUG_PARAMETER = {
     "in": "path",
@@ -91,6 +93,7 @@ def answers(not_found: tuple[str, str] | None = None, bad_request: str | None = 
             schema=ErrorSchema,
             description=bad_request
             or "Bad Request: the request cannot be read (a NUL character in it, for instance).",
+            headers=REFUSAL_HEADERS,
             example=examples.error(400, "limit must be a whole number from 1 to 100"),
         )(view)
         if not_found:
@@ -98,6 +101,7 @@ def answers(not_found: tuple[str, str] | None = None, bad_request: str | None = 
                 404,
                 schema=ErrorSchema,
                 description=not_found[0],
+                headers=REFUSAL_HEADERS,
                 example=examples.error(404, not_found[1]),
             )(view)
         view = blp.alt_response(
@@ -121,6 +125,14 @@ def answers(not_found: tuple[str, str] | None = None, bad_request: str | None = 
         )(view)
 
     return decorate
+
+
+ECHO_MAX = 40  # as the resolver: a path value echoed in a message is cut to this
+
+
+def _echo(value: str) -> str:
+    """A path value as a message repeats it: at most ECHO_MAX characters, then an ellipsis."""
+    return value if len(value) <= ECHO_MAX else value[:ECHO_MAX] + "…"
 
 
 def _page(listing: str, endpoint: str, args: dict, read):
@@ -191,7 +203,7 @@ def get_product(slug: str):
     """
     found = records.product_by_slug(slug)
     if found is None:
-        abort(404, message=f"No product '{slug}' is on sale.")
+        abort(404, message=f"No product '{_echo(slug)}' is on sale.")
     return found
 
 
@@ -233,7 +245,7 @@ def get_workshop(slug: str):
     """
     found = records.workshop_by_slug(slug)
     if found is None:
-        abort(404, message=f"No workshop '{slug}'.")
+        abort(404, message=f"No workshop '{_echo(slug)}'.")
     return found
 
 
@@ -269,7 +281,7 @@ def get_batch(code: str):
     """
     found = records.batch_by_code(code)
     if found is None:
-        abort(404, message=f"No batch '{code}'.")
+        abort(404, message=f"No batch '{_echo(code)}'.")
     return found
 
 
@@ -293,5 +305,5 @@ def verify_batch(code: str):
     """
     found = records.batch_check(code)
     if found is None:
-        abort(404, message=f"No batch '{code}'.")
+        abort(404, message=f"No batch '{_echo(code)}'.")
     return found, {"Cache-Control": CHECK_CACHE_CONTROL}

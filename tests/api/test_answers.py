@@ -10,7 +10,7 @@ from shop.provenance.models import VettingKind
 from shop.provenance.services import record_vetting_event
 from shop.timeutil import today
 from tests import factories as f
-from tests.api.helpers import draft_and_archived, get_json, walk
+from tests.api.helpers import catalog, draft_and_archived, get_json, walk
 
 
 def test_a_product_says_its_variants_prices_availability_and_share_for_training(client, ctx):
@@ -95,6 +95,23 @@ def test_drafts_and_archived_products_are_never_listed_nor_found(client, ctx):
     for surface in ("/api/v1/workshops", f"/api/v1/workshops/{made['workshop']}",
                     "/api/v1/batches", f"/api/v1/batches/{made['archived_batch']}"):  # fmt: skip
         assert made["draft"] not in client.get(surface).get_data(as_text=True), surface
+
+
+def test_a_batch_names_its_products_slug_only_while_the_product_is_found(client, ctx):
+    """An archived product's tags still lead to their record, but /products/<slug> no
+    longer finds it: its batches give its name, and no slug that leads to a 404."""
+    made = draft_and_archived()
+    catalog_made = catalog(1)
+    archived = get_json(client, f"/api/v1/batches/{made['archived_batch']}")["product"]
+    assert archived == {"slug": None, "name": archived["name"]} and archived["name"]
+    batches, _ = walk(client, "/api/v1/batches?limit=1")
+    assert {b["code"] for b in batches} >= {made["archived_batch"], *catalog_made["batches"]}
+    for batch in batches:
+        slug = batch["product"]["slug"]
+        if slug is not None:
+            assert client.get(f"/api/v1/products/{slug}").status_code == 200, batch["code"]
+        else:
+            assert batch["code"] == made["archived_batch"]
 
 
 def test_a_workshop_shows_its_public_face_and_vetting_summary(client, ctx):
@@ -194,6 +211,27 @@ def test_the_check_of_a_batch_says_whether_its_workshop_is_vetted_and_its_passpo
     assert [r["code"] for r in check["reasons"]] == ["workshop_suspended", "passport_revoked"]
 
 
+def test_a_recalled_batch_says_so_apart_from_a_revoked_passport(client, ctx):
+    from shop.passports.recall import recall_batch
+
+    w = f.workshop()
+    f.vet(w)
+    batch = f.batch(f.product(w).variants[0], code="RECALL-1")
+    db.session.commit()
+    recall_batch(batch)
+    db.session.commit()
+
+    check = get_json(client, "/api/v1/batches/RECALL-1/verify")
+
+    assert check["verdict"] == "not_ok" and check["passport"]["status"] == "revoked"
+    assert [r["code"] for r in check["reasons"]] == ["batch_recalled", "passport_revoked"]
+    assert "recalled" in check["reasons"][0]["message"]
+    # the document lists it with the other reasons, so a partner's client may expect it
+    document = get_json(client, "/api/v1/openapi.json")
+    reason = document["components"]["schemas"]["Reason"]["properties"]["code"]
+    assert "batch_recalled" in reason["enum"] and "passport_revoked" in reason["enum"]
+
+
 def test_a_passport_whose_signature_does_not_hold_is_not_valid(client, ctx):
     """The check reads the stored passport with the published key its header names: a key
     row changed behind the store's back (another key's public half) makes it invalid."""
@@ -228,6 +266,15 @@ def test_every_refusal_under_the_api_is_json_never_the_stores_html_page(client, 
     for url, status in refusals.items():
         error = get_json(client, url, status)
         assert error["error"]["status"] == status and error["error"]["message"], url
+    # a path value is echoed cut short, as the resolver does, never at any length
+    for path in ("products", "workshops", "batches"):
+        message = get_json(client, f"/api/v1/{path}/{'a' * 5000}", 404)["error"]["message"]
+        assert f"'{'a' * 40}…'" in message and len(message) < 100, path
+    message = get_json(client, f"/api/v1/batches/{'A' * 41}/verify", 404)["error"]["message"]
+    assert message == f"No batch '{'A' * 40}…'."
+    assert get_json(client, f"/api/v1/batches/{'A' * 40}", 404)["error"]["message"] == (
+        f"No batch '{'A' * 40}'."
+    )
     nul = get_json(client, "/api/v1/products/a%00b", 400)["error"]["message"]
     assert "NUL character" in nul
     posted = client.post("/api/v1/products", data={"name": "x"})

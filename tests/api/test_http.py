@@ -63,6 +63,32 @@ def test_answers_may_be_cached_a_minute_and_a_check_not_at_all(client, ctx):
         assert client.get(url).headers["Cache-Control"] == expected, url
 
 
+def test_a_refusal_is_never_kept_by_a_cache(client, ctx):
+    """A 404 is cacheable by default: a batch published a moment later must not stay "not
+    found" in a shared cache, nor a 400 outlive the mistake that caused it."""
+    _one_of_each()
+    refusals = {
+        "/api/v1/batches/NOT-YET": 404,
+        "/api/v1/batches/NOT-YET/verify": 404,
+        "/api/v1/products/none": 404,
+        "/api/v1/nothing": 404,
+        "/api/v1/products?limit=0": 400,
+        "/api/v1/batches?cursor=bad": 400,
+    }
+    for url, status in refusals.items():
+        answer = client.get(url)
+        assert answer.status_code == status, url
+        assert answer.headers["Cache-Control"] == "no-store", url
+    assert client.post("/api/v1/products").headers["Cache-Control"] == "no-store"
+    # and the document says so of each refusal it describes
+    document = client.get("/api/v1/openapi.json").get_json()
+    for path, item in document["paths"].items():
+        for status in ("400", "404", "429", "503"):
+            if status in item["get"]["responses"]:
+                headers = item["get"]["responses"][status]["headers"]
+                assert headers["Cache-Control"]["schema"]["const"] == "no-store", (path, status)
+
+
 def test_any_origin_may_read_and_nothing_else_is_opened(client, ctx):
     _one_of_each()
     origin = {"Origin": "https://partner.example"}
