@@ -1,9 +1,12 @@
 """The checks a verifier makes of a credential, each one a line: read, typ, issuer, DID
 document, key, signature, validity dates, status list and status bit, schema.
 
-A check that cannot be made (no status list named, no schemas given) is reported as not
-checked, never as passed. A failure that leaves nothing to check further (unreadable
-input, no DID document, unknown key) ends the list there."""
+The issuer must be the one expected (the store's own DID, or --issuer's). A check that
+cannot be made (no status list named, no schemas given) is reported as not checked, never
+as passed; but one the operator asked for (--schemas) fails, and so does a passport or
+facility record that names no status the store could revoke it by. A failure that leaves
+nothing to check further (unreadable input, a foreign issuer, no DID document, unknown
+key) ends the list there."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from shop.verification.fetch import VerifyInputError, fetch, is_url, read_file, 
 from shop.verification.jose import (
     ALGORITHMS,
     CREDENTIAL_TYPES,
+    credential_issuer,
     did_document,
     issuer_of,
     parse_compact,
@@ -32,6 +36,8 @@ CREDENTIAL = "application/vc+jwt"
 # A tag's address answers its linkset to this (shop.resolver.links), a passport its JWS.
 FIRST_ACCEPT = f"{CREDENTIAL}, {LINKSET_TYPE};q=0.9, */*;q=0.1"
 PASSPORT_RELATIONS = (UNTP_DPP, "untp:dpp")
+# What the store can revoke: one of these without a status entry could never read as revoked.
+STATUS_REQUIRED = ("DigitalProductPassport", "DigitalFacilityRecord")
 
 
 class Stop(Exception):
@@ -47,6 +53,9 @@ class Check:
 
 @dataclass(frozen=True)
 class Options:
+    # The DID the credential must be issued by: the store's own unless --issuer names one.
+    issuer: str
+    issuer_named: bool = False
     allow_http: bool = False
     did_document: str | None = None  # a file or URL standing for the issuer's DID document
     schemas: Path | None = None
@@ -128,12 +137,18 @@ class Verifier:
                 f"{prefix}key", "the header names no key (kid, a DID URL like did:web:…#…)"
             )
         did = kid.split("#", 1)[0]
-        issuer = issuer_of(signed.payload)
+        if label:
+            issuer = issuer_of(signed.payload)
+        else:
+            try:
+                issuer = credential_issuer(signed.payload)
+            except VerifyInputError as exc:
+                raise self.fail("issuer", str(exc)) from None
         if issuer is not None and issuer != did:
             raise self.fail(f"{prefix}issuer", f"signed with a key of {did} but issued by {issuer}")
         if not label:
+            self.expected_issuer(did)
             self.issuer = did
-            self.add("issuer", True, f"{did}")
         try:
             document, where = self._document(did)
         except VerifyInputError as exc:
@@ -147,6 +162,21 @@ class Verifier:
         if not label:
             self.add("key", True, f"{kid}: Ed25519, listed for signing credentials")
         return key
+
+    def expected_issuer(self, did: str) -> None:
+        """A look-alike signed by another DID (even naming the store) is not the store's."""
+        expected = self.options.issuer
+        if did == expected:
+            whose = "as --issuer asks" if self.options.issuer_named else "this store's own DID"
+            self.add("issuer", True, f"{did}, {whose}")
+            return
+        if self.options.issuer_named:
+            raise self.fail("issuer", f"issued by {did}, not by {expected} (--issuer)")
+        raise self.fail(
+            "issuer",
+            f"issued by {did}, not by this store ({expected}); to check another store's "
+            "credential on purpose, give --issuer DID",
+        )
 
     def _document(self, did: str) -> tuple[dict, str]:
         if did not in self.documents:
@@ -196,29 +226,32 @@ class Verifier:
 
     def status(self, payload: dict) -> None:
         entries = payload.get("credentialStatus")
-        if not entries:
+        listed = entries if isinstance(entries, list) else [entries] if entries else []
+        types = payload.get("type") if isinstance(payload.get("type"), list) else []
+        revocable = next((t for t in STATUS_REQUIRED if t in types), None)
+        if revocable and all(_unusable(entry) for entry in listed):
+            self.add(
+                "status",
+                False,
+                f"a {revocable} must name its status (credentialStatus: a "
+                "BitstringStatusListEntry with statusListCredential and statusListIndex); "
+                f"this one names {'no usable one' if listed else 'none'}, so whether it was "
+                "revoked cannot be checked",
+            )
+            return
+        if not listed:
             self.add("status", None, "not checked: the credential names no status list")
             return
-        for entry in entries if isinstance(entries, list) else [entries]:
+        for entry in listed:
             self._status_entry(entry)
 
     def _status_entry(self, entry) -> None:
-        if not isinstance(entry, dict) or entry.get("type") != "BitstringStatusListEntry":
-            kind = entry.get("type") if isinstance(entry, dict) else entry
-            self.add(
-                "status", None, f"not checked: a status entry of type {kind!r} is not read here"
-            )
+        unusable = _unusable(entry)
+        if unusable:
+            self.add("status", *unusable)
             return
         purpose = entry.get("statusPurpose") or "revocation"
-        index, url = entry.get("statusListIndex"), entry.get("statusListCredential")
-        if not (isinstance(index, (str, int)) and str(index).isdigit() and isinstance(url, str)):
-            self.add(
-                "status", False, "the status entry has no statusListIndex or statusListCredential"
-            )
-            return
-        if str(entry.get("statusSize", 1)) != "1":
-            self.add("status", None, "not checked: entries of more than one bit are not read here")
-            return
+        index, url = entry["statusListIndex"], entry["statusListCredential"]
         try:
             signed = self._status_list(url, purpose)
             bits = decode_bitstring(
@@ -272,23 +305,32 @@ class Verifier:
         if folder is None:
             self.add("schema", None, "not checked: give --schemas DIR with the UNTP JSON Schemas")
             return
+        # Asked for with --schemas, so a schema check that cannot be made fails the verdict.
         if not folder.is_dir():
             self.add("schema", False, f"{folder} is not a folder of JSON Schemas")
             return
         if wanted is None:
-            self.add("schema", None, f"not checked: no UNTP schema for the types {types}")
+            shown = ", ".join(str(t) for t in types if isinstance(t, str)) or "none"
+            self.add("schema", False, f"cannot be checked as asked: no UNTP schema is for the "
+                     f"types of this credential ({shown})")  # fmt: skip
             return
         path = schemas.schema_file(folder, wanted)
         if path is None:
-            self.add("schema", None, f"not checked: no {wanted} schema in {folder}")
+            self.add("schema", False, f"cannot be checked as asked: {folder} holds no {wanted} "
+                     f"schema ({wanted}-schema.json or UNTP's own file)")  # fmt: skip
             return
         try:
             found = schemas.problems(payload, path)
         except ImportError:
-            self.add("schema", None, "not checked: the jsonschema package is not installed")
+            self.add("schema", False, "cannot be checked as asked: the jsonschema package is "
+                     "not installed (pip install jsonschema)")  # fmt: skip
             return
         except (OSError, ValueError) as exc:
             self.add("schema", False, f"{path} cannot be used: {exc}")
+            return
+        except RecursionError:
+            self.add("schema", False, f"cannot be checked against {path.name}: the credential "
+                     "or the schema is nested too deeply")  # fmt: skip
             return
         if found:
             shown = "; ".join(found[: schemas.PROBLEMS_SHOWN])
@@ -312,6 +354,20 @@ def _moment(value) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _unusable(entry) -> tuple[bool | None, str] | None:
+    """Why a status entry cannot be read here (as a check's outcome and detail); None for
+    one this tool reads: one bit of a Bitstring Status List, at an index of a list."""
+    if not isinstance(entry, dict) or entry.get("type") != "BitstringStatusListEntry":
+        kind = entry.get("type") if isinstance(entry, dict) else entry
+        return None, f"not checked: a status entry of type {kind!r} is not read here"
+    index, url = entry.get("statusListIndex"), entry.get("statusListCredential")
+    if not (isinstance(index, (str, int)) and str(index).isdigit() and isinstance(url, str)):
+        return False, "the status entry has no statusListIndex or statusListCredential"
+    if str(entry.get("statusSize", 1)) != "1":
+        return None, "not checked: entries of more than one bit are not read here"
+    return None
+
+
 def _passport_link(body: bytes, where: str) -> str:
     try:
         contexts = json.loads(body)["linkset"]
@@ -320,7 +376,7 @@ def _passport_link(body: bytes, where: str) -> str:
                 for target in context.get(relation) or []:
                     if target.get("href"):
                         return target["href"]
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise VerifyInputError(f"{where} answered a linkset that cannot be read") from None
     raise VerifyInputError(f"the linkset of {where} names no passport (untp:dpp)")
 

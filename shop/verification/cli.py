@@ -8,7 +8,9 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
+from shop.identity.did import store_did
 from shop.verification.checks import Check, Options, verify
 
 MARKS = {True: "✓", False: "✗", None: "–"}
@@ -38,6 +40,12 @@ def summary(checks: list[Check]) -> tuple[str, bool]:
     return f"Valid: all {made} checks passed{not_checked}.", True
 
 
+def _a_did(_ctx, _param, value: str | None) -> str | None:
+    if value is not None and not value.startswith("did:"):
+        raise click.BadParameter(f"{value!r} is not a DID: give one like did:web:shop.example")
+    return value
+
+
 @click.command("verify")
 @click.argument("source", metavar="FILE-or-URL")
 @click.option(
@@ -53,13 +61,30 @@ def summary(checks: list[Check]) -> tuple[str, bool]:
 )
 @click.option("--schemas", metavar="DIR",
               help="A folder of UNTP JSON Schemas (DigitalProductPassport-schema.json, …).")  # fmt: skip
-def verify_command(source: str, allow_http: bool, did_document: str | None, schemas: str | None):
+@click.option(
+    "--issuer",
+    metavar="DID",
+    callback=_a_did,
+    help="The DID the credential must be issued by (default: this store's own DID). "
+    "Give it to check another store's credential on purpose.",
+)
+@with_appcontext  # the store's own DID is the issuer expected by default
+def verify_command(
+    source: str,
+    allow_http: bool,
+    did_document: str | None,
+    schemas: str | None,
+    issuer: str | None,
+):
     """Check a passport (or any credential the store signs) as anyone can: its signature
     against the issuer's DID document, its dates, its status list bit, and its schema.
 
     FILE-or-URL is a compact JWS in a file (- for standard input), the passport's address
-    (…/p/<code>/passport) or the tag's address (…/p/<code>, whose linkset names it)."""
+    (…/p/<code>/passport) or the tag's address (…/p/<code>, whose linkset names it).
+    It must be issued by this store unless --issuer names another DID."""
     options = Options(
+        issuer=issuer or store_did(),
+        issuer_named=issuer is not None,
         allow_http=allow_http,
         did_document=did_document,
         schemas=Path(schemas) if schemas else None,

@@ -46,6 +46,10 @@ def parse_compact(token: str) -> tuple[dict, dict]:
             value = json.loads(b64url_decode(part))
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise VerifyInputError(f"not a compact JWS: its {name} is not base64url JSON") from None
+        except RecursionError:  # nesting no credential has, sent to crash the reader
+            raise VerifyInputError(
+                f"not a readable JWS: its {name} is JSON nested too deeply to read"
+            ) from None
         if not isinstance(value, dict):
             raise VerifyInputError(f"not a compact JWS: its {name} is not a JSON object")
         decoded.append(value)
@@ -60,6 +64,36 @@ def issuer_of(payload: dict) -> str | None:
     if not isinstance(issuer, str):
         issuer = payload.get("iss")
     return issuer if isinstance(issuer, str) else None
+
+
+def credential_issuer(payload: dict) -> str:
+    """The DID in the credential's `issuer` (VC 2.0: required, a URL or an object whose
+    `id` is one); VerifyInputError saying what is wrong otherwise."""
+    issuer = payload.get("issuer")
+    if issuer is None:
+        raise VerifyInputError(
+            "the credential names no issuer: a verifiable credential must say who issued it"
+        )
+    if isinstance(issuer, dict):
+        if not isinstance(issuer.get("id"), str) or not issuer["id"]:
+            raise VerifyInputError("the credential's issuer has no id (the issuer's DID)")
+        return issuer["id"]
+    if not isinstance(issuer, str) or not issuer:
+        raise VerifyInputError(
+            f"the credential's issuer is {_json_kind(issuer)}: it must be one DID "
+            "(a string, or an object with an id)"
+        )
+    return issuer
+
+
+def _json_kind(value) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "an empty string" if value == "" else "not a string"
 
 
 def did_web_url(did: str, *, allow_http: bool) -> str:
@@ -89,6 +123,8 @@ def load_json(source: str, *, allow_http: bool, accept: str) -> tuple[dict, str]
         value = json.loads(text_of(data, where))
     except ValueError:
         raise VerifyInputError(f"{where} is not JSON") from None
+    except RecursionError:
+        raise VerifyInputError(f"{where} is JSON nested too deeply to read") from None
     if not isinstance(value, dict):
         raise VerifyInputError(f"{where} is not a JSON object")
     return value, where

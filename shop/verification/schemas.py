@@ -20,7 +20,7 @@ def schema_file(folder: Path, credential_type: str) -> Path | None:
     for path in sorted(folder.glob("*.json")):
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         default = (((schema or {}).get("properties") or {}).get("type") or {}).get("default")
         if "$schema" in schema and isinstance(default, list) and credential_type in default:

@@ -8,6 +8,7 @@ with a line that says why, and exit 1."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import threading
@@ -104,12 +105,43 @@ def passport_payload(site: Site, index: int = OUR_INDEX) -> dict:
     return payload
 
 
-@pytest.fixture
-def store():
-    """The store's published documents, served, and the means to change them."""
+@contextlib.contextmanager
+def serving():
+    """A store's published documents, served, and the means to change them."""
     site = Site()
     thread = threading.Thread(target=site.server.serve_forever, daemon=True)
     thread.start()
+    try:
+        publish_a_store(site)
+        yield site
+    finally:
+        site.server.shutdown()
+        site.server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def store():
+    """The store whose passports are checked, served on 127.0.0.1."""
+    with serving() as site:
+        yield site
+
+
+@pytest.fixture
+def app(app, store, monkeypatch):
+    """The command runs inside the store: here, the one the tiny server publishes."""
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", store.base)
+    return app
+
+
+@pytest.fixture
+def other_store():
+    """Another store, with its own DID, key, status list and passport."""
+    with serving() as site:
+        yield site
+
+
+def publish_a_store(site: Site) -> None:
     key = OKPKey.generate_key("Ed25519")
     site.key, site.kid = key, f"{site.did}#{key.thumbprint()}"
     site.publish(
@@ -160,12 +192,6 @@ def store():
             ]
         },
     )
-    try:
-        yield site
-    finally:
-        site.server.shutdown()
-        site.server.server_close()
-        thread.join(timeout=5)
 
 
 def run(app, *args: str):
@@ -331,5 +357,5 @@ def test_the_status_bitstring_is_read_left_to_right():
 def test_the_command_is_documented(app):
     result = app.test_cli_runner().invoke(args=["passport", "verify", "--help"])
     assert result.exit_code == 0
-    for option in ("--http", "--did-document", "--schemas"):
+    for option in ("--http", "--did-document", "--schemas", "--issuer"):
         assert option in result.output

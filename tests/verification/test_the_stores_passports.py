@@ -5,6 +5,8 @@ verify answer. A suspension revokes them at once; a tampered copy fails."""
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import urllib.request
 from datetime import timedelta
@@ -20,7 +22,14 @@ from shop.extensions import db
 from shop.provenance.models import Batch, VettingKind, VettingOutcome, Workshop
 from shop.provenance.services import record_vetting_event
 from shop.timeutil import today
-from tests.verification.test_passport_verify import UNTP, line, need_schemas, run
+from tests.verification.test_passport_verify import (
+    UNTP,
+    line,
+    need_schemas,
+    run,
+    serving,
+    sign,
+)
 
 CHECKS = ("read", "typ", "issuer", "DID document", "key", "signature", "validity",
           "status list", "status", "schema")  # fmt: skip
@@ -57,8 +66,6 @@ def _a_batch(app) -> tuple[str, int]:
 
 
 def _api_verdict(base: str, code: str) -> dict:
-    import json
-
     with urllib.request.urlopen(f"{base}/api/v1/batches/{code}/verify", timeout=10) as answer:
         return json.load(answer)
 
@@ -99,3 +106,25 @@ def test_a_copy_of_the_stores_passport_changed_by_one_byte_fails(served, tmp_pat
     copy.write_text(".".join([header, flipped, signature]))
     exit_code, lines = run(app, str(copy), "--http")
     assert exit_code == 1 and line(lines, "signature").startswith("✗"), lines
+
+
+def test_a_copy_of_the_stores_passport_signed_by_another_did_fails(served, tmp_path):
+    """A counterfeit: the store's own passport, naming "Made Known" as issuer, but issued
+    and signed by another did:web whose DID document is published and whose key is real."""
+    app, base = served
+    code, _ = _a_batch(app)
+    with urllib.request.urlopen(f"{base}/p/{code}/passport", timeout=10) as answer:
+        part = answer.read().decode().split(".")[1]
+    payload = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    assert payload["issuer"]["name"] == "Made Known"
+    with serving() as stranger:
+        payload["issuer"]["id"] = stranger.did
+        for status in (payload["credentialStatus"], None):  # the store's own status, or none
+            payload["credentialStatus"] = status
+            forged = tmp_path / "forged.jwt"
+            forged.write_text(sign(payload, stranger.key, stranger.kid))
+            exit_code, lines = run(app, str(forged), "--http")
+            assert exit_code == 1, lines
+            issuer = line(lines, "issuer")
+            assert issuer.startswith("✗"), lines
+            assert f"issued by {stranger.did}, not by this store (did:web:127.0.0.1%3A" in issuer

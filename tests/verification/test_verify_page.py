@@ -52,6 +52,7 @@ def test_the_page_walks_through_every_check(client):
     assert "Accept: application/linkset+json" in page and "?linkType=linkset" in page
     assert f"{BASE}/.well-known/did.json" in page and "did:web:localhost" in page
     assert f"flask --app app passport verify {BASE}/p/RS-2026-03" in page  # no batch yet
+    assert "--issuer did:web:localhost" in page  # run elsewhere: the DID to expect
     assert "needs <code>--http</code> too" in page
     assert f"{BASE}/01/&lt;GTIN&gt;/10/&lt;batch code&gt;" in page
     assert "<script" not in page.split("</head>")[1]  # no script needed
