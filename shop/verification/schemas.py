@@ -22,7 +22,10 @@ def schema_file(folder: Path, credential_type: str) -> Path | None:
             schema = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError):
             continue
-        default = (((schema or {}).get("properties") or {}).get("type") or {}).get("default")
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            continue  # not a JSON Schema of an object (a list, a number, anything else)
+        kind = schema["properties"].get("type")
+        default = kind.get("default") if isinstance(kind, dict) else None
         if "$schema" in schema and isinstance(default, list) and credential_type in default:
             return path
     return None

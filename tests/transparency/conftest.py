@@ -1,2 +1,1 @@
-from tests.training.conftest import one_maker_sale, paid_order, refund  # noqa: F401
-from tests.training.conftest import pay  # noqa: F401
+from tests.training.conftest import one_maker_sale, paid_order, pay, refund  # noqa: F401

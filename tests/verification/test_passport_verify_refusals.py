@@ -161,6 +161,8 @@ def test_schemas_asked_for_that_cannot_be_checked_fail_the_verdict(app, store, t
     folder = tmp_path / "schemas"
     folder.mkdir()
     (folder / "unrelated.json").write_text('{"$schema": "x", "properties": {}}')
+    (folder / "a-list.json").write_text('[{"$schema": "x"}]')  # not a schema: passed over
+    (folder / "odd-type.json").write_text('{"$schema": "x", "properties": {"type": 3}}')
     code, lines = run(app, store.base + PASSPORT_PATH, "--http", "--schemas", str(folder))
     assert code == 1, lines
     schema = line(lines, "schema")
