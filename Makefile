@@ -49,6 +49,7 @@ test: $(STAMP)
 BENCH_TRANSFERS ?= 1000000
 bench: $(STAMP)
 	$(BIN)/python bench/staff_balances.py --transfers $(BENCH_TRANSFERS)
+	$(BIN)/python bench/log_proofs.py --transfers $(BENCH_TRANSFERS)
 	$(BIN)/python bench/catalog_pages.py
 
 # The public pages as a share of /healthz on one gunicorn, cold and warm (wrk if installed).

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import event, insert, inspect, select, tuple_
+from sqlalchemy import and_, event, insert, inspect, or_, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from shop.extensions import db
@@ -53,13 +53,22 @@ def lock_head() -> LogHead:
 
 
 def read_nodes(wanted: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """The stored nodes `wanted`, in one statement (a few for very many): one primary-key
+    lookup per level (a row-value IN would have SQLite scan the table)."""
     wanted = sorted(set(wanted))
     found: dict[merkle.Node, bytes] = {}
     for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
+        by_level: dict[int, list[int]] = {}
+        for level, index in wanted[start : start + CHUNK]:
+            by_level.setdefault(level, []).append(index)
         rows = db.session.execute(
             select(LogNode.level, LogNode.index, LogNode.hash).where(
-                tuple_(LogNode.level, LogNode.index).in_(chunk)
+                or_(
+                    *(
+                        and_(LogNode.level == level, LogNode.index.in_(indexes))
+                        for level, indexes in by_level.items()
+                    )
+                )  # fmt: skip
             )
         )
         found.update(((level, index), bytes(value)) for level, index, value in rows)
@@ -84,6 +93,11 @@ def append(transfer_ids: Iterable[int]) -> Appended | None:
         ids = list(db.session.scalars(select(Transfer.id).order_by(Transfer.id)))
     else:
         ids = sorted(set(transfer_ids))
+    return append_ids(head, ids)
+
+
+def append_ids(head: LogHead, ids: list[int]) -> Appended | None:
+    """Append these transfers (in id order), with the head locked by the caller."""
     rows = _transfers(ids)
     if not rows:
         return None

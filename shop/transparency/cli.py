@@ -77,15 +77,21 @@ def _write_state(path: Path, key_line: str, checkpoint: Checkpoint) -> None:
 def register_log_commands(ledger: click.Group) -> None:
     @ledger.command("checkpoint")
     def checkpoint_command() -> None:
-        """Sign a checkpoint of the log as it is now, if its size has none."""
+        """Sign a checkpoint of the log as it is now, if its size has none; on a store
+        upgraded to the log, first log every transfer made before it (once)."""
         from shop.extensions import db
-        from shop.transparency.appending import lock_head, sign_checkpoint
+        from shop.transparency.appending import append, lock_head, sign_checkpoint
         from shop.transparency.proofs import root
 
         head = lock_head()
         if head.size == 0:
-            click.echo("The log is empty: there is nothing to sign.")
-            return
+            adopted = append([])  # every transfer posted before the log existed
+            if adopted is None:
+                click.echo("The log is empty: there is nothing to sign.")
+                return
+            db.session.commit()
+            click.echo(f"Logged the {adopted.size} transfer(s) made before the log existed.")
+            head = lock_head()
         if not sign_checkpoint(head.size, root(head.size)):
             raise click.ClickException("No checkpoint was signed: the store has no signing key "
                                        "(see the warning above).")  # fmt: skip

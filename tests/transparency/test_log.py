@@ -138,3 +138,28 @@ def test_appending_costs_the_same_statements_whatever_the_log_size(ctx, count_qu
     stored = db.session.scalar(select(func.count(LogCheckpoint.size)))
     assert stored == 4
     assert merkle  # the tree's nodes are checked in test_merkle
+
+
+def test_a_store_upgraded_to_the_log_logs_its_earlier_transfers_once(app, ctx):
+    """Transfers made before migration 0026 (here: the log emptied as if it had just
+    been made) are taken in by `ledger checkpoint`, in id order, and signed."""
+    from sqlalchemy import text
+
+    from tests.transparency.tampering import unguard
+
+    one_maker_sale(sold=2)
+    one_maker_sale()
+    db.session.commit()
+    unguard()
+    for table in ("transparency_checkpoints", "transparency_nodes", "transparency_leaves"):
+        db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.execute(text("UPDATE transparency_log_head SET size = 0"))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["ledger", "checkpoint"])
+    assert done.exit_code == 0, done.output
+    transfers = list(db.session.scalars(select(Transfer.id).order_by(Transfer.id)))
+    assert f"Logged the {len(transfers)} transfer(s)" in done.output
+    logged = list(db.session.scalars(select(LogLeaf.transfer_id).order_by(LogLeaf.index)))
+    assert logged == transfers
+    assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
