@@ -61,15 +61,12 @@ def read_nodes(wanted: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
         by_level: dict[int, list[int]] = {}
         for level, index in wanted[start : start + CHUNK]:
             by_level.setdefault(level, []).append(index)
+        per_level = [
+            and_(LogNode.level == level, LogNode.index.in_(indexes))
+            for level, indexes in by_level.items()
+        ]
         rows = db.session.execute(
-            select(LogNode.level, LogNode.index, LogNode.hash).where(
-                or_(
-                    *(
-                        and_(LogNode.level == level, LogNode.index.in_(indexes))
-                        for level, indexes in by_level.items()
-                    )
-                )  # fmt: skip
-            )
+            select(LogNode.level, LogNode.index, LogNode.hash).where(or_(*per_level))
         )
         found.update(((level, index), bytes(value)) for level, index, value in rows)
     return found
