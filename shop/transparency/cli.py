@@ -102,7 +102,9 @@ def register_log_commands(ledger: click.Group) -> None:
     @click.argument("url")
     @click.option("--state", help="where the last checkpoint seen is kept "
                   "(default: instance/witness/<host>.txt)")  # fmt: skip
-    def witness_command(url: str, state: str | None) -> None:
+    @click.option("--new-key", help="the store's new verifier key after it rotated its key "
+                  "(learnt from the store's people, not from the log): pinned from now on")  # fmt: skip
+    def witness_command(url: str, state: str | None, new_key: str | None) -> None:
         """Fetch URL's latest checkpoint; accept it only if the log it signs extends the
         last one seen (exit 1, keeping the old one, if not)."""
         path = _state_file(url, state)
@@ -110,12 +112,15 @@ def register_log_commands(ledger: click.Group) -> None:
         try:
             seen = _read_state(path)
             if seen is None:
-                key_line = store.text("/log/key").strip()
+                key_line = (new_key or store.text("/log/key")).strip()
                 key = VerifierKey.parse(key_line)
                 click.echo(f"First sight of {key.name}: its key is pinned in {path}.")
             else:
                 key, old = seen
                 key_line = path.read_text(encoding="utf-8").partition("\n")[0]
+                if new_key:  # the old checkpoint was read with the old key; the new one
+                    key_line, key = new_key.strip(), VerifierKey.parse(new_key)
+                    click.echo(f"The key of {key.name} is now {key_line}.")
             new = store.checkpoint(key)
             if seen is not None:
                 check_consistency(store, old, new)

@@ -1,4 +1,5 @@
-"""Property tests: random sales, partial refunds and withdrawals keep the ledger whole."""
+"""Property tests: random sales, partial refunds and withdrawals keep the ledger whole,
+and its transparency log in step with it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from shop.training import services
 from shop.training.models import AccountKind, LedgerAccount, Transfer, TransferKind
 from shop.training.models import WithdrawalPurpose as Purpose
 from shop.training.reports import verify
+from shop.transparency.checking import check_log
 from tests import factories as f
 from tests.conftest import rolled_back
 from tests.training.conftest import paid_order, refund
@@ -30,6 +32,12 @@ operations = st.lists(st.one_of(sale, partial_refund, withdrawal), min_size=1, m
 def _check_invariants(lines: list[OrderLine]) -> None:
     check = verify()
     assert check.clean, check.problems
+    # Committed, every transfer is an entry of the transparency log, once, with no gap,
+    # and the stored tree and checkpoints are the ones rebuilt from the transfers.
+    db.session.commit()
+    logged = check_log()
+    assert logged.clean, logged.problems
+    assert logged.size == db.session.scalar(select(func.count(Transfer.id)))
     assert check.total_debits == check.total_credits
     negative = db.session.scalar(
         select(func.count(LedgerAccount.id)).where(

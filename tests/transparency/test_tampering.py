@@ -129,3 +129,30 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
     """The script as an auditor runs it: its own process, without the store's code on
     its path (-I: isolated; it imports the standard library and cryptography only)."""
     return subprocess.run([sys.executable, "-I", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_the_witness_refuses_a_new_key_until_told_and_then_still_checks_consistency(
+    committed_app, tmp_path
+):
+    app = committed_app
+    state = tmp_path / "witness.txt"
+    with app.app_context():
+        _three_sales()
+    with serving(app) as base:
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["ledger", "witness", base, "--state", str(state)]).exit_code == 0
+        new_file = tmp_path / "new-key.pem"
+        rotated = runner.invoke(args=["keys", "rotate", "--new-key-file", str(new_file)])
+        assert rotated.exit_code == 0, rotated.output
+        app.config["SIGNING_KEY_FILE"] = str(new_file)  # as every machine is then pointed
+        with app.app_context():
+            one_maker_sale()  # signed with the new key
+            db.session.commit()
+        refused = runner.invoke(args=["ledger", "witness", base, "--state", str(state)])
+        assert refused.exit_code == 1 and "no signature by" in refused.output, refused.output
+        new_key = app.test_client().get("/log/key").get_data(as_text=True).strip()
+        accepted = runner.invoke(
+            args=["ledger", "witness", base, "--state", str(state), "--new-key", new_key]
+        )
+        assert accepted.exit_code == 0 and "Consistent" in accepted.output, accepted.output
+        assert state.read_text().startswith(new_key)
