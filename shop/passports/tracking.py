@@ -14,12 +14,11 @@ changed none of these (every page view, every sale) does no work here at all.
 
 from __future__ import annotations
 
-import weakref
-
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
 from shop.catalog.models import Product, Variant
+from shop.database import has_table
 from shop.provenance.models import Batch, VettingEvent, Workshop
 from shop.visibility import public_field_names
 
@@ -68,25 +67,11 @@ def _note_flush(session: Session, _context) -> None:
             noted["variants"].add(obj.id)
 
 
-_migrated: weakref.WeakSet = weakref.WeakSet()  # engines known to have the tables
-
-
-def _tables_exist(connection) -> bool:
-    """False on a database the migrations have not brought to 0024 yet (the migration
-    tests write through the models at older revisions): then nothing is issued."""
-    if connection.engine in _migrated:
-        return True
-    if inspect(connection).has_table("credentials"):
-        _migrated.add(connection.engine)
-        return True
-    return False
-
-
 def _issue(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()
     noted = session.info.pop(NOTED, None)
-    if not noted or not _tables_exist(session.connection()):
+    if not noted or not has_table(session.connection(), "credentials"):
         return
     from sqlalchemy import select
 

@@ -118,27 +118,25 @@ def _version_number(written: str) -> int | None:
     return None
 
 
-def _canonical(endpoint_values: dict, written: str, version: int) -> Response | None:
-    """A version number written with leading zeros ("/passport/01") is sent to its one
-    address, so each version has exactly one (a cache or a verifier keys on it). Called
-    once the version is known to exist; the address is built, never copied from the path."""
-    if written == str(version):
-        return None
-    canonical = url_for(request.endpoint, **endpoint_values, version=version)
-    return same_for_everyone(redirect(canonical, 308))
+def _version_answer(written: str, lookup, missing: str, subject: dict) -> Response:
+    """A version's answer: its stored JWS (`lookup(number)`), or a plain 404. A version
+    number written with leading zeros ("/passport/01") is sent to its one address, so
+    each version has exactly one (a cache or a verifier keys on it); the address is
+    built, never copied from the path, and only for a version that exists."""
+    number = _version_number(written)
+    if number is None:
+        return not_found(missing)
+    jws = lookup(number)
+    if jws is not None and written != str(number):
+        canonical = url_for(request.endpoint, **subject, version=number)
+        return same_for_everyone(redirect(canonical, 308))
+    return _answer(jws, missing, WITHDRAWABLE)
 
 
 @bp.get("/p/<code>/passport/<version>")
 def passport_version(code: str, version: str):
-    written = version
-    number = _version_number(written)
-    missing = f"Batch {code[:40]} has no passport version {written[:20]}."
-    if number is None:
-        return not_found(missing)
-    jws = _passport(code, number)
-    if jws is not None and (moved := _canonical({"code": code}, written, number)) is not None:
-        return moved
-    return _answer(jws, missing, WITHDRAWABLE)
+    missing = f"Batch {code[:40]} has no passport version {version[:20]}."
+    return _version_answer(version, lambda n: _passport(code, n), missing, {"code": code})
 
 
 def _facility_record(slug: str, version: int | None) -> str | None:
@@ -158,15 +156,8 @@ def facility_record(slug: str):
 
 @bp.get("/workshops/<slug>/facility-record/<version>")
 def facility_record_version(slug: str, version: str):
-    written = version
-    number = _version_number(written)
-    missing = f"Workshop {slug[:80]} has no facility record version {written[:20]}."
-    if number is None:
-        return not_found(missing)
-    jws = _facility_record(slug, number)
-    if jws is not None and (moved := _canonical({"slug": slug}, written, number)) is not None:
-        return moved
-    return _answer(jws, missing, WITHDRAWABLE)
+    missing = f"Workshop {slug[:80]} has no facility record version {version[:20]}."
+    return _version_answer(version, lambda n: _facility_record(slug, n), missing, {"slug": slug})
 
 
 @bp.get("/credentials/conformity/<public_id>")

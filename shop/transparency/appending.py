@@ -16,13 +16,13 @@ head, the transfers, the tree's right edge, the inserts, the checkpoint).
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, event, insert, inspect, or_, select
+from sqlalchemy import and_, event, insert, or_, select
 from sqlalchemy.orm import Session, SessionTransaction
 
+from shop.database import has_table
 from shop.extensions import db
 from shop.identity.keys import NoSigningKey
 from shop.training.ledger import TRANSFERS_POSTED
@@ -134,25 +134,11 @@ def sign_checkpoint(size: int, root: bytes) -> bool:
     return True
 
 
-_migrated: weakref.WeakSet = weakref.WeakSet()  # engines known to have the tables
-
-
-def _tables_exist(connection) -> bool:
-    """False on a database the migrations have not brought to 0026 (the migration tests
-    post transfers at older revisions): then nothing is appended."""
-    if connection.engine in _migrated:
-        return True
-    if inspect(connection).has_table("transparency_log_head"):
-        _migrated.add(connection.engine)
-        return True
-    return False
-
-
 def _append_posted(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()
     posted = session.info.pop(TRANSFERS_POSTED, None)
-    if not posted or not _tables_exist(session.connection()):
+    if not posted or not has_table(session.connection(), "transparency_log_head"):
         return
     append(posted)
 

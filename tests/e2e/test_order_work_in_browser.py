@@ -8,15 +8,14 @@ with the reason."""
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from flask import current_app
 from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
 from shop import create_app
 from shop.config import config_for_tests
+from tests.conftest import serving
 from tests.e2e.conftest import ADMIN_EMAIL, PASSWORD
 from tests.e2e.test_pages_in_browser import PAGE_AUDIT
 
@@ -78,14 +77,8 @@ def store(tmp_path_factory):
     assert made.exit_code == 0, made.output
     with app.app_context():
         _orders_with_nothing_to_ship()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(app) as base:
+        yield base
 
 
 def _submit(page, button: str) -> None:

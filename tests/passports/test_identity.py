@@ -156,7 +156,7 @@ def test_a_change_that_needs_signing_fails_whole_on_a_store_without_a_key(
     w = f.workshop()
     p = f.product(w)
     with monkeypatch.context() as before_upgrade:  # nothing to sign yet
-        before_upgrade.setattr("shop.passports.tracking._tables_exist", lambda _c: False)
+        before_upgrade.setattr("shop.passports.tracking.has_table", lambda _c, _n: False)
         db.session.commit()
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # the 500 page, as deployed
     admin = client_as(app, "admin")

@@ -359,7 +359,7 @@ def test_the_passport_routes_take_a_fixed_number_of_statements(app, client, made
 
 def test_passport_issue_fills_in_what_is_missing_and_is_safe_to_repeat(app, ctx, monkeypatch):
     with monkeypatch.context() as before_upgrade:  # as on a store before migration 0024
-        before_upgrade.setattr(tracking, "_tables_exist", lambda _connection: False)
+        before_upgrade.setattr(tracking, "has_table", lambda _connection, _name: False)
         w = f.workshop(slug="older")
         f.vet(w)
         p = f.product(w)
