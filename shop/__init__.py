@@ -139,6 +139,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.staff import staff as staff_bp
     from shop.training import correction_views  # noqa: F401  (adds its routes to /staff/)
     from shop.training.views import bp as training_bp
+    from shop.transparency import receipt_views  # noqa: F401  (adds receipts to /staff/)
     from shop.verification.views import bp as verification_bp
     from shop.web import bp as web_bp
 

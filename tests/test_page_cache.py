@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from shop.catalog.models import Variant
 from shop.extensions import db
+from shop.identity.keys import NoSigningKey
 from shop.orders.models import Reservation
 from shop.page_cache import version
 from shop.page_cache.pages import page_store
@@ -331,3 +332,32 @@ def test_a_change_made_on_one_host_shows_on_the_others_next_view(two_hosts):
     buyer.post(placed.headers["Location"], data={"card_number": "4242 4242 4242 4242"})
     assert _availability(there, slug) == "Only 1 left"
     assert _availability(here, slug) == "Only 1 left"
+
+
+def _log_size(page: str) -> int:
+    return int(re.search(r'<dd class="log-size">(\d+)</dd>', page).group(1))
+
+
+def test_impact_shows_the_log_grown_by_a_sale_and_a_checkpoint_signed_later(app, ctx):
+    product, _ = _shop(stock=20)
+    visitor = app.test_client()
+    _sell(app, None, product)
+    first = visitor.get("/impact")
+    size = _log_size(first.get_data(as_text=True))
+    assert size > 0
+    _sell(app, None, product)
+    grown = visitor.get("/impact", headers={"If-None-Match": first.headers["ETag"]})
+    assert grown.status_code == 200 and _log_size(grown.get_data(as_text=True)) > size
+    size = _log_size(grown.get_data(as_text=True))
+
+    def no_key(*_args):
+        raise NoSigningKey("no signing key (this test took it away)")
+
+    # A sale while no checkpoint could be signed: /impact still shows the last signed one,
+    # then the checkpoint signed afterwards (nothing else written) as soon as it is.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("shop.transparency.notes.signed_note", no_key)
+        _sell(app, None, product)
+    assert _log_size(visitor.get("/impact").get_data(as_text=True)) == size
+    assert app.test_cli_runner().invoke(args=["ledger", "checkpoint"]).exit_code == 0
+    assert _log_size(visitor.get("/impact").get_data(as_text=True)) > size

@@ -23,6 +23,7 @@ from shop.passports.models import Credential, CredentialKind
 from shop.provenance.models import Batch, Trainee, VettingKind, VettingOutcome, Workshop
 from shop.provenance.services import record_vetting_event
 from shop.timeutil import today
+from shop.transparency.proofs import tree_size
 from tests import factories as f
 
 MARK = "QX7731ZQ"  # not hex: a job id or a hash in a log line can never match it by chance
@@ -34,6 +35,8 @@ TEXT_TYPES = (
 )  # fmt: skip
 LINKSET = {"Accept": "application/linkset+json"}
 CREDENTIAL_RE = re.compile(r"http://localhost/credentials/conformity/[A-Za-z0-9_-]+")
+PLANTED_IDS = 7_731_000  # the planted trainees' ids, from here up
+BUYER_MARK = "BQ9920ZB"  # the buyer's details: theirs to see on their order page, no one else's
 
 
 def plant_secrets() -> list[str]:
@@ -62,6 +65,7 @@ def plant_secrets() -> list[str]:
     makers = [
         f.trainee(
             w,
+            id=PLANTED_IDS + i,  # an id no page number or price could match by chance
             code=f"PRIVCODE{MARK}{i}",
             legal_name=f"PRIVATE-LEGAL-{MARK}-{i}",
             alias=f"PRIVATEALIAS{MARK}{i}",
@@ -87,6 +91,18 @@ def api_addresses() -> list[str]:
     for code in db.session.scalars(select(Batch.code)):
         urls += [f"/api/v1/batches/{code}", f"/api/v1/batches/{code}/verify"]
     return urls
+
+
+def log_addresses() -> list[str]:
+    """Every kind of answer of the transparency log (issue 13): the checkpoints, the key,
+    the script, every entry, an inclusion and a consistency proof."""
+    size = tree_size()
+    assert size >= 2, "the log needs sales to be looked at"
+    return [
+        "/log/checkpoint", "/log/checkpoints", "/log/key", "/log/verify_log.py",
+        f"/log/entries?start=0&end={size}", f"/log/proof/inclusion?index={size - 1}&size={size}",
+        f"/log/proof/consistency?from=1&to={size}",
+    ]  # fmt: skip
 
 
 def crawl(client, start: list[str], limit: int = 600, headers: dict | None = None):
@@ -175,6 +191,10 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
         variants = db.session.scalar(select(db.func.count(Variant.id)))
         api_urls = api_addresses()
         start += api_urls
+        secrets += [str(t.id) for t in trainees if t.id >= PLANTED_IDS]
+        log_urls = log_addresses()
+        start += log_urls
+        size = tree_size()
 
     pages = crawl(client, start)
     # The linkset of every batch, as a client asking by Accept gets it.
@@ -203,6 +223,10 @@ def test_no_public_page_reveals_private_provenance(app, client, caplog):
     assert not any(word in body for body in secret for word in ('"MN"', "countryOf", "address"))
     assert sum("/credentials/conformity/" in url for url in pages) >= 5 * 5 + 5
     assert "/.well-known/did.json" in pages and "/credentials/status/1" in pages
+    # every answer of the transparency log, its whole list of entries among them
+    assert [url for url in log_urls if url not in pages] == []
+    entries = json.loads(pages[log_urls[4]])["entries"]
+    assert len(entries) == size and pages["/log/checkpoint"].startswith("localhost/log\n")
 
     leaks = [
         (url, secret)
@@ -227,3 +251,68 @@ def test_a_batch_page_never_names_its_makers_even_with_consent(client, ctx):
     db.session.commit()
     page = client.get("/p/B-CONSENT").get_data(as_text=True)
     assert not any(m.alias in page or m.code in page for m in makers)
+
+
+def _planted_sale():
+    """The planted workshop's necklace, paid for by a buyer whose details are markers too:
+    the planted makers' sale shares go into the log."""
+    from shop.orders import cart as carts
+    from shop.orders.checkout import BuyerDetails, place_order
+    from tests.training.conftest import pay
+
+    secrets = plant_secrets()
+    db.session.commit()
+    necklace = db.session.scalars(select(Product).where(Product.slug == "quiet-necklace")).one()
+    buyer = BuyerDetails(
+        email=f"buyer.{BUYER_MARK.lower()}@example.com", name=f"Buyer {BUYER_MARK}",
+        address_line1=f"Street {BUYER_MARK}", address_line2="", city="Lyon",
+        postal_code="69001", country_code="FR", shipping_method="standard",
+    )  # fmt: skip
+    cart = {}
+    carts.write(cart, {necklace.variants[0].id: 3})
+    order = place_order(cart, buyer, gateway_name="dummy", currency="USD")
+    assert pay(order) == "paid"
+    db.session.commit()
+    makers = db.session.scalars(select(Trainee).where(Trainee.id >= PLANTED_IDS)).all()
+    assert len(makers) == 3
+    for t in makers:
+        secrets += [t.legal_name, t.code, t.alias, t.cohort, str(t.id), f"trainee:{t.id}"]
+    return order, makers, secrets
+
+
+def test_the_log_and_the_buyers_order_page_name_no_maker_order_or_buyer(app, client, ctx):
+    order, makers, secrets = _planted_sale()
+    of_the_order = [order.number, order.token, order.email, BUYER_MARK]
+    log = {}
+    for url in log_addresses():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        log[url] = response.get_data(as_text=True)
+    size = tree_size()
+    entries = json.loads(log[f"/log/entries?start=0&end={size}"])["entries"]
+    assert sum(json.loads(e["leaf"])["kind"] == "sale_share" for e in entries) >= len(makers)
+    leaks = [(url, s) for url, body in log.items() for s in secrets + of_the_order if s in body]
+    assert leaks == []
+
+    # The buyer's own page shows their order, of course, and the log entries of its
+    # shares; never who made it, nor how many.
+    page = client.get(f"/orders/{order.token}").get_data(as_text=True)
+    assert order.number in page and "/log/entries?start=" in page
+    assert [s for s in secrets if s in page] == []
+    assert not re.search(r"\b3 makers?\b", page)
+
+
+def test_a_receipt_never_shows_her_legal_name(app, ctx):
+    from tests.conftest import client_as
+
+    _order, makers, _secrets = _planted_sale()
+    staff = client_as(app, "staff")
+    for maker in makers:
+        statement = staff.get(f"/staff/trainees/{maker.id}").get_data(as_text=True)
+        (receipt_url,) = re.findall(r'href="(/staff/trainees/\d+/receipts/\d+)"', statement)
+        response = staff.get(receipt_url)
+        assert response.status_code == 200, receipt_url
+        page = response.get_data(as_text=True)
+        assert maker.code in page  # she is told by her code
+        assert maker.legal_name not in page and maker.alias not in page
+        assert maker.cohort not in page and "Quiet Studio" not in page

@@ -36,6 +36,7 @@ from shop.orders.notifications import confirm_after_commit, payment_waiting_afte
 from shop.orders.receipt import receipt
 from shop.orders.states import PAID_STATES
 from shop.rate_limits import Counter, client_digest, counted, digest
+from shop.transparency.receipts import index_ranges, sale_share_indices
 from shop.unit_of_work import abandon, keep_on_refusal
 from shop.web import whole_number
 
@@ -217,6 +218,10 @@ def order(token: str):
         if paid and found.refund_status != RefundStatus.FULL
         else [],
         after_refunds=shares.share_after_refunds(found) if refunded else None,
+        # Where anyone can check the shares in the public log: entries, never whose.
+        log_ranges=index_ranges(sale_share_indices(line.id for line in found.lines))
+        if paid
+        else [],
     )
     # It shows where the buyer lives: never kept by a cache on the way, nor on disk.
     return page, {"Cache-Control": "private, no-store"}

@@ -1,11 +1,11 @@
 """The storefront version: one database row that changes with everything public pages show.
 
 Every commit that wrote a row of a table public pages read (products, prices, stock,
-batches, workshops, vetting, trainees' consented aliases, the ledger behind /impact)
-writes a fresh random token into `storefront_version`, in that same transaction, just
-before it commits. A page view reads the token (one primary-key SELECT) before it reads
-anything else, and keys its cached copy and its ETag on it. Why a row and not a counter
-in the cache (bumped after commit):
+batches, workshops, vetting, trainees' consented aliases, the ledger and its log's
+checkpoints behind /impact) writes a fresh random token into `storefront_version`, in
+that same transaction, just before it commits. A page view reads the token (one
+primary-key SELECT) before it reads anything else, and keys its cached copy and its
+ETag on it. Why a row and not a counter in the cache (bumped after commit):
 
 - a rolled-back change rolls the token back with it: nothing is invalidated for a
   change that never happened, and no page rendered from uncommitted data is ever
@@ -56,6 +56,9 @@ SHOWN_TABLES = frozenset(
         "ledger_transfers",
         "ledger_accounts",
         "pages",  # the content pages (shipping, returns, contact, privacy, terms)
+        # /impact's log size and root: its latest checkpoint, which `ledger checkpoint`
+        # can sign with no transfer written (leaves come only with ledger_transfers)
+        "transparency_checkpoints",
     }
 )
 CHANGED_KEY = "shop_storefront_changed"

@@ -28,6 +28,7 @@ from shop.training.models import (
     Withdrawal,
     WithdrawalStatus,
 )
+from shop.transparency.models import LogLeaf
 
 
 def month_of(column):
@@ -132,13 +133,18 @@ class StatementLine:
     memo: str
     amount: int  # signed: + credited to the trainee, - debited
     running_balance: int
+    log_index: int | None = None  # its entry in the transparency log (None: not yet there)
+
+    @property
+    def has_receipt(self) -> bool:  # a credit in the log: a receipt to print for her
+        return self.amount > 0 and self.log_index is not None
 
 
 def statement(
     account_id: int, *, page: int | None = None, per_page: int = 100
 ) -> tuple[list[StatementLine], int]:
-    """Every transfer on the account with the balance after it, newest first; one statement
-    (a window sum), so a page costs the same however long the history is."""
+    """Every transfer on the account, with the balance after it and its log index, newest
+    first: one statement (a window sum), so a page costs the same however long it is."""
     signed = case(
         (Transfer.credit_account_id == account_id, Transfer.amount), else_=-Transfer.amount
     )
@@ -157,16 +163,19 @@ def statement(
         )
         .subquery()
     )
-    query = select(inner).order_by(inner.c.id.desc())
+    query = (
+        select(inner, LogLeaf.index.label("log_index"))
+        .outerjoin(LogLeaf, LogLeaf.transfer_id == inner.c.id)
+        .order_by(inner.c.id.desc())
+    )
     if page is not None:
         query = query.limit(per_page).offset((max(page, 1) - 1) * per_page)
     rows = db.session.execute(query).all()
     lines = [
-        StatementLine(
-            r.id, r.created_at, TransferKind(r.kind), r.memo, int(r.signed), int(r.running)
-        )
+        StatementLine(r.id, r.created_at, TransferKind(r.kind), r.memo, int(r.signed),
+                      int(r.running), r.log_index)
         for r in rows
-    ]
+    ]  # fmt: skip
     return lines, int(rows[0].total) if rows else 0
 
 

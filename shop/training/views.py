@@ -54,6 +54,7 @@ from shop.training.models import (
     WithdrawalPurpose,
     WithdrawalStatus,
 )
+from shop.transparency import proofs as transparency_log
 from shop.unit_of_work import abandon
 from shop.web import csv_response, int_arg, major, page_number
 
@@ -81,6 +82,7 @@ def _impact() -> str:
         impact=summary,
         bars=reports.bar_chart(summary.chart),
         min_trainees=public_impact.PUBLIC_MIN_TRAINEES,
+        log=transparency_log.published(),
     )
 
 

@@ -3,6 +3,9 @@ O(log n) stored subtrees it folds, in one statement (shop.transparency.merkle)."
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from shop.extensions import db
@@ -62,6 +65,21 @@ def entries(start: int, end: int) -> list[tuple[int, str]]:
         .order_by(LogLeaf.index)
     )
     return [(index, leaf) for index, leaf in rows]
+
+
+@dataclass(frozen=True)
+class Published:
+    """The log as its latest checkpoint signs it, for /impact."""
+
+    size: int
+    root: str  # base64, as the checkpoint prints it
+
+
+def published() -> Published | None:
+    latest = latest_checkpoint()
+    if latest is None:
+        return None
+    return Published(latest.size, base64.b64encode(bytes(latest.root)).decode("ascii"))
 
 
 def latest_checkpoint() -> LogCheckpoint | None:

@@ -7,11 +7,19 @@ import html
 import io
 
 import pytest
+from sqlalchemy import select
 
 from shop.extensions import db
 from shop.provenance.models import Workshop, WorkshopStatus
 from shop.training.impact import PUBLIC_MIN_TRAINEES
-from shop.training.models import Withdrawal, WithdrawalPurpose, WithdrawalStatus
+from shop.training.models import (
+    LedgerAccount,
+    Transfer,
+    TransferKind,
+    Withdrawal,
+    WithdrawalPurpose,
+    WithdrawalStatus,
+)
 from shop.training.services import add_goal, propose_correction, request_withdrawal
 from tests import factories as f
 from tests.confirming import confirmed
@@ -42,11 +50,22 @@ def setting(ctx):
             "requester": requester, "correction": correction}  # fmt: skip
 
 
+def _sale_share_of(trainee) -> int:
+    """The transfer of `trainee`'s sale share (its receipt is a staff page too)."""
+    account = select(LedgerAccount.id).where(LedgerAccount.trainee_id == trainee.id)
+    return db.session.scalar(
+        select(Transfer.id).where(
+            Transfer.kind == TransferKind.SALE_SHARE, Transfer.credit_account_id.in_(account)
+        )
+    )
+
+
 def test_only_staff_reach_staff_pages(app, ctx, setting):
     values = {"trainee_id": setting["trainee"].id, "withdrawal_id": setting["withdrawal"].id,
               "goal_id": setting["goal"].id, "decision": "approve",
               "correction_id": setting["correction"].id,
-              "workshop_id": setting["workshop"].id}  # fmt: skip
+              "workshop_id": setting["workshop"].id,
+              "transfer_id": _sale_share_of(setting["trainee"])}  # fmt: skip
     urls = routes(app, values, keep=lambda rule: rule.rule.startswith("/staff"))
     assert len(urls) >= 12
     people = {role: f.user(*roles) for role, roles in
