@@ -39,6 +39,11 @@ def credential_response(jws: str, cache: str) -> Response:
     return same_for_everyone(response.make_conditional(request))
 
 
+def shown(text: str, most: int) -> str:
+    """Part of an address, as a refusal repeats it: printable characters, cut short."""
+    return "".join(c if c.isprintable() else "?" for c in text[:most])
+
+
 def not_found(message: str) -> Response:
     response = Response(f"{message}\n", status=404, mimetype="text/plain")
     response.headers["Cache-Control"] = "no-store"
@@ -107,7 +112,7 @@ def _passport(code: str, version: int | None) -> str | None:
 
 @bp.get("/p/<code>/passport")
 def passport(code: str):
-    missing = f"No passport for batch {code[:40]}: check the code on the tag."
+    missing = f"No passport for batch {shown(code, 40)}: check the code on the tag."
     return _answer(_passport(code, None), missing, CURRENT)
 
 
@@ -135,7 +140,7 @@ def _version_answer(written: str, lookup, missing: str, subject: dict) -> Respon
 
 @bp.get("/p/<code>/passport/<version>")
 def passport_version(code: str, version: str):
-    missing = f"Batch {code[:40]} has no passport version {version[:20]}."
+    missing = f"Batch {shown(code, 40)} has no passport version {shown(version, 20)}."
     return _version_answer(version, lambda n: _passport(code, n), missing, {"code": code})
 
 
@@ -150,13 +155,13 @@ def _facility_record(slug: str, version: int | None) -> str | None:
 
 @bp.get("/workshops/<slug>/facility-record")
 def facility_record(slug: str):
-    missing = f"No facility record for workshop {slug[:80]}."
+    missing = f"No facility record for workshop {shown(slug, 80)}."
     return _answer(_facility_record(slug, None), missing, CURRENT)
 
 
 @bp.get("/workshops/<slug>/facility-record/<version>")
 def facility_record_version(slug: str, version: str):
-    missing = f"Workshop {slug[:80]} has no facility record version {version[:20]}."
+    missing = f"Workshop {shown(slug, 80)} has no facility record version {shown(version, 20)}."
     return _version_answer(version, lambda n: _facility_record(slug, n), missing, {"slug": slug})
 
 

@@ -340,7 +340,8 @@ def _write_totals_and_transfers(
         raise InsufficientBalance("not enough on an account (its row changed since it was read)")
     try:
         posted = db.session.scalars(
-            insert(Transfer).returning(Transfer.id, sort_by_parameter_order=True),
+            # Only the set of ids is wanted: unsorted, SQLite sends one statement for all.
+            insert(Transfer).returning(Transfer.id),
             [
                 {
                     "debit_account_id": t.debit,

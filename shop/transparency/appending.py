@@ -114,15 +114,16 @@ def append_ids(head: LogHead, ids: list[int]) -> Appended | None:
     root = merkle.fold(merkle.root_parts(new_size), {**edge, **added})
     head.size = new_size
     db.session.flush()
-    signed = sign_checkpoint(new_size, root)
+    # The tree never had this size before: no checkpoint of it can be kept yet.
+    signed = sign_checkpoint(new_size, root, new=True)
     return Appended(size, new_size, root, signed)
 
 
-def sign_checkpoint(size: int, root: bytes) -> bool:
+def sign_checkpoint(size: int, root: bytes, *, new: bool = False) -> bool:
     """Sign and keep the checkpoint of the tree at `size` (unless kept already). Without a
     signing key the entries still go in, and the next appending commit or `flask --app
     app ledger checkpoint` signs: a sale never fails for want of a checkpoint."""
-    if db.session.get(LogCheckpoint, size) is not None:
+    if not new and db.session.get(LogCheckpoint, size) is not None:
         return True
     try:
         note, key_line = notes.signed_note(size, root)

@@ -53,6 +53,20 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+def _said(exc: urllib.error.HTTPError) -> str:
+    """What a refusal in plain text says (the store's 410 says why a version was withdrawn
+    and where the current one is): its first line, printable characters only."""
+    if exc.headers is None or exc.headers.get_content_type() != "text/plain":
+        return ""
+    try:
+        text = exc.read(2000).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = "".join(c for c in first if c.isprintable())[:300]
+    return f": {first}" if first else ""
+
+
 def fetch(url: str, *, allow_http: bool, accept: str) -> Fetched:
     _check_scheme(url, allow_http)
     # http(s) only: _check_scheme refused anything else (file:, ftp:) just above.
@@ -64,7 +78,7 @@ def fetch(url: str, *, allow_http: bool, accept: str) -> Fetched:
             final = response.geturl()
             media_type = response.headers.get_content_type() if response.headers else ""
     except urllib.error.HTTPError as exc:
-        raise VerifyInputError(f"{url} answered {exc.code} {exc.reason}") from None
+        raise VerifyInputError(f"{url} answered {exc.code} {exc.reason}{_said(exc)}") from None
     except TimeoutError:
         raise VerifyInputError(f"{url} did not answer within {TIMEOUT_SECONDS} s") from None
     except urllib.error.URLError as exc:

@@ -369,3 +369,11 @@ def test_a_linkset_asked_with_its_profile_parameter_is_the_linkset(client, ctx):
         "/p/P-1", headers={"Accept": "application/linkset+json;profile=x, text/html;q=0.5"}
     )
     assert both.mimetype == "application/linkset+json"
+
+
+def test_a_refusal_repeats_no_control_character_of_the_address(client, ctx):
+    answer = client.get("/p/A%1B%5B31mB/passport")
+    assert answer.status_code == 404
+    assert "\x1b" not in answer.get_data(as_text=True) and "A?[31mB" in answer.get_data(
+        as_text=True
+    )

@@ -98,8 +98,8 @@ def test_postings_that_share_no_account_still_append_one_after_the_other(committ
         with app.app_context():
             try:
                 debit, credit = pairs[i]
+                start.wait()  # (SQLite: locking is taking the one write lock, so not before)
                 accounts = lock_accounts(ids=[debit, credit])
-                start.wait()
                 post([PlannedTransfer(debit, credit, 100 + i, TransferKind.CORRECTION,
                                       f"test-{i}", "test")], accounts)  # fmt: skip
                 db.session.commit()

@@ -174,3 +174,22 @@ def test_schemas_asked_for_that_cannot_be_checked_fail_the_verdict(app, store, t
     assert code == 1, lines
     assert "no UNTP schema is for the types of this credential" in line(lines, "schema")
     assert line(lines, "signature").startswith("✓")
+
+
+def test_a_refusal_in_plain_text_is_passed_on_in_one_printable_line():
+    """`passport verify` on a withdrawn version says why, as the store said it (410)."""
+    from werkzeug.wrappers import Response as WsgiResponse
+
+    from shop.verification.fetch import VerifyInputError, fetch
+    from tests.conftest import serving
+
+    said = "This version is withdrawn:\x1b[31m it named where the workshop is.\nMore."
+
+    def gone(environ, start_response):
+        return WsgiResponse(said, status=410, mimetype="text/plain")(environ, start_response)
+
+    with serving(gone) as base, pytest.raises(VerifyInputError) as refused:
+        fetch(f"{base}/p/X/passport/1", allow_http=True, accept="application/vc+jwt")
+    message = str(refused.value)
+    assert "answered 410 GONE: This version is withdrawn:[31m it named where" in message
+    assert "\x1b" not in message and "More." not in message
