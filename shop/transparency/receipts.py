@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from shop.extensions import db
-from shop.identity.keys import NoSigningKey
 from shop.training.models import LedgerAccount, Transfer, TransferKind
-from shop.transparency import notes, proofs
+from shop.transparency import proofs
 from shop.transparency.entries import account_commitment
 from shop.transparency.models import HEAD_ID, LogHead, LogLeaf
 
@@ -68,10 +67,6 @@ def receipt(trainee_id: int, transfer_id: int) -> Receipt:
         )
     entry = json.loads(found.leaf)
     mine = account_commitment(bytes(found.commitment_key), found.credit_account_id, transfer_id)
-    try:
-        key_line = notes.verifier_key()
-    except NoSigningKey:  # the key is gone from this machine: the one that signed it
-        key_line = checkpoint.key_id
     return Receipt(
         index=found.index,
         leaf=found.leaf,
@@ -82,7 +77,9 @@ def receipt(trainee_id: int, transfer_id: int) -> Receipt:
         root=_b64(bytes(checkpoint.root)),
         proof=[_b64(h) for h in proofs.inclusion(found.index, checkpoint.size)],
         note=checkpoint.note,
-        key_line=key_line,
+        # The key that signed this checkpoint (after a rotation, /log/key names the new
+        # one, which would not verify it).
+        key_line=checkpoint.key_id,
     )
 
 

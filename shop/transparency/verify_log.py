@@ -5,12 +5,14 @@ store's database or code: Python 3.10+ and the `cryptography` package only.
     python verify_log.py https://store.example --key 'NAME+HASH+KEY'
         checks the store's latest checkpoint: its Ed25519 signature (C2SP signed-note)
         against the verifier key you were given (from /log/key, kept by an auditor);
-    ... --index 42 [--leaf-file receipt-leaf.json]
+    ... --index 42 [--leaf-file receipt-leaf.json] [--checkpoint receipt-checkpoint.txt]
         also proves that entry 42 (its leaf as the log serves it, or as your receipt
-        printed it) is in the tree the checkpoint signs (RFC 9162 inclusion proof);
-    ... --since saved-checkpoint.txt
+        printed it) is in the tree the checkpoint signs (RFC 9162 inclusion proof): the
+        latest one, or the one your receipt printed;
+    ... --since saved-checkpoint.txt [--since-key 'NAME+HASH+OLDKEY']
         also proves that the tree you saved earlier is a prefix of today's: nothing
-        in it was changed, removed or reordered (RFC 9162 consistency proof);
+        in it was changed, removed or reordered (RFC 9162 consistency proof); a
+        checkpoint signed before the store rotated its key is read with --since-key;
     ... --save checkpoint.txt
         keeps today's checkpoint for the next check.
 
@@ -254,7 +256,11 @@ def main(argv: list[str] | None = None) -> int:
                         "without it, the one the store serves at /log/key is trusted")  # fmt: skip
     parser.add_argument("--index", type=int, help="prove that this entry is in the log")
     parser.add_argument("--leaf-file", help="the entry's leaf as a receipt printed it")
+    parser.add_argument("--checkpoint", help="prove --index against this checkpoint (as a "
+                        "receipt printed it) rather than the latest")  # fmt: skip
     parser.add_argument("--since", help="a checkpoint saved earlier: prove the log only grew")
+    parser.add_argument("--since-key", help="the key that signed the --since checkpoint, when "
+                        "the store has rotated its key since (default: --key)")  # fmt: skip
     parser.add_argument("--save", help="keep today's checkpoint in this file")
     args = parser.parse_args(argv)
     store = Store(args.store)
@@ -264,7 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             key = VerifierKey.parse(store.text("/log/key"))
             print(f"Using the key the store serves ({key.name}); pass --key to pin it.")
-        checkpoint = store.checkpoint(key)
+        if args.checkpoint:
+            with open(args.checkpoint, encoding="utf-8") as saved:
+                checkpoint = parse_checkpoint(saved.read(), key)
+        else:
+            checkpoint = store.checkpoint(key)
         print(f"Checkpoint of {checkpoint.origin}: {checkpoint.size} entries, signature good.")
         if args.index is not None:
             if args.leaf_file:
@@ -275,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
             check_inclusion(store, checkpoint, args.index, leaf)
             print(f"Entry {args.index} is in the log: its inclusion proof holds.")
         if args.since:
+            old_key = VerifierKey.parse(args.since_key) if args.since_key else key
             with open(args.since, encoding="utf-8") as saved:
-                old = parse_checkpoint(saved.read(), key)
+                old = parse_checkpoint(saved.read(), old_key)
             check_consistency(store, old, checkpoint)
             print(f"The log of {old.size} entries you saved is a prefix of today's "
                   f"{checkpoint.size}: nothing was rewritten.")  # fmt: skip

@@ -104,8 +104,8 @@ def test_a_receipt_proves_her_credit_with_what_it_prints(staff_client, client, c
     proof_url = f"http://localhost/log/proof/inclusion?index={index}&size={checkpoint.size}"
     assert proof_url in page
     assert client.get(proof_url.removeprefix("http://localhost")).status_code == 200
-    assert (f"python verify_log.py http://localhost --key '{key_line}' --index {index} "
-            "--leaf-file leaf.json") in page  # fmt: skip
+    assert (f"python verify_log.py http://localhost --key '{key_line}' --checkpoint "
+            f"checkpoint.txt --index {index} --leaf-file leaf.json") in page  # fmt: skip
     assert "http://localhost/log/verify_log.py" in page
     # her code, never her name
     assert maker.code in page and maker.legal_name not in page
@@ -239,3 +239,60 @@ def test_impact_shows_the_signed_size_and_root_and_how_to_check_them(client, ctx
     _origin, size, root = client.get("/log/checkpoint").get_data(as_text=True).split("\n")[:3]
     assert f'<dd class="log-size">{size}</dd>' in page
     assert f'<code class="log-root">{root}</code>' in page
+
+
+def test_a_printed_receipt_still_checks_after_the_store_rotates_its_key(committed_app, tmp_path):
+    """What the trainee's advocate does with the paper: the leaf and the checkpoint as
+    printed, the key as printed, the script in its own process against the live store,
+    after the store rotated its key and went on selling."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import client_as, serving
+
+    app = committed_app
+    with app.app_context():
+        maker, _product, _order = one_maker_sale(sold=2)
+        db.session.commit()
+        ((transfer_id, _index),) = _credits_of(maker)
+        staff = client_as(app, "staff")
+        raw = staff.get(_receipt_url(maker, transfer_id)).get_data(as_text=True)
+    printed_leaf, note, key_line = (html.unescape(p) for p in PRE_RE.findall(raw))
+    index = json.loads(printed_leaf)["index"]
+    (tmp_path / "leaf.json").write_text(printed_leaf + "\n")
+    (tmp_path / "checkpoint.txt").write_text(note)
+    new_file = tmp_path / "new-key.pem"
+    assert app.test_cli_runner().invoke(
+        args=["keys", "rotate", "--new-key-file", str(new_file)]).exit_code == 0  # fmt: skip
+    app.config["SIGNING_KEY_FILE"] = str(new_file)
+    with app.app_context():
+        one_maker_sale()  # signed with the new key now
+        db.session.commit()
+    script = Path(__file__).resolve().parents[2] / "tools" / "verify_log.py"
+    with serving(app) as base:
+        checked = subprocess.run(
+            [sys.executable, "-I", str(script), base, "--key", key_line, "--checkpoint",
+             str(tmp_path / "checkpoint.txt"), "--index", str(index), "--leaf-file",
+             str(tmp_path / "leaf.json")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert f"Entry {index} is in the log" in checked.stdout
+        later = [
+            sys.executable,
+            "-I",
+            str(script),
+            base,
+            "--since",
+            str(tmp_path / "checkpoint.txt"),
+        ]
+        unread = subprocess.run(later, capture_output=True, text=True, timeout=60)
+        read = subprocess.run([*later, "--since-key", key_line], capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+    # Today's checkpoint is signed with the new key, which /log/key now serves; the printed
+    # one with the old: without it the script says so, with it (as the receipt prints the
+    # command) it proves that today's log begins with the printed one.
+    assert unread.returncode == 1 and "no signature by" in unread.stderr, unread.stderr
+    assert read.returncode == 0, read.stdout + read.stderr
+    assert "nothing was rewritten" in read.stdout
