@@ -107,19 +107,22 @@ def media(filename: str):
 ERROR_ANSWERS = "shop_error_answers"
 
 
-def answer_errors_under(app: Flask, prefix: str, answer) -> None:
-    """Requests under the path `prefix` are refused with `answer(code, message, exc)` (a
-    response) rather than the store's error page: the partner API answers JSON. `message`
-    is the one written for people; `exc`, when there is one, the HTTPException raised."""
-    app.extensions.setdefault(ERROR_ANSWERS, []).append((prefix.rstrip("/"), answer))
+def answer_errors_under(app: Flask, prefix: str | re.Pattern, answer) -> None:
+    """Requests under the path `prefix` (or whose path the pattern matches) are refused
+    with `answer(code, message, exc)` (a response) rather than the store's error page: the
+    partner API answers JSON, a credential's address plain text. `message` is the one
+    written for people; `exc`, when there is one, the HTTPException raised."""
+    if isinstance(prefix, str):
+        prefix = re.compile(re.escape(prefix.rstrip("/")) + r"(/|$)")
+    app.extensions.setdefault(ERROR_ANSWERS, []).append((prefix, answer))
 
 
 def error_answer(code: int, title: str, message: str, exc: HTTPException | None = None):
     """A refusal as the store answers it: the error page, or under a prefix registered
     with `answer_errors_under`, that part's own answer. Every refusal comes here."""
     if has_request_context():
-        for prefix, answer in current_app.extensions.get(ERROR_ANSWERS, ()):
-            if request.path == prefix or request.path.startswith(prefix + "/"):
+        for where, answer in current_app.extensions.get(ERROR_ANSWERS, ()):
+            if where.match(request.path):
                 return answer(code, message, exc)
     return render_template("error.html", code=code, title=title, message=message), code
 

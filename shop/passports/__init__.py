@@ -14,9 +14,11 @@ def init_passports(app: Flask) -> None:
     from shop.extensions import db
     from shop.passports.cli import register_passport_commands
     from shop.passports.tracking import track_subjects
-    from shop.passports.views import bp
+    from shop.passports.views import CREDENTIAL_ADDRESSES, bp, plain_refusal
+    from shop.web import answer_errors_under
 
     app.register_blueprint(bp)
+    answer_errors_under(app, CREDENTIAL_ADDRESSES, plain_refusal)
     register_passport_commands(app)
     with app.app_context():
         track_subjects(db.session.session_factory.class_)

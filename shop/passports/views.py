@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from flask import Blueprint, Response, redirect, request, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from shop.catalog.models import Product, Variant
 from shop.extensions import db
@@ -47,6 +49,24 @@ def shown(text: str, most: int) -> str:
 def not_found(message: str) -> Response:
     response = Response(f"{message}\n", status=404, mimetype="text/plain")
     response.headers["Cache-Control"] = "no-store"
+    return same_for_everyone(response)
+
+
+# The addresses of credentials: their refusals (a 405 to a POST, say) are plain text a
+# verifier can read, as their 404s are, never the store's HTML error page.
+CREDENTIAL_ADDRESSES = re.compile(
+    r"^/(p/[^/]+/passport|workshops/[^/]+/facility-record|credentials)(/|$)"
+)
+
+
+def plain_refusal(code: int, message: str, exc: HTTPException | None):
+    response = Response(f"{message}\n", status=code, mimetype="text/plain")
+    if exc is not None:  # Allow (405), Retry-After (429)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return same_for_everyone(response)
 
 

@@ -377,3 +377,17 @@ def test_a_refusal_repeats_no_control_character_of_the_address(client, ctx):
     assert "\x1b" not in answer.get_data(as_text=True) and "A?[31mB" in answer.get_data(
         as_text=True
     )
+
+
+def test_a_post_to_a_credential_is_refused_in_plain_text_with_allow(client, ctx):
+    w = f.workshop(slug="post")
+    f.vet(w)
+    f.batch(f.product(w).variants[0], code="PO-1")
+    db.session.commit()
+    for url in ("/p/PO-1/passport", "/p/PO-1/passport/1", "/workshops/post/facility-record",
+                "/credentials/status/1"):  # fmt: skip
+        refused = client.post(url)
+        assert refused.status_code == 405, url
+        assert refused.mimetype == "text/plain" and "GET" in refused.headers["Allow"], url
+        assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    assert client.post("/p/PO-1").mimetype == "text/html"  # the page's own refusal stays
