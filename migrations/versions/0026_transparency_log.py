@@ -56,8 +56,29 @@ def upgrade():
     _written_once()
 
 
+# The head only moves forward, and keeps its key: whoever would shrink the log (to drop
+# its last entries) must first drop this trigger too.
+HEAD_MOVES_FORWARD_SQLITE = (
+    "CREATE TRIGGER transparency_log_head_no_update BEFORE UPDATE ON transparency_log_head "
+    "WHEN NEW.size < OLD.size OR NEW.id IS NOT OLD.id OR NEW.commitment_key IS NOT OLD.commitment_key "
+    "BEGIN SELECT RAISE(ABORT, 'the transparency log only grows'); END"
+)
+
+
 def _written_once():
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION transparency_head_moves_forward() RETURNS trigger AS $$ BEGIN "
+            "IF TG_OP = 'DELETE' OR NEW.size < OLD.size OR NEW.id <> OLD.id "
+            "OR NEW.commitment_key <> OLD.commitment_key THEN "
+            "RAISE EXCEPTION 'the transparency log only grows'; END IF; RETURN NEW; END $$ "
+            "LANGUAGE plpgsql"
+        )
+        for action in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER transparency_log_head_no_{action.lower()} BEFORE {action} "
+                "ON transparency_log_head FOR EACH ROW EXECUTE FUNCTION transparency_head_moves_forward()"
+            )
         op.execute(
             "CREATE FUNCTION transparency_written_once() RETURNS trigger AS $$ BEGIN "
             "RAISE EXCEPTION 'the transparency log is append-only'; END $$ LANGUAGE plpgsql"
@@ -75,15 +96,21 @@ def _written_once():
                 f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
                 "BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END"
             )
+    op.execute(HEAD_MOVES_FORWARD_SQLITE)
+    op.execute(
+        "CREATE TRIGGER transparency_log_head_no_delete BEFORE DELETE ON transparency_log_head "
+        "BEGIN SELECT RAISE(ABORT, 'the transparency log only grows'); END"
+    )
 
 
 def downgrade():
     postgres = op.get_bind().dialect.name == "postgresql"
-    for table in WRITTEN_ONCE:
+    for table in (*WRITTEN_ONCE, "transparency_log_head"):
         for action in ("update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}" + (f" ON {table}" if postgres else ""))
     if postgres:
         op.execute("DROP FUNCTION IF EXISTS transparency_written_once()")
+        op.execute("DROP FUNCTION IF EXISTS transparency_head_moves_forward()")
     for table in ("transparency_checkpoints", "transparency_nodes", "transparency_leaves",
                   "transparency_log_head"):
         op.drop_table(table)

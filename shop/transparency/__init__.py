@@ -11,8 +11,10 @@ from flask import Flask
 def init_transparency(app: Flask) -> None:
     from shop.extensions import db
     from shop.transparency.appending import append_as_posted
-    from shop.transparency.views import bp
+    from shop.transparency.views import bp, refusal
+    from shop.web import answer_errors_under
 
     app.register_blueprint(bp)
+    answer_errors_under(app, "/log", refusal)  # every refusal under /log in JSON
     with app.app_context():
         append_as_posted(db.session.session_factory.class_)

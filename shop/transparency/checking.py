@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.training.models import Transfer
-from shop.transparency import merkle
+from shop.transparency import merkle, notes
 from shop.transparency.entries import TRANSFER_COLUMNS, leaf_text
 from shop.transparency.models import HEAD_ID, LogCheckpoint, LogHead, LogLeaf, LogNode
 from shop.transparency.verify_log import LogError, VerifierKey, parse_checkpoint
@@ -27,6 +27,9 @@ class LogCheck:
     last_root: bytes | None = None
     problems: list[str] = field(default_factory=list)
     first_bad_index: int | None = None
+    # Not a fault of the log: what this machine cannot vouch for (a checkpoint signed by a
+    # key whose private half is not here, as on a machine given only SIGNING_KEY_FILE).
+    warnings: list[str] = field(default_factory=list)
 
     def bad(self, index: int | None, problem: str) -> None:
         if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
@@ -63,6 +66,12 @@ def check_log(progress: Callable[[int], None] | None = None) -> LogCheck:
     key = head.commitment_key
     checkpoints = {c.size: c for c in db.session.scalars(select(LogCheckpoint))}
     check.checkpoints = len(checkpoints)
+    held = notes.keys_held()
+    for key_line in sorted({c.key_id for c in checkpoints.values()} - held):
+        check.warnings.append(
+            f"checkpoints signed by {key_line.split('+')[1]} could not be vouched for: this "
+            "machine holds no private key of that id (compare it with the key you published)"
+        )
     columns = [getattr(Transfer, name) for name in TRANSFER_COLUMNS]
     edge: dict[merkle.Node, bytes] = {}
     done = 0

@@ -30,6 +30,8 @@ def verify_log() -> bool:
 
     with click.progressbar(length=_size(), label="Checking the log", file=sys.stderr) as bar:
         check = check_log(bar.update)
+    for warning in check.warnings:
+        click.secho(f"  Note: {warning}", fg="yellow", err=True)
     if not check.clean:
         for problem in check.problems:
             click.secho(f"  {problem}", fg="red", err=True)

@@ -7,8 +7,9 @@ account id *and the transfer id*: each leaf's differs, so nobody can gather a tr
 credits from the log (a buyer who knows which leaves came from their order learns
 nothing of the makers' other earnings), and nobody can link two leaves to one account.
 The trainee's receipt prints her commitment for that credit, which staff can recompute.
-The cause's commitment is taken over the cause (an order line, a refund, a withdrawal):
-the transfers of one cause share it.
+The cause's commitment (an order line, a refund, a withdrawal) is taken with the transfer
+id too: were it shared by the transfers of one cause, a refund's reversal would point at
+the sale share it takes back, and so link two entries of one account.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def account_commitment(key: bytes, account_id: int, transfer_id: int) -> str:
     return commitment(key, f"account:{account_id}:transfer:{transfer_id}")
 
 
-def cause_commitment(key: bytes, cause_type: str, cause_id: int | None) -> str:
-    return commitment(key, f"cause:{cause_type}:{'' if cause_id is None else cause_id}")
+def cause_commitment(key: bytes, cause_type: str, cause_id: int | None, transfer_id: int) -> str:
+    cause = f"{cause_type}:{'' if cause_id is None else cause_id}"
+    return commitment(key, f"cause:{cause}:transfer:{transfer_id}")
 
 
 def utc_second(moment: datetime) -> str:
@@ -58,6 +60,6 @@ def leaf_text(index: int, transfer, key: bytes) -> str:
         "time": utc_second(transfer.created_at),
         "debit": account_commitment(key, transfer.debit_account_id, transfer.id),
         "credit": account_commitment(key, transfer.credit_account_id, transfer.id),
-        "cause": cause_commitment(key, transfer.cause_type, transfer.cause_id),
+        "cause": cause_commitment(key, transfer.cause_type, transfer.cause_id, transfer.id),
     }
     return rfc8785.dumps(entry).decode("utf-8")

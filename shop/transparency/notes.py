@@ -11,6 +11,7 @@ public key); the verifier key that /log/key serves is `name+<8 hex>+base64(0x01 
 from __future__ import annotations
 
 import base64
+import contextlib
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -53,3 +54,17 @@ def signed_note(size: int, root: bytes) -> tuple[str, str]:
     signature = key.key.private_key.sign(body.encode("utf-8"))
     stamp = base64.b64encode(key_id_for(name, _public_bytes(key)) + signature).decode("ascii")
     return f"{body}\n{EM_DASH} {name} {stamp}\n", verifier_key(key)
+
+
+def keys_held() -> set[str]:
+    """The verifier keys of the private keys on this machine (current and retired): what
+    `ledger verify` can vouch for as the store's own, whatever the database says."""
+    held = set()
+    with contextlib.suppress(keys.NoSigningKey):  # a machine without a key vouches for none
+        held.add(verifier_key(keys.current_key()))
+    for path in keys.retired_files().values():
+        try:
+            held.add(verifier_key(keys.load_key(path)))
+        except keys.NoSigningKey:
+            continue
+    return held

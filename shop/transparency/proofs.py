@@ -97,3 +97,12 @@ def checkpoints_since(size: int) -> list[LogCheckpoint]:
             .limit(CHECKPOINTS_MAX)
         )
     )
+
+
+def checkpoint_keys() -> list[str]:
+    """The verifier key of every key that signed a checkpoint, in the order first used."""
+    first = db.func.min(LogCheckpoint.size)
+    rows = db.session.execute(
+        select(LogCheckpoint.key_id, first).group_by(LogCheckpoint.key_id).order_by(first)
+    )
+    return [key_id for key_id, _first in rows]

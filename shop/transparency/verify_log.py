@@ -190,7 +190,9 @@ def parse_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
     origin, size_text, root_text = lines[0], lines[1], lines[2]
     if origin != key.name:
         raise LogError(f"the checkpoint is of log {origin!r}, not of {key.name!r}")
-    if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+    if not (size_text.isascii() and size_text.isdigit()) or (
+        size_text != "0" and size_text.startswith("0")
+    ):
         raise LogError(f"the tree size {size_text!r} is not a number")
     try:
         root = base64.b64decode(root_text, validate=True)
@@ -240,11 +242,16 @@ class Store:
 
 
 def check_inclusion(store: Store, checkpoint: Checkpoint, index: int, leaf: str) -> None:
+    if not 0 <= index < checkpoint.size:
+        raise LogError(f"entry {index} is not in the log of {checkpoint.size} entries signed")
     path = store.inclusion(index, checkpoint.size)
     verify_inclusion(index, checkpoint.size, leaf_hash(leaf.encode("utf-8")), path, checkpoint.root)
 
 
 def check_consistency(store: Store, old: Checkpoint, new: Checkpoint) -> None:
+    # Said before anything is asked of the store: a log that shrank has no proof to give.
+    if old.size > new.size:
+        raise LogError(f"the log shrank from {old.size} to {new.size} entries: it was rewritten")
     path = store.consistency(old.size, new.size)
     verify_consistency(old.size, new.size, old.root, new.root, path)
 
@@ -277,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             checkpoint = store.checkpoint(key)
         print(f"Checkpoint of {checkpoint.origin}: {checkpoint.size} entries, signature good.")
         if args.index is not None:
+            if not 0 <= args.index < checkpoint.size:
+                raise LogError(f"entry {args.index} is not in the log of {checkpoint.size} "
+                               "entries signed")  # fmt: skip
             if args.leaf_file:
                 with open(args.leaf_file, encoding="utf-8") as leaf_file:
                     leaf = leaf_file.read().strip()

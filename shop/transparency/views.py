@@ -37,20 +37,37 @@ def _refused(message: str, status: int = 400) -> Response:
 
 
 def _number(name: str, *, default: int | None = None) -> int:
-    text = request.args.get(name)
-    if text is None or text == "":
+    """A parameter as a whole number written one way only (ASCII digits, no leading zero,
+    given once): an answer cached for good has one address."""
+    given = request.args.getlist(name)
+    if len(given) > 1:
+        raise ProofRefused(f"{name} is given more than once: give it once")
+    text = given[0] if given else ""
+    if text == "":
         if default is not None:
             return default
         raise ProofRefused(f"{name} is missing: send it as a whole number, like ?{name}=0")
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
+    leading_zero = len(text) > 1 and text[0] == "0"
+    if not (text.isascii() and text.isdigit()) or len(text) > 18 or leading_zero:
         raise ProofRefused(
-            f"{name} must be a whole number of at most 18 digits; it was {text[:40]!r}"
+            f"{name} must be a whole number of at most 18 digits, without leading zeros; "
+            f"it was {text[:40]!r}"
         )
     return int(text)
 
 
 def _b64(values: list[bytes]) -> list[str]:
     return [base64.b64encode(value).decode("ascii") for value in values]
+
+
+def refusal(code: int, message: str, exc) -> Response:
+    """Any refusal under /log (a NUL in the address, a wrong method) as JSON."""
+    response = _refused(message, code)
+    if exc is not None:  # Allow (405)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+    return response
 
 
 @bp.errorhandler(ProofRefused)
@@ -79,11 +96,26 @@ def checkpoints():
 
 @bp.get("/key")
 def key():
-    try:
-        line = notes.verifier_key()
-    except NoSigningKey as exc:
-        return _refused(f"The log has no signing key yet: {exc}", 503)
-    return _public(Response(line + "\n", mimetype="text/plain"), "public, max-age=60")
+    """The key that signed the latest checkpoint (after a rotation, the new key is served
+    from the first checkpoint it signs: the key and the checkpoint always go together)."""
+    latest = proofs.latest_checkpoint()
+    if latest is not None:
+        line = latest.key_id
+    else:
+        try:
+            line = notes.verifier_key()
+        except NoSigningKey as exc:
+            return _refused(f"The log has no signing key yet: {exc}", 503)
+    return _public(Response(line + "\n", mimetype="text/plain"), LATEST)
+
+
+@bp.get("/keys")
+def keys():
+    """Every key that has signed a checkpoint, oldest first: to read a checkpoint saved
+    before the store rotated its key (verify_log.py --since-key)."""
+    lines = proofs.checkpoint_keys()
+    body = "".join(f"{line}\n" for line in lines)
+    return _public(Response(body, mimetype="text/plain"), LATEST)
 
 
 @bp.get("/entries")

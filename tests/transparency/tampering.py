@@ -13,6 +13,7 @@ TRIGGERS = {
     "transparency_nodes": ("transparency_nodes_no_update", "transparency_nodes_no_delete"),
     "transparency_checkpoints": ("transparency_checkpoints_no_update",
                                  "transparency_checkpoints_no_delete"),
+    "transparency_log_head": ("transparency_log_head_no_update", "transparency_log_head_no_delete"),
 }  # fmt: skip
 
 

@@ -163,3 +163,75 @@ def test_a_store_upgraded_to_the_log_logs_its_earlier_transfers_once(app, ctx):
     logged = list(db.session.scalars(select(LogLeaf.transfer_id).order_by(LogLeaf.index)))
     assert logged == transfers
     assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("/log/proof/inclusion?index=01&size=2", "without leading zeros"),
+    ("/log/proof/inclusion?index=0&index=1&size=2", "given more than once"),
+    ("/log/entries?start=0&end=1&end=2", "given more than once"),
+])  # fmt: skip
+def test_a_number_has_one_spelling_so_a_cached_answer_has_one_address(client, ctx, url, said):
+    one_maker_sale(sold=2)
+    db.session.commit()
+    answer = client.get(url)
+    assert answer.status_code == 400 and said in answer.get_json()["error"]["message"]
+
+
+def test_every_refusal_under_log_is_json(client, ctx):
+    for refused, status in ((client.get("/log/entries?start=%00"), 400),
+                            (client.post("/log/checkpoint"), 405)):  # fmt: skip
+        assert refused.status_code == status and refused.mimetype == "application/json"
+        assert refused.get_json()["error"]["message"]
+    assert "GET" in client.post("/log/checkpoint").headers["Allow"]
+
+
+def test_the_log_head_only_moves_forward(ctx):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    one_maker_sale()
+    db.session.commit()
+    for statement in ("UPDATE transparency_log_head SET size = size - 1",
+                      "UPDATE transparency_log_head SET commitment_key = X'00'",
+                      "DELETE FROM transparency_log_head"):  # fmt: skip
+        savepoint = db.session.begin_nested()
+        with pytest.raises(DBAPIError, match="only grows"):
+            db.session.execute(text(statement))
+        savepoint.rollback()
+
+
+def test_a_refund_does_not_point_at_the_share_it_takes_back(client, ctx):
+    """Each entry's cause commitment is its own: a reversal shares none with its sale."""
+    from tests.transparency.conftest import refund
+
+    _maker, _product, order = one_maker_sale(sold=2)
+    db.session.commit()
+    refund(order)
+    size = _checkpoint(client).size
+    entries = _get(client, f"/log/entries?start=0&end={size}").get_json()["entries"]
+    leaves = [json.loads(e["leaf"]) for e in entries]
+    assert {leaf["kind"] for leaf in leaves} >= {"sale_share", "refund_reversal"}
+    for name in ("cause", "debit", "credit"):
+        values = [leaf[name] for leaf in leaves]
+        assert len(values) == len(set(values)), name
+    assert len({leaf[n] for leaf in leaves for n in ("cause", "debit", "credit")}) == 3 * len(
+        leaves
+    )
+
+
+def test_the_served_key_is_the_one_that_signed_the_latest_checkpoint(app, client, ctx, tmp_path):
+    one_maker_sale()
+    db.session.commit()
+    before = _get(client, "/log/key").get_data(as_text=True)
+    new_file = tmp_path / "new.pem"
+    assert app.test_cli_runner().invoke(
+        args=["keys", "rotate", "--new-key-file", str(new_file)]).exit_code == 0  # fmt: skip
+    app.config["SIGNING_KEY_FILE"] = str(new_file)
+    assert _get(client, "/log/key").get_data(as_text=True) == before  # no checkpoint yet
+    _checkpoint(client)  # still verifies with what /log/key serves
+    one_maker_sale()
+    db.session.commit()
+    after = _get(client, "/log/key").get_data(as_text=True)
+    assert after != before
+    _checkpoint(client)
+    assert _get(client, "/log/keys").get_data(as_text=True) == before + after

@@ -156,3 +156,60 @@ def test_the_witness_refuses_a_new_key_until_told_and_then_still_checks_consiste
         )
         assert accepted.exit_code == 0 and "Consistent" in accepted.output, accepted.output
         assert state.read_text().startswith(new_key)
+
+
+def test_a_log_that_shrank_is_refused_not_taken_for_a_network_error(committed_app, tmp_path):
+    """The last entries dropped and the log re-signed: both checkers say it was rewritten
+    (exit 1), before asking the store for a proof it cannot give."""
+    app = committed_app
+    with app.app_context():
+        _three_sales()
+    saved, state = tmp_path / "checkpoint.txt", tmp_path / "witness.txt"
+    with serving(app) as base:
+        assert _run([str(SCRIPT), base, "--save", str(saved)]).returncode == 0
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["ledger", "witness", base, "--state", str(state)]).exit_code == 0
+        with app.app_context():
+            unguard()
+            db.session.execute(text("DELETE FROM transparency_leaves WHERE idx = 2"))
+            db.session.execute(text("DELETE FROM transparency_nodes WHERE level = 0 AND idx = 2"))
+            db.session.execute(text("DELETE FROM transparency_checkpoints WHERE size = 3"))
+            db.session.execute(text("UPDATE transparency_log_head SET size = 2"))
+            db.session.commit()
+        shrunk = _run([str(SCRIPT), base, "--since", str(saved)])
+        assert shrunk.returncode == 1 and "shrank from 3 to 2" in shrunk.stderr, shrunk.stderr
+        refused = runner.invoke(args=["ledger", "witness", base, "--state", str(state)])
+        assert refused.exit_code == 1 and "shrank" in refused.output, refused.output
+        beyond = _run([str(SCRIPT), base, "--index", "7"])
+        assert beyond.returncode == 1 and "not in the log" in beyond.stderr
+
+
+def test_ledger_verify_says_when_a_checkpoint_is_signed_by_a_key_it_does_not_hold(app, ctx):
+    """An administrator who re-signs a checkpoint with a key of their own (note and key
+    line replaced together) is told apart from the store's keys on this machine."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from shop.transparency.models import LogCheckpoint
+    from shop.transparency.verify_log import EM_DASH, key_id_for
+
+    _three_sales()
+    kept = db.session.get(LogCheckpoint, 3)
+    body = kept.note.partition("\n\n")[0] + "\n"
+    forger = Ed25519PrivateKey.generate()
+    public = forger.public_key().public_bytes_raw()
+    stamp = base64.b64encode(
+        key_id_for("localhost/log", public) + forger.sign(body.encode())
+    ).decode()
+    key_line = (f"localhost/log+{key_id_for('localhost/log', public).hex()}+"
+                f"{base64.b64encode(bytes([1]) + public).decode()}")  # fmt: skip
+    unguard()
+    db.session.execute(
+        text("UPDATE transparency_checkpoints SET note = :n, key_id = :k WHERE size = 3"),
+        {"n": f"{body}\n{EM_DASH} localhost/log {stamp}\n", "k": key_line},
+    )
+    db.session.expire_all()
+    checked = app.test_cli_runner().invoke(args=["ledger", "verify"])
+    assert "could not be vouched for" in checked.output, checked.output
+    assert key_id_for("localhost/log", public).hex() in checked.output
