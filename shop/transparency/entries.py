@@ -1,9 +1,11 @@
 """What a leaf says of a transfer: the RFC 8785 canonical JSON of its index, transfer id,
 kind, amount (minor units), currency, time (UTC, to the second) and three commitments.
 
-A commitment is an HMAC-SHA256 (base64url) under the log's secret key, so the public log
-names no trainee, no account and no order. An account's commitment is taken over the
-account id *and the transfer id*: each leaf's differs, so nobody can gather a trainee's
+A commitment is made with the log's secret key, so the public log names no trainee, no
+account and no order. An account's is SHA-256 of an opening (an HMAC of the account id
+and the transfer id under that key) and the account's number: the trainee's receipt
+prints the opening, so she can check that the entry is hers, and no one else can tell.
+It is taken over the account id *and the transfer id*: each leaf's differs, so nobody can gather a trainee's
 credits from the log (a buyer who knows which leaves came from their order learns
 nothing of the makers' other earnings), and nobody can link two leaves to one account.
 The trainee's receipt prints her commitment for that credit, which staff can recompute.
@@ -21,6 +23,8 @@ from datetime import UTC, datetime
 
 import rfc8785
 
+from shop.transparency.verify_log import account_commitment_from
+
 # What each leaf is made of, in the order `leaf_text` reads them (a row of this select).
 TRANSFER_COLUMNS = ("id", "kind", "amount", "currency", "created_at", "debit_account_id",
                     "credit_account_id", "cause_type", "cause_id")  # fmt: skip
@@ -31,8 +35,14 @@ def commitment(key: bytes, message: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def account_opening(key: bytes, account_id: int, transfer_id: int) -> str:
+    """The secret a receipt prints so its holder can open the entry's commitment."""
+    return commitment(key, f"opening:account:{account_id}:transfer:{transfer_id}")
+
+
 def account_commitment(key: bytes, account_id: int, transfer_id: int) -> str:
-    return commitment(key, f"account:{account_id}:transfer:{transfer_id}")
+    opening = account_opening(key, account_id, transfer_id)
+    return account_commitment_from(opening, account_id)
 
 
 def cause_commitment(key: bytes, cause_type: str, cause_id: int | None, transfer_id: int) -> str:

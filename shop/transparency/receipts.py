@@ -23,7 +23,7 @@ from sqlalchemy import select
 from shop.extensions import db
 from shop.training.models import LedgerAccount, Transfer, TransferKind
 from shop.transparency import proofs
-from shop.transparency.entries import account_commitment
+from shop.transparency.entries import account_commitment, account_opening
 from shop.transparency.models import HEAD_ID, LogHead, LogLeaf
 
 
@@ -34,6 +34,8 @@ class Receipt:
     entry: dict  # the leaf, read
     commitment: str  # hers: the leaf's `credit`
     commitment_holds: bool  # it is the commitment of her account for this transfer
+    account_id: int  # her account's number, which the opening opens the commitment to
+    opening: str  # the secret that opens her commitment (hers to keep)
     size: int  # of the checkpoint the proof is against
     root: str  # base64
     proof: list[str]  # base64 hashes, RFC 9162 audit path
@@ -66,13 +68,16 @@ def receipt(trainee_id: int, transfer_id: int) -> Receipt:
             "flask --app app ledger checkpoint, then print the receipt again."
         )
     entry = json.loads(found.leaf)
-    mine = account_commitment(bytes(found.commitment_key), found.credit_account_id, transfer_id)
+    key = bytes(found.commitment_key)
+    mine = account_commitment(key, found.credit_account_id, transfer_id)
     return Receipt(
         index=found.index,
         leaf=found.leaf,
         entry=entry,
         commitment=entry["credit"],
         commitment_holds=hmac.compare_digest(entry["credit"], mine),
+        account_id=found.credit_account_id,
+        opening=account_opening(key, found.credit_account_id, transfer_id),
         size=checkpoint.size,
         root=_b64(bytes(checkpoint.root)),
         proof=[_b64(h) for h in proofs.inclusion(found.index, checkpoint.size)],

@@ -9,6 +9,9 @@ store's database or code: Python 3.10+ and the `cryptography` package only.
         also proves that entry 42 (its leaf as the log serves it, or as your receipt
         printed it) is in the tree the checkpoint signs (RFC 9162 inclusion proof): the
         latest one, or the one your receipt printed;
+    ... --index 42 --leaf-file leaf.json --account 7 --opening OPENING
+        also checks that the entry credits account 7 (the opening and account number
+        are on the trainee's receipt: nobody else can tell whose the entry is);
     ... --since saved-checkpoint.txt [--since-key 'NAME+HASH+OLDKEY']
         also proves that the tree you saved earlier is a prefix of today's: nothing
         in it was changed, removed or reordered (RFC 9162 consistency proof); a
@@ -119,6 +122,27 @@ def verify_consistency(
             f"the tree of {old_size} entries you saved is not a prefix of today's tree of "
             f"{new_size}: entries were changed, removed or reordered"
         )
+
+
+# --- A credit's account commitment, as its receipt opens it ------------------------------
+
+
+def account_commitment_from(opening: str, account_id: int) -> str:
+    """The account commitment a leaf carries, made from the opening a receipt prints (a
+    secret only the store can make, one per transfer) and the account's number:
+    base64url(SHA-256(opening ‖ 0x0A ‖ "account:<id>")). Without the opening nobody can
+    tell whose it is; with it, its holder can check it is hers."""
+    digest = hashlib.sha256(f"{opening}\naccount:{account_id}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def check_opening(leaf: str, account_id: int, opening: str) -> None:
+    try:
+        credited = json.loads(leaf)["credit"]
+    except (ValueError, KeyError, TypeError):
+        raise LogError("the leaf is not an entry of this log (no credit in it)") from None
+    if account_commitment_from(opening, account_id) != credited:
+        raise LogError(f"the entry's credit is not account {account_id}'s with this opening")
 
 
 # --- C2SP signed-note and tlog-checkpoint -----------------------------------------------
@@ -265,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leaf-file", help="the entry's leaf as a receipt printed it")
     parser.add_argument("--checkpoint", help="prove --index against this checkpoint (as a "
                         "receipt printed it) rather than the latest")  # fmt: skip
+    parser.add_argument("--account", type=int, help="with --opening: the account number a "
+                        "receipt prints, to check the entry credits it")  # fmt: skip
+    parser.add_argument("--opening", help="the opening a receipt prints for the entry")
     parser.add_argument("--since", help="a checkpoint saved earlier: prove the log only grew")
     parser.add_argument("--since-key", help="the key that signed the --since checkpoint, when "
                         "the store has rotated its key since (default: --key)")  # fmt: skip
@@ -294,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
                 leaf = store.leaf(args.index)
             check_inclusion(store, checkpoint, args.index, leaf)
             print(f"Entry {args.index} is in the log: its inclusion proof holds.")
+            if args.opening is not None and args.account is not None:
+                check_opening(leaf, args.account, args.opening)
+                print(f"Entry {args.index} credits account {args.account}: the opening holds.")
         if args.since:
             old_key = VerifierKey.parse(args.since_key) if args.since_key else key
             with open(args.since, encoding="utf-8") as saved:

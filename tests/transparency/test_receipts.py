@@ -17,7 +17,9 @@ from shop.identity.keys import NoSigningKey
 from shop.training.models import LedgerAccount, Transfer, TransferKind
 from shop.transparency.models import LogLeaf
 from shop.transparency.verify_log import (
+    LogError,
     VerifierKey,
+    check_opening,
     leaf_hash,
     parse_checkpoint,
     verify_inclusion,
@@ -97,7 +99,11 @@ def test_a_receipt_proves_her_credit_with_what_it_prints(staff_client, client, c
     )
     # her commitment, said to be hers and the store's alone to make
     assert json.loads(leaf)["credit"] in page
-    assert "This code is yours" in page and "Only the store can make it" in page
+    assert "This code is yours" in page and "only this receipt carries" in page
+    account, opening = OPENING_RE.search(page).groups()
+    assert check_opening(printed_leaf, int(account), opening) is None  # it opens to hers
+    with pytest.raises(LogError):
+        check_opening(printed_leaf, int(account) + 1, opening)
     assert "is not the one of this trainee's account" not in page
     # the QR and the instructions lead to the public proof and the script
     assert "<svg" in raw
@@ -105,10 +111,15 @@ def test_a_receipt_proves_her_credit_with_what_it_prints(staff_client, client, c
     assert proof_url in page
     assert client.get(proof_url.removeprefix("http://localhost")).status_code == 200
     assert (f"python verify_log.py http://localhost --key '{key_line}' --checkpoint "
-            f"checkpoint.txt --index {index} --leaf-file leaf.json") in page  # fmt: skip
+            f"checkpoint.txt --index {index} --leaf-file leaf.json --account ") in page  # fmt: skip
     assert "http://localhost/log/verify_log.py" in page
     # her code, never her name
     assert maker.code in page and maker.legal_name not in page
+
+
+OPENING_RE = re.compile(
+    r"Your account number: <strong[^>]*>(\d+)</strong> · Opening: <span[^>]*>([A-Za-z0-9_-]+)</span>"
+)
 
 
 def _no_key(*_args):
@@ -260,6 +271,7 @@ def test_a_printed_receipt_still_checks_after_the_store_rotates_its_key(committe
         raw = staff.get(_receipt_url(maker, transfer_id)).get_data(as_text=True)
     printed_leaf, note, key_line = (html.unescape(p) for p in PRE_RE.findall(raw))
     index = json.loads(printed_leaf)["index"]
+    account, opening = OPENING_RE.search(html.unescape(raw)).groups()
     (tmp_path / "leaf.json").write_text(printed_leaf + "\n")
     (tmp_path / "checkpoint.txt").write_text(note)
     new_file = tmp_path / "new-key.pem"
@@ -271,14 +283,17 @@ def test_a_printed_receipt_still_checks_after_the_store_rotates_its_key(committe
         db.session.commit()
     script = Path(__file__).resolve().parents[2] / "tools" / "verify_log.py"
     with serving(app) as base:
-        checked = subprocess.run(
-            [sys.executable, "-I", str(script), base, "--key", key_line, "--checkpoint",
-             str(tmp_path / "checkpoint.txt"), "--index", str(index), "--leaf-file",
-             str(tmp_path / "leaf.json")],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        printed = [sys.executable, "-I", str(script), base, "--key", key_line, "--checkpoint",
+                   str(tmp_path / "checkpoint.txt"), "--index", str(index), "--leaf-file",
+                   str(tmp_path / "leaf.json"), "--opening", opening]  # fmt: skip
+        checked = subprocess.run([*printed, "--account", account], capture_output=True,
+                                 text=True, timeout=60)  # fmt: skip
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert f"Entry {index} is in the log" in checked.stdout
+        assert f"Entry {index} credits account {account}: the opening holds" in checked.stdout
+        someone_else = subprocess.run([*printed, "--account", str(int(account) + 1)],
+                                      capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert someone_else.returncode == 1 and "is not account" in someone_else.stderr
         later = [
             sys.executable,
             "-I",
