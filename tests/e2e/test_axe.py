@@ -88,6 +88,12 @@ def open_details(page):
     page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
 
 
+def open_first_receipt(page):
+    """Follow the statement's first receipt link: the printable receipt of a credit."""
+    with page.expect_navigation():
+        page.get_by_role("link", name=re.compile(r"^Receipt of entry")).first.click()
+
+
 def with_a_cart(page, base: str):
     """Put a product in this browser's cart (by the product page's form, whatever its fields)."""
     page.goto(f"{base}/products/{PRODUCT_SLUG}")
@@ -140,6 +146,7 @@ class Visit:
 
 STATES: dict[str, Callable] = {
     "details-open": open_details,
+    "first-receipt": open_first_receipt,
     "empty-submit": submit_empty("main form[method=post]"),
     "search-none": fill_and_submit("main form.filters", {"q": "no such thing anywhere"}),
     "sign-in-refused": fill_and_submit(
@@ -236,6 +243,7 @@ VISITS = [
     Visit("/staff/trainees", who="staff"),
     Visit("/staff/trainees/1", who="staff"),
     Visit("/staff/trainees/1", who="staff", state="details-open"),
+    Visit("/staff/trainees/1", who="staff", state="first-receipt"),  # the trainee's receipt
     Visit("/staff/trainees/1", who="staff", state="withdrawal-refused"),
     Visit("/staff/trainees/1", who="staff", state="goal-refused"),
     Visit("/staff/trainees/1", who="staff", state="correction-refused"),
