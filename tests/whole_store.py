@@ -103,12 +103,22 @@ def build_store(with_markup: bool = False) -> Store:
         mark_every_text_column()
     db.session.commit()
     image = p.images[0]
+    from shop.training.models import LedgerAccount, Transfer, TransferKind
+
+    credited = db.session.scalar(  # a credit of the first trainee: its receipt
+        select(Transfer.id)
+        .join(LedgerAccount, LedgerAccount.id == Transfer.credit_account_id)
+        .where(LedgerAccount.trainee_id == trainees[0].id, Transfer.kind == TransferKind.SALE_SHARE)
+        .order_by(Transfer.id)
+        .limit(1)
+    )
     values = {
         "order_id": paid.id, "variant_id": p.variants[0].id, "product_id": p.id,
         "image_id": image.id, "trainee_id": trainees[0].id, "withdrawal_id": withdrawal.id,
         "goal_id": goal.id, "workshop_id": w.id, "decision": "approve", "token": paid.token,
         "correction_id": correction.id, "job_id": dead_job.id,
         "code": batch.code, "slug": p.slug, "filename": image.filename, "batch_id": batch.id,
+        "transfer_id": credited,
     }  # fmt: skip
     by_endpoint = {
         "provenance.workshop": {"slug": w.slug},
