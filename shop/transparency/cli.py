@@ -81,24 +81,24 @@ def register_log_commands(ledger: click.Group) -> None:
     def checkpoint_command() -> None:
         """Sign a checkpoint of the log as it is now, if its size has none; on a store
         upgraded to the log, first log every transfer made before it (once)."""
-        from shop.extensions import db
         from shop.transparency.appending import append, lock_head, sign_checkpoint
         from shop.transparency.proofs import root
+        from shop.unit_of_work import unit_of_work
 
-        head = lock_head()
-        if head.size == 0:
-            adopted = append([])  # every transfer posted before the log existed
-            if adopted is None:
-                click.echo("The log is empty: there is nothing to sign.")
-                return
-            db.session.commit()
-            click.echo(f"Logged the {adopted.size} transfer(s) made before the log existed.")
+        with unit_of_work():  # the entries go in even when no key can sign them
             head = lock_head()
-        if not sign_checkpoint(head.size, root(head.size)):
+            adopted = append([]) if head.size == 0 else None  # transfers made before the log
+            size = head.size
+            signed = size > 0 and sign_checkpoint(size, root(size))
+        if size == 0:
+            click.echo("The log is empty: there is nothing to sign.")
+            return
+        if adopted is not None:
+            click.echo(f"Logged the {adopted.size} transfer(s) made before the log existed.")
+        if not signed:
             raise click.ClickException("No checkpoint was signed: the store has no signing key "
                                        "(see the warning above).")  # fmt: skip
-        db.session.commit()
-        click.echo(f"The log's checkpoint at {head.size} entries is signed.")
+        click.echo(f"The log's checkpoint at {size} entries is signed.")
 
     @ledger.command("witness")
     @click.argument("url")
