@@ -192,11 +192,11 @@ def test_the_log_head_only_moves_forward(ctx):
     one_maker_sale()
     db.session.commit()
     for statement in ("UPDATE transparency_log_head SET size = size - 1",
-                      "UPDATE transparency_log_head SET commitment_key = X'00'",
+                      "UPDATE transparency_log_head SET commitment_key = :other",
                       "DELETE FROM transparency_log_head"):  # fmt: skip
         savepoint = db.session.begin_nested()
         with pytest.raises(DBAPIError, match="only grows"):
-            db.session.execute(text(statement))
+            db.session.execute(text(statement), {"other": bytes(32)})
         savepoint.rollback()
 
 
