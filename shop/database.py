@@ -6,7 +6,7 @@ import enum
 import weakref
 
 from flask import current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import Enum, event, inspect, or_
+from sqlalchemy import Enum, event, inspect, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -124,3 +124,16 @@ def has_table(connection, name: str) -> bool:
         seen.add(connection.engine)
         return True
     return False
+
+
+def locked_row(model, row_id: int):
+    """The row `row_id` of `model`, read afresh and locked until the transaction ends
+    (SELECT … FOR UPDATE on PostgreSQL; SQLite has one writer at a time)."""
+    from shop.extensions import db
+
+    return db.session.scalars(
+        select(model)
+        .where(model.id == row_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()

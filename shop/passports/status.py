@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from flask import current_app
 from sqlalchemy import select, update
 
+from shop.database import locked_row
 from shop.extensions import db
 from shop.identity import signing
 from shop.identity.did import store_did
@@ -91,12 +92,7 @@ def bit(bitstring: bytes, index: int) -> bool:
 
 def lock() -> StatusList:
     """The list's row, locked until this transaction ends, read afresh."""
-    return db.session.scalars(
-        select(StatusList)
-        .where(StatusList.id == STATUS_LIST_ID)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return locked_row(StatusList, STATUS_LIST_ID)
 
 
 def should_be_revoked(recalled_at, workshop_status) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, event, insert, or_, select
 from sqlalchemy.orm import Session, SessionTransaction
 
-from shop.database import has_table
+from shop.database import has_table, locked_row
 from shop.extensions import db
 from shop.identity.keys import NoSigningKey
 from shop.training.ledger import TRANSFERS_POSTED
@@ -44,12 +44,7 @@ class Appended:
 
 
 def lock_head() -> LogHead:
-    return db.session.scalars(
-        select(LogHead)
-        .where(LogHead.id == HEAD_ID)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return locked_row(LogHead, HEAD_ID)
 
 
 def read_nodes(wanted: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
