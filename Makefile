@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app app
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run serve migrate test lint install clean bench bench-pages bench-spike
+.PHONY: run serve migrate test lint install clean bench bench-pages bench-spike translations catalogs
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ install: $(STAMP)
 # stops with the server.
 # Links in emails, QR codes and signed passports name the address the store serves at.
 run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
-run: $(STAMP)
+run: $(STAMP) catalogs
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
 	$(FLASK) worker & worker=$$!; \
@@ -42,7 +42,7 @@ serve: migrate
 	if [ "$${SHOP_ENV:-development}" = development ]; then $(FLASK) seed-demo; fi
 	exec $(BIN)/gunicorn --config gunicorn.conf.py app:app
 
-test: $(STAMP)
+test: $(STAMP) catalogs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Scale benchmarks, reported as ratios measured in one run (not part of `make test`).
@@ -61,6 +61,29 @@ bench-pages: $(STAMP)
 SPIKE_ARGS ?=
 bench-spike: $(STAMP)
 	$(BIN)/python bench/spike.py $(SPIKE_ARGS)
+
+# Translations (Khmer, Hindi, Bengali; English is the source). `make translations`
+# extracts every marked string into translations/messages.pot, merges it into each
+# language's catalog (new messages empty, none guessed) and compiles them. The compiled
+# .mo files are built by `make run` and `make test` (catalogs), never committed.
+LANGUAGES := km hi bn
+BABEL_KEYWORDS := -k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k lazy_ngettext:1,2 \
+	-k pgettext:1c,2 -k npgettext:1c,2,3 -k lazy_pgettext:1c,2
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --no-wrap --sort-by-file \
+		--project "Made Known" --copyright-holder "Made Known" -o translations/messages.pot .
+	for lang in $(LANGUAGES); do \
+		if [ -f translations/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel -q update -i translations/messages.pot -d translations -l $$lang \
+				--no-fuzzy-matching --ignore-obsolete --no-wrap; \
+		else \
+			$(BIN)/pybabel -q init -i translations/messages.pot -d translations -l $$lang --no-wrap; \
+		fi; \
+	done
+	$(BIN)/python -m shop.catalogs
+
+catalogs: $(STAMP)
+	$(BIN)/python -m shop.catalogs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

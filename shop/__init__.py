@@ -49,6 +49,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from shop.sessions import init_sessions
 
     init_sessions(app)
+    from shop.i18n import init_i18n
+
+    init_i18n(app)  # the reader's language, before any view or template needs it
     from shop.unit_of_work import register_unit_of_work
 
     register_unit_of_work(app)

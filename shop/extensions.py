@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -26,3 +27,4 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 # Storage from RATELIMIT_STORAGE_URI: memory by default, Redis where several processes serve.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+babel = Babel()

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
-from flask import current_app, has_app_context
+from flask import has_app_context
 
 
 class MoneyError(ValueError):
@@ -51,10 +51,15 @@ def format_money(amount: int, currency: str, locale: str = "en_US") -> str:
 
 
 def money_text(amount: int, currency: str) -> str:
-    """An amount as the store shows money (its locale), for messages written in code:
+    """An amount as the store shows money (in the reader's locale), for messages written in code:
     flashes, review notes, command output. A currency no one can format (a gateway's
     report may carry anything) is named in minor units rather than failing."""
-    locale = current_app.config.get("STORE_LOCALE", "en_US") if has_app_context() else "en_US"
+    if has_app_context():
+        from shop.i18n import locale_code  # the reader's, in a request; else the store's
+
+        locale = locale_code()
+    else:
+        locale = "en_US"
     try:
         return format_money(amount, currency, locale)
     except (MoneyError, ValueError):

@@ -239,8 +239,7 @@ def template_helpers(app: Flask) -> None:
     app.add_template_global(site_url)
     app.add_template_filter(whole_words, "whole_words")
 
-    def locale() -> str:
-        return current_app.config["STORE_LOCALE"]
+    from shop.i18n import locale_code as locale
 
     @app.template_filter("money")
     def money_filter(amount: int | None, currency: str | None = None) -> str:

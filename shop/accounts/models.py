@@ -34,6 +34,8 @@ class User(UserMixin, db.Model):
     # Part of every session's user id (get_id): bumping it ends every session signed in
     # before, wherever their cookies were copied to (sign-out, password change or reset).
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The language the user chose for the store's pages (shop/i18n.py); None: not chosen.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

@@ -221,3 +221,9 @@ def claim_orders(user: User) -> int:
         .where(func.lower(Order.email) == user.email, Order.user_id.is_(None))
         .values(user_id=user.id)
     ).rowcount
+
+
+def save_language(user: User, code: str) -> None:
+    """The user's choice of language for the store's pages (shop/i18n.py checks `code`)."""
+    user.language = code
+    db.session.flush()

@@ -102,7 +102,10 @@ def _release(app: Flask, root: Path) -> str:
     """What the HTML is made from besides the data: the templates, the code and the
     settings pages show. A new deployment changes it, so no ETag outlives one."""
     digest = hashlib.sha256()
-    for folder, pattern in ((root / "templates", "**/*.html"), (root / "shop", "**/*.py")):
+    for folder, pattern in (
+        (root / "templates", "**/*.html"), (root / "shop", "**/*.py"),
+        (root / "translations", "*/LC_MESSAGES/*.po"),
+    ):  # fmt: skip
         for path in sorted(folder.glob(pattern)):
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
@@ -127,10 +130,12 @@ def _roles() -> tuple | None:
 
 
 def _visitor() -> tuple:
-    """What this visitor's parts of a page show (never who they are)."""
+    """What this visitor's parts of a page show (never who they are), and in which
+    language."""
+    from shop.i18n import current_language
     from shop.orders.cart import read
 
-    return sum(read(session).values()), _roles()
+    return sum(read(session).values()), _roles(), current_language().code
 
 
 def _token_part() -> str:
@@ -219,10 +224,10 @@ def public_page(name: str, key: object, render: Render, *, keep: bool = True) ->
             return Response(page.html, status=page.status, mimetype="text/html")
         return Response(page, mimetype="text/html")
     app = current_app._get_current_object()
-    slot = f"{app.extensions['page_cache_release']}:{name}:{key}"
+    visitor = _visitor()
+    slot = f"{app.extensions['page_cache_release']}:{name}:{key}:{visitor[2]}"
     # The day too: what is overdue, the months /impact charts, move with the calendar.
     tag = f"{current}:{utcnow().date()}"
-    visitor = _visitor()
     secret = session.get("csrf_token")
     etag = _etag(f"{slot}:{tag}", visitor)
     cold_header = app.config.get("PAGE_CACHE_COLD_HEADER")
@@ -248,7 +253,10 @@ def public_page(name: str, key: object, render: Render, *, keep: bool = True) ->
 def _public(html: str | None, status: int, etag: str) -> Response:
     # The headers given to the constructor: each one set afterwards would be compared
     # with every header already there.
-    headers = [("ETag", f'"{etag}"'), ("Cache-Control", PUBLIC_CACHE_CONTROL), ("Vary", "Cookie")]
+    headers = [
+        ("ETag", f'"{etag}"'), ("Cache-Control", PUBLIC_CACHE_CONTROL),
+        ("Vary", "Cookie, Accept-Language"),
+    ]  # fmt: skip
     return Response(html, status=status, mimetype="text/html", headers=headers)
 
 

@@ -27,6 +27,18 @@ TRAINEE = text(
 )
 
 
+USER = text(
+    "INSERT INTO users (email, name, password_hash, active, created_at, session_version) "
+    "VALUES (:email, '', 'x', true, '2026-11-30', 1)"
+)
+
+
+def _staff_at_this_revision(email: str) -> int:
+    """A user written in the columns of this revision (the model has later ones)."""
+    db.session.execute(USER, {"email": email})
+    return db.session.scalar(text("SELECT id FROM users WHERE email = :e"), {"e": email})
+
+
 def _refused(statement, values) -> bool:
     try:
         with db.session.begin_nested():
@@ -57,17 +69,18 @@ def test_migration_0009_proposals_and_codes_whatever_their_case(database, tmp_pa
         db.session.close()
 
         upgrade(revision="0009")
-        proposer, decider = f.user("staff"), f.user("staff")
+        proposer_id = _staff_at_this_revision("proposer@example.org")
+        decider_id = _staff_at_this_revision("decider@example.org")
         account = db.session.scalar(
             select(LedgerAccount.id).where(LedgerAccount.trainee_id == twin_id)
         )
         db.session.commit()
         row = {"trainee": twin_id, "account": account, "amount": -50, "key": "k1",
-               "by": proposer.id, "decider": None}  # fmt: skip
+               "by": proposer_id, "decider": None}  # fmt: skip
         assert not _refused(PROPOSAL, row)
         assert _refused(PROPOSAL, {**row, "key": "k1"})  # one proposal per form
-        assert _refused(PROPOSAL, {**row, "key": "k2", "decider": proposer.id})  # four eyes
-        assert not _refused(PROPOSAL, {**row, "key": "k3", "decider": decider.id})
+        assert _refused(PROPOSAL, {**row, "key": "k2", "decider": proposer_id})  # four eyes
+        assert not _refused(PROPOSAL, {**row, "key": "k3", "decider": decider_id})
         assert _refused(PROPOSAL, {**row, "key": "k4", "amount": 0})
         assert _refused(TRAINEE, {"code": "ab-2", "w": workshop_id})
         db.session.commit()

@@ -1,0 +1,203 @@
+"""The reader's language: which one a page is in, and the menu that changes it.
+
+English is the source; Khmer, Hindi and Bengali are the languages of the programme staff
+in Phnom Penh, Bihar and West Bengal (catalogs under translations/, built by `make
+translations`). A page's language is, in order:
+
+1. a signed-in user's saved choice (the menu, or `?lang=`, saves it on the account);
+2. this browser's choice (the `lang` cookie, set by the menu or `?lang=`);
+3. the browser's `Accept-Language`;
+4. English.
+
+`?lang=km|hi|bn|en` on any page switches: the page answers a redirect through
+`/language`, which remembers the choice (cookie, and account when signed in) and comes
+back to the same address without the parameter, so URLs stay the same in every language.
+A GET that saves a preference is what the stable interface asks for; all it can change is
+the language the account's own pages are shown in.
+
+Numbers, dates and money are formatted for the language's locale (Hindi and Bengali as
+written in India, Khmer as in Cambodia); English keeps the store's own (STORE_LOCALE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import force_locale, lazy_gettext
+from flask_login import current_user
+
+from shop.extensions import babel
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # <html lang>, ?lang=, the cookie and the account
+    name: str  # in its own script, as the menu shows it to someone who reads only it
+    locale: str | None  # Babel's locale for translations and formats; None: STORE_LOCALE
+    direction: str = "ltr"
+
+
+LANGUAGES: dict[str, Language] = {
+    language.code: language
+    for language in (
+        Language("en", "English", None),
+        Language("km", "ខ្មែរ", "km_KH"),
+        Language("hi", "हिन्दी", "hi_IN"),
+        Language("bn", "বাংলা", "bn_IN"),
+    )
+}
+SOURCE = "en"
+COOKIE = "lang"
+COOKIE_SECONDS = 365 * 24 * 3600
+QUERY = "lang"
+
+bp = Blueprint("language", __name__)
+
+
+def _signed_in() -> bool:
+    """Whether a user may be signed in, without loading one for a visitor who cannot be
+    (most visitors: no session user and no remember cookie); see page_cache._roles."""
+    if "_login_user" in g or "_user_id" in session:
+        return current_user.is_authenticated
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    return remember in request.cookies and current_user.is_authenticated
+
+
+def _chosen() -> str:
+    if g.get("shop_forced_language"):
+        return g.shop_forced_language
+    if not has_request_context():
+        return SOURCE  # commands, the worker: English unless told (force_language)
+    if "shop_language" in g:
+        return g.shop_language
+    code = None
+    if _signed_in():
+        code = current_user.language
+    if code not in LANGUAGES:
+        code = request.cookies.get(COOKIE)
+    if code not in LANGUAGES:
+        code = request.accept_languages.best_match(list(LANGUAGES)) or SOURCE
+    g.shop_language = code
+    return code
+
+
+def current_language() -> Language:
+    """The language this page is written in (its menu, <html lang> and dir)."""
+    return LANGUAGES[g.get("shop_forced_language") or _chosen()]
+
+
+def locale_code(language: Language | None = None) -> str:
+    """Babel's locale for formatting in this language: 'hi_IN', or the store's own."""
+    language = language or current_language()
+    return language.locale or current_app.config.get("STORE_LOCALE", "en_US")
+
+
+def select_locale() -> str:
+    return locale_code(LANGUAGES[_chosen()])
+
+
+@contextmanager
+def force_language(code: str | None) -> Iterator[None]:
+    """Render something (an email, a file) in `code`, whatever the request's language."""
+    language = LANGUAGES.get(code or SOURCE, LANGUAGES[SOURCE])
+    before = g.get("shop_forced_language")
+    g.shop_forced_language = language.code
+    try:
+        with force_locale(locale_code(language)):
+            yield
+    finally:
+        g.shop_forced_language = before
+
+
+def language_choices() -> list[tuple[str, str]]:
+    return [(language.code, language.name) for language in LANGUAGES.values()]
+
+
+def _local_path(target: str | None) -> str:
+    """Where to go back to: a path on this store only (never another host)."""
+    target = (target or "").strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _without_lang(path: str, args) -> str:
+    kept = [(key, value) for key, value in args.items(multi=True) if key != QUERY]
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+@bp.get("/language")
+def switch():
+    """Remember a language and go back. The account's choice is saved here (a view of
+    its own: one unit of work, committed like any other request)."""
+    from shop.accounts.services import save_language
+    from shop.web import error_answer
+
+    code = request.args.get(QUERY, "")
+    if code not in LANGUAGES:
+        return error_answer(
+            400,
+            lazy_gettext("That language is not one we have"),
+            lazy_gettext("Choose English, Khmer, Hindi or Bengali from the menu."),
+        )
+    if _signed_in():
+        save_language(current_user, code)
+    response = redirect(_local_path(request.args.get("next")), 303)
+    response.set_cookie(
+        COOKIE, code, max_age=COOKIE_SECONDS, samesite="Lax",
+        secure=current_app.config.get("SESSION_COOKIE_SECURE", False), httponly=True,
+    )  # fmt: skip
+    return response
+
+
+def init_i18n(app: Flask) -> None:
+    from shop import ROOT
+
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def switch_by_query():
+        # Only a redirect (no write): /language remembers the choice and comes back.
+        code = request.args.get(QUERY)
+        if (
+            request.method in ("GET", "HEAD")
+            and code in LANGUAGES
+            and request.endpoint != "language.switch"
+        ):
+            back = _without_lang(request.path, request.args)
+            return redirect(url_for("language.switch", **{QUERY: code, "next": back}), 303)
+        return None
+
+    @app.after_request
+    def say_the_language(response):
+        # The language a page was rendered in (not chosen afresh: a request that signed
+        # its user out cannot ask for them again).
+        code = g.get("shop_language")
+        if response.mimetype == "text/html" and code:
+            response.headers["Content-Language"] = code
+            response.vary.add("Accept-Language")
+        return response
+
+    @app.context_processor
+    def language_globals():
+        return {
+            "page_language": current_language(),
+            "languages": LANGUAGES.values(),
+        }
