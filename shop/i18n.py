@@ -170,6 +170,9 @@ def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     babel.init_app(app, locale_selector=select_locale)
+    # {% trans %} blocks lose their line breaks and indents, here and when extracted
+    # (babel.cfg), so a message is one sentence however the template wraps it.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.register_blueprint(bp)
 
     @app.before_request
