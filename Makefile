@@ -67,7 +67,7 @@ bench-spike: $(STAMP)
 # language's catalog (new messages empty, none guessed) and compiles them. The compiled
 # .mo files are built by `make run` and `make test` (catalogs), never committed.
 LANGUAGES := km hi bn
-BABEL_KEYWORDS := -k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k lazy_ngettext:1,2 \
+BABEL_KEYWORDS := -k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k lazy_ngettext:1,2 -k _l -k _n:1,2 \
 	-k pgettext:1c,2 -k npgettext:1c,2,3 -k lazy_pgettext:1c,2
 translations: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --no-wrap --sort-by-file \

@@ -24,7 +24,7 @@ from tests.i18n import unmarked
 ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("km", "hi", "bn")
 KEYWORDS = (
-    "-k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k lazy_ngettext:1,2 "
+    "-k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k lazy_ngettext:1,2 -k _l -k _n:1,2 "
     "-k pgettext:1c,2 -k npgettext:1c,2,3 -k lazy_pgettext:1c,2"
 ).split()
 PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?([sdirfx%])")
