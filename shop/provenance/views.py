@@ -6,8 +6,10 @@ import io
 
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template
+from flask_babel import gettext as _
 
 from shop.catalog import storefront as catalog
+from shop.i18n import locale_code
 from shop.page_cache.pages import public_page
 from shop.provenance import services
 from shop.resolver.links import answer
@@ -21,7 +23,7 @@ def _public(workshop):
     return services.public_workshop(
         workshop,
         current_app.config["VETTING_VISIT_INTERVAL_DAYS"],
-        current_app.config["STORE_LOCALE"],
+        locale_code(),  # country names in the reader's language (the store's own in English)
     )
 
 
@@ -94,8 +96,8 @@ def batch_qr(code: str):
         border=2,
         dark="#1f2a2e",
         xmldecl=False,
-        title=f"Batch {found.code}",
+        title=_("Batch %(code)s", code=found.code),
     )
-    return Response(
-        out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
-    )
+    # Its title is in the reader's language: caches keep one per language.
+    headers = {"Cache-Control": "public, max-age=86400", "Vary": "Cookie, Accept-Language"}
+    return Response(out.getvalue(), mimetype="image/svg+xml", headers=headers)
