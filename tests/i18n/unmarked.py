@@ -68,6 +68,8 @@ ALLOWED = {
     "Merkle",
     "USD$",
 }
+# Jinja constants shown as they are: words a command prints, quoted on a page.
+KEPT_CONSTANTS = {"Valid"}  # `flask passport verify`'s last line (verification/verify.html)
 # Python modules whose words are for operators at a terminal or for machines, not for
 # the store's pages (commands print English; the API answers in its documented English).
 PYTHON_NOT_SHOWN = (
@@ -79,6 +81,9 @@ PYTHON_NOT_SHOWN = (
     "api/",
     "bench/",
     "transparency/verify_log.py",  # tools/verify_log.py: a standalone verifier, English
+    # `flask passport verify` prints these; the /verify page shows none of them.
+    "verification/checks.py", "verification/fetch.py", "verification/jose.py",
+    "verification/status_list.py",
 )
 # Functions and classes whose string arguments are shown to people.
 SHOWN_CALLS = {"flash", "error_answer", "abort", "ValidationError", "StopValidation"}
@@ -115,6 +120,8 @@ NOT_SHOWN_ERRORS = {
 }
 GETTEXT = {"_", "gettext", "ngettext", "lazy_gettext", "lazy_ngettext", "pgettext",
            "npgettext", "lazy_pgettext", "_l", "_n"}  # fmt: skip
+# Code, commands and their output are shown as they run, in no language.
+CODE_TAGS = {"script", "style", "code", "pre", "kbd", "samp"}
 READ_ATTRIBUTES = {"alt", "title", "placeholder", "aria-label", "aria-description", "label"}
 LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
@@ -141,7 +148,7 @@ class _Text(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
+        if tag in CODE_TAGS:
             self._skip += 1
         values = dict(attrs)
         for name, value in attrs:
@@ -154,7 +161,7 @@ class _Text(HTMLParser):
                 self.found.append((self.getpos()[0], left))
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style") and self._skip:
+        if tag in CODE_TAGS and self._skip:
             self._skip -= 1
 
     def handle_data(self, data):
@@ -200,7 +207,8 @@ def _expression_strings(source: str) -> list[tuple[int, str]]:
         if isinstance(node, nodes.Include | nodes.Import | nodes.FromImport | nodes.Extends):
             return
         text = node.value if isinstance(node, nodes.Const) else None
-        if isinstance(text, str) and not quiet and _looks_like_words(text):
+        shown = isinstance(text, str) and text not in KEPT_CONSTANTS
+        if shown and not quiet and _looks_like_words(text):
             found.append((node.lineno, text.strip()))
         for child in node.iter_child_nodes():
             walk(child, quiet)
