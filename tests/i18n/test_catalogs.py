@@ -23,10 +23,13 @@ from tests.i18n import unmarked
 
 ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("km", "hi", "bn")
+# The keywords `make translations` extracts with, read from the Makefile: one list.
 KEYWORDS = (
-    "-k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k lazy_ngettext:1,2 -k _l -k _n:1,2 "
-    "-k pgettext:1c,2 -k npgettext:1c,2,3 -k lazy_pgettext:1c,2"
-).split()
+    re.search(r"^BABEL_KEYWORDS := (.*?)(?<!\\)$", (ROOT / "Makefile").read_text(), re.M | re.S)
+    .group(1)
+    .replace("\\\n", " ")
+    .split()
+)
 PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?([sdirfx%])")
 TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>")
 

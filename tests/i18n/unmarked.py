@@ -59,6 +59,7 @@ ALLOWED = {
     "OK",
     "VC",
     "JWT",
+    "openapi.json",
     "English",
     "ខ្មែរ",
     "हिन्दी",
@@ -82,7 +83,9 @@ PYTHON_NOT_SHOWN = (
     "bench/",
     "transparency/verify_log.py",  # tools/verify_log.py: a standalone verifier, English
     # `flask passport verify` prints these; the /verify page shows none of them.
-    "verification/checks.py", "verification/fetch.py", "verification/jose.py",
+    "verification/checks.py",
+    "verification/fetch.py",
+    "verification/jose.py",
     "verification/status_list.py",
 )
 # Functions and classes whose string arguments are shown to people.
