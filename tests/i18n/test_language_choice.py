@@ -4,12 +4,15 @@ cache's one copy per language; and the machine answers, which have no language."
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
+from flask_babel import gettext
 
 from shop.accounts.models import User
 from shop.extensions import db
+from shop.i18n import force_language
 from tests import factories as f
 from tests.conftest import client_as
 from tests.training.conftest import one_maker_sale
@@ -79,12 +82,15 @@ def test_an_unknown_lang_in_the_address_is_ignored(client):
 def test_language_with_an_unknown_lang_is_refused_and_changes_nothing(app, ctx):
     client = client_as(app, "staff")
     client.set_cookie("lang", "bn")
+    with app.test_request_context(), force_language("bn"):  # said in the reader's language
+        title = html.escape(gettext("That language is not one we have"))
+        advice = html.escape(gettext("Choose English, Khmer, Hindi or Bengali from the menu."))
     for value in ("xx", "", "english", "km;"):
         answer = client.get("/language", query_string={"lang": value, "next": "/staff/"})
         page = answer.get_data(as_text=True)
         assert answer.status_code == 400, value
-        assert "That language is not one we have" in page
-        assert "Choose English, Khmer, Hindi or Bengali from the menu." in page
+        assert title in page and advice in page
+        assert html_lang(answer) == answer.headers["Content-Language"] == "bn"
         assert not any(c.startswith("lang=") for c in answer.headers.getlist("Set-Cookie"))
     assert client.get_cookie("lang").value == "bn"
     assert db.session.get(User, client.person.id).language in (None, "")
