@@ -175,18 +175,29 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.register_blueprint(bp)
 
-    @app.before_request
-    def switch_by_query():
-        # Only a redirect (no write): /language remembers the choice and comes back.
+    @app.after_request
+    def switch_by_query(response):
+        # Only a redirect (no write): /language remembers the choice and comes back. Pages
+        # only, known once answered: a machine's answer (the API, the log, a DID document,
+        # a file) has no language and is answered as if the parameter were not there. The
+        # page becomes the redirect in place, keeping the headers every answer carries.
         code = request.args.get(QUERY)
         if (
             request.method in ("GET", "HEAD")
             and code in LANGUAGES
             and request.endpoint != "language.switch"
+            and response.status_code == 200
+            and response.mimetype == "text/html"
+            and not response.is_streamed
         ):
             back = _without_lang(request.path, request.args)
-            return redirect(url_for("language.switch", **{QUERY: code, "next": back}), 303)
-        return None
+            response.status_code = 303
+            response.headers["Location"] = url_for("language.switch", **{QUERY: code, "next": back})
+            response.headers["Cache-Control"] = "no-store"
+            for name in ("ETag", "Last-Modified", "Content-Language"):
+                response.headers.pop(name, None)
+            response.set_data(b"")
+        return response
 
     @app.after_request
     def say_the_language(response):
