@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import DateTime, String, delete
@@ -35,16 +37,20 @@ LIFETIME = timedelta(minutes=10)
 FIELD = "confirmation"  # the form field that carries the token
 SALT = "shop.confirmations"  # a token signed for anything else never reads as one of these
 
-MISSING = (
+# Worded when a refusal is shown, in the reader's language (str() of the exception).
+MISSING = _l(
     "This needs its confirmation page first: nothing was changed. "
     "Use the button on the page again, then confirm."
 )
-EXPIRED = (
-    f"The confirmation page was open longer than {int(LIFETIME.total_seconds() // 60)} "
-    "minutes: nothing was changed. Please start again."
+EXPIRED = lazy_ngettext(
+    "The confirmation page was open longer than %(num)d minute: nothing was changed. "
+    "Please start again.",
+    "The confirmation page was open longer than %(num)d minutes: nothing was changed. "
+    "Please start again.",
+    int(LIFETIME.total_seconds() // 60),
 )
-NOT_THIS = "That confirmation was made for something else: nothing was changed."
-USED = "This confirmation was already used (the button was pressed twice?): it acted once only."
+NOT_THIS = _l("That confirmation was made for something else: nothing was changed.")
+USED = _l("This confirmation was already used (the button was pressed twice?): it acted once only.")
 
 
 class ConfirmationRefused(Exception):

@@ -11,6 +11,8 @@ required."): `required` and `at_most` word the common two.
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from wtforms import Field, Form
@@ -27,8 +29,12 @@ def required(message: str) -> InputRequired:
 
 def at_most(most: int, what: str) -> Length:
     """At most `most` characters, said of `what` ("A name" -> "A name is at most 200
-    characters.")."""
-    return Length(max=most, message=f"{what} is at most {most:,} characters.")
+    characters."). Worded when a form is checked, in the reader's language: `what` may be a
+    lazy string (`_l("A name")`), as form classes are made at import."""
+    return Length(
+        max=most,
+        message=_l("%(what)s is at most %(most)s characters.", what=what, most=f"{most:,}"),
+    )
 
 
 def stop_if_blank(field: Field) -> None:
@@ -37,7 +43,7 @@ def stop_if_blank(field: Field) -> None:
     if not (field.data or "").strip():
         raise StopValidation(
             next((v.message for v in field.validators if isinstance(v, InputRequired)), "")
-            or "Fill this in."
+            or _("Fill this in.")
         )
 
 

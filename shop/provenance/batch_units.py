@@ -19,6 +19,8 @@ Services flush and never commit.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from shop.catalog.models import StockMovement, StockMovementKind, Variant
@@ -38,7 +40,7 @@ def take_batch_units(variant_id: int, quantity: int, *, write_off: bool = False)
     so two transactions never take the same units.
     """
     if quantity <= 0:
-        raise StockError("units are taken in positive numbers")
+        raise StockError(_("units are taken in positive numbers"))
     batches = db.session.scalars(
         select(Batch)
         .where(Batch.variant_id == variant_id, Batch.units_left > 0)
@@ -69,10 +71,21 @@ class UnknownUnits(StockError):
     """Found units that were never written off: they belong to no recorded batch."""
 
     def __init__(self, quantity: int, written_off: int):
+        # One message for every number (its English says "unit(s)"); a language with
+        # plural forms gets them.
         super().__init__(
-            f"only {written_off} unit(s) of this variant were written off earlier and can be "
-            f"counted back, not {quantity}; new units come in by recording their production "
-            "batch (Admin > Record a batch, /admin/batches/new), which names their makers"
+            ngettext(
+                "only %(num)d unit(s) of this variant were written off earlier and can be "
+                "counted back, not %(quantity)s; new units come in by recording their "
+                "production batch (Admin > Record a batch, /admin/batches/new), which names "
+                "their makers",
+                "only %(num)d unit(s) of this variant were written off earlier and can be "
+                "counted back, not %(quantity)s; new units come in by recording their "
+                "production batch (Admin > Record a batch, /admin/batches/new), which names "
+                "their makers",
+                written_off,
+                quantity=quantity,
+            )
         )
         self.quantity, self.written_off = quantity, written_off
 
@@ -82,7 +95,7 @@ def return_written_off_units(variant_id: int, quantity: int) -> BatchUnits:
     recorded first. More than were written off raises UnknownUnits (see the module's
     docstring for why) before any batch changes."""
     if quantity <= 0:
-        raise StockError("units are returned in positive numbers")
+        raise StockError(_("units are returned in positive numbers"))
     batches = db.session.scalars(
         select(Batch)
         .where(Batch.variant_id == variant_id, Batch.units_written_off > 0)

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from babel import Locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -245,9 +246,10 @@ def _searchable(values: Iterable[str]) -> set[str]:
 
 
 def maker_refused(trainee_code: str) -> str:
-    return (
-        f"{trainee_code} cannot be named as a maker of this workshop's batch: "
-        "check the code with programme staff"
+    return _(
+        "%(code)s cannot be named as a maker of this workshop's batch: "
+        "check the code with programme staff",
+        code=trainee_code,
     )
 
 
@@ -270,32 +272,37 @@ def batch_problems(
 def _rules_but_maker_identity(draft: BatchDraft, lookups: BatchLookups) -> list[tuple[str, str]]:
     problems = []
     if not CODE_RE.match(draft.code) or len(draft.code) > BATCH_CODE_MAX:
-        problems.append(("code", f"'{draft.code}' is not a batch code (letters, digits, '-', "
-                                 f"'_' or '.', at most {BATCH_CODE_MAX} characters)"))  # fmt: skip
+        problems.append(("code", _("'%(code)s' is not a batch code (letters, digits, '-', "
+                                   "'_' or '.', at most %(most)s characters)",
+                                   code=draft.code, most=BATCH_CODE_MAX)))  # fmt: skip
     elif draft.code in lookups.recorded:
-        problems.append(("code", f"batch {draft.code} was recorded before"))
+        problems.append(("code", _("batch %(code)s was recorded before", code=draft.code)))
     if not 1 <= draft.quantity <= BATCH_QUANTITY_MAX:
-        problems.append(("quantity", f"must be at least 1 and at most {BATCH_QUANTITY_MAX}, "
-                                     f"got {draft.quantity}"))  # fmt: skip
+        problems.append(("quantity", _("must be at least 1 and at most %(most)s, got %(got)s",
+                                       most=BATCH_QUANTITY_MAX, got=draft.quantity)))  # fmt: skip
     if month_start(draft.produced_month) > month_start(today()):
+        # The month as the import's column takes it (YYYY-MM), so it can be typed again.
         month = draft.produced_month.strftime("%Y-%m")
-        problems.append(("produced_month", f"{month} is in the future"))
+        problems.append(("produced_month", _("%(month)s is in the future", month=month)))
     workshop = lookups.workshops.get(draft.workshop_slug)
     if workshop is None:
-        problems.append(("workshop_slug", f"no workshop '{draft.workshop_slug}'"))
+        problems.append(("workshop_slug", _("no workshop '%(slug)s'", slug=draft.workshop_slug)))
     variant = lookups.variants.get(draft.sku)
     if variant is None:
-        problems.append(("sku", f"no variant with SKU '{draft.sku}' (import the catalog first)"))
+        problems.append(("sku", _("no variant with SKU '%(sku)s' (import the catalog first)",
+                                  sku=draft.sku)))  # fmt: skip
     elif workshop is not None and variant.product.workshop_id != workshop.id:
-        problems.append(("sku", f"{draft.sku} is made by another workshop, not '{workshop.slug}'"))
+        problems.append(("sku", _("%(sku)s is made by another workshop, not '%(slug)s'",
+                                  sku=draft.sku, slug=workshop.slug)))  # fmt: skip
     seen: set[str] = set()
     for trainee_code, weight in draft.makers:
         if trainee_code in seen:
-            problems.append(("makers", f"trainee '{trainee_code}' is listed twice"))
+            problems.append(("makers", _("trainee '%(code)s' is listed twice", code=trainee_code)))
         seen.add(trainee_code)
         if not 1 <= weight <= MAKER_WEIGHT_MAX:
-            problems.append(("makers", f"the weight of '{trainee_code}' must be between 1 and "
-                                       f"{MAKER_WEIGHT_MAX}, got {weight}"))  # fmt: skip
+            problems.append(("makers", _("the weight of '%(code)s' must be between 1 and "
+                                         "%(most)s, got %(got)s",
+                                         code=trainee_code, most=MAKER_WEIGHT_MAX, got=weight)))  # fmt: skip
     return problems
 
 
@@ -363,10 +370,10 @@ def record_vetting_event(
 ) -> VettingEvent:
     """Add a vetting event; a suspension takes the workshop's products off sale."""
     if occurred_on > today():
-        why = "a vetting event cannot be dated in the future"
+        why = _("a vetting event cannot be dated in the future")
         raise ProvenanceError(why, [("occurred_on", why)])
     if not author.strip():
-        raise ProvenanceError("a vetting event needs the staff member who recorded it")
+        raise ProvenanceError(_("a vetting event needs the staff member who recorded it"))
     event = VettingEvent(
         workshop=workshop,
         kind=kind,

@@ -5,6 +5,8 @@ blueprint, so they share its single role check."""
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -30,7 +32,7 @@ from shop.provenance.models import (
     WorkshopStatus,
 )
 from shop.provenance.services import ProvenanceError, record_vetting_event, summary_for
-from shop.provenance.trainees import TraineeDetails, TraineeRefused, save_trainee
+from shop.provenance.trainees import Problem, TraineeDetails, TraineeRefused, save_trainee
 from shop.provenance.workshop_details import set_private_details
 from shop.staff import staff
 from shop.timeutil import today
@@ -51,32 +53,34 @@ def _id_or_none(value) -> int | None:
 # How the trainee form names the fields save_trainee's rules speak of, and what to type in
 # one left empty.
 TRAINEE_FIELDS = {
-    "code": ("The code", "Enter her trainee code, like KH-RS-001."),
-    "legal_name": ("The legal name", "Enter her legal name."),
-    "alias": ("The public alias", "Enter the public alias she chose."),
-    "cohort": ("The cohort", "Enter the cohort."),
-    "workshop_id": ("The workshop", "Choose her workshop."),
+    "code": ("The code", _l("Enter her trainee code, like KH-RS-001.")),
+    "legal_name": ("The legal name", _l("Enter her legal name.")),
+    "alias": ("The public alias", _l("Enter the public alias she chose.")),
+    "cohort": ("The cohort", _l("Enter the cohort.")),
+    "workshop_id": ("The workshop", _l("Choose her workshop.")),
 }
 
 
 def _trainee_message(field: str, message: str) -> str:
-    """'legal_name', 'is required' -> 'Enter her legal name.'; else the rule's message
-    after the field's name ('The public alias must not be part of …')."""
+    """'legal_name', 'is required' -> 'Enter her legal name.'; else the rule's whole
+    sentence ('The public alias must not be part of …'), in the reader's language."""
     subject, enter = TRAINEE_FIELDS[field]
-    return enter if message == "is required" else sentence(f"{subject} {message}")
+    if isinstance(message, Problem):
+        return message.said() if message.said else str(enter)
+    return str(enter) if message == "is required" else sentence(f"{subject} {message}")
 
 
 class TraineeForm(FlaskForm):
     """Only reads what was typed: the rules are shop.provenance.trainees'."""
 
-    code = StringField("Code")
-    legal_name = StringField("Legal name (staff only)")
-    alias = StringField("Public alias")
-    alias_consent = BooleanField("She consents to the alias being shown publicly")
+    code = StringField(_l("Code"))
+    legal_name = StringField(_l("Legal name (staff only)"))
+    alias = StringField(_l("Public alias"))
+    alias_consent = BooleanField(_l("She consents to the alias being shown publicly"))
     # Read leniently: which workshops exist is save_trainee's rule, said with the others.
-    workshop_id = SelectField("Workshop", coerce=_id_or_none, validate_choice=False)
-    cohort = StringField("Cohort")
-    active = BooleanField("Active", default=True)
+    workshop_id = SelectField(_l("Workshop"), coerce=_id_or_none, validate_choice=False)
+    cohort = StringField(_l("Cohort"))
+    active = BooleanField(_l("Active"), default=True)
 
     def details(self) -> TraineeDetails:
         return TraineeDetails(
@@ -111,7 +115,7 @@ def _trainee_form(trainee: Trainee | None):
             status = 400
         else:
             trainee_id = saved.id
-            flash("Trainee saved.", "success")
+            flash(_("Trainee saved."), "success")
             return redirect(url_for("staff.trainee", trainee_id=trainee_id))
     elif request.method == "POST":
         status = 400
@@ -121,34 +125,53 @@ def _trainee_form(trainee: Trainee | None):
 # --- workshops and vetting -----------------------------------------------------------
 
 
+# What a vetting event's kind and outcome are called on the staff pages and the form (the
+# enums in shop.provenance.models keep their English labels for records).
+VETTING_KINDS = {
+    "interview": _l("Interview"),
+    "initial_site_visit": _l("Initial site visit"),
+    "standards_check": _l("Standards check"),
+    "agreement_signed": _l("Agreement signed"),
+    "follow_up_visit": _l("Follow up visit"),
+    "concern_raised": _l("Concern raised"),
+    "suspended": _l("Suspended"),
+}
+VETTING_OUTCOMES = {
+    "passed": _l("Passed"),
+    "needs_action": _l("Needs action"),
+    "failed": _l("Failed"),
+}
+
+
 class VettingForm(FlaskForm):
     kind = SelectField(
-        "What happened", choices=[SelectChoice(k.value, k.label) for k in VettingKind],
-        invalid_choice_message="Choose what happened.",
+        _l("What happened"),
+        choices=[SelectChoice(k.value, VETTING_KINDS.get(k.value, k.label)) for k in VettingKind],
+        invalid_choice_message=_l("Choose what happened."),
     )  # fmt: skip
     occurred_on = DateField(
-        "On", validators=[required("Enter the date it happened, like 2026-03-01.")],
-        invalid_value_message="Enter the date it happened, like 2026-03-01.",
+        _l("On"), validators=[required(_l("Enter the date it happened, like 2026-03-01."))],
+        invalid_value_message=_l("Enter the date it happened, like 2026-03-01."),
     )  # fmt: skip
     outcome = SelectField(
-        "Outcome",
-        choices=[
-            SelectChoice(o.value, o.value.replace("_", " ").capitalize()) for o in VettingOutcome
-        ],
-        invalid_choice_message="Choose the outcome.",
+        _l("Outcome"),
+        choices=[SelectChoice(o.value, VETTING_OUTCOMES[o.value]) for o in VettingOutcome],
+        invalid_choice_message=_l("Choose the outcome."),
     )
-    notes = TextAreaField("Private notes", validators=[Optional(), at_most(5000, "The notes")])
+    notes = TextAreaField(
+        _l("Private notes"), validators=[Optional(), at_most(5000, _l("The notes"))]
+    )
 
 
 class WorkshopDetailsForm(FlaskForm):
-    address = TextAreaField("Address")
-    contact = TextAreaField("Contact")
-    head_count = WholeNumberField("Head count", validators=[Optional()])
+    address = TextAreaField(_l("Address"))
+    contact = TextAreaField(_l("Contact"))
+    head_count = WholeNumberField(_l("Head count"), validators=[Optional()])
 
 
 class ReinstateForm(FlaskForm):
-    reason = StringField("Why sales can resume", validators=[
-        required("Say why sales can resume: what the review found."), at_most(300, "A reason")])  # fmt: skip
+    reason = StringField(_l("Why sales can resume"), validators=[
+        required(_l("Say why sales can resume: what the review found.")), at_most(300, _l("A reason"))])  # fmt: skip
 
 
 def _interval() -> int:
@@ -185,7 +208,7 @@ def _workshop_page(
         "staff/workshop.html", workshop=workshop, summary=summary_for(workshop, _interval()),
         events=sorted(workshop.vetting_events, key=lambda e: (e.occurred_on, e.id), reverse=True),
         vetting_form=vetting_form or VettingForm(occurred_on=today()),
-        reinstate_form=reinstate_form or ReinstateForm(), interval=_interval(),
+        reinstate_form=reinstate_form or ReinstateForm(), interval=_interval(), kind_labels=VETTING_KINDS,
         details_form=details_form or WorkshopDetailsForm(obj=workshop, prefix="details"),
     ), status  # fmt: skip
 
@@ -200,7 +223,7 @@ def _refuse(form: FlaskForm, exc: ProvenanceError, nothing: str) -> None:
     for field, message in exc.problems:
         add_problem(form, sentence(message), field)
     if not exc.problems:
-        add_problem(form, f"{nothing}: {exc}.")
+        add_problem(form, nothing % {"problem": exc})
 
 
 @staff.post("/workshops/<int:workshop_id>/vetting")
@@ -217,7 +240,7 @@ def record_vetting(workshop_id: int):
             notes=(form.notes.data or "").strip(),
         )  # fmt: skip
     except ProvenanceError as exc:
-        _refuse(form, exc, "Nothing was recorded")
+        _refuse(form, exc, _("Nothing was recorded: %(problem)s."))
         page = _workshop_page(found, 400, form)
         abandon()
         return page
@@ -225,8 +248,8 @@ def record_vetting(workshop_id: int):
            before=before, after={"status": found.status.value, "event": event.kind.value,
                                  "outcome": event.outcome.value})  # fmt: skip
     suspended = found.status == WorkshopStatus.SUSPENDED and before["status"] != "suspended"
-    flash("Suspended: its products cannot be bought from now on." if suspended
-          else "Vetting event recorded.", "success")  # fmt: skip
+    flash(_("Suspended: its products cannot be bought from now on.") if suspended
+          else _("Vetting event recorded."), "success")  # fmt: skip
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))
 
 
@@ -241,9 +264,9 @@ def workshop_details(workshop_id: int):
                             contact=form.contact.data or "", head_count=form.head_count.data)  # fmt: skip
     except ProvenanceError as exc:
         abandon()
-        _refuse(form, exc, "Nothing was saved")
+        _refuse(form, exc, _("Nothing was saved: %(problem)s."))
         return _workshop_page(_workshop_or_404(workshop_id), 400, details_form=form)
-    flash("Private details saved.", "success")
+    flash(_("Private details saved."), "success")
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))
 
 
@@ -254,10 +277,10 @@ def reinstate(workshop_id: int):
     if not form.validate_on_submit():
         return _workshop_page(found, 400, reinstate_form=form)
     if found.status != WorkshopStatus.SUSPENDED:
-        flash("This workshop is not suspended.", "error")
+        flash(_("This workshop is not suspended."), "error")
         return redirect(url_for("staff.workshop", workshop_id=workshop_id))
     found.status = WorkshopStatus.ACTIVE
     record("workshop.reinstate", "workshop", found.id, summary=form.reason.data.strip(),
            before={"status": "suspended"}, after={"status": "active"})  # fmt: skip
-    flash("Sales from this workshop have resumed.", "success")
+    flash(_("Sales from this workshop have resumed."), "success")
     return redirect(url_for("staff.workshop", workshop_id=workshop_id))

@@ -8,9 +8,12 @@ its case, the workshop exists) and only then writes. It flushes and never commit
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from itertools import groupby
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -42,6 +45,24 @@ class TraineeDetails:
             alias_consent=self.alias_consent, workshop_id=self.workshop_id,
             cohort=self.cohort.strip(), active=self.active,
         )  # fmt: skip
+
+
+class Problem(str):
+    """A rule's message as the import says it after a column's name ('is required'), that
+    also knows the whole sentence the staff form says (`said()`; None for 'is required',
+    which the form words per field): a sentence is never glued from a field's name and
+    this fragment. Both are in the reader's language."""
+
+    said: Callable[[], str] | None
+
+    def __new__(cls, fragment: str, said: Callable[[], str] | None) -> Problem:
+        problem = super().__new__(cls, fragment)
+        problem.said = said
+        return problem
+
+
+def _required() -> Problem:
+    return Problem(_("is required"), None)
 
 
 class TraineeRefused(ProvenanceError):
@@ -120,27 +141,62 @@ def trainee_problems(details: TraineeDetails) -> list[tuple[str, str]]:
     d = details.cleaned()
     problems = []
     if not d.code:
-        problems.append(("code", "is required"))
+        problems.append(("code", _required()))
     elif not CODE_RE.match(d.code) or len(d.code) > CODE_MAX:
-        problems.append(("code", f"'{d.code}' is not a code (letters, digits, '-', '_' or '.', "
-                                 f"at most {CODE_MAX} characters)"))  # fmt: skip
+        problems.append(("code", Problem(
+            _("'%(code)s' is not a code (letters, digits, '-', '_' or '.', at most %(most)s "
+              "characters)", code=d.code, most=CODE_MAX),
+            lambda code=d.code: _("The code '%(code)s' is not a code (letters, digits, '-', '_' "
+                                  "or '.', at most %(most)s characters).", code=code, most=CODE_MAX),
+        )))  # fmt: skip
     for field, value, longest in (
         ("legal_name", d.legal_name, LEGAL_NAME_MAX),
         ("alias", d.alias, ALIAS_MAX),
         ("cohort", d.cohort, COHORT_MAX),
     ):
         if len(value) > longest:
-            problems.append((field, f"is {len(value)} characters long; at most {longest}"))
+            problems.append((field, Problem(
+                _("is %(length)s characters long; at most %(most)s", length=len(value), most=longest),
+                partial(_too_long, field, len(value), longest),
+            )))  # fmt: skip
     for field in ("code", "legal_name", "alias", "cohort"):
         if "\x00" in getattr(d, field):  # PostgreSQL cannot store it; nobody types it
-            problems.append((field, "must not contain a NUL character"))
+            problems.append((field, Problem(
+                _("must not contain a NUL character"), partial(_has_nul, field)
+            )))  # fmt: skip
     if not d.legal_name:
-        problems.append(("legal_name", "is required"))
+        problems.append(("legal_name", _required()))
     if d.alias_consent and not d.alias:
-        problems.append(("alias", "is needed when she consents to an alias being shown"))
+        problems.append(("alias", Problem(
+            _("is needed when she consents to an alias being shown"),
+            lambda: _("The public alias is needed when she consents to an alias being shown."),
+        )))  # fmt: skip
     if d.alias and alias_gives_away_legal_name(d.alias, d.legal_name):
-        problems.append(("alias", "must not be part of the trainee's legal name"))
+        problems.append(("alias", Problem(
+            _("must not be part of the trainee's legal name"),
+            lambda: _("The public alias must not be part of the trainee's legal name."),
+        )))  # fmt: skip
     return problems
+
+
+def _too_long(field: str, length: int, most: int) -> str:
+    if field == "legal_name":
+        return _("The legal name is %(length)s characters long; at most %(most)s.",
+                 length=length, most=most)  # fmt: skip
+    if field == "alias":
+        return _("The public alias is %(length)s characters long; at most %(most)s.",
+                 length=length, most=most)  # fmt: skip
+    return _("The cohort is %(length)s characters long; at most %(most)s.",
+             length=length, most=most)  # fmt: skip
+
+
+def _has_nul(field: str) -> str:
+    return {
+        "code": lambda: _("The code must not contain a NUL character."),
+        "legal_name": lambda: _("The legal name must not contain a NUL character."),
+        "alias": lambda: _("The public alias must not contain a NUL character."),
+        "cohort": lambda: _("The cohort must not contain a NUL character."),
+    }[field]()
 
 
 def codes_taken(codes: set[str]) -> dict[str, str]:
@@ -161,8 +217,17 @@ def _code_taken(code: str, trainee: Trainee | None) -> str | None:
     if clash is None or (trainee is not None and clash.id == trainee.id):
         return None
     if clash.code == code:
-        return f"'{code}' is already used by another trainee"
-    return f"'{code}' is already used by another trainee, as '{clash.code}'"
+        return Problem(
+            _("'%(code)s' is already used by another trainee", code=code),
+            lambda: _("The code '%(code)s' is already used by another trainee.", code=code),
+        )
+    return Problem(
+        _("'%(code)s' is already used by another trainee, as '%(held)s'", code=code, held=clash.code),
+        lambda held=clash.code: _(
+            "The code '%(code)s' is already used by another trainee, as '%(held)s'.",
+            code=code, held=held,
+        ),
+    )  # fmt: skip
 
 
 def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Trainee:
@@ -177,9 +242,11 @@ def save_trainee(details: TraineeDetails, trainee: Trainee | None = None) -> Tra
     ):
         problems.append(("code", taken))
     if d.workshop_id is None:
-        problems.append(("workshop_id", "is required"))
+        problems.append(("workshop_id", _required()))
     elif db.session.get(Workshop, d.workshop_id) is None:
-        problems.append(("workshop_id", "must be a workshop we know"))
+        problems.append(("workshop_id", Problem(
+            _("must be a workshop we know"), lambda: _("The workshop must be a workshop we know.")
+        )))  # fmt: skip
     if problems:
         raise TraineeRefused(problems)
     try:

@@ -3,6 +3,8 @@ change them here; they are shown only on staff pages. Flushes, never commits."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from shop.audit.services import record, snapshot
 from shop.extensions import db
 from shop.provenance.models import Workshop
@@ -32,10 +34,14 @@ def set_private_details(
     address, contact = address.strip(), contact.strip()
     for name, value in (("address", address), ("contact", contact)):
         if len(value) > DETAILS_MAX_LENGTH:
-            why = f"the {name} is longer than {DETAILS_MAX_LENGTH} characters"
+            why = (
+                _("the address is longer than %(most)s characters", most=DETAILS_MAX_LENGTH)
+                if name == "address"
+                else _("the contact is longer than %(most)s characters", most=DETAILS_MAX_LENGTH)
+            )
             raise ProvenanceError(why, [(name, why)])
     if head_count is not None and not 0 <= head_count <= HEAD_COUNT_MAX:
-        why = f"the head count must be between 0 and {HEAD_COUNT_MAX}"
+        why = _("the head count must be between 0 and %(most)s", most=HEAD_COUNT_MAX)
         raise ProvenanceError(why, [("head_count", why)])
     workshop.address, workshop.contact, workshop.head_count = address, contact, head_count
     db.session.flush()

@@ -5,9 +5,10 @@ The routes join the /staff/ blueprint, so they are guarded with the rest of it.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -52,9 +53,9 @@ def correction(trainee_id: int):
         record("correction.propose", "correction", proposal.id, summary=f"{found.code}: proposed",
                after={"amount": proposal.amount, "trainee": found.code})  # fmt: skip
     flash(
-        "Correction proposed; another staff member must approve it."
+        _("Correction proposed; another staff member must approve it.")
         if new
-        else "That correction was already proposed.",
+        else _("That correction was already proposed."),
         "success",
     )
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
@@ -77,19 +78,20 @@ def confirm_correction(correction_id: int):
     back = "trainee" if request.args.get("back") == "trainee" else ""
     back_url = _back_url(c, back)
     if c.status != CorrectionStatus.REQUESTED or c.requested_by_id == current_user.id:
-        flash(f"This correction was already {c.status.label.lower()}."
-              if c.status != CorrectionStatus.REQUESTED
-              else "You proposed this correction: another staff member must approve it.", "error")  # fmt: skip
+        flash(_("This correction was already approved.") if c.status == CorrectionStatus.APPROVED
+              else _("This correction was already rejected.") if c.status == CorrectionStatus.REJECTED
+              else _("You proposed this correction: another staff member must approve it."), "error")  # fmt: skip
         return redirect(back_url)
     amount, code = money_text(abs(c.amount), c.currency), nowrap(c.trainee.code)
-    question = (Markup("Credit {} to trainee {}’s account?") if c.amount > 0
-                else Markup("Take {} back from trainee {}’s account?")).format(amount, code)  # fmt: skip
+    # The message is escaped as text; the code keeps its nowrap span (Markup's % escapes the rest).
+    question = escape(_("Credit %(amount)s to trainee %(code)s’s account?") if c.amount > 0
+                      else _("Take %(amount)s back from trainee %(code)s’s account?")) % {"amount": amount, "code": code}  # fmt: skip
     return confirm_page(
-        area="staff", question=question, yes=f"Yes, approve and post {amount}",
+        area="staff", question=question, yes=_("Yes, approve and post %(amount)s", amount=amount),
         action_url=url_for("staff.decide_correction", correction_id=c.id, decision="approve"),
         back_url=back_url, token=confirmation_token("correction.approve", c.id, c.amount),
-        facts=[("Reason", c.reason), ("Proposed", f"{c.requested_at:%Y-%m-%d} by {c.requested_by.label}")],
-        notes=["The correction is posted to the ledger at once; only another correction can undo it."],
+        facts=[(_("Reason"), c.reason), (_("Proposed"), _("%(day)s by %(person)s", day=current_app.jinja_env.filters["day"](c.requested_at), person=c.requested_by.label))],
+        notes=[_("The correction is posted to the ledger at once; only another correction can undo it.")],
         extra={"back": back} if back else None,
     )  # fmt: skip
 
@@ -105,19 +107,21 @@ def decide_correction(correction_id: int, decision: str):
     form = DecisionForm()
     back = _back_url(db.session.get(CorrectionRequest, correction_id), request.form.get("back", ""))
     if not form.validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(back)
     try:
         if decision == "approve":
             confirmed = use_confirmation("correction.approve", correction_id)
             done = services.approve_correction(correction_id, current_user)
             if done.amount != confirmed.amount:  # never posts what was not shown
-                raise services.TrainingError("The correction changed after the confirmation page.")
-            message = "Correction approved: it is posted to the ledger."
+                raise services.TrainingError(
+                    _("The correction changed after the confirmation page.")
+                )
+            message = _("Correction approved: it is posted to the ledger.")
         else:
             done = services.reject_correction(correction_id, current_user, form.note.data or "")
-            message = "Correction rejected; nothing was posted."
-        record(f"correction.{decision}", "correction", done.id, summary=done.status.label,
+            message = _("Correction rejected; nothing was posted.")
+        record(f"correction.{decision}", "correction", done.id, summary=done.status.value.capitalize(),
                before={"status": "requested"}, after={"status": done.status.value, "amount": done.amount})  # fmt: skip
     except ConfirmationRefused as exc:
         return confirm_refused(exc, back)

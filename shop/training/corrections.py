@@ -5,6 +5,7 @@ money in or out of a trainee's account alone, as with withdrawals. Flushes, neve
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -34,19 +35,21 @@ def propose_correction(
     proposal and whether it is new."""
     reason = reason.strip()
     if not reason:
-        raise TrainingError("A correction needs a reason.", "reason")
+        raise TrainingError(_("A correction needs a reason."), "reason")
     if len(reason) > REASON_MAX:
-        raise TrainingError(f"The reason is longer than {REASON_MAX} characters.", "reason")
+        raise TrainingError(
+            _("The reason is longer than %(max)s characters.", max=REASON_MAX), "reason"
+        )
     if amount == 0:
-        raise TrainingError("The amount must not be zero.", "amount")
+        raise TrainingError(_("The amount must not be zero."), "amount")
     if not request_key or len(request_key) > KEY_MAX:
-        raise TrainingError("The form expired; please open the page again.")
+        raise TrainingError(_("The form expired; please open the page again."))
     if (earlier := _by_key(request_key)) is not None:
         return earlier, False
     try:
         account = trainee_account(trainee_id)
     except LedgerError as exc:
-        raise TrainingError("There is no such trainee.") from exc
+        raise TrainingError(_("There is no such trainee.")) from exc
     proposal = CorrectionRequest(
         trainee_id=trainee_id, account_id=account.id, amount=amount, currency=account.currency,
         reason=reason, request_key=request_key, requested_by_id=proposed_by.id,
@@ -78,8 +81,10 @@ def approve_correction(correction_id: int, approver: User) -> CorrectionRequest:
         amount=abs(correction.amount), kind=TransferKind.CORRECTION,
         key=f"correction:{correction.request_key}", cause_type="correction",
         memo=f"Correction: {correction.reason}",
-        too_low="The balance is now lower than this correction takes back, so nothing was "
-        "posted. Reject it, or propose a smaller one.",
+        too_low=_(
+            "The balance is now lower than this correction takes back, so nothing was "
+            "posted. Reject it, or propose a smaller one."
+        ),
         approved=CorrectionStatus.APPROVED,
     )  # fmt: skip
     return correction

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from typing import Protocol
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shop.accounts.models import User
@@ -45,15 +46,65 @@ def lock_pending(model: type, request_id: int, noun: str, pending: enum.Enum):
         .execution_options(populate_existing=True)
     ).one_or_none()
     if found is None:
-        raise TrainingError(f"There is no such {noun}.")
+        raise TrainingError(_no_such(noun))
     if found.status != pending:
-        raise TrainingError(f"This {noun} was already {found.status.label.lower()}.")
+        raise TrainingError(_already(noun, found.status.value))
     return found
 
 
 def refuse_own(found: DecidedRequest, person: User, asked: str, noun: str, verb: str) -> None:
     if found.requested_by_id == person.id:
-        raise TrainingError(f"You {asked} this {noun}: another staff member must {verb} it.")
+        raise TrainingError(_own(asked, noun, verb))
+
+
+# Whole sentences, one per request kind, so a translator can word each one (the nouns and
+# verbs are not glued into a sentence in another language's order).
+def _no_such(noun: str) -> str:
+    if noun == "withdrawal":
+        return _("There is no such withdrawal.")
+    if noun == "correction":
+        return _("There is no such correction.")
+    return f"There is no such {noun}."
+
+
+def _already(noun: str, status: str) -> str:
+    sentences = {
+        ("withdrawal", "approved"): lambda: _("This withdrawal was already approved."),
+        ("withdrawal", "rejected"): lambda: _("This withdrawal was already rejected."),
+        ("withdrawal", "requested"): lambda: _("This withdrawal was already requested."),
+        ("correction", "approved"): lambda: _("This correction was already approved."),
+        ("correction", "rejected"): lambda: _("This correction was already rejected."),
+        ("correction", "requested"): lambda: _("This correction was already requested."),
+    }
+    said = sentences.get((noun, status))
+    return said() if said else f"This {noun} was already {status}."
+
+
+def _own(asked: str, noun: str, verb: str) -> str:
+    sentences = {
+        ("requested", "withdrawal", "approve"): lambda: _(
+            "You requested this withdrawal: another staff member must approve it."
+        ),
+        ("requested", "withdrawal", "decide"): lambda: _(
+            "You requested this withdrawal: another staff member must decide it."
+        ),
+        ("proposed", "correction", "approve"): lambda: _(
+            "You proposed this correction: another staff member must approve it."
+        ),
+        ("proposed", "correction", "decide"): lambda: _(
+            "You proposed this correction: another staff member must decide it."
+        ),
+    }
+    said = sentences.get((asked, noun, verb))
+    return said() if said else f"You {asked} this {noun}: another staff member must {verb} it."
+
+
+def _why(noun: str) -> str:
+    if noun == "withdrawal":
+        return _("Say why the withdrawal is rejected.")
+    if noun == "correction":
+        return _("Say why the correction is rejected.")
+    return f"Say why the {noun} is rejected."
 
 
 def approve(
@@ -89,7 +140,7 @@ def approve(
 
 def reject(found: DecidedRequest, decider: User, note: str, noun: str, rejected: enum.Enum) -> None:
     if not note.strip():
-        raise TrainingError(f"Say why the {noun} is rejected.")
+        raise TrainingError(_why(noun))
     _decided(found, decider, rejected)
     found.decision_note = note.strip()[:500]
     db.session.flush()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -37,6 +38,20 @@ class AccountKind(enum.StrEnum):
     WITHDRAWALS = "withdrawals"  # paid out to schools and suppliers
     REFUND_LOSS = "refund_loss"  # reversals a trainee had already spent
 
+    @property
+    def label(self) -> str:
+        """For people (the reconciliation page), in the reader's language."""
+        return str(_ACCOUNT_KIND_LABELS[self.value])
+
+
+_ACCOUNT_KIND_LABELS = {
+    "trainee": _l("Trainee"),
+    "workshop_pool": _l("Workshop pool"),
+    "sale_share_source": _l("Sale share source"),
+    "withdrawals": _l("Withdrawals"),
+    "refund_loss": _l("Refund loss"),
+}
+
 
 class TransferKind(enum.StrEnum):
     SALE_SHARE = "sale_share"
@@ -50,7 +65,17 @@ class TransferKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(_TRANSFER_KIND_LABELS[self.value])
+
+
+_TRANSFER_KIND_LABELS = {
+    "sale_share": _l("Sale share"),
+    "refund_reversal": _l("Refund reversal"),
+    "reversal_undone": _l("Reversal undone"),
+    "withdrawal": _l("Withdrawal"),
+    "match": _l("Match"),
+    "correction": _l("Correction"),
+}
 
 
 class LedgerAccount(db.Model):
@@ -181,7 +206,15 @@ class WithdrawalStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return str(_REQUEST_STATUS_LABELS[self.value])
+
+
+# A withdrawal's and a correction's status, as staff read it.
+_REQUEST_STATUS_LABELS = {
+    "requested": _l("Requested"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
+}
 
 
 class Withdrawal(StaffRequest, db.Model):
@@ -212,7 +245,7 @@ class CorrectionStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return str(_REQUEST_STATUS_LABELS[self.value])
 
 
 class CorrectionRequest(StaffRequest, db.Model):
@@ -244,7 +277,10 @@ class GoalStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return str(_GOAL_STATUS_LABELS[self.value])
+
+
+_GOAL_STATUS_LABELS = {"open": _l("Open"), "reached": _l("Reached"), "dropped": _l("Dropped")}
 
 
 class DevelopmentGoal(db.Model):

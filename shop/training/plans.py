@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
+
 from shop.extensions import db
 from shop.provenance.models import Trainee
 from shop.training.accounts import TrainingError
@@ -15,11 +17,11 @@ def add_goal(
     *, trainee_id: int, title: str, target_amount: int, target_date: date | None, currency: str
 ) -> DevelopmentGoal:
     if not title.strip():
-        raise TrainingError("Say what the goal is.", "title")
+        raise TrainingError(_("Say what the goal is."), "title")
     if target_amount <= 0:
-        raise TrainingError("The target amount must be more than zero.", "target_amount")
+        raise TrainingError(_("The target amount must be more than zero."), "target_amount")
     if db.session.get(Trainee, trainee_id) is None:
-        raise TrainingError("There is no such trainee.")
+        raise TrainingError(_("There is no such trainee."))
     goal = DevelopmentGoal(
         trainee_id=trainee_id, title=title.strip()[:200], target_amount=target_amount,
         target_date=target_date, currency=currency,
@@ -32,7 +34,7 @@ def add_goal(
 def set_goal_status(goal_id: int, status: GoalStatus) -> DevelopmentGoal:
     goal = db.session.get(DevelopmentGoal, goal_id)
     if goal is None:
-        raise TrainingError("There is no such goal.")
+        raise TrainingError(_("There is no such goal."))
     goal.status = status
     db.session.flush()
     return goal

@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import partial
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import case, func, literal_column, or_, select
 from sqlalchemy.orm import joinedload
 
@@ -236,25 +237,31 @@ def verify(progress: Callable[[int], None] | None = None) -> LedgerCheck:
             int(credits.get(account_id, 0)),
         )
         if summed_debits != debits_posted:
-            check.problems.append(f"{code}: debits_posted {money(debits_posted)} but its "
-                                  f"transfers sum to {money(summed_debits)}")  # fmt: skip
+            check.problems.append(_("%(code)s: debits_posted %(posted)s but its transfers sum "
+                                    "to %(summed)s", code=code, posted=money(debits_posted),
+                                    summed=money(summed_debits)))  # fmt: skip
         if summed_credits != credits_posted:
-            check.problems.append(f"{code}: credits_posted {money(credits_posted)} but its "
-                                  f"transfers sum to {money(summed_credits)}")  # fmt: skip
+            check.problems.append(_("%(code)s: credits_posted %(posted)s but its transfers sum "
+                                    "to %(summed)s", code=code, posted=money(credits_posted),
+                                    summed=money(summed_credits)))  # fmt: skip
         if flagged and debits_posted > credits_posted:
             check.problems.append(
-                f"{code}: balance below zero ({money(credits_posted - debits_posted)})"
-            )
+                _("%(code)s: balance below zero (%(balance)s)", code=code,
+                  balance=money(credits_posted - debits_posted))
+            )  # fmt: skip
         if progress:
             progress(1)
     for orphan in (set(debits) | set(credits)) - known:
-        check.problems.append(f"transfers name account {orphan}, which does not exist")
+        check.problems.append(
+            _("transfers name account %(account)s, which does not exist", account=orphan)
+        )
     if check.total_debits != check.total_credits:
         currency = current_app.config["STORE_CURRENCY"]
         check.problems.append(
-            f"total debits {money_text(check.total_debits, currency)} differ from total "
-            f"credits {money_text(check.total_credits, currency)}"
-        )
+            _("total debits %(debits)s differ from total credits %(credits)s",
+              debits=money_text(check.total_debits, currency),
+              credits=money_text(check.total_credits, currency))
+        )  # fmt: skip
     return check
 
 
@@ -290,10 +297,7 @@ def reconciliation() -> Reconciliation:
     return Reconciliation(
         verify(),
         [(TransferKind(k).label, c, int(s or 0)) for k, c, s in by_kind],
-        [
-            (AccountKind(k).value.replace("_", " "), c, int(d or 0), int(cr or 0))
-            for k, c, d, cr in by_account_kind
-        ],
+        [(AccountKind(k).label, c, int(d or 0), int(cr or 0)) for k, c, d, cr in by_account_kind],
         (pending[0], int(pending[1])),
     )
 
@@ -338,7 +342,7 @@ def last_months(values: list[tuple[str, int]], months: int = 12) -> list[tuple[s
     """The last `months` calendar months up to this one, with zeros where nothing happened."""
     year, month = today().year, today().month
     labels = []
-    for _ in range(months):
+    for _step in range(months):
         labels.append(f"{year:04d}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     known = dict(values)
@@ -351,10 +355,10 @@ CHART_TOP, CHART_BOTTOM = 24, 28  # px above the tallest bar (its amount) and be
 def bar_chart(values: list[tuple[str, int]], *, height: int = 220) -> list[Bar]:
     """Geometry for a server-rendered SVG bar chart of the last twelve months
     (templates/_chart.html draws it)."""
-    if not any(v for _, v in values):
+    if not any(v for _label, v in values):
         return []
     values = last_months(values)
-    top = max(max(v for _, v in values), 1)
+    top = max(max(v for _label, v in values), 1)
     plot_height = height - CHART_TOP - CHART_BOTTOM
     slot = 100 / len(values)
     bars = []

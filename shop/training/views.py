@@ -18,8 +18,10 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -102,9 +104,9 @@ def trainees():
         {str(i): name for i, name in workshops},
         {c: c for c in cohorts},
     )
-    search = args.search("q", "Code or alias")
-    workshop = args.choice("workshop", "Workshop", workshop_choices)
-    cohort = args.choice("cohort", "Cohort", cohort_choices)
+    search = args.search("q", _("Code or alias"))
+    workshop = args.choice("workshop", _("Workshop"), workshop_choices)
+    cohort = args.choice("cohort", _("Cohort"), cohort_choices)
     page = page_number()
     rows, total = ([], 0) if args.problems else reports.balances(
         workshop_id=int(workshop) if workshop else None, cohort=cohort, search=search, page=page,
@@ -193,7 +195,7 @@ def request_withdrawal(trainee_id: int):
     record("withdrawal.request", "withdrawal", withdrawal.id,
            summary=f"{found.code}: {withdrawal.purpose.label}",
            after={"amount": withdrawal.amount, "trainee": found.code})  # fmt: skip
-    flash("Withdrawal requested; another staff member must approve it.", "success")
+    flash(_("Withdrawal requested; another staff member must approve it."), "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
 
 
@@ -222,7 +224,7 @@ def nowrap(text: str) -> Markup:
 
 
 def confirm_refused(exc: ConfirmationRefused, back_url: str):
-    return refused_page(exc, area="staff", back_url=back_url, back_label="Back to the list")
+    return refused_page(exc, area="staff", back_url=back_url, back_label=_("Back to the list"))
 
 
 @staff.get("/withdrawals/<int:withdrawal_id>/approve")
@@ -233,25 +235,25 @@ def confirm_withdrawal(withdrawal_id: int):
         .options(joinedload(Withdrawal.trainee), joinedload(Withdrawal.requested_by))
     ).one_or_none() or abort(404)  # fmt: skip
     if w.status != WithdrawalStatus.REQUESTED or w.requested_by_id == current_user.id:
-        flash(f"This withdrawal was already {w.status.label.lower()}."
-              if w.status != WithdrawalStatus.REQUESTED
-              else "You requested this withdrawal: another staff member must approve it.", "error")  # fmt: skip
+        flash(_("This withdrawal was already approved.") if w.status == WithdrawalStatus.APPROVED
+              else _("This withdrawal was already rejected.") if w.status == WithdrawalStatus.REJECTED
+              else _("You requested this withdrawal: another staff member must approve it."), "error")  # fmt: skip
         return redirect(url_for("staff.withdrawals"))
     balance = services.trainee_account(w.trainee_id).balance
     amount = money_text(w.amount, w.currency)
     return confirm_page(
-        area="staff", question=Markup("Pay {} to {} from trainee {}’s account?").format(
-            amount, w.payee, nowrap(w.trainee.code)),
-        yes=f"Yes, approve and pay {amount}",
+        area="staff", question=escape(_("Pay %(amount)s to %(payee)s from trainee %(code)s’s account?"))
+        % {"amount": amount, "payee": w.payee, "code": nowrap(w.trainee.code)},
+        yes=_("Yes, approve and pay %(amount)s", amount=amount),
         action_url=url_for("staff.decide_withdrawal", withdrawal_id=w.id, decision="approve"),
         back_url=url_for("staff.withdrawals"),
         token=confirmation_token("withdrawal.approve", w.id, w.amount),
-        facts=[("Purpose", w.purpose.label), ("Details", w.details or "—"),
-               ("Requested", f"{w.requested_at:%Y-%m-%d} by {w.requested_by.label}"),
-               ("Balance now", money_text(balance, w.currency)),
-               ("Balance after", money_text(balance - w.amount, w.currency))],
-        notes=["The payout is posted to the ledger at once, and cannot be undone but by a "
-               "correction; pay the school or supplier the same amount."],
+        facts=[(_("Purpose"), w.purpose.label), (_("Details"), w.details or "—"),
+               (_("Requested"), _("%(day)s by %(person)s", day=current_app.jinja_env.filters["day"](w.requested_at), person=w.requested_by.label)),
+               (_("Balance now"), money_text(balance, w.currency)),
+               (_("Balance after"), money_text(balance - w.amount, w.currency))],
+        notes=[_("The payout is posted to the ledger at once, and cannot be undone but by a "
+                 "correction; pay the school or supplier the same amount.")],
     )  # fmt: skip
 
 
@@ -259,18 +261,20 @@ def confirm_withdrawal(withdrawal_id: int):
 def decide_withdrawal(withdrawal_id: int, decision: str):
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return redirect(url_for("staff.withdrawals"))
     try:
         if decision == "approve":
             confirmed = use_confirmation("withdrawal.approve", withdrawal_id)
             done = services.approve_withdrawal(withdrawal_id, current_user)
             if done.amount != confirmed.amount:  # never pays what was not shown
-                raise services.TrainingError("The withdrawal changed after the confirmation page.")
-            message = "Withdrawal approved: the payout is posted to the ledger."
+                raise services.TrainingError(
+                    _("The withdrawal changed after the confirmation page.")
+                )
+            message = _("Withdrawal approved: the payout is posted to the ledger.")
         else:
             done = services.reject_withdrawal(withdrawal_id, current_user, form.note.data or "")
-            message = "Withdrawal rejected."
+            message = _("Withdrawal rejected.")
         trainee_id = done.trainee_id
         record(f"withdrawal.{decision}", "withdrawal", done.id, summary=done.purpose.label,
                before={"status": "requested"}, after={"status": done.status.value, "amount": done.amount})  # fmt: skip
@@ -301,7 +305,7 @@ def add_goal(trainee_id: int):
         return _refuse(found, exc, goal_form=form)
     record("goal.create", "trainee", found.id, summary=goal.title,
            after={"target_amount": goal.target_amount})  # fmt: skip
-    flash("Goal added to the development plan.", "success")
+    flash(_("Goal added to the development plan."), "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
 
 
@@ -311,13 +315,13 @@ def goal_status(goal_id: int):
     goal = db.session.get(DevelopmentGoal, goal_id) or abort(404)
     trainee_id = goal.trainee_id
     if not form.validate_on_submit():
-        flash("Choose a status.", "error")
+        flash(_("Choose a status."), "error")
     else:
         before = goal.status.value
         services.set_goal_status(goal_id, GoalStatus(form.status.data))
         record("goal.status", "trainee", trainee_id, summary=goal.title,
                before={"status": before}, after={"status": form.status.data})  # fmt: skip
-        flash("Goal updated.", "success")
+        flash(_("Goal updated."), "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
 
 
@@ -344,15 +348,15 @@ def balances_csv():
     return csv_response(
         "training-balances.csv",
         [
-            "trainee_code",
-            "legal_name",
-            "workshop",
-            "cohort",
-            "active",
-            "balance",
-            "earned",
-            "last_credit",
-            "currency",
+            pgettext("CSV column", "trainee_code"),
+            pgettext("CSV column", "legal_name"),
+            pgettext("CSV column", "workshop"),
+            pgettext("CSV column", "cohort"),
+            pgettext("CSV column", "active"),
+            pgettext("CSV column", "balance"),
+            pgettext("CSV column", "earned"),
+            pgettext("CSV column", "last_credit"),
+            pgettext("CSV column", "currency"),
         ],
         (
             [
@@ -378,7 +382,14 @@ def statement_csv(trainee_id: int):
     lines, _count = reports.statement(account.id)
     return csv_response(
         f"statement-{found.code}.csv",
-        ["date", "kind", "memo", "amount", "balance", "currency"],
+        [
+            pgettext("CSV column", "date"),
+            pgettext("CSV column", "kind"),
+            pgettext("CSV column", "memo"),
+            pgettext("CSV column", "amount"),
+            pgettext("CSV column", "balance"),
+            pgettext("CSV column", "currency"),
+        ],
         (
             [
                 line.at.date().isoformat(),

@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shop.extensions import db
@@ -59,13 +60,20 @@ def receipt(trainee_id: int, transfer_id: int) -> Receipt:
     ).one_or_none()
     if found is None:
         raise NoReceipt(
-            f"Transfer {transfer_id} is not a credit to this trainee's account in the log."
+            _(
+                "Transfer %(transfer)s is not a credit to this trainee's account in the log.",
+                transfer=transfer_id,
+            )
         )
     checkpoint = proofs.latest_checkpoint()
     if checkpoint is None or checkpoint.size <= found.index:
         raise NoReceipt(
-            f"Entry {found.index} is not covered by a signed checkpoint yet: sign one with "
-            "flask --app app ledger checkpoint, then print the receipt again."
+            _(
+                "Entry %(index)s is not covered by a signed checkpoint yet: sign one with "
+                "%(command)s, then print the receipt again.",
+                index=found.index,
+                command="flask --app app ledger checkpoint",
+            )
         )
     entry = json.loads(found.leaf)
     key = bytes(found.commitment_key)
