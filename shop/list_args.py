@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 SEARCH_MAX = 100  # longer than any order number, email or name a person would type
@@ -29,10 +30,20 @@ class ListArgs:
     # What was read, by field name, for links that keep the list as it is (pages, CSV).
     kept: dict[str, str] = field(default_factory=dict)
 
-    def search(self, name: str = "q", label: str = "Search") -> str:
+    def search(self, name: str = "q", label: str | None = None) -> str:
+        label = label or _("Search")
         text = " ".join((self.args.get(name) or "").split())
         if len(text) > SEARCH_MAX:
-            self.problems.append((name, f"{label}: type at most {SEARCH_MAX} characters."))
+            self.problems.append(
+                (
+                    name,
+                    _(
+                        "%(label)s: type at most %(count)d characters.",
+                        label=label,
+                        count=SEARCH_MAX,
+                    ),
+                )
+            )
             return ""
         if text:
             self.kept[name] = text
@@ -45,9 +56,10 @@ class ListArgs:
             return None
         if value not in allowed:
             choices = ", ".join(allowed.values())
-            self.problems.append(
-                (name, f"{label}: there is no such choice; choose one of {choices}.")
-            )
+            self.problems.append((name, _(
+                "%(label)s: there is no such choice; choose one of %(choices)s.",
+                label=label, choices=choices,
+            )))  # fmt: skip
             return None
         self.kept[name] = value
         return value
@@ -61,7 +73,9 @@ class ListArgs:
                 raise ValueError
             day = date.fromisoformat(value)
         except ValueError:
-            self.problems.append((name, f"{label}: enter a date like 2026-03-01 (year-month-day)."))
+            self.problems.append(
+                (name, _("%(label)s: enter a date like 2026-03-01 (year-month-day).", label=label))
+            )
             return None
         self.kept[name] = value
         return day
@@ -71,7 +85,9 @@ class ListArgs:
     ) -> tuple[date | None, date | None]:
         first, last = self.day(start, labels[0]), self.day(end, labels[1])
         if first and last and first > last:
-            self.problems.append((end, f"{labels[1]}: the date is before {labels[0].lower()}."))
+            self.problems.append((end, _(
+                "%(last)s: the date is before %(first)s.", last=labels[1], first=str(labels[0]).lower()
+            )))  # fmt: skip
             return None, None
         return first, last
 
