@@ -34,6 +34,7 @@ from flask import (
     request,
     send_from_directory,
 )
+from flask_babel import gettext as _
 from werkzeug.security import safe_join
 
 from shop.breaker import Breaker, DependencyDown, breaker, server_name
@@ -105,7 +106,7 @@ class LocalStorage:
     def path(self, key: str) -> Path:
         joined = safe_join(str(self.root), key)
         if joined is None:
-            raise MediaError("that is not a name the store gave an image")
+            raise MediaError(_("that is not a name the store gave an image"))
         return Path(joined)
 
     def put(self, key: str, data: bytes) -> None:
@@ -118,7 +119,7 @@ class LocalStorage:
                 out.write(data)
             os.replace(temporary, path)
         except OSError as exc:
-            raise MediaError("the media folder could not be written") from exc
+            raise MediaError(_("the media folder could not be written")) from exc
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -126,7 +127,7 @@ class LocalStorage:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise MediaError("the media folder could not be read") from exc
+            raise MediaError(_("the media folder could not be read")) from exc
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -135,7 +136,7 @@ class LocalStorage:
         try:
             self.path(key).unlink(missing_ok=True)
         except OSError as exc:
-            raise MediaError("the media folder could not be written") from exc
+            raise MediaError(_("the media folder could not be written")) from exc
 
     def list_keys(self, prefix: str) -> Iterator[StoredObject]:
         """Every file under `prefix` (a folder), with its modification time."""
@@ -153,7 +154,7 @@ class LocalStorage:
                     key = path.relative_to(self.root).as_posix()
                     yield StoredObject(key, datetime.fromtimestamp(modified, UTC))
         except OSError as exc:
-            raise MediaError("the media folder could not be read") from exc
+            raise MediaError(_("the media folder could not be read")) from exc
 
     def ready(self) -> bool:
         # Uploads write here: a read-only or full disk must take the machine out of rotation.
@@ -204,7 +205,7 @@ class S3Storage:
             raise MediaUnavailable(1) from exc
         except (BotoCoreError, ClientError) as exc:
             log.warning("media store: %s failed: %s", what, _reason(exc))
-            raise MediaError("the image store could not be reached") from exc
+            raise MediaError(_("the image store could not be reached")) from exc
 
     def put(self, key: str, data: bytes) -> None:
         self._call("put", lambda: self.client.put_object(

@@ -5,7 +5,8 @@ batch's passport for anyone who checks it."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from markupsafe import Markup
+from flask_babel import gettext as _
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from shop.admin.blueprint import PER_PAGE, bp
@@ -82,20 +83,21 @@ def _batch_or_404(batch_id: int):
 def confirm_recall(batch_id: int):
     row = _batch_or_404(batch_id)
     if row.recalled_at is not None:
-        flash(f"Batch {row.code} was recalled already.", "error")
+        flash(_("Batch %(code)s was recalled already.", code=row.code), "error")
         return redirect(url_for("admin.batches", q=row.code))
     variant = options_label(row.options or {})
     versions = row.versions or 0
     return confirm_page(
-        area="admin", question=Markup("Recall batch {}?").format(row.code),
-        yes=f"Yes, recall batch {row.code}", action_url=url_for("admin.recall", batch_id=batch_id),
+        area="admin", question=escape(_("Recall batch %(code)s?")) % {"code": row.code},
+        yes=_("Yes, recall batch %(code)s", code=row.code), action_url=url_for("admin.recall", batch_id=batch_id),
         back_url=url_for("admin.batches", q=row.code), token=confirmation_token(RECALL, row.id, 0),
-        facts=[("Product", f"{row.product}{f' ({variant})' if variant else ''} · {row.sku}"),
-               ("Workshop", row.workshop), ("Made", row.produced_month.strftime("%Y-%m")),
-               ("Units made", str(row.quantity)), ("Passport versions", str(versions))],
-        notes=[f"Every version of its passport ({versions}) will read as revoked to anyone "
-               "who checks it, from the moment you confirm. A recall cannot be undone.",
-               "Its units stay in stock: correct the stock if they must not be sold."],
+        facts=[(_("Product"), f"{row.product}{f' ({variant})' if variant else ''} · {row.sku}"),
+               (_("Workshop"), row.workshop), (_("Made"), row.produced_month.strftime("%Y-%m")),
+               (_("Units made"), str(row.quantity)), (_("Passport versions"), str(versions))],
+        notes=[_("Every version of its passport (%(versions)s) will read as revoked to anyone "
+                 "who checks it, from the moment you confirm. A recall cannot be undone.",
+                 versions=versions),
+               _("Its units stay in stock: correct the stock if they must not be sold.")],
     )  # fmt: skip
 
 
@@ -108,12 +110,14 @@ def recall(batch_id: int):
     try:
         use_confirmation(RECALL, found.id)
     except ConfirmationRefused as exc:
-        return refused_page(exc, area="admin", back_url=back, back_label="Back to the batches")
+        return refused_page(exc, area="admin", back_url=back, back_label=_("Back to the batches"))
     try:
         recall_batch(found)
     except RecallRefused as exc:
         abandon()
-        flash(f"Nothing was changed: {exc}.", "error")
+        flash(_("Nothing was changed: %(reason)s.", reason=exc), "error")
         return redirect(back)
-    flash(f"Batch {found.code} recalled: its passport now reads as revoked.", "success")
+    flash(
+        _("Batch %(code)s recalled: its passport now reads as revoked.", code=found.code), "success"
+    )
     return redirect(back)

@@ -5,6 +5,8 @@ shop.catalog.admin_services'."""
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField, TextAreaField
@@ -19,8 +21,10 @@ from shop.money import MoneyError, parse_major, parse_percent_bps
 
 SLUG = Regexp(
     r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
-    message="An address name has only lower-case letters, digits and single dashes, like "
-    "silk-scarf.",
+    message=_l(
+        "An address name has only lower-case letters, digits and single dashes, like %(example)s.",
+        example="silk-scarf",
+    ),
 )
 
 
@@ -59,43 +63,49 @@ class OptionsField(StringField):
         try:
             self.options = key_values(self.data or "", "options")
         except FieldError as exc:
-            raise ValidationError(f"Options {exc.message}.") from None
+            raise ValidationError(_("Options %(problem)s.", problem=exc.message)) from None
 
 
-CHOOSE_WORKSHOP = "Choose the workshop that makes it."
+# What each product status is called (the stored status stays the code).
+STATUS_LABELS = {"draft": _l("Draft"), "active": _l("Active"), "archived": _l("Archived")}
+
+CHOOSE_WORKSHOP = _l("Choose the workshop that makes it.")
 
 
 class ProductForm(FlaskForm):
     name = StringField(
-        "Name", validators=[required("Enter the product's name."), at_most(200, "A name")]
+        _l("Name"), validators=[required(_l("Enter the product's name.")), at_most(200, "A name")]
     )
     # Empty: made from the name (admin_services.slug_from), with no script needed.
-    slug = StringField("Address name (slug)",
+    slug = StringField(_l("Address name (slug)"),
                        validators=[Optional(), at_most(120, "An address name"), SLUG])  # fmt: skip
-    description = TextAreaField("Description",
+    description = TextAreaField(_l("Description"),
                                 validators=[Optional(), at_most(5000, "A description")],
                                 render_kw={"rows": 6})  # fmt: skip
-    story = TextAreaField("Story", validators=[Optional(), at_most(10000, "A story")],
+    story = TextAreaField(_l("Story"), validators=[Optional(), at_most(10000, "A story")],
                           render_kw={"rows": 10})  # fmt: skip
-    category_id = SelectField("Category", coerce=int,
-                              invalid_value_message="Choose one of the categories, or No category.",
-                              invalid_choice_message="Choose one of the categories, or No category.")  # fmt: skip
-    workshop_id = SelectField("Made at", coerce=int, validators=[required(CHOOSE_WORKSHOP)],
+    category_id = SelectField(_l("Category"), coerce=int,
+                              invalid_value_message=_l("Choose one of the categories, or No category."),
+                              invalid_choice_message=_l("Choose one of the categories, or No category."))  # fmt: skip
+    workshop_id = SelectField(_l("Made at"), coerce=int, validators=[required(CHOOSE_WORKSHOP)],
                               invalid_value_message=CHOOSE_WORKSHOP,
                               invalid_choice_message=CHOOSE_WORKSHOP)  # fmt: skip
     status = SelectField(
-        "Status", choices=[SelectChoice(s.value, s.value.capitalize()) for s in ProductStatus],
-        invalid_choice_message="Choose the status: draft, active or archived.",
+        _l("Status"), choices=[SelectChoice(s.value, STATUS_LABELS[s.value]) for s in ProductStatus],
+        invalid_choice_message=_l("Choose the status: draft, active or archived."),
     )  # fmt: skip
     impact_share = PercentField(
-        "Share for training accounts (%)",
-        validators=[required("Enter the share for training accounts, like 10.")],
+        _l("Share for training accounts (%)"),
+        validators=[required(_l("Enter the share for training accounts, like 10."))],
     )
 
 
 SKU_FORMAT = Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-    message="A SKU has only letters, digits, dots, dashes and underscores, like TOTE-BHB-NAT.",
+    message=_l(
+        "A SKU has only letters, digits, dots, dashes and underscores, like %(example)s.",
+        example="TOTE-BHB-NAT",
+    ),
 )
 
 
@@ -109,29 +119,37 @@ class GtinField(StringField):
             raise ValidationError(f"{problem}.")
 
 
-GTIN_LABEL = "GTIN (barcode number)"
+GTIN_LABEL = _l("GTIN (barcode number)")
 
 
 class VariantForm(FlaskForm):
-    sku = StringField("SKU", validators=[required("Enter the SKU, like TOTE-BHB-NAT."),
+    sku = StringField(_l("SKU"), validators=[required(_l("Enter the SKU, like %(example)s.", example="TOTE-BHB-NAT")),
                                          at_most(64, "A SKU"), SKU_FORMAT])  # fmt: skip
-    options = OptionsField("Options", validators=[Optional(), at_most(300, "The options")])
+    options = OptionsField(_l("Options"), validators=[Optional(), at_most(300, "The options")])
     price = MoneyField(
-        "Price", validators=[required("Enter the price, like 24.00."), at_most(20, "A price")]
+        _l("Price"),
+        validators=[
+            required(_l("Enter the price, like %(example)s.", example="24.00")),
+            at_most(20, "A price"),
+        ],
     )
     gtin = GtinField(GTIN_LABEL, validators=[Optional(), at_most(40, "A GTIN")])
 
 
 class VariantPriceForm(FlaskForm):
-    options = OptionsField("Options", validators=[Optional(), at_most(300, "The options")])
+    options = OptionsField(_l("Options"), validators=[Optional(), at_most(300, "The options")])
     price = MoneyField(
-        "Price", validators=[required("Enter the price, like 24.00."), at_most(20, "A price")]
+        _l("Price"),
+        validators=[
+            required(_l("Enter the price, like %(example)s.", example="24.00")),
+            at_most(20, "A price"),
+        ],
     )
     gtin = GtinField(GTIN_LABEL, validators=[Optional(), at_most(40, "A GTIN")])
 
 
-ALT_REQUIRED = "Describe the image for people who cannot see it (its alt text)."
-ALT_LABEL = "Alt text: what the image shows, for people who cannot see it"
+ALT_REQUIRED = _l("Describe the image for people who cannot see it (its alt text).")
+ALT_LABEL = _l("Alt text: what the image shows, for people who cannot see it")
 
 
 def _alt_text_field() -> StringField:
@@ -142,7 +160,8 @@ def _alt_text_field() -> StringField:
 
 class ImageForm(FlaskForm):
     image = FileField(
-        "Image (JPEG, PNG or WebP, at most 5 MB)", validators=[FileRequired("Choose an image.")]
+        _l("Image (JPEG, PNG or WebP, at most 5 MB)"),
+        validators=[FileRequired(_l("Choose an image."))],
     )
     alt_text = _alt_text_field()
 
@@ -152,8 +171,8 @@ class AltTextForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
-    direction = SelectField(choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")],
-                            invalid_choice_message="Move the image up or down.")  # fmt: skip
+    direction = SelectField(choices=[SelectChoice("up", _l("Up")), SelectChoice("down", _l("Down"))],
+                            invalid_choice_message=_l("Move the image up or down."))  # fmt: skip
 
 
 class ImageDeleteForm(FlaskForm):
@@ -162,8 +181,8 @@ class ImageDeleteForm(FlaskForm):
 
 class CategoryForm(FlaskForm):
     name = StringField(
-        "Name", validators=[required("Enter the category's name."), at_most(120, "A name")]
+        _l("Name"), validators=[required(_l("Enter the category's name.")), at_most(120, "A name")]
     )
-    slug = StringField("Address name (slug)",
-                       validators=[required("Enter the address name, like bags."),
+    slug = StringField(_l("Address name (slug)"),
+                       validators=[required(_l("Enter the address name, like %(example)s.", example="bags")),
                                    at_most(80, "An address name"), SLUG])  # fmt: skip

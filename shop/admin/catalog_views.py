@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -46,7 +47,7 @@ from shop.web import page_number
 
 def _choices(form: ProductForm) -> None:
     categories, workshops = catalog.choices()
-    form.category_id.choices = [SelectChoice(0, "No category")] + [
+    form.category_id.choices = [SelectChoice(0, _("No category"))] + [
         SelectChoice(c.id, c.name) for c in categories
     ]
     form.workshop_id.choices = [SelectChoice(w.id, w.name) for w in workshops]
@@ -77,7 +78,7 @@ def _refused(exc: CatalogError, form: FlaskForm, field: str | None = None) -> No
     if name in form._fields:
         add_problem(form, sentence(exc), name)
     else:
-        add_problem(form, f"Nothing was saved: {exc}.")
+        add_problem(form, _("Nothing was saved: %(reason)s.", reason=exc))
 
 
 @bp.get("/products")
@@ -127,7 +128,7 @@ def new_product():
     except CatalogError as exc:
         _refused(exc, form)
         return _product_page(None, form, 400)
-    flash("Product created. Add its variants, then publish it.", "success")
+    flash(_("Product created. Add its variants, then publish it."), "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
 
@@ -145,7 +146,7 @@ def product(product_id: int):
     except CatalogError as exc:
         _refused(exc, form)
         return _product_page(_product_or_404(product_id), form, 400)
-    flash("Product saved.", "success")
+    flash(_("Product saved."), "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
 
@@ -163,7 +164,7 @@ def add_variant(product_id: int):
         _refused(exc, form)
         found = _product_or_404(product_id)
         return _product_page(found, _edit_form(found), 400, variant_form=form)
-    flash("Variant added. Its stock comes from recording a production batch.", "success")
+    flash(_("Variant added. Its stock comes from recording a production batch."), "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
 
@@ -187,7 +188,7 @@ def variant_price(variant_id: int):
         row = {"id": variant_id, "field": exc.field, "message": f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
                "typed": {name: (request.form.get(name) or "")[:300] for name in ("options", "price", "gtin")}}  # fmt: skip
         return _product_page(found, _edit_form(found), 400, row=row)
-    flash("Variant saved. Orders already placed keep the price they were placed at.", "success")
+    flash(_("Variant saved. Orders already placed keep the price they were placed at."), "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
 
@@ -207,12 +208,12 @@ def upload_image(product_id: int):
         abandon()
         again = _product_or_404(product_id)
         if isinstance(exc.__cause__, MediaUnavailable):  # the store is down: say when to retry
-            add_problem(form, f"Nothing was uploaded: {exc}.")
+            add_problem(form, _("Nothing was uploaded: %(reason)s.", reason=exc))
             page, status = _product_page(again, _edit_form(again), 503, image_form=form)
             return page, status, {"Retry-After": str(exc.__cause__.retry_after)}
         add_problem(form, sentence(exc), "image")
         return _product_page(again, _edit_form(again), 400, image_form=form)
-    flash("Image added.", "success")
+    flash(_("Image added."), "success")
     return redirect(url_for("admin.product", product_id=product_id))
 
 
@@ -233,7 +234,7 @@ def image_alt_text(image_id: int):
         found = _product_or_404(product_id)
         return _product_page(found, _edit_form(found), 400, alt_form=form, alt_image=image_id)
     images.describe_image(image, form.alt_text.data.strip())
-    flash("Alt text saved.", "success")
+    flash(_("Alt text saved."), "success")
     return redirect(url_for("admin.product", product_id=product_id, _anchor=f"image-{image_id}"))
 
 
@@ -252,12 +253,13 @@ def confirm_delete_image(image_id: int):
     image = _image_or_404(image_id)
     back = url_for("admin.product", product_id=image.product_id, _anchor="images")
     return confirm_page(
-        area="admin", question=f"Remove this image from “{image.product.name}”?",
-        yes="Yes, remove the image", action_url=url_for("admin.delete_image", image_id=image_id),
+        area="admin", question=_("Remove this image from “%(product)s”?", product=image.product.name),
+        yes=_("Yes, remove the image"), action_url=url_for("admin.delete_image", image_id=image_id),
         back_url=back, token=confirmation_token("image.remove", image_id, 0),
-        facts=[("Alt text", image.alt_text or "(none)"), ("Size", f"{image.width} × {image.height} px")],
-        notes=["Its files are deleted from the media store: this cannot be undone. To show it "
-               "again, upload it again."],
+        facts=[(_("Alt text"), image.alt_text or _("(none)")),
+               (_("Size"), _("%(width)s × %(height)s px", width=image.width, height=image.height))],
+        notes=[_("Its files are deleted from the media store: this cannot be undone. To show it "
+                 "again, upload it again.")],
         figure=image,
     )  # fmt: skip
 
@@ -277,11 +279,11 @@ def delete_image(image_id: int):
             if product_id
             else url_for("admin.products")
         )
-        return refused_page(exc, area="admin", back_url=back, back_label="Back to the product")
+        return refused_page(exc, area="admin", back_url=back, back_label=_("Back to the product"))
     image = db.session.get(ProductImage, image_id) or abort(404)
     product_id = image.product_id
     images.remove_image(image)
-    flash("Image removed.", "success")
+    flash(_("Image removed."), "success")
     return redirect(url_for("admin.product", product_id=product_id, _anchor="images"))
 
 
@@ -299,6 +301,6 @@ def add_category():
         except CatalogError as exc:
             _refused(exc, form, "slug")
         else:
-            flash("Category added.", "success")
+            flash(_("Category added."), "success")
             return redirect(url_for("admin.categories"))
     return render_template("admin/categories.html", rows=catalog.categories(), form=form), 400

@@ -8,6 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from shop.catalog.models import ProductImage, Variant
@@ -19,16 +21,16 @@ from shop.orders.models import Order, OrderLine, OrderStatus, RefundStatus
 TO_SHIP = "to_ship"  # a status filter of its own: paid, not shipped, not refunded in full
 THUMBNAILS_PER_ORDER = 4
 
-STATUSES = {TO_SHIP: "To ship"} | {s.value: s.label for s in OrderStatus}
+STATUSES = {TO_SHIP: _l("To ship")} | {s.value: s.label for s in OrderStatus}
 REFUNDS = {s.value: s.label for s in RefundStatus}
 # The order's life, for sorting by status (the values' alphabet means nothing).
 _LIFE = case(*((Order.status == s, i) for i, s in enumerate(OrderStatus)), else_=len(OrderStatus))
 SORTS = {
-    "newest": ("Newest first", (Order.created_at.desc(), Order.id.desc())),
-    "oldest": ("Oldest first", (Order.created_at.asc(), Order.id.asc())),
-    "total_high": ("Total, highest first", (Order.total.desc(), Order.id.desc())),
-    "total_low": ("Total, lowest first", (Order.total.asc(), Order.id.asc())),
-    "status": ("Status", (_LIFE, Order.created_at.desc(), Order.id.desc())),
+    "newest": (_l("Newest first"), (Order.created_at.desc(), Order.id.desc())),
+    "oldest": (_l("Oldest first"), (Order.created_at.asc(), Order.id.asc())),
+    "total_high": (_l("Total, highest first"), (Order.total.desc(), Order.id.desc())),
+    "total_low": (_l("Total, lowest first"), (Order.total.asc(), Order.id.asc())),
+    "status": (_l("Status"), (_LIFE, Order.created_at.desc(), Order.id.desc())),
 }
 SORT_LABELS = {key: label for key, (label, _order) in SORTS.items()}
 
@@ -44,12 +46,17 @@ class OrderFilters:
 
 
 def read_filters(args: ListArgs) -> OrderFilters:
-    q = args.search("q", "Order number, email or name")
-    status = args.choice("status", "Status", STATUSES)
-    refund = args.choice("refund", "Refund", REFUNDS)
-    first, last = args.day_range("placed_from", "placed_to", ("Placed from", "Placed until"))
-    sort = args.choice("sort", "Sort", SORT_LABELS) or "newest"
+    q = args.search("q", _("Order number, email or name"))
+    status = args.choice("status", _("Status"), _texts(STATUSES))
+    refund = args.choice("refund", _("Refund"), _texts(REFUNDS))
+    first, last = args.day_range("placed_from", "placed_to", (_("Placed from"), _("Placed until")))
+    sort = args.choice("sort", _("Sort"), _texts(SORT_LABELS)) or "newest"
     return OrderFilters(q, status, refund, first, last, sort)
+
+
+def _texts(labels: dict) -> dict[str, str]:
+    """Labels in the reader's language, as text (the list's messages join them)."""
+    return {key: str(label) for key, label in labels.items()}
 
 
 def orders_query(filters: OrderFilters):

@@ -6,8 +6,10 @@ import secrets
 from functools import partial
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
@@ -92,22 +94,22 @@ def _order_or_404(order_id: int, *, lock: bool = False, reservations: bool = Fal
 
 
 class ShipForm(FlaskForm):
-    tracking_number = StringField("Tracking number", validators=[
-        required("Enter the tracking number the carrier gave the parcel."),
+    tracking_number = StringField(_l("Tracking number"), validators=[
+        required(_l("Enter the tracking number the carrier gave the parcel.")),
         at_most(TRACKING_MAX, "A tracking number")])  # fmt: skip
 
 
 class RefundForm(FlaskForm):
-    everything = BooleanField("Refund the whole order (everything not yet refunded)")
-    include_shipping = BooleanField("Refund the shipping too")
-    reason = StringField("Reason", validators=[Optional(), at_most(300, "A reason")])
+    everything = BooleanField(_l("Refund the whole order (everything not yet refunded)"))
+    include_shipping = BooleanField(_l("Refund the shipping too"))
+    reason = StringField(_l("Reason"), validators=[Optional(), at_most(300, "A reason")])
     request_key = HiddenField()
 
 
 class NoteForm(FlaskForm):
     """An internal note; what a note may hold is shop.orders.notes' rule (add_note)."""
 
-    body = TextAreaField("Internal note", id="note-body", render_kw={"rows": 3})
+    body = TextAreaField(_l("Internal note"), id="note-body", render_kw={"rows": 3})
 
 
 class EmptyForm(FlaskForm):
@@ -146,12 +148,12 @@ def ship(order_id: int):
         abandon()
         flash(str(exc), "error")
         return redirect(url_for("admin.order", order_id=order_id))
-    flash("Marked as shipped; the buyer was sent the shipping notice.", "success")
+    flash(_("Marked as shipped; the buyer was sent the shipping notice."), "success")
     return redirect(url_for("admin.order", order_id=order_id))
 
 
 def _gateway_name(order: Order) -> str:
-    return "Stripe" if order.gateway == "stripe" else "the test-mode gateway (no money moves)"
+    return "Stripe" if order.gateway == "stripe" else _("the test-mode gateway (no money moves)")
 
 
 def _number(order: Order) -> Markup:
@@ -159,9 +161,15 @@ def _number(order: Order) -> Markup:
     return Markup('<span class="nowrap">{}</span>').format(order.number)
 
 
+def _markup(message: str, **values: object) -> Markup:
+    """A translated sentence around values that may be markup (the order's number):
+    the sentence is escaped, and so is every value that is not markup already."""
+    return escape(message) % values
+
+
 def _refused(exc: ConfirmationRefused, order_id: int):
     return refused_page(exc, area="admin", back_url=url_for("admin.order", order_id=order_id),
-                        back_label="Back to the order")  # fmt: skip
+                        back_label=_("Back to the order"))  # fmt: skip
 
 
 @bp.get("/orders/<int:order_id>/cancel")
@@ -173,12 +181,12 @@ def confirm_cancel(order_id: int):
         return redirect(url_for("admin.order", order_id=order_id))
     held = sum(r.quantity for r in found.reservations if r.status == ReservationStatus.HELD)
     return confirm_page(
-        area="admin", question=Markup("Cancel unpaid order {}?").format(_number(found)),
-        yes=f"Yes, cancel order {found.number}", action_url=url_for("admin.cancel", order_id=order_id),
+        area="admin", question=_markup(_("Cancel unpaid order %(number)s?"), number=_number(found)),
+        yes=_("Yes, cancel order %(number)s", number=found.number), action_url=url_for("admin.cancel", order_id=order_id),
         back_url=url_for("admin.order", order_id=order_id),
         token=confirmation_token("order.cancel", found.id, found.total),
-        facts=[("Order total", money_text(found.total, found.currency)), ("Units held", str(held))],
-        notes=["The buyer can no longer pay for it, and its held units go back on sale at once."],
+        facts=[(_("Order total"), money_text(found.total, found.currency)), (_("Units held"), str(held))],
+        notes=[_("The buyer can no longer pay for it, and its held units go back on sale at once.")],
     )  # fmt: skip
 
 
@@ -193,18 +201,23 @@ def cancel(order_id: int):
         return _refused(exc, order_id)
     why_not = why_not_cancellable(found)  # cancelled in another tab meanwhile, say
     if why_not is None and confirmed.amount != found.total:  # never act unseen
-        why_not = f"Order {found.number} changed after the confirmation page: nothing was done."
+        why_not = _(
+            "Order %(number)s changed after the confirmation page: nothing was done.",
+            number=found.number,
+        )
     if why_not is None:
         try:
             cancel_unpaid(found)
         except IllegalTransition as exc:
-            why_not = f"Order {found.number} cannot be cancelled: {exc.why}."
+            why_not = _(
+                "Order %(number)s cannot be cancelled: %(why)s.", number=found.number, why=exc.why
+            )
     if why_not:
         abandon()
         flash(why_not, "error")
         return redirect(url_for("admin.order", order_id=order_id))
     record("order.cancel", "order", found.id, summary=f"Order {found.number} cancelled")
-    flash("Order cancelled; its held stock is back on sale.", "success")
+    flash(_("Order cancelled; its held stock is back on sale."), "success")
     return redirect(url_for("admin.order", order_id=order_id))
 
 
@@ -224,7 +237,7 @@ def _refund_asked(found: Order, form: RefundForm) -> tuple[dict[int, int] | None
     if form.everything.data:
         return None, True  # everything left, shipping included
     if not amounts and not form.include_shipping.data:
-        return "Enter an amount for at least one line, or refund the shipping."
+        return _("Enter an amount for at least one line, or refund the shipping.")
     return amounts, bool(form.include_shipping.data)
 
 
@@ -235,7 +248,7 @@ def confirm_refund(order_id: int):
     found = _order_or_404(order_id)
     form = RefundForm()
     if not form.validate_on_submit() or not form.request_key.data:
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return _order_page(found, 400)
     asked = _refund_asked(found, form)
     if isinstance(asked, str):
@@ -249,7 +262,7 @@ def confirm_refund(order_id: int):
             refund_plans.claimed(found.id),
         )  # fmt: skip
     except RefundError as exc:
-        flash(f"Nothing was refunded: {exc}", "error")
+        flash(_("Nothing was refunded: %(reason)s", reason=exc), "error")
         return _order_page(found, 400, refund_form=form)
     total, money = sum(by_line.values()) + shipping, partial(money_text, currency=found.currency)
     lines = {line.id: line for line in found.lines}
@@ -257,22 +270,22 @@ def confirm_refund(order_id: int):
              for lid, amount in sorted(by_line.items())]  # fmt: skip
     if shipping:
         facts.append(
-            ("Shipping" if found.status in PAID_STATES else "The payment", money(shipping))
+            (_("Shipping") if found.status in PAID_STATES else _("The payment"), money(shipping))
         )
     reason = (form.reason.data or "").strip()
     if reason:
-        facts.append(("Reason", reason))
+        facts.append((_("Reason"), reason))
     details = {"lines": None if amounts is None else {str(k): v for k, v in amounts.items()},
                "shipping": include_shipping, "reason": reason, "key": form.request_key.data[:40]}  # fmt: skip
     return confirm_page(
-        area="admin", question=Markup("Refund {} on {} through {}?").format(
-            money(total), _number(found), _gateway_name(found)),
-        yes=f"Yes, refund {money(total)}", action_url=url_for("admin.refund", order_id=order_id),
+        area="admin", question=_markup(_("Refund %(amount)s on %(number)s through %(gateway)s?"),
+            amount=money(total), number=_number(found), gateway=_gateway_name(found)),
+        yes=_("Yes, refund %(amount)s", amount=money(total)), action_url=url_for("admin.refund", order_id=order_id),
         back_url=url_for("admin.order", order_id=order_id), facts=facts,
         token=confirmation_token("order.refund", found.id, total, details),
-        notes=["The buyer is emailed a refund notice. The makers' training accounts give back "
-               "the same share of each line that was credited for it."
-               if by_line else "No maker's share is taken back: none was credited for this money."],
+        notes=[_("The buyer is emailed a refund notice. The makers' training accounts give back "
+                 "the same share of each line that was credited for it.")
+               if by_line else _("No maker's share is taken back: none was credited for this money.")],
     )  # fmt: skip
 
 
@@ -280,7 +293,7 @@ def confirm_refund(order_id: int):
 def refund(order_id: int):
     found = _order_or_404(order_id)
     if not EmptyForm().validate_on_submit():
-        flash("The form expired; please try again.", "error")
+        flash(_("The form expired; please try again."), "error")
         return _order_page(found, 400)
     try:
         confirmed = use_confirmation("order.refund", found.id)
@@ -298,15 +311,15 @@ def refund(order_id: int):
         )  # fmt: skip
     except (RefundError, GatewayError) as exc:
         abandon()
-        flash(f"Nothing was refunded: {exc}", "error")
+        flash(_("Nothing was refunded: %(reason)s", reason=exc), "error")
         return redirect(url_for("admin.order", order_id=order_id))
     refund_notice_after_commit(done.to_tell)
     if done.refund is None:
         flash(done.note, "error")
     elif not done.booked_now:
-        flash("That refund was made before; nothing more was refunded.", "success")
+        flash(_("That refund was made before; nothing more was refunded."), "success")
     else:
-        flash("Refunded through the payment gateway.", "success")
+        flash(_("Refunded through the payment gateway."), "success")
     return redirect(url_for("admin.order", order_id=order_id))
 
 
@@ -314,7 +327,7 @@ def refund(order_id: int):
 def orders_csv():
     args, filters = _list_filters()
     if args.problems:
-        return render_template("error.html", code=400, title="That list cannot be downloaded",
+        return render_template("error.html", code=400, title=_("That list cannot be downloaded"),
                                message=" ".join(m for _f, m in args.problems)), 400  # fmt: skip
 
     def rows():
@@ -334,19 +347,19 @@ def orders_csv():
     return csv_response(
         "orders.csv",
         [
-            "number",
-            "placed",
-            "status",
-            "refund_status",
-            "email",
-            "name",
-            "country",
-            "subtotal",
-            "shipping",
-            "total",
-            "refunded",
-            "currency",
-            "tracking",
+            _("number"),
+            _("placed"),
+            _("status"),
+            _("refund_status"),
+            _("email"),
+            _("name"),
+            _("country"),
+            _("subtotal"),
+            _("shipping"),
+            _("total"),
+            _("refunded"),
+            _("currency"),
+            _("tracking"),
         ],
         rows(),
     )

@@ -5,6 +5,8 @@ and internal notes on one order. The orders come ticked from the orders list, as
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -42,11 +44,11 @@ def _ticked() -> list[int] | None:
 def _refuse_selection(ids: list[int] | None):
     """A message when the ticked orders cannot be worked on, else None."""
     if ids is None:
-        return "The orders ticked were not understood; tick them again."
+        return _("The orders ticked were not understood; tick them again.")
     if not ids:
-        return "Tick at least one order first."
+        return _("Tick at least one order first.")
     if len(ids) > MAX_SHIPPED_AT_ONCE:
-        return f"Tick at most {MAX_SHIPPED_AT_ONCE} orders at once."
+        return _("Tick at most %(most)s orders at once.", most=MAX_SHIPPED_AT_ONCE)
     return None
 
 
@@ -60,7 +62,7 @@ def _orders(ids: list[int], *, slips: bool = False) -> list[Order]:
 
 def _unknown(ids: list[int], orders: list[Order]) -> list[str]:
     found = {o.id for o in orders}
-    return [f"There is no order #{i}." for i in ids if i not in found]
+    return [_("There is no order #%(id)s.", id=i) for i in ids if i not in found]
 
 
 def _back() -> str:
@@ -99,14 +101,15 @@ def ship_several_orders():
         return _review(orders, missing=missing, status=400)
     done = ship_several({o.id: tracking[o.id] for o in orders if _can_ship(o)})
     if done.shipped:
-        flash(f"Shipped {len(done.shipped)} order{'s' if len(done.shipped) != 1 else ''}: "
-              f"{', '.join(done.shipped)}. Each buyer is sent the shipping notice.", "success")  # fmt: skip
+        flash(ngettext("Shipped %(num)d order: %(numbers)s. Each buyer is sent the shipping notice.",
+                       "Shipped %(num)d orders: %(numbers)s. Each buyer is sent the shipping notice.",
+                       len(done.shipped), numbers=", ".join(done.shipped)), "success")  # fmt: skip
     for why in (
         done.refused
         + [why_not_shippable(o) for o in orders if not _can_ship(o)]
         + _unknown(ids, orders)
     ):
-        flash(f"Not shipped: {why}", "error")
+        flash(_("Not shipped: %(why)s", why=why), "error")
     return redirect(_back(), 303)
 
 
@@ -155,5 +158,5 @@ def add_order_note(order_id: int):
         page = _order_page(_order_or_404(order_id), 400, note_form=form)
         abandon()  # after rendering: the rollback would expire what the page reads
         return page
-    flash("Note added. Only the back office sees it.", "success")
+    flash(_("Note added. Only the back office sees it."), "success")
     return redirect(url_for("admin.order", order_id=order_id, _anchor="timeline"), 303)

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import aliased
 
+from shop.admin.catalog_forms import STATUS_LABELS
 from shop.catalog.models import Product, ProductStatus, Variant
 from shop.database import contains_pattern, matches_pattern
 from shop.extensions import db
 from shop.list_args import ListArgs
 from shop.provenance.models import Workshop
 
-STATUSES = {s.value: s.value.capitalize() for s in ProductStatus}
+STATUSES = {s.value: STATUS_LABELS[s.value] for s in ProductStatus}
 _STOCK = literal_column("stock")
 SORTS = {
-    "name": ("Name, A to Z", (Product.name, Product.id)),
-    "newest": ("Newest first", (Product.created_at.desc(), Product.id.desc())),
-    "stock_low": ("Fewest in stock first", (_STOCK, Product.name, Product.id)),
-    "status": ("Status", (Product.status, Product.name, Product.id)),
+    "name": (_l("Name, A to Z"), (Product.name, Product.id)),
+    "newest": (_l("Newest first"), (Product.created_at.desc(), Product.id.desc())),
+    "stock_low": (_l("Fewest in stock first"), (_STOCK, Product.name, Product.id)),
+    "status": (_l("Status"), (Product.status, Product.name, Product.id)),
 }
 SORT_LABELS = {key: label for key, (label, _order) in SORTS.items()}
 
@@ -33,9 +36,14 @@ class ProductFilters:
 
 
 def read_filters(args: ListArgs) -> ProductFilters:
-    q = args.search("q", "Name or SKU")
-    status = args.choice("status", "Status", STATUSES)
-    return ProductFilters(q, status, args.choice("sort", "Sort", SORT_LABELS) or "name")
+    q = args.search("q", _("Name or SKU"))
+    status = args.choice("status", _("Status"), _texts(STATUSES))
+    return ProductFilters(q, status, args.choice("sort", _("Sort"), _texts(SORT_LABELS)) or "name")
+
+
+def _texts(labels: dict) -> dict[str, str]:
+    """Labels in the reader's language, as text (the list's messages join them)."""
+    return {key: str(label) for key, label in labels.items()}
 
 
 def product_page(filters: ProductFilters, page: int, per_page: int) -> tuple[list, int]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -11,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
 from shop.admin.blueprint import PER_PAGE, bp
+from shop.admin.catalog_forms import STATUS_LABELS
 from shop.audit.services import record
 from shop.catalog.admin_services import workshop_variants
 from shop.catalog.models import Product, StockMovement, Variant
@@ -46,19 +49,20 @@ def stock():
     return render_template(
         "admin/stock.html", rows=rows, total=total, page=page, q=search,
         pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), form=AdjustForm(),
+        product_statuses=STATUS_LABELS,
     )  # fmt: skip
 
 
 class AdjustForm(FlaskForm):
     quantity = WholeNumberField(
-        "Change to the units on the shelf (- lost or damaged, + found again after a write-off)",
-        validators=[required("Enter a whole number: the units lost (like -2) or found (like 3)."),
+        _l("Change to the units on the shelf (- lost or damaged, + found again after a write-off)"),
+        validators=[required(_l("Enter a whole number: the units lost (like -2) or found (like 3).")),
                     NumberRange(min=-100_000, max=100_000,
-                                message="Enter a change between -100,000 and 100,000.")],
+                                message=_l("Enter a change between -100,000 and 100,000."))],
     )  # fmt: skip
     reason = StringField(
-        "Reason",
-        validators=[required("A stock adjustment needs a reason: say why the count changed."),
+        _l("Reason"),
+        validators=[required(_l("A stock adjustment needs a reason: say why the count changed.")),
                     at_most(300, "A reason")],
     )  # fmt: skip
 
@@ -70,20 +74,20 @@ def adjust(variant_id: int):
     variant = db.session.get(Variant, variant_id) or abort(404)
     form = AdjustForm()
     if form.validate_on_submit() and form.quantity.data == 0:
-        add_problem(form, "Enter a change other than zero, like -2 or 3.", "quantity")
+        add_problem(form, _("Enter a change other than zero, like -2 or 3."), "quantity")
     if form.errors:
         return _movements_page(variant_id, form, 400)
     before = variant.on_hand
     try:
         movement = adjust_on_hand(variant, form.quantity.data, form.reason.data.strip())
     except ValueError as exc:  # refused in a savepoint: the page reads the counts unchanged
-        add_problem(form, sentence(f"Nothing changed: {exc}"), "quantity")
+        add_problem(form, sentence(_("Nothing changed: %(reason)s", reason=exc)), "quantity")
         page = _movements_page(variant_id, form, 400)
         abandon()
         return page
     record("stock.adjust", "variant", variant_id, summary=f"{variant.sku}: {form.reason.data.strip()}",
            before={"on_hand": before}, after={"on_hand": movement.stock_after})  # fmt: skip
-    flash("The units on the shelf were corrected.", "success")
+    flash(_("The units on the shelf were corrected."), "success")
     return redirect(url_for("admin.movements", variant=variant_id))
 
 
@@ -103,7 +107,7 @@ def _movements_page(variant_id: int | None, form: AdjustForm, status: int = 200)
     variant = db.session.get(Variant, variant_id) if variant_id else None
     return render_template(
         "admin/movements.html", rows=rows[:PER_PAGE], more=len(rows) > PER_PAGE, page=page,
-        variant=variant, form=form,
+        variant=variant, form=form, movement_kinds=movement_kinds(),
     ), status  # fmt: skip
 
 
@@ -131,43 +135,53 @@ def stock_csv():
                 ]
             last = chunk[-1].id
 
-    header = ["sku", "product", "on_hand", "reserved", "available", "price", "currency"]
+    header = [_("sku"), _("product"), _("on_hand"), _("reserved"), _("available"), _("price"),
+              _("currency")]  # fmt: skip
     return csv_response("stock.csv", header, rows())
 
 
-CHOOSE_BATCH_WORKSHOP = "Choose the workshop that made the batch."
+CHOOSE_BATCH_WORKSHOP = _l("Choose the workshop that made the batch.")
 
 
 class BatchForm(FlaskForm):
     # Only what is needed to read the form; the rules a batch must meet are all in
     # shop.provenance.services.batch_problems, shared with the CSV import.
-    code = StringField("Batch code", validators=[
-        required("Enter the batch code, as printed on the tag, like MS-2026-03-BHB-N."),
+    code = StringField(_l("Batch code"), validators=[
+        required(_l("Enter the batch code, as printed on the tag, like %(example)s.",
+                    example="MS-2026-03-BHB-N")),
         at_most(200, "A batch code")])  # fmt: skip
-    workshop = SelectField("Workshop", coerce=int, validators=[required(CHOOSE_BATCH_WORKSHOP)],
+    workshop = SelectField(_l("Workshop"), coerce=int, validators=[required(CHOOSE_BATCH_WORKSHOP)],
                            invalid_value_message=CHOOSE_BATCH_WORKSHOP,
                            invalid_choice_message=CHOOSE_BATCH_WORKSHOP)  # fmt: skip
     # Offered from the workshop's variants; any SKU is read, and batch_problems says
     # what is wrong with one that is not there (as the import does).
-    sku = SelectField("Variant", validate_choice=False,
-                      validators=[required("Choose the variant the batch is of."),
+    sku = SelectField(_l("Variant"), validate_choice=False,
+                      validators=[required(_l("Choose the variant the batch is of.")),
                                   at_most(200, "A SKU")])  # fmt: skip
     quantity = WholeNumberField(
-        "Quantity", validators=[required("Enter the number of units made, like 24.")]
+        _l("Quantity"), validators=[required(_l("Enter the number of units made, like 24."))]
     )
-    produced_month = StringField("Month produced", validators=[
-        required("Enter the month the batch was made, like 2026-03."),
+    produced_month = StringField(_l("Month produced"), validators=[
+        required(_l("Enter the month the batch was made, like %(example)s.", example="2026-03")),
         at_most(20, "A month")])  # fmt: skip
-    materials = StringField("Materials", validators=[Optional(), at_most(300, "The materials")])
+    materials = StringField(_l("Materials"), validators=[Optional(), at_most(300, "The materials")])
     makers = StringField(
-        "Makers by code (trainee code:weight; …)",
+        _l("Makers by code (trainee code:weight; …)"),
         validators=[Optional(), at_most(2000, "The makers typed")],
     )
 
 
 # Labels for the fields batch_problems names (the import's column names).
-BATCH_FIELD_LABELS = {"code": "Batch code", "workshop_slug": "Workshop", "sku": "Variant",
-                      "quantity": "Quantity", "produced_month": "Month produced", "makers": "Makers"}  # fmt: skip
+BATCH_FIELD_LABELS = {"code": _l("Batch code"), "workshop_slug": _l("Workshop"), "sku": _l("Variant"),
+                      "quantity": _l("Quantity"), "produced_month": _l("Month produced"),
+                      "makers": _l("Makers")}  # fmt: skip
+
+
+def movement_kinds() -> dict[str, str]:
+    """What each kind of stock movement is called on the movements page (the stored kind
+    stays the code)."""
+    return {"batch": _("Batch"), "adjustment": _("Adjustment"), "sale": _("Sale"),
+            "reservation": _("Reservation"), "release": _("Release")}  # fmt: skip
 
 
 def _variant_label(sku: str, product: str, options: dict | None) -> str:
@@ -190,12 +204,12 @@ def new_batch():
     form.workshop.data = chosen
     variants = workshop_variants(chosen) if chosen else []
     makers = makers_to_pick(chosen) if chosen else []
-    form.sku.choices = [SelectChoice("", "Choose a variant")] + [
+    form.sku.choices = [SelectChoice("", _("Choose a variant"))] + [
         SelectChoice(v.sku, _variant_label(v.sku, v.name, v.options)) for v in variants
     ]
     status, weight_errors = 200, {}
     if request.method == "POST" and chosen is None:
-        flash(CHOOSE_BATCH_WORKSHOP, "error")  # the first step again: its one field
+        flash(str(CHOOSE_BATCH_WORKSHOP), "error")  # the first step again: its one field
         status = 400
     elif form.validate_on_submit():
         try:
@@ -208,7 +222,7 @@ def new_batch():
             status = 400
         else:
             code, variant_id = batch.code, batch.variant_id
-            flash(f"Batch {code} recorded; its units are in stock.", "success")
+            flash(_("Batch %(code)s recorded; its units are in stock.", code=code), "success")
             return redirect(url_for("admin.movements", variant=variant_id))
     elif request.method == "POST":
         status = 400
@@ -227,7 +241,11 @@ def _batch_problem(form: BatchForm, weight_errors: dict, column: str, message: s
         weight_errors[int(column.removeprefix("maker-"))] = f"{message}."
         return
     label = BATCH_FIELD_LABELS.get(column)
-    add_problem(form, f"{label}: {message}." if label else sentence(message), column)
+    add_problem(
+        form,
+        _("%(field)s: %(problem)s.", field=label, problem=message) if label else sentence(message),
+        column,
+    )
 
 
 def _weights_typed(makers: list) -> dict[int, str]:
@@ -244,7 +262,8 @@ def _draft_from(form: BatchForm, workshop_slugs: dict[int, str], listed: list) -
             weight = integer(request.form.get(f"maker-{maker.id}") or "", "", required=False)
         except FieldError as exc:
             raise FieldError(
-                f"maker-{maker.id}", f"Weight of {maker.code}: {exc.message}"
+                f"maker-{maker.id}",
+                _("Weight of %(code)s: %(problem)s", code=maker.code, problem=exc.message),
             ) from None
         if weight is not None:
             picked.append((maker.code, weight))

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -122,24 +123,24 @@ def _apply(product: Product, values: ProductValues) -> None:
     slug = values.slug or slug_from(values.name)
     if not slug:
         raise CatalogError(
-            "the name has no letters an address can use: enter an address name, like "
-            "silk-scarf", field="slug",
+            _("the name has no letters an address can use: enter an address name, like "
+              "%(example)s", example="silk-scarf"), field="slug",
         )  # fmt: skip
     clash = db.session.scalar(select(Product.id).where(Product.slug == slug))
     if clash and clash != product.id:
         raise CatalogError(
-            f"another product already uses the address name {slug}: choose another, "
-            f"like {free_slug(slug)}", field="slug",
+            _("another product already uses the address name %(slug)s: choose another, "
+              "like %(free)s", slug=slug, free=free_slug(slug)), field="slug",
         )  # fmt: skip
     if db.session.get(Workshop, values.workshop_id) is None:
-        raise CatalogError("choose the workshop that makes it", field="workshop_id")
+        raise CatalogError(_("choose the workshop that makes it"), field="workshop_id")
     if values.category_id is not None and db.session.get(Category, values.category_id) is None:
-        raise CatalogError("choose one of the categories", field="category_id")
+        raise CatalogError(_("choose one of the categories"), field="category_id")
     problem = workshop_move_problem(product, values.workshop_id)
     if problem:
         raise CatalogError(problem, field="workshop_id")
     if values.status == ProductStatus.ACTIVE and not product.variants:
-        raise CatalogError("add a variant with a price before publishing", field="status")
+        raise CatalogError(_("add a variant with a price before publishing"), field="status")
     product.name, product.slug = values.name, slug
     product.description, product.story = values.description, values.story
     product.category_id = values.category_id
@@ -195,7 +196,7 @@ def update_product(product: Product, values: ProductValues) -> Product:
 
 def _check_price(price: int) -> None:
     if price <= 0:
-        raise CatalogError("a price must be more than zero", field="price")
+        raise CatalogError(_("a price must be more than zero"), field="price")
 
 
 def _option_text(text) -> str:
@@ -217,25 +218,30 @@ def variant_options_problem(options: dict, others: list[dict], sku: str = "") ->
     A buyer picks a variant by its options only: two variants of one product with the same
     options, or one with none ("One size") beside one with some, cannot be told apart on
     the product page, in the cart or on the order. One variant alone needs no options."""
-    label = f"{sku}: " if sku else ""
+
+    def of_sku(problem: str) -> str:
+        return _("%(sku)s: %(problem)s", sku=sku, problem=problem) if sku else problem
+
     if any(not _option_text(v) for v in options.values()):
-        return f"{label}every option needs a value, like size=M"
+        return of_sku(_("every option needs a value, like %(example)s", example="size=M"))
     if len(options_label(options)) > OPTIONS_LABEL_MAX:
-        return (
-            f"{label}the options are too long: together they read at most "
-            f"{OPTIONS_LABEL_MAX} characters, like size: M, colour: red"
-        )
+        return of_sku(
+            _("the options are too long: together they read at most %(most)s characters, "
+              "like %(example)s", most=OPTIONS_LABEL_MAX, example="size: M, colour: red")
+        )  # fmt: skip
     if not others:
         return None
     if not options or not all(others):
-        return (
-            f"{label}a product with more than one variant needs options on each of them "
-            "that tell them apart, like size=M or colour=red"
-        )
+        return of_sku(
+            _("a product with more than one variant needs options on each of them that "
+              "tell them apart, like %(first)s or %(second)s", first="size=M", second="colour=red")
+        )  # fmt: skip
     key = _options_key(options)
     if any(_options_key(other) == key for other in others):
         shown = "; ".join(f"{k}={v}" for k, v in options.items())
-        return f"{label}another variant of this product already has the options {shown}"
+        return of_sku(
+            _("another variant of this product already has the options %(options)s", options=shown)
+        )
     return None
 
 
@@ -268,20 +274,20 @@ def gtin_problem(text: str) -> str | None:
         return None
     shown = digits[:GTIN_TYPED_MAX]
     if not (digits.isascii() and digits.isdigit()):
-        return f"GTIN {shown} is not a number: a GTIN has only the digits 0-9"
+        return _("GTIN %(gtin)s is not a number: a GTIN has only the digits 0-9", gtin=shown)
     if len(digits) not in GTIN_LENGTHS:
-        return (
-            f"GTIN {shown} has {len(digits)} digits: a GTIN has 8, 12, 13 or 14 "
-            "(as printed under its barcode)"
-        )
+        return _(
+            "GTIN %(gtin)s has %(count)s digits: a GTIN has 8, 12, 13 or 14 "
+            "(as printed under its barcode)", gtin=shown, count=len(digits),
+        )  # fmt: skip
     if not digits.strip("0"):
-        return f"GTIN {shown} is all zeros: no product has it"
+        return _("GTIN %(gtin)s is all zeros: no product has it", gtin=shown)
     expected = gtin_check_digit(digits[:-1])
     if int(digits[-1]) != expected:
-        return (
-            f"GTIN {shown} has a wrong check digit: the last digit should be {expected} "
-            "(check it against the barcode)"
-        )
+        return _(
+            "GTIN %(gtin)s has a wrong check digit: the last digit should be %(digit)s "
+            "(check it against the barcode)", gtin=shown, digit=expected,
+        )  # fmt: skip
     return None
 
 
@@ -307,7 +313,11 @@ def gtin_owner(gtin: str | None, variant_id: int | None = None) -> str | None:
 
 
 def gtin_taken(gtin: str, sku: str) -> str:
-    return f"GTIN {gtin} is already the GTIN of {sku}: one GTIN names one variant"
+    return _(
+        "GTIN %(gtin)s is already the GTIN of %(sku)s: one GTIN names one variant",
+        gtin=gtin,
+        sku=sku,
+    )
 
 
 def _check_gtin(gtin: str | None, variant_id: int | None = None) -> None:
@@ -329,7 +339,7 @@ def add_variant(
     _check_price(price)
     _check_options(options, [v.options or {} for v in product.variants])
     if db.session.scalar(select(Variant.id).where(Variant.sku == sku)):
-        raise CatalogError(f"SKU {sku} is already used", field="sku")
+        raise CatalogError(_("SKU %(sku)s is already used", sku=sku), field="sku")
     kept_gtin = normalised_gtin(gtin)
     _check_gtin(kept_gtin)
     variant = Variant(product=product, sku=sku, options=options, price=price, currency=currency,
@@ -368,7 +378,7 @@ def categories() -> list[Category]:
 
 def add_category(name: str, slug: str) -> Category:
     if db.session.scalar(select(Category.id).where(Category.slug == slug)):
-        raise CatalogError(f"the address name {slug} is already used", field="slug")
+        raise CatalogError(_("the address name %(slug)s is already used", slug=slug), field="slug")
     category = Category(name=name, slug=slug)
     db.session.add(category)
     db.session.flush()

@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from io import BytesIO
 
+from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -44,13 +45,13 @@ def reencode(data: bytes) -> tuple[bytes, str, int, int]:
     """Check an upload really is an image and re-encode it: nothing the uploader put in
     the file (metadata, trailing data, scripts) survives. Returns (bytes, ext, w, h)."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise CatalogError("the image is larger than 5 MB")
+        raise CatalogError(_("the image is larger than 5 MB"))
     try:
         with Image.open(BytesIO(data)) as probe:
             if probe.format not in {"JPEG", "PNG", "WEBP"}:
-                raise CatalogError("only JPEG, PNG and WebP images are accepted")
+                raise CatalogError(_("only JPEG, PNG and WebP images are accepted"))
             if probe.width * probe.height > MAX_IMAGE_PIXELS:
-                raise CatalogError("the image has too many pixels")
+                raise CatalogError(_("the image has too many pixels"))
             probe.verify()
         with Image.open(BytesIO(data)) as image:
             image.load()
@@ -58,7 +59,7 @@ def reencode(data: bytes) -> tuple[bytes, str, int, int]:
             has_alpha = image.mode in ("RGBA", "LA") or "transparency" in image.info
             clean = image.convert("RGBA" if has_alpha else "RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise CatalogError("the file is not an image we can read") from exc
+        raise CatalogError(_("the file is not an image we can read")) from exc
     out = BytesIO()
     if has_alpha:
         clean.save(out, "PNG", optimize=True)
@@ -109,7 +110,7 @@ def _put(key: str, data: bytes) -> None:
     try:
         media_storage().put(key, data)
     except MediaError as exc:
-        raise CatalogError(f"{exc}; please try again in a moment") from exc
+        raise CatalogError(_("%(problem)s; please try again in a moment", problem=exc)) from exc
 
 
 def attach_image(product: Product, data: bytes, ext: str, width: int, height: int,
@@ -124,7 +125,7 @@ def attach_image(product: Product, data: bytes, ext: str, width: int, height: in
         select(Product.name).join(ProductImage).where(ProductImage.filename == key)
     )
     if shown_on is not None:
-        raise CatalogError(f"that picture is already shown on “{shown_on}”")
+        raise CatalogError(_("that picture is already shown on “%(product)s”", product=shown_on))
     image = ProductImage(product=product, filename=key, alt_text=alt_text,
                          width=width, height=height, position=len(product.images))  # fmt: skip
     db.session.add(image)
@@ -132,7 +133,7 @@ def attach_image(product: Product, data: bytes, ext: str, width: int, height: in
         with db.session.begin_nested():  # two admins adding the same picture at once
             db.session.flush()
     except IntegrityError as exc:
-        raise CatalogError("that picture was added a moment ago") from exc
+        raise CatalogError(_("that picture was added a moment ago")) from exc
     _put(key, data)
     jobs.enqueue(IMAGE_DERIVATIVES, image_id=image.id)
     return image

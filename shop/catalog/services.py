@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import (
     literal,
     select,
@@ -33,7 +34,11 @@ class StockError(ValueError):
 
 class InsufficientStock(StockError):
     def __init__(self, sku: str, available: int, wanted: int, message: str | None = None):
-        super().__init__(message or f"only {available} of {sku} in stock, {wanted} needed")
+        super().__init__(
+            message
+            or _("only %(available)s of %(sku)s in stock, %(wanted)s needed",
+                 available=available, sku=sku, wanted=wanted)
+        )  # fmt: skip
         self.sku, self.available, self.wanted = sku, available, wanted
 
 
@@ -97,14 +102,16 @@ def _refusal(variant_id: int, kind: StockMovementKind, quantity: int) -> Insuffi
     if kind == StockMovementKind.ADJUSTMENT:
         return InsufficientStock(
             sku, level.available, -quantity,
-            f"{sku} has {level.on_hand} on the shelf and {level.reserved} of them are "
-            f"held for orders waiting for payment, so at most {level.available} can be "
-            f"removed, not {-quantity}",
+            _("%(sku)s has %(on_hand)s on the shelf and %(reserved)s of them are held for "
+              "orders waiting for payment, so at most %(available)s can be removed, not "
+              "%(asked)s", sku=sku, on_hand=level.on_hand, reserved=level.reserved,
+              available=level.available, asked=-quantity),
         )  # fmt: skip
     if kind in (StockMovementKind.SALE, StockMovementKind.RELEASE):
         return InsufficientStock(
             sku, level.reserved, abs(quantity),
-            f"only {level.reserved} of {sku} are held, {abs(quantity)} needed",
+            _("only %(held)s of %(sku)s are held, %(wanted)s needed", held=level.reserved, sku=sku,
+              wanted=abs(quantity)),
         )  # fmt: skip
     return InsufficientStock(sku, level.available, -quantity)
 
@@ -122,9 +129,9 @@ def move_stock(
     `variant` may be the row or its id (a caller that has only the id saves a SELECT).
     """
     if quantity == 0:
-        raise StockError("a stock movement must change the stock")
+        raise StockError(_("a stock movement must change the stock"))
     if kind == StockMovementKind.ADJUSTMENT and not reason.strip():
-        raise StockError("a stock adjustment needs a reason")
+        raise StockError(_("a stock adjustment needs a reason"))
     variant_id = variant if isinstance(variant, int) else variant.id
     level = change_stock(variant_id, kind, quantity)
     if level is None:

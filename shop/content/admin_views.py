@@ -5,6 +5,8 @@ role check applies). Every saved edit is in the audit log; public pages show it 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -21,13 +23,13 @@ def _strip(value: str | None) -> str | None:
 
 class PageForm(FlaskForm):
     title = StringField(
-        "Title",
+        _l("Title"),
         filters=[_strip],
         validators=[DataRequired(pages.TITLE_MISSING),
                     Length(max=pages.TITLE_MAX, message=pages.TITLE_TOO_LONG)],
     )  # fmt: skip
     body = TextAreaField(
-        "Text",
+        _l("Text"),
         filters=[pages.clean_body],
         validators=[Length(max=pages.BODY_MAX, message=pages.BODY_TOO_LONG)],
     )  # fmt: skip
@@ -62,5 +64,5 @@ def edit_page(slug: str):
         abandon()
         form[exc.field].errors = [*form[exc.field].errors, str(exc)]
         return _edit_page(pages.page_by_slug(slug), form, 400)
-    flash("Page saved: the store shows it now." if changed else "Nothing changed.", "success")
+    flash(_("Page saved: the store shows it now.") if changed else _("Nothing changed."), "success")
     return redirect(url_for("admin.edit_page", slug=slug))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from shop.audit.services import record
@@ -23,29 +24,29 @@ class PageSlot:
 
     slug: str
     title: str  # the title the migration gives it; admins may change it
-    link: str
+    link: str  # lazy: in the reader's language
     about: str  # what belongs on it, for the admin's edit form
 
 
 PAGES = (
-    PageSlot("shipping", "Shipping", "Shipping",
-             "Where orders ship from, how long they take, where you ship to. "
-             "The rates are added below the text from SHIPPING_RATES."),
-    PageSlot("returns", "Returns and refunds", "Returns",
-             "How long buyers have to return an item, how, and how refunds are paid."),
-    PageSlot("contact", "Contact us", "Contact",
-             "How to reach the store: an email address, and what to include."),
-    PageSlot("privacy", "Privacy", "Privacy",
-             "What the store keeps about buyers and why; that makers are never named."),
-    PageSlot("terms", "Terms of sale", "Terms",
-             "The terms every order is placed under."),
+    PageSlot("shipping", "Shipping", _l("Shipping"),
+             _l("Where orders ship from, how long they take, where you ship to. "
+                "The rates are added below the text from SHIPPING_RATES.")),
+    PageSlot("returns", "Returns and refunds", _l("Returns"),
+             _l("How long buyers have to return an item, how, and how refunds are paid.")),
+    PageSlot("contact", "Contact us", _l("Contact"),
+             _l("How to reach the store: an email address, and what to include.")),
+    PageSlot("privacy", "Privacy", _l("Privacy"),
+             _l("What the store keeps about buyers and why; that makers are never named.")),
+    PageSlot("terms", "Terms of sale", _l("Terms"),
+             _l("The terms every order is placed under.")),
 )  # fmt: skip
 SLOTS = {slot.slug: slot for slot in PAGES}
 
 
-TITLE_MISSING = "Enter a title."
-TITLE_TOO_LONG = f"A title is at most {TITLE_MAX} characters."
-BODY_TOO_LONG = f"The text is at most {BODY_MAX:,} characters."
+TITLE_MISSING = _l("Enter a title.")
+TITLE_TOO_LONG = _l("A title is at most %(most)s characters.", most=TITLE_MAX)
+BODY_TOO_LONG = _l("The text is at most %(most)s characters.", most=f"{BODY_MAX:,}")
 
 
 class PageError(ValueError):

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select, update
 
 from shop import unit_of_work as uow
@@ -277,7 +278,7 @@ def retry_dead(job_id: int) -> Job:
     """Give a dead job a fresh set of tries, now. Flushes; the caller audits and commits."""
     job = db.session.get(Job, job_id, with_for_update=True)
     if job is None or job.status != DEAD:
-        raise JobError("Only a job that failed its last try can be retried.")
+        raise JobError(_("Only a job that failed its last try can be retried."))
     job.status, job.attempts, job.run_after, job.finished_at = PENDING, 0, utcnow(), None
     db.session.flush()
     uow.after_commit(lambda: hand_over([job_id]))

@@ -7,6 +7,7 @@ holds ids only; neither is shown beyond the kind, so nothing personal reaches th
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shop.admin.blueprint import bp
@@ -46,5 +47,5 @@ def retry_job(job_id: int):
         flash(str(exc), "error")
         return redirect(url_for("admin.jobs"))
     record("job.retry", "job", job.id, summary=f"{job.kind} job {job.id} retried")
-    flash(f"Job {job.id} will be tried again now.", "success")
+    flash(_("Job %(id)s will be tried again now.", id=job.id), "success")
     return redirect(url_for("admin.jobs"))

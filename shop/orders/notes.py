@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import DateTime, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,11 +40,15 @@ def add_note(order: Order, body: str, author: User) -> OrderNote:
     note: the log is append-only, and a note may name a buyer's circumstances)."""
     text = (body or "").strip()
     if not text:
-        raise NoteRefused("Write the note first.")
+        raise NoteRefused(_("Write the note first."))
     if len(text) > NOTE_MAX:
         raise NoteRefused(
-            f"A note is at most {NOTE_MAX:,} characters; this one has {len(text):,}. "
-            "Shorten it, or add it as two notes."
+            _(
+                "A note is at most %(most)s characters; this one has %(length)s. "
+                "Shorten it, or add it as two notes.",
+                most=f"{NOTE_MAX:,}",
+                length=f"{len(text):,}",
+            )
         )
     note = OrderNote(order_id=order.id, author_id=author.id, body=text)
     db.session.add(note)

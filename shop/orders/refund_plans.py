@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from shop.extensions import db
@@ -138,8 +139,9 @@ def refund_plan(
     None means everything left."""
     if order.status not in PAID_STATES:
         raise RefundError(
-            f"Order {order.number} is {order.status.label.lower()}; only paid orders can be refunded."
-        )
+            _("Order %(number)s is %(status)s; only paid orders can be refunded.",
+              number=order.number, status=str(order.status.label).lower())
+        )  # fmt: skip
     claimed = claimed or Claimed()
     lines = {line.id: line for line in order.lines}
     left = {
@@ -149,29 +151,36 @@ def refund_plan(
     if line_amounts is None:
         line_amounts = {lid: max(amount, 0) for lid, amount in left.items()}
         include_shipping = True
-    under_way = (
-        f" ({money_text(claimed.total, order.currency)} is being refunded right now)"
-        if claimed.total
-        else ""
-    )
+    under_way = money_text(claimed.total, order.currency) if claimed.total else None
     plan = {}
     for line_id, amount in line_amounts.items():
         line = lines.get(line_id)
         if line is None:
-            raise RefundError("That line is not part of this order.")
+            raise RefundError(_("That line is not part of this order."))
         if amount < 0:
-            raise RefundError("A refund cannot be negative.")
+            raise RefundError(_("A refund cannot be negative."))
         remaining = max(left[line_id], 0)
         if amount > remaining:
+            values = {"product": line.product_name, "under_way": under_way,
+                      "left": money_text(remaining, order.currency),
+                      "asked": money_text(amount, order.currency)}  # fmt: skip
             raise RefundError(
-                f"{line.product_name}: at most {money_text(remaining, order.currency)} can "
-                f"still be refunded, not {money_text(amount, order.currency)}{under_way}."
-            )
+                _("%(product)s: at most %(left)s can still be refunded, not %(asked)s "
+                  "(%(under_way)s is being refunded right now).", **values)
+                if under_way
+                else _("%(product)s: at most %(left)s can still be refunded, not %(asked)s.",
+                       **values)
+            )  # fmt: skip
         if amount:
             plan[line_id] = amount
     shipping = max(shipping_left(order) - claimed.shipping, 0) if include_shipping else 0
     if not plan and not shipping:
-        raise RefundError(f"There is nothing left to refund{under_way}.")
+        raise RefundError(
+            _("There is nothing left to refund (%(under_way)s is being refunded right now).",
+              under_way=under_way)
+            if under_way
+            else _("There is nothing left to refund.")
+        )  # fmt: skip
     return plan, shipping
 
 
@@ -183,12 +192,12 @@ def unsold_plan(
     line, as one amount (booked like shipping: no share is taken back)."""
     if line_amounts is not None:
         raise RefundError(
-            f"Order {order.number} is {order.status.label.lower()} and was never sold: only "
-            "its whole payment can be refunded."
-        )
+            _("Order %(number)s is %(status)s and was never sold: only its whole payment can "
+              "be refunded.", number=order.number, status=str(order.status.label).lower())
+        )  # fmt: skip
     left = paid - order.refunded_amount - claimed.total
     if left <= 0:
-        raise RefundError("There is nothing left to refund.")
+        raise RefundError(_("There is nothing left to refund."))
     return {}, left
 
 
@@ -204,7 +213,7 @@ def plan_for(
     else:  # paid after it was cancelled or expired: the whole payment goes back
         plan = unsold_plan(order, paid, line_amounts, claims)
     if paid is None:
-        raise RefundError("No successful payment is recorded for this order.")
+        raise RefundError(_("No successful payment is recorded for this order."))
     return plan
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -341,23 +342,24 @@ def refund_order(
     key = idempotency_key or f"refund-{order_id}-{secrets.token_hex(8)}"
     order = lock_order(order_id)
     if order is None:
-        raise RefundError("There is no such order.")
+        raise RefundError(_("There is no such order."))
     existing = db.session.scalars(select(Refund).where(Refund.idempotency_key == key)).one_or_none()
     if existing is not None:
         return RefundDone(existing, False)
     claimed = refund_plans.claimed(order.id)
     if key in claimed.keys:  # the same form, sent again while its refund is under way
-        return RefundDone(None, False, "This refund is already under way; reload in a moment.")
+        return RefundDone(None, False, _("This refund is already under way; reload in a moment."))
     payment = succeeded_payment(order)
     paid = payment.amount if payment else None
     plan, shipping = refund_plans.plan_for(order, paid, line_amounts, include_shipping, claimed)
     reference, amount, before = payment.reference, sum(plan.values()) + shipping, _facts(order)
     if expected_amount is not None and amount != expected_amount:
         raise RefundError(
-            f"What is left to refund changed after the confirmation page: this would now "
-            f"refund {money_text(amount, order.currency)}, not "
-            f"{money_text(expected_amount, order.currency)}. Please check the order and confirm again."
-        )
+            _("What is left to refund changed after the confirmation page: this would now "
+              "refund %(amount)s, not %(expected)s. Please check the order and confirm again.",
+              amount=money_text(amount, order.currency),
+              expected=money_text(expected_amount, order.currency))
+        )  # fmt: skip
     planned = plan_text(plan, shipping)
     refund_plans.claim(order.id, key, (plan, shipping))
     # One of the few services that end their transaction before calling out: the claim
@@ -375,15 +377,26 @@ def refund_order(
     order = lock_order(order_id)
     if made.status in REFUND_FAILED_STATUSES:
         refund_plans.release(key)
-        note = f"The gateway {made.status} the refund ({made.id}); nothing was refunded."
+        note = _(
+            "The gateway %(status)s the refund (%(id)s); nothing was refunded.",
+            status=made.status,
+            id=made.id,
+        )
         done = RefundDone(None, False, note)
     elif not made.succeeded:  # booked only once it succeeds (the webhook books it then);
         # until then its claim keeps the money set aside
-        note = f"The gateway has the refund ({made.id}) as {made.status}; it is booked when it succeeds."
+        note = _(
+            "The gateway has the refund (%(id)s) as %(status)s; it is booked when it succeeds.",
+            id=made.id,
+            status=made.status,
+        )
         done = RefundDone(None, False, note)
     else:
-        note = (f"The gateway refunded {money_text(made.amount, order.currency)} ({made.id}); "
-                "the order is flagged for review.")  # fmt: skip
+        note = _(
+            "The gateway refunded %(amount)s (%(id)s); the order is flagged for review.",
+            amount=money_text(made.amount, order.currency),
+            id=made.id,
+        )
         booked = book_gateway_refund(order, made, reason=reason or "refunded by the store")
         done = booked or RefundDone(None, False, note)
     record("order.refund", "order", order.id, summary=f"Refund of order {order.number}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from shop.audit.services import record, snapshot
@@ -30,12 +31,18 @@ def why_not_shippable(order: Order) -> str | None:
     if order.status == OrderStatus.PAID and order.refund_status == RefundStatus.FULL:
         return _refunded_in_full(order)
     if order.status != OrderStatus.PAID:
-        return f"Order {order.number} is {order.status.label.lower()}: it cannot be shipped now."
+        return _(
+            "Order %(number)s is %(status)s: it cannot be shipped now.",
+            number=order.number,
+            status=str(order.status.label).lower(),
+        )
     return None
 
 
 def _refunded_in_full(order: Order) -> str:
-    return f"Order {order.number} was refunded in full, so there is nothing to ship."
+    return _(
+        "Order %(number)s was refunded in full, so there is nothing to ship.", number=order.number
+    )
 
 
 def why_no_packing_slip(order: Order) -> str | None:
@@ -53,14 +60,18 @@ def ship_order(order: Order, tracking_number: str) -> None:
     notice goes once and the tracking number is never overwritten)."""
     tracking = (tracking_number or "").strip()
     if not tracking or len(tracking) > TRACKING_MAX:
-        raise ShippingError(f"Enter the tracking number (at most {TRACKING_MAX} characters).")
+        raise ShippingError(
+            _("Enter the tracking number (at most %(most)s characters).", most=TRACKING_MAX)
+        )
     problem = why_not_shippable(order)
     if problem:
         raise ShippingError(problem)
     try:
         transition(order, OrderStatus.FULFILLED)
     except IllegalTransition as exc:
-        raise ShippingError(f"Order {order.number} cannot be shipped: {exc.why}.") from None
+        raise ShippingError(
+            _("Order %(number)s cannot be shipped: %(why)s.", number=order.number, why=exc.why)
+        ) from None
     order.tracking_number = tracking
 
 

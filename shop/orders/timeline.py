@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import joinedload
 
@@ -27,15 +30,15 @@ from shop.timeutil import as_utc
 
 # The emails about one order, by job kind, and the payload id that names it.
 ORDER_EMAILS = {
-    PAYMENT_WAITING: "Payment reminder",
-    CONFIRMATION: "Order confirmation",
-    SHIPPING_NOTICE: "Shipping notice",
+    PAYMENT_WAITING: _l("Payment reminder"),
+    CONFIRMATION: _l("Order confirmation"),
+    SHIPPING_NOTICE: _l("Shipping notice"),
 }
-REFUND_EMAILS = {REFUND_NOTICE: "Refund notice"}
+REFUND_EMAILS = {REFUND_NOTICE: _l("Refund notice")}
 EMAILS = ORDER_EMAILS | REFUND_EMAILS
 # Told by the order's own rows (refunds, notes) instead of their audit entries.
 TOLD_ELSEWHERE = frozenset({"order.refund", "order.refund_failed", "order.note"})
-ACTIONS = {"order.ship": "Shipped", "order.cancel": "Cancelled"}
+ACTIONS = {"order.ship": _l("Shipped"), "order.cancel": _l("Cancelled")}
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,17 @@ class Event:
 def order_timeline(order: Order) -> list[Event]:
     """Every event of `order` (loaded with its refunds), oldest first."""
     total = money_text(order.total, order.currency)
-    events = [Event(order.created_at, "placed", "Placed", total)]
+    events = [Event(order.created_at, "placed", _("Placed"), total)]
     if order.paid_at:
-        events.append(Event(order.paid_at, "paid", "Paid", f"{total}, {order.gateway} gateway"))
+        events.append(
+            Event(order.paid_at, "paid", _("Paid"),
+                  _("%(total)s, %(gateway)s gateway", total=total, gateway=order.gateway))
+        )  # fmt: skip
     events += _emails(order)
     events += [_action(entry) for entry in _audit_entries(order.id)]
     events += _refunds(order)
     events += [
-        Event(note.created_at, "note", "Internal note", note.body, _who(note.author))
+        Event(note.created_at, "note", _("Internal note"), note.body, _who(note.author))
         for note in _notes(order.id)
     ]
     # A stable sort: events of one moment keep the order they were added in.
@@ -71,8 +77,8 @@ def _who(user) -> str:
 def _action(entry: AuditEntry) -> Event:
     detail = ""
     if entry.action == "order.ship" and (entry.after or {}).get("tracking_number"):
-        detail = f"tracking {entry.after['tracking_number']}"
-    title = ACTIONS.get(entry.action) or entry.summary or entry.action
+        detail = _("tracking %(number)s", number=entry.after["tracking_number"])
+    title = str(ACTIONS.get(entry.action) or entry.summary or entry.action)
     return Event(
         entry.created_at, entry.action.removeprefix("order."), title, detail, _who(entry.actor)
     )
@@ -88,15 +94,18 @@ def _refunds(order: Order) -> list[Event]:
                 Event(
                     refund.failed_at,
                     "refund",
-                    "Refund failed at the gateway",
-                    "nothing was refunded",
+                    _("Refund failed at the gateway"),
+                    _("nothing was refunded"),
                 )
             )
             continue
-        events.append(Event(refund.created_at, "refund", f"Refund of {amount}", why))
+        events.append(
+            Event(refund.created_at, "refund", _("Refund of %(amount)s", amount=amount), why)
+        )
         if refund.failed_at:
-            events.append(Event(refund.failed_at, "refund", f"Refund of {amount} failed at the gateway",
-                                "the money came back to the shop, so the refund was undone"))  # fmt: skip
+            events.append(Event(refund.failed_at, "refund",
+                                _("Refund of %(amount)s failed at the gateway", amount=amount),
+                                _("the money came back to the shop, so the refund was undone")))  # fmt: skip
     return events
 
 
@@ -128,14 +137,24 @@ def _emails(order: Order) -> list[Event]:
         if job.kind == PAYMENT_WAITING and job.status == DONE:
             events.append(_reminder(order, job))
         elif job.status == DONE:
-            events.append(Event(job.finished_at or job.created_at, "email", f"Email sent: {name}"))
-        elif job.status == DEAD:
-            tries = f"after {job.attempts} tries" if job.attempts != 1 else "after 1 try"
             events.append(
-                Event(job.created_at, "email", f"Email not sent: {name}", f"gave up {tries}")
+                Event(
+                    job.finished_at or job.created_at,
+                    "email",
+                    _("Email sent: %(email)s", email=name),
+                )
+            )
+        elif job.status == DEAD:
+            gave_up = ngettext(
+                "gave up after %(num)d try", "gave up after %(num)d tries", job.attempts
+            )
+            events.append(
+                Event(job.created_at, "email", _("Email not sent: %(email)s", email=name), gave_up)
             )
         else:
-            events.append(Event(job.created_at, "email", f"Email waiting to be sent: {name}"))
+            events.append(
+                Event(job.created_at, "email", _("Email waiting to be sent: %(email)s", email=name))
+            )
     return events
 
 
@@ -144,10 +163,16 @@ def _reminder(order: Order, job: Job) -> Event:
     is still waiting for payment then."""
     finished = as_utc(job.finished_at or job.created_at)
     if order.paid_at and as_utc(order.paid_at) <= finished:
-        return Event(finished, "email", "Payment reminder not sent", "the order was paid first")
+        return Event(
+            finished, "email", _("Payment reminder not sent"), _("the order was paid first")
+        )
     if order.paid_at or order.status == OrderStatus.PENDING_PAYMENT:
-        return Event(finished, "email", "Email sent: Payment reminder")
-    return Event(finished, "email", "Payment reminder", "sent unless the order had closed by then")
+        return Event(
+            finished, "email", _("Email sent: %(email)s", email=ORDER_EMAILS[PAYMENT_WAITING])
+        )
+    return Event(
+        finished, "email", _("Payment reminder"), _("sent unless the order had closed by then")
+    )
 
 
 def _audit_entries(order_id: int) -> list[AuditEntry]:

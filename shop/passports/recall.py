@@ -4,6 +4,8 @@ shop/passports/tracking.py). A recall is final. Flushes, never commits."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from shop.audit.services import record
 from shop.extensions import db
 from shop.provenance.models import Batch
@@ -16,7 +18,7 @@ class RecallRefused(ValueError):
 
 def recall_batch(batch: Batch) -> Batch:
     if batch.recalled_at is not None:
-        raise RecallRefused(f"batch {batch.code} was recalled already")
+        raise RecallRefused(_("batch %(code)s was recalled already", code=batch.code))
     batch.recalled_at = utcnow()
     db.session.flush()
     record("batch.recall", "batch", batch.id, summary=f"Batch {batch.code} recalled: its passports are revoked",
