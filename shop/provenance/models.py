@@ -11,6 +11,7 @@ import enum
 import secrets
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -42,7 +43,13 @@ class WorkshopKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """In English, for records: credentials, the audit log."""
         return self.value.replace("_", " ").capitalize()
+
+    @property
+    def shown(self) -> str:
+        """In the reader's language, for pages."""
+        return _SHOWN[self]
 
 
 class WorkshopStatus(enum.StrEnum):
@@ -61,13 +68,41 @@ class VettingKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """In English, for records: credentials, the audit log."""
         return self.value.replace("_", " ").capitalize()
+
+    @property
+    def shown(self) -> str:
+        """In the reader's language, for pages and the vetting form."""
+        return _SHOWN[self]
 
 
 class VettingOutcome(enum.StrEnum):
     PASSED = "passed"
     NEEDS_ACTION = "needs_action"
     FAILED = "failed"
+
+    @property
+    def shown(self) -> str:
+        return _SHOWN[self]
+
+
+# What pages call each kind, step and outcome, in the reader's language.
+_SHOWN = {
+    WorkshopKind.TRAINING_CENTRE: _l("Training centre"),
+    WorkshopKind.PRODUCTION_SITE: _l("Production site"),
+    WorkshopKind.PARTNER_EMPLOYER: _l("Partner employer"),
+    VettingKind.INTERVIEW: _l("Interview"),
+    VettingKind.INITIAL_SITE_VISIT: _l("Initial site visit"),
+    VettingKind.STANDARDS_CHECK: _l("Standards check"),
+    VettingKind.AGREEMENT_SIGNED: _l("Agreement signed"),
+    VettingKind.FOLLOW_UP_VISIT: _l("Follow up visit"),
+    VettingKind.CONCERN_RAISED: _l("Concern raised"),
+    VettingKind.SUSPENDED: _l("Suspended"),
+    VettingOutcome.PASSED: _l("Passed"),
+    VettingOutcome.NEEDS_ACTION: _l("Needs action"),
+    VettingOutcome.FAILED: _l("Failed"),
+}
 
 
 def new_public_id() -> str:

@@ -108,7 +108,7 @@ def public_workshop(workshop: Workshop, interval_days: int, locale: str = "en_US
         country_code=workshop.public_country_code,  # ISO 3166 alpha-2, for machines (the API)
         country_withheld=withheld,
         region="" if withheld else workshop.region,
-        kind_label=workshop.kind.label,
+        kind_label=workshop.kind.shown,  # a page's words; the API names the kind by its code
         suspended=workshop.is_suspended,
         vetting=summary,
     )

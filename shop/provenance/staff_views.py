@@ -125,28 +125,10 @@ def _trainee_form(trainee: Trainee | None):
 # --- workshops and vetting -----------------------------------------------------------
 
 
-# What a vetting event's kind and outcome are called on the staff pages and the form (the
-# enums in shop.provenance.models keep their English labels for records).
-VETTING_KINDS = {
-    "interview": _l("Interview"),
-    "initial_site_visit": _l("Initial site visit"),
-    "standards_check": _l("Standards check"),
-    "agreement_signed": _l("Agreement signed"),
-    "follow_up_visit": _l("Follow up visit"),
-    "concern_raised": _l("Concern raised"),
-    "suspended": _l("Suspended"),
-}
-VETTING_OUTCOMES = {
-    "passed": _l("Passed"),
-    "needs_action": _l("Needs action"),
-    "failed": _l("Failed"),
-}
-
-
 class VettingForm(FlaskForm):
     kind = SelectField(
         _l("What happened"),
-        choices=[SelectChoice(k.value, VETTING_KINDS.get(k.value, k.label)) for k in VettingKind],
+        choices=[SelectChoice(k.value, k.shown) for k in VettingKind],
         invalid_choice_message=_l("Choose what happened."),
     )  # fmt: skip
     occurred_on = DateField(
@@ -155,7 +137,7 @@ class VettingForm(FlaskForm):
     )  # fmt: skip
     outcome = SelectField(
         _l("Outcome"),
-        choices=[SelectChoice(o.value, VETTING_OUTCOMES[o.value]) for o in VettingOutcome],
+        choices=[SelectChoice(o.value, o.shown) for o in VettingOutcome],
         invalid_choice_message=_l("Choose the outcome."),
     )
     notes = TextAreaField(
@@ -208,7 +190,7 @@ def _workshop_page(
         "staff/workshop.html", workshop=workshop, summary=summary_for(workshop, _interval()),
         events=sorted(workshop.vetting_events, key=lambda e: (e.occurred_on, e.id), reverse=True),
         vetting_form=vetting_form or VettingForm(occurred_on=today()),
-        reinstate_form=reinstate_form or ReinstateForm(), interval=_interval(), kind_labels=VETTING_KINDS,
+        reinstate_form=reinstate_form or ReinstateForm(), interval=_interval(),
         details_form=details_form or WorkshopDetailsForm(obj=workshop, prefix="details"),
     ), status  # fmt: skip
 
