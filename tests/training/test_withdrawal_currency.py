@@ -244,6 +244,13 @@ def test_the_form_asks_to_confirm_a_rate_that_moved_and_saves_once_confirmed(mak
     twice = requester.post(action, data=fields)
     assert twice.status_code == 409 and _count() == 2  # the button acts once
 
+    # a confirmation stated for one amount is refused for another, and writes nothing
+    asked = requester.post(url, data=_form(amount="10000.00", rate="5000"))
+    action, fields = confirmation_form(asked)
+    other = requester.post(action, data={**fields, "withdrawal-amount": "20000.00"})
+    assert other.status_code == 400 and "made for something else" in other.get_data(as_text=True)
+    assert _count() == 2
+
 
 def test_a_nine_percent_move_is_saved_straight_away(maker, clients):
     requester, _ = clients
@@ -340,3 +347,28 @@ def test_the_rate_confirmation_carries_the_forms_csrf_token(csrf_app):
             "4000",
             "4440",
         ]
+
+
+def test_the_pages_cost_no_more_statements_for_a_withdrawal_in_another_currency(
+    maker, people, clients, count_queries
+):
+    requester, approver = people
+    _client, approving = clients
+
+    def statements(path: str) -> int:
+        with count_queries() as counter:
+            assert approving.get(path).status_code == 200
+        return counter.count
+
+    paths = [f"/staff/trainees/{maker.id}", "/staff/withdrawals", "/staff/withdrawals/decided",
+             f"/staff/trainees/{maker.id}/statement.csv"]  # fmt: skip
+    plain = _ask(maker, requester, 100)
+    approve_withdrawal(plain.id, approver)
+    _ask(maker, requester, 200)
+    db.session.commit()
+    before = [statements(path) for path in paths]
+    converted = _ask(maker, requester, 1_000_000, "INR", "83.25")
+    approve_withdrawal(converted.id, approver)
+    _ask(maker, requester, 500_000, "INR", "83.25")
+    db.session.commit()
+    assert [statements(path) for path in paths] == before
