@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 DEVELOPMENT = "development"  # SHOP_ENV of `make run`; anything else is a real deployment
 GATEWAYS = ("dummy", "stripe")
 DEFAULT_CURRENCY = "USD"
+DEFAULT_WITHDRAWAL_CURRENCIES = "KHR,INR"
 # code:label:price in cents, comma separated
 DEFAULT_SHIPPING_RATES = (
     "standard:Standard post (7 to 14 days):800,express:Express courier (3 to 5 days):2500"
@@ -95,6 +96,11 @@ def load_config(instance_path: str | os.PathLike) -> dict:
         "STORE_NAME": os.environ.get("STORE_NAME", "Made Known"),
         "STORE_CURRENCY": os.environ.get("STORE_CURRENCY", DEFAULT_CURRENCY).upper(),
         "STORE_LOCALE": os.environ.get("STORE_LOCALE", "en_US"),
+        # Currencies a withdrawal may be paid in besides the account's own (comma separated):
+        # the schools' and suppliers' (shop/training/exchange.py).
+        "WITHDRAWAL_CURRENCIES": os.environ.get(
+            "WITHDRAWAL_CURRENCIES", DEFAULT_WITHDRAWAL_CURRENCIES
+        ),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
         # Hosts served besides PUBLIC_BASE_URL's own (comma separated); check_deployment()
         # adds that one. Requests for any other Host get 400 outside development.
@@ -295,6 +301,7 @@ def config_for_tests(database_url: str, media_root: str, **overrides) -> dict:
         "STORE_NAME": "Made Known",
         "STORE_CURRENCY": DEFAULT_CURRENCY,
         "STORE_LOCALE": "en_US",
+        "WITHDRAWAL_CURRENCIES": DEFAULT_WITHDRAWAL_CURRENCIES,
         # Tests run with the deployment rules on: links from here, other Hosts refused
         # (127.0.0.1 is where the tests' live servers listen).
         "PUBLIC_BASE_URL": "http://localhost",

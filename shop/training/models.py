@@ -217,6 +217,21 @@ _REQUEST_STATUS_LABELS = {
 }
 
 
+WITHDRAWAL_EXCHANGE_CHECKS = (  # migration 0028 writes the same
+    CheckConstraint("local_amount > 0", name="local_amount_positive"),
+    CheckConstraint(
+        "(rate IS NULL AND rate_source IS NULL AND rate_date IS NULL) OR "
+        "(rate IS NOT NULL AND rate_source IS NOT NULL AND rate_date IS NOT NULL)",
+        name="rate_all_or_none",
+    ),
+    CheckConstraint(  # no rate: paid as booked; a rate: between two currencies
+        "(rate IS NULL AND local_currency = currency AND local_amount = amount) OR "
+        "(rate IS NOT NULL AND local_currency <> currency)",
+        name="rate_when_converted",
+    ),
+)
+
+
 class Withdrawal(StaffRequest, db.Model):
     __tablename__ = "withdrawals"
     __table_args__ = (
@@ -224,10 +239,21 @@ class Withdrawal(StaffRequest, db.Model):
         CheckConstraint(
             "decided_by_id IS NULL OR decided_by_id <> requested_by_id", name="four_eyes"
         ),
+        *WITHDRAWAL_EXCHANGE_CHECKS,
+        Index("ix_withdrawals_local_currency", "local_currency", "id"),
     )
 
+    # What the ledger posts, in the account's currency (converted when paid in another).
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # What the school or supplier is paid: in its currency (KHR, INR) at `rate`, typed as
+    # "1 <currency> = <rate> <local_currency>" and kept as typed, from `rate_source` on
+    # `rate_date`; without a rate, the account's currency and amount (shop/training/exchange.py).
+    local_currency: Mapped[str] = mapped_column(String(3))
+    local_amount: Mapped[int] = mapped_column(BigInteger)
+    rate: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    rate_source: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    rate_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     purpose: Mapped[WithdrawalPurpose] = mapped_column(
         enum_column(WithdrawalPurpose, "withdrawal_purpose")
     )
@@ -236,6 +262,16 @@ class Withdrawal(StaffRequest, db.Model):
     status: Mapped[WithdrawalStatus] = mapped_column(
         enum_column(WithdrawalStatus, "withdrawal_status"), default=WithdrawalStatus.REQUESTED
     )
+
+    @property
+    def exchange(self):
+        """Its two amounts (shop.training.exchange.Exchange) when paid in another currency."""
+        from shop.training.exchange import Exchange
+
+        if self.rate is None:
+            return None
+        return Exchange(self.local_amount, self.local_currency, self.rate, self.rate_source or "",
+                        self.rate_date, self.amount, self.currency)  # fmt: skip
 
 
 class CorrectionStatus(enum.StrEnum):

@@ -13,7 +13,7 @@ from functools import partial
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import case, func, literal_column, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import joinedload
 
 from shop.database import contains_text
@@ -21,6 +21,7 @@ from shop.extensions import db
 from shop.money import money_text
 from shop.provenance.models import Trainee, Workshop
 from shop.timeutil import today
+from shop.training.exchange import Exchange
 from shop.training.models import (
     AccountKind,
     LedgerAccount,
@@ -135,6 +136,7 @@ class StatementLine:
     amount: int  # signed: + credited to the trainee, - debited
     running_balance: int
     log_index: int | None = None  # its entry in the transparency log (None: not yet there)
+    exchange: Exchange | None = None  # a withdrawal paid in another currency: both amounts
 
     @property
     def has_receipt(self) -> bool:  # a credit in the log: a receipt to print for her
@@ -158,15 +160,20 @@ def statement(
             signed.label("signed"),
             func.sum(signed).over(order_by=Transfer.id).label("running"),
             func.count().over().label("total"),
+            Transfer.cause_type,
+            Transfer.cause_id,
         )
         .where(
             or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id)
         )
         .subquery()
     )
+    paid = and_(inner.c.cause_type == "withdrawal", Withdrawal.id == inner.c.cause_id,
+                Withdrawal.rate.is_not(None))  # fmt: skip
     query = (
-        select(inner, LogLeaf.index.label("log_index"))
+        select(inner, LogLeaf.index.label("log_index"), *_EXCHANGE)
         .outerjoin(LogLeaf, LogLeaf.transfer_id == inner.c.id)
+        .outerjoin(Withdrawal, paid)
         .order_by(inner.c.id.desc())
     )
     if page is not None:
@@ -174,10 +181,14 @@ def statement(
     rows = db.session.execute(query).all()
     lines = [
         StatementLine(r.id, r.created_at, TransferKind(r.kind), r.memo, int(r.signed),
-                      int(r.running), r.log_index)
+                      int(r.running), r.log_index, Exchange(*r[-7:]) if r.rate else None)
         for r in rows
     ]  # fmt: skip
     return lines, int(rows[0].total) if rows else 0
+
+
+_EXCHANGE = (Withdrawal.local_amount, Withdrawal.local_currency, Withdrawal.rate,
+             Withdrawal.rate_source, Withdrawal.rate_date, Withdrawal.amount, Withdrawal.currency)  # fmt: skip
 
 
 # --- reconciliation and verification ---------------------------------------------------

@@ -18,6 +18,7 @@ from shop.training.plans import GoalProgress, add_goal, goal_progress, set_goal_
 from shop.training.reversals import reverse_for_refund, undo_for_failed_refund
 from shop.training.shares import credit_sale_shares, split_share
 from shop.training.withdrawals import (
+    RateNeedsConfirmation,
     approve_withdrawal,
     pending_withdrawals,
     reject_withdrawal,
@@ -26,6 +27,7 @@ from shop.training.withdrawals import (
 
 __all__ = [
     "GoalProgress",
+    "RateNeedsConfirmation",
     "TrainingError",
     "add_goal",
     "approve_correction",

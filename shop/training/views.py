@@ -41,6 +41,7 @@ from shop.page_cache.pages import public_page
 from shop.provenance.models import Trainee
 from shop.staff import staff
 from shop.training import impact as public_impact
+from shop.training import rate_confirmation as rates
 from shop.training import reports, services
 from shop.training.forms import (
     CorrectionForm,
@@ -189,12 +190,18 @@ def request_withdrawal(trainee_id: int):
         withdrawal = services.request_withdrawal(
             trainee_id=found.id, amount=form.amount.cents, purpose=WithdrawalPurpose(form.purpose.data),
             payee=form.payee.data, details=form.details.data or "", requested_by=current_user,
+            **rates.exchange_args(form, found.id),
         )  # fmt: skip
+    except ConfirmationRefused as exc:
+        return rates.refused(exc, found)
+    except services.RateNeedsConfirmation as exc:
+        return rates.confirm_rate(found, form, exc)
     except services.TrainingError as exc:
         return _refuse(found, exc, withdrawal_form=form)
     record("withdrawal.request", "withdrawal", withdrawal.id,
            summary=f"{found.code}: {withdrawal.purpose.label}",
-           after={"amount": withdrawal.amount, "trainee": found.code})  # fmt: skip
+           after={"amount": withdrawal.amount, "trainee": found.code,
+                  **rates.audit_of(withdrawal)})  # fmt: skip
     flash(_("Withdrawal requested; another staff member must approve it."), "success")
     return redirect(url_for("staff.trainee", trainee_id=trainee_id))
 
@@ -251,9 +258,11 @@ def confirm_withdrawal(withdrawal_id: int):
         facts=[(_("Purpose"), w.purpose.label), (_("Details"), w.details or "—"),
                (_("Requested"), _("%(day)s by %(person)s", day=current_app.jinja_env.filters["day"](w.requested_at), person=w.requested_by.label)),
                (_("Balance now"), money_text(balance, w.currency)),
-               (_("Balance after"), money_text(balance - w.amount, w.currency))],
+               (_("Balance after"), money_text(balance - w.amount, w.currency)),
+               *rates.exchange_facts(w)],
         notes=[_("The payout is posted to the ledger at once, and cannot be undone but by a "
-                 "correction; pay the school or supplier the same amount.")],
+                 "correction; pay the school or supplier the same amount.")] if w.rate is None
+        else [rates.exchange_note(w)],
     )  # fmt: skip
 
 
@@ -389,6 +398,7 @@ def statement_csv(trainee_id: int):
             pgettext("CSV column", "amount"),
             pgettext("CSV column", "balance"),
             pgettext("CSV column", "currency"),
+            *rates.csv_columns(),
         ],
         (
             [
@@ -398,6 +408,7 @@ def statement_csv(trainee_id: int):
                 major(line.amount),
                 major(line.running_balance),
                 account.currency,
+                *rates.csv_cells(line.exchange),
             ]
             for line in reversed(lines)
         ),
