@@ -13,6 +13,8 @@ from functools import cache, lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 from flask import has_app_context
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 
 class MoneyError(ValueError):
@@ -28,7 +30,7 @@ def _currencies() -> frozenset[str]:
 def check_currency(code: str) -> str:
     code = (code or "").strip().upper()
     if code not in _currencies():
-        raise MoneyError(f"'{code}' is not an ISO 4217 currency code")
+        raise MoneyError(_("'%(code)s' is not an ISO 4217 currency code", code=code))
     return code
 
 
@@ -63,7 +65,8 @@ def money_text(amount: int, currency: str) -> str:
     try:
         return format_money(amount, currency, locale)
     except (MoneyError, ValueError):
-        return f"{amount} minor units of {str(currency)[:3]!r}"
+        return _("%(amount)s minor units of %(currency)s", amount=amount,
+                 currency=repr(str(currency)[:3]))  # fmt: skip
 
 
 # The largest amount any form or file may name, in minor units: far above any price,
@@ -80,20 +83,26 @@ def parse_major(text: str, currency: str, *, maximum: int = MAX_MINOR_UNITS) -> 
     digits = minor_digits(currency)
     cleaned = (text or "").strip()
     if not cleaned:
-        raise MoneyError("an amount is required")
+        raise MoneyError(_("an amount is required"))
     if cleaned.startswith("-"):
-        raise MoneyError("an amount cannot be negative")
-    minor = _scaled(cleaned, digits, maximum, f"'{cleaned[:40]}' is not an amount like 12.50",
-                    f"{currency} amounts have at most {digits} decimal places")  # fmt: skip
+        raise MoneyError(_("an amount cannot be negative"))
+    not_plain = _("'%(text)s' is not an amount like 12.50", text=cleaned[:40])
+    # One form in English whatever the number; other languages may need two.
+    too_precise = ngettext("%(currency)s amounts have at most %(num)d decimal places",
+                           "%(currency)s amounts have at most %(num)d decimal places",
+                           digits, currency=currency)  # fmt: skip
+    minor = _scaled(cleaned, digits, maximum, not_plain, too_precise)
     if minor is None:
-        raise MoneyError(f"an amount can be at most {format_money(maximum, currency)}")
+        raise MoneyError(
+            _("an amount can be at most %(amount)s", amount=money_text(maximum, currency))
+        )
     return minor
 
 
 def parse_percent_bps(text: str) -> int:
     """A share as a percentage ('10', '12.5') -> basis points (1000, 1250), 0 to 100 %."""
     cleaned = (text or "").strip().removesuffix("%").strip()
-    message = "enter a percentage from 0 to 100, with at most two decimals"
+    message = _("enter a percentage from 0 to 100, with at most two decimals")
     bps = _scaled(cleaned, 2, 10_000, message, message)
     if bps is None:
         raise MoneyError(message)
@@ -117,7 +126,7 @@ def _scaled(cleaned: str, digits: int, maximum: int, not_plain: str, too_precise
 def apply_bps(amount: int, bps: int) -> int:
     """The basis-point share of an amount, rounded down to the minor unit."""
     if amount < 0 or not 0 <= bps <= 10_000:
-        raise MoneyError("share needs a non-negative amount and 0 to 10000 basis points")
+        raise MoneyError(_("share needs a non-negative amount and 0 to 10000 basis points"))
     return amount * bps // 10_000
 
 
@@ -138,14 +147,14 @@ def allocate(amount: int, weights: Sequence[int]) -> list[int]:
     always gives the same split. A zero weight never receives anything.
     """
     if amount < 0:
-        raise MoneyError("cannot allocate a negative amount")
+        raise MoneyError(_("cannot allocate a negative amount"))
     if any(w < 0 for w in weights):
-        raise MoneyError("weights cannot be negative")
+        raise MoneyError(_("weights cannot be negative"))
     total = sum(weights)
     if total == 0:
         if amount == 0:
             return [0] * len(weights)
-        raise MoneyError("cannot allocate an amount over weights that are all zero")
+        raise MoneyError(_("cannot allocate an amount over weights that are all zero"))
     parts = [amount * w // total for w in weights]
     remainders = [amount * w % total for w in weights]
     leftover = amount - sum(parts)

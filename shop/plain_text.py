@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
 # Embeddings, overrides and isolates (Unicode's bidirectional formatting characters).
@@ -32,6 +33,7 @@ class OneLine:
         char = unprintable(field.data or "")
         if char is not None:
             raise ValidationError(
-                f"{self.label} has a character that cannot be printed "
-                f"(U+{ord(char):04X}, a control or direction character): type it again"
-            )
+                _("%(field)s has a character that cannot be printed "
+                  "(U+%(code)s, a control or direction character): type it again",
+                  field=str(self.label), code=f"{ord(char):04X}")
+            )  # fmt: skip

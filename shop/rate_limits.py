@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 
 from flask import Flask, abort, current_app, g, request
+from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from limits import parse
 from limits.errors import StorageError
@@ -74,11 +75,11 @@ def init_rate_limits(app: Flask) -> None:
     def limits_unavailable(exc: LimitsUnavailable):
         from shop.web import error_answer
 
-        what = g.get("shop_limited_action") or "requests like this one"
+        what = g.get("shop_limited_action") or _("requests like this one")
         body, status = error_answer(
-            503, "Please try again in a minute",
-            f"We can't take {what} for a moment. Nothing was changed: please try again "
-            "in a minute.",
+            503, _("Please try again in a minute"),
+            _("We can't take %(what)s for a moment. Nothing was changed: please try again "
+              "in a minute.", what=str(what)),
         )  # fmt: skip
         return body, status, {"Retry-After": str(exc.retry_after)}
 
@@ -151,7 +152,7 @@ def counted(
     is refused (`refused()`, else 429) before the view runs. Afterwards the slots are
     given back unless `counts(response)`; an error gives them back too. When the counters
     cannot be reached it is refused with 503, saying "we can't take <action> for a moment"
-    (`action` as "sign-ins")."""
+    (`action` as "sign-ins", marked with lazy_gettext: it is translated when shown)."""
 
     def decorate(view):
         @functools.wraps(view)

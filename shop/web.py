@@ -6,11 +6,11 @@ import csv
 import io
 import logging
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
 from flask import (
     Blueprint,
@@ -25,6 +25,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import IntegerConverter
@@ -40,20 +42,20 @@ bp = Blueprint("web", __name__)
 
 ERROR_COPY = {
     400: (
-        "That request did not make sense",
-        "Something in the request was missing or malformed. Please go back and try again.",
+        _l("That request did not make sense"),
+        _l("Something in the request was missing or malformed. Please go back and try again."),
     ),
-    403: ("This page is not for you", "Your account does not have access to this page."),
+    403: (_l("This page is not for you"), _l("Your account does not have access to this page.")),
     404: (
-        "We could not find that page",
-        "The link may be old, or the item may no longer be in the shop.",
+        _l("We could not find that page"),
+        _l("The link may be old, or the item may no longer be in the shop."),
     ),
-    405: ("That action is not allowed here", "This page cannot be used that way."),
-    413: ("That file is too large", "Files may be at most 8 MB. Nothing was saved."),
-    429: ("Too many attempts", "Please wait a minute and try again."),
+    405: (_l("That action is not allowed here"), _l("This page cannot be used that way.")),
+    413: (_l("That file is too large"), _l("Files may be at most 8 MB. Nothing was saved.")),
+    429: (_l("Too many attempts"), _l("Please wait a minute and try again.")),
     500: (
-        "Something went wrong on our side",
-        "Nothing you did caused this, and nothing was charged. Please try again in a moment.",
+        _l("Something went wrong on our side"),
+        _l("Nothing you did caused this, and nothing was charged. Please try again in a moment."),
     ),
 }
 
@@ -129,7 +131,7 @@ def error_answer(code: int, title: str, message: str, exc: HTTPException | None 
 
 def render_error(code: int, exc: HTTPException | None = None):
     title, message = ERROR_COPY.get(code, ERROR_COPY[500])
-    return error_answer(code, title, message, exc)
+    return error_answer(code, str(title), str(message), exc)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -139,9 +141,9 @@ def register_error_handlers(app: Flask) -> None:
     def csrf_error(_exc: CSRFError):
         db.session.rollback()
         return render_template(
-            "error.html", code=400, title="This form has expired",
-            message="The form was open too long, or was sent from another site. Nothing was "
-            "changed: please go back, reload the page and try again.",
+            "error.html", code=400, title=_("This form has expired"),
+            message=_("The form was open too long, or was sent from another site. Nothing was "
+                      "changed: please go back, reload the page and try again."),
         ), 400  # fmt: skip
 
     @app.errorhandler(SecurityError)
@@ -263,9 +265,14 @@ def template_helpers(app: Flask) -> None:
     def day_filter(value: date | None) -> str:
         return format_date(value, "d MMM y", locale=locale()) if value else ""
 
+    @app.template_filter("utc_time")
+    def utc_time_filter(value: datetime | None) -> str:
+        """A moment's time of day in UTC, '14:05' (the page says "UTC" beside it)."""
+        return format_time(value, "HH:mm", tzinfo=UTC, locale=locale()) if value else ""
+
     @app.template_filter("country")
     def country_filter(code: str | None) -> str:
-        return country_name(code, locale()) or "Location withheld"
+        return country_name(code, locale()) or _("Location withheld")
 
     @app.template_filter("shipping_label")
     def shipping_label_filter(code: str) -> str:
@@ -374,9 +381,13 @@ class WholeNumberField(IntegerField):
             return
         self.data = signed_whole_number(valuelist[0] if isinstance(valuelist[0], str) else None)
         if self.data is None:
+            from shop.i18n import locale_code
+
+            largest = format_decimal(MAX_DB_INT, locale=locale_code())
             raise ValueError(
-                f"Enter a whole number with the digits 0-9 (at most {MAX_DB_INT:,}), like 3 or -2."
-            )
+                _("Enter a whole number with the digits 0-9 (at most %(largest)s), like 3 or -2.",
+                  largest=largest)
+            )  # fmt: skip
 
 
 def int_arg(name: str, *, minimum: int = 1) -> int | None:
@@ -414,8 +425,8 @@ def register_request_guards(app: Flask) -> None:
         in_form = request.method not in ("GET", "HEAD", "OPTIONS") and _has_nul(request.form)
         if "\x00" in request.path or _has_nul(request.args) or in_form:
             return error_answer(
-                400, "That request held a character we cannot keep",
-                "Something sent held a NUL character, which no name, address or search "
-                "can contain. Nothing was changed: please retype it and try again.",
+                400, _("That request held a character we cannot keep"),
+                _("Something sent held a NUL character, which no name, address or search "
+                  "can contain. Nothing was changed: please retype it and try again."),
             )  # fmt: skip
         return None

@@ -4,6 +4,8 @@ it runs (a reset link made then is as fresh as the send)."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from shop import jobs, mail
 from shop.accounts import services as accounts
 from shop.accounts.models import User
@@ -47,13 +49,13 @@ def _registration(job: JobRun) -> None:
     user = _user(job)
     if job.payload.get("new"):
         message = build(
-            user.email, "Choose a password for your account", "finish_registration",
+            user.email, _("Choose a password for your account"), "finish_registration",
             message_id=jobs.message_id(job),
             link=password_link(user), minutes=accounts.RESET_MINUTES,
         )  # fmt: skip
     else:
         message = build(
-            user.email, "Someone tried to register with your address", "already_registered",
+            user.email, _("Someone tried to register with your address"), "already_registered",
             message_id=jobs.message_id(job),
             sign_in_link=public_url("accounts.login"),
             forgot_link=public_url("accounts.forgot_password"),
@@ -68,7 +70,7 @@ def _password_reset(job: JobRun) -> None:
     if not user.active:
         return  # closed since it was asked for: no link to an account that cannot sign in
     message = build(
-        user.email, "Reset your password", "password_reset", message_id=jobs.message_id(job),
+        user.email, _("Reset your password"), "password_reset", message_id=jobs.message_id(job),
         minutes=accounts.RESET_MINUTES, link=password_link(user),
     )  # fmt: skip
     end_reading()
@@ -81,7 +83,7 @@ def _verification(job: JobRun) -> None:
     if user.email_verified_at is not None:
         return  # confirmed meanwhile (an earlier link): nothing left to confirm
     message = build(
-        user.email, "Confirm your email address", "verify_email", message_id=jobs.message_id(job),
+        user.email, _("Confirm your email address"), "verify_email", message_id=jobs.message_id(job),
         email=user.email,
         link=public_url("accounts.verify", token=accounts.verification_token(user)),
     )  # fmt: skip

@@ -8,6 +8,8 @@ The page's script moves it into the form; without JavaScript it can be pasted.
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
@@ -23,12 +25,12 @@ from shop.unit_of_work import abandon
 
 
 class RegisterForm(FlaskForm):
-    name = StringField("Your name", validators=[Optional(), Length(max=120)])
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    name = StringField(_l("Your name"), validators=[Optional(), Length(max=120)])
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)])
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limited_per_address("20 per hour", "register", "new accounts")
+@limited_per_address("20 per hour", "register", _l("new accounts"))
 def register():
     """The same answer, page and status whether or not the address has an account: the
     mailbox is told which it is (choose a password, or: you already have an account)."""
@@ -54,21 +56,21 @@ def register():
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)])
 
 
 class ResetForm(FlaskForm):
-    token = StringField("Code from the emailed link (the part after #)",
+    token = StringField(_l("Code from the emailed link (the part after #)"),
                         validators=[InputRequired(), Length(max=512)])  # fmt: skip
-    password = PasswordField("New password", validators=[InputRequired(), Length(max=1024)])
+    password = PasswordField(_l("New password"), validators=[InputRequired(), Length(max=1024)])
     confirm = PasswordField(
-        "New password again",
-        validators=[InputRequired(), EqualTo("password", "The passwords differ.")],
+        _l("New password again"),
+        validators=[InputRequired(), EqualTo("password", _l("The passwords differ."))],
     )
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limited_per_address("5 per hour", "password-reset", "password reset requests")
+@limited_per_address("5 per hour", "password-reset", _l("password reset requests"))
 def forgot_password():
     form = ForgotForm()
     if form.validate_on_submit():
@@ -78,7 +80,9 @@ def forgot_password():
         # The same answer whether or not there is an account, and whether or not its mailbox
         # had its share of emails this hour: nobody learns who shops here.
         flash(
-            "If there is an account for that address, we sent it a link to choose a new password.",
+            _(
+                "If there is an account for that address, we sent it a link to choose a new password."
+            ),
             "success",
         )
         return redirect(url_for("accounts.login"))
@@ -99,10 +103,10 @@ def reset_password():
             status = 400
         else:
             if user is None:
-                flash("That link is invalid, has expired or was already used; ask for a new one.",
+                flash(_("That link is invalid, has expired or was already used; ask for a new one."),
                       "error")  # fmt: skip
                 return redirect(url_for("accounts.forgot_password"))
-            flash("Your password is changed; please sign in.", "success")
+            flash(_("Your password is changed; please sign in."), "success")
             return redirect(url_for("accounts.login"))
     elif request.method == "POST":
         status = 400
@@ -110,11 +114,11 @@ def reset_password():
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[InputRequired(), Length(max=1024)])
-    password = PasswordField("New password", validators=[InputRequired(), Length(max=1024)])
+    current = PasswordField(_l("Current password"), validators=[InputRequired(), Length(max=1024)])
+    password = PasswordField(_l("New password"), validators=[InputRequired(), Length(max=1024)])
     confirm = PasswordField(
-        "New password again",
-        validators=[InputRequired(), EqualTo("password", "The passwords differ.")],
+        _l("New password again"),
+        validators=[InputRequired(), EqualTo("password", _l("The passwords differ."))],
     )
 
 
@@ -129,8 +133,10 @@ def change_password():
         except accounts.AccountError as exc:
             flash(str(exc), "error")
             return account(), 400
-        sign_in(current_user)  # this session goes on under the new version; all others end
-        flash("Your password is changed.", "success")
+        # This session goes on under the new version; all others end. The user itself, not
+        # the proxy: a proxy stored as the session's user would resolve to itself.
+        sign_in(current_user._get_current_object())
+        flash(_("Your password is changed."), "success")
         return redirect(url_for("accounts.account"))
-    flash("The current password is wrong, or the new passwords differ.", "error")
+    flash(_("The current password is wrong, or the new passwords differ."), "error")
     return account(), 401

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
@@ -29,12 +30,18 @@ def normalise_email(raw: str) -> str:
     try:
         return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise AccountError(f"{raw.strip() or 'That'} is not a valid email address.") from exc
+        if not raw.strip():
+            raise AccountError(_("That is not a valid email address.")) from exc
+        raise AccountError(
+            _("%(address)s is not a valid email address.", address=raw.strip())
+        ) from exc
 
 
 def check_new_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(
+            _("The password must have at least %(num)d characters.", num=MIN_PASSWORD_LENGTH)
+        )
 
 
 def user_by_email(email: str) -> User | None:
@@ -51,7 +58,7 @@ def create_user(email: str, password: str, roles: set[Role], name: str = "") -> 
     address = normalise_email(email)
     check_new_password(password)
     if user_by_email(address) is not None:
-        raise AccountError(f"There is already an account for {address}.")
+        raise AccountError(_("There is already an account for %(address)s.", address=address))
     user = User(email=address, name=name.strip())
     user.set_password(password)
     user.roles = [UserRole(role=r) for r in sorted(roles or {Role.CUSTOMER})]
@@ -215,7 +222,7 @@ def claim_orders(user: User) -> int:
     """Attach guest orders with the user's verified email to the account: only ever when
     its signed-in owner asks (the button on /account), never as a side effect."""
     if user.email_verified_at is None:
-        raise AccountError("Please confirm your email address first.")
+        raise AccountError(_("Please confirm your email address first."))
     return db.session.execute(
         update(Order)
         .where(func.lower(Order.email) == user.email, Order.user_id.is_(None))

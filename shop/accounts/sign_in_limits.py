@@ -17,6 +17,7 @@ import hmac
 from contextlib import suppress
 
 from flask import current_app, request
+from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -117,8 +118,8 @@ def _password_change_counters() -> list[Counter]:
 
 
 # Sign-in: per address and per account (unless this browser or address is known to it).
-limited = counted(_sign_in_counters, counts=failed_sign_in, action="sign-ins")
+limited = counted(_sign_in_counters, counts=failed_sign_in, action=_l("sign-ins"))
 # Changing one's password checks the current one: its failures count per address.
 password_change_limited = counted(
-    _password_change_counters, counts=failed_sign_in, action="password changes"
+    _password_change_counters, counts=failed_sign_in, action=_l("password changes")
 )

@@ -7,6 +7,9 @@ import re
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -30,7 +33,7 @@ from shop.web import page_number
 
 bp = Blueprint("accounts", __name__)
 
-SIGN_IN_FAILED = "That email and password do not match an account."
+SIGN_IN_FAILED = _l("That email and password do not match an account.")
 # "<user id>.<session version>" (User.get_id); a bare id is a session from before
 # versions existed, which counts as version 1.
 SESSION_USER_ID = re.compile(r"(\d{1,18})(?:\.(\d{1,9}))?", re.ASCII)
@@ -39,7 +42,8 @@ SESSION_USER_ID = re.compile(r"(\d{1,18})(?:\.(\d{1,9}))?", re.ASCII)
 def init_login(app) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message = _l("Please sign in to see that page.")
+    login_manager.localize_callback = str  # the lazy message, in the reader's language
     login_manager.login_message_category = "error"
 
 
@@ -80,8 +84,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=1024)])
     next = HiddenField()
 
 
@@ -98,11 +102,11 @@ def login():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             sign_in(user)  # a new session: only the cart and its checkout key survive
-            flash("You are signed in.", "success")
+            flash(_("You are signed in."), "success")
             response = redirect(safe_next(form.next.data) or _home_for(user))
             limits.remember_sign_in(user.id, response)
             return response
-        flash(SIGN_IN_FAILED, "error")
+        flash(str(SIGN_IN_FAILED), "error")
         status = 401
     elif request.method == "POST":
         status = 400
@@ -124,7 +128,7 @@ def logout():
         accounts.end_sessions(current_user)
     logout_user()
     session.clear()
-    flash("You are signed out.", "success")
+    flash(_("You are signed out."), "success")
     return redirect(url_for("catalog.home"))
 
 
@@ -168,17 +172,24 @@ def claim():
         abandon()
         flash(str(exc), "error")
         return redirect(url_for("accounts.account"))
-    flash(f"{claimed} order(s) added to your account.", "success")
+    flash(
+        ngettext(
+            "%(num)d order(s) added to your account.",
+            "%(num)d order(s) added to your account.",
+            claimed,
+        ),
+        "success",
+    )
     return redirect(url_for("accounts.account"))
 
 
 @bp.post("/account/verify")
 @login_required
-@limited_per_address("5 per hour", "verification-email", "new confirmation emails")
+@limited_per_address("5 per hour", "verification-email", _l("new confirmation emails"))
 def resend_verification():
     if current_user.email_verified_at is None:
         send_verification(current_user)
-    flash("We sent you a new link to confirm your email address.", "success")
+    flash(_("We sent you a new link to confirm your email address."), "success")
     return redirect(url_for("accounts.account"))
 
 
@@ -187,12 +198,12 @@ def verify(token: str):
     if not current_user.is_authenticated:
         # The link alone proves the mailbox, not the password: the account's owner signs
         # in first (and then comes back here).
-        flash("Please sign in to confirm your email address. If you did not create an "
-              "account with us, you can ignore that email.", "error")  # fmt: skip
+        flash(_("Please sign in to confirm your email address. If you did not create an "
+                "account with us, you can ignore that email."), "error")  # fmt: skip
         return redirect(url_for("accounts.login", next=url_for("accounts.verify", token=token)))
     if not accounts.verify_email(token, current_user):
-        flash("That confirmation link is invalid, has expired or is for another account; "
-              "ask for a new one below.", "error")  # fmt: skip
+        flash(_("That confirmation link is invalid, has expired or is for another account; "
+                "ask for a new one below."), "error")  # fmt: skip
         return redirect(url_for("accounts.account"))
-    flash("Your email address is confirmed.", "success")
+    flash(_("Your email address is confirmed."), "success")
     return redirect(url_for("accounts.account"))

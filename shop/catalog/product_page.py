@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from shop.catalog.images import derivative_key, parse_widths
 from shop.money import apply_bps, money_text, to_major
@@ -23,7 +26,7 @@ from shop.web import site_url
 OPTION_FIELD = "option."  # a form field "option.size" carries the value chosen for "size"
 SINGLE_FIELD = "variant_id"  # or the variant itself, when options cannot tell them apart
 LOW_STOCK = 5  # "Only 3 left" at or below this
-IN_STOCK = "In stock"
+IN_STOCK = _l("In stock")
 TYPED_KEEP = 12  # characters of a typed quantity shown back with its error
 
 
@@ -95,8 +98,10 @@ def _keys(variants: list[dict]) -> list[str] | None:
 def availability(available: bool, stock: int) -> str:
     """What a buyer is told of a variant's stock."""
     if not available:
-        return "Sold out" if stock <= 0 else "Unavailable"
-    return f"Only {stock} left" if stock <= LOW_STOCK else IN_STOCK
+        return _("Sold out") if stock <= 0 else _("Unavailable")
+    if stock <= LOW_STOCK:
+        return ngettext("Only %(num)d left", "Only %(num)d left", stock)
+    return str(IN_STOCK)
 
 
 def _selected(variants: list[dict], attempt: AddAttempt | None) -> dict | None:
@@ -128,11 +133,11 @@ def option_groups(variants: list[dict], attempt: AddAttempt | None = None) -> li
             price = money_text(v["price"], v["currency"]) if prices_differ else ""
             value = str(v["options"][key]) if key else str(v["id"])
             label = first_capital(str(v["options"][key])) if key else v["label"]
-            stock = v["status"] if v["status"] != IN_STOCK else ""  # what sets it apart
+            stock = v["status"] if v["status"] != str(IN_STOCK) else ""  # what sets it apart
             note = " · ".join(filter(None, [price, stock]))
             choices.append(Choice(value, label, note, v["available"], v is selected))
         if key is None:
-            return [OptionGroup("Option", SINGLE_FIELD, choices)]
+            return [OptionGroup(_("Option"), SINGLE_FIELD, choices)]
         return [OptionGroup(first_capital(key), OPTION_FIELD + key, choices)]
     groups = []
     for key in keys:
@@ -148,7 +153,7 @@ def option_groups(variants: list[dict], attempt: AddAttempt | None = None) -> li
             Choice(
                 value,
                 first_capital(value),
-                "" if available else "Sold out",
+                "" if available else _("Sold out"),
                 available,
                 value == picked,
             )

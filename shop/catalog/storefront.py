@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, Integer, Select, String, and_, bindparam, case, func, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
@@ -23,9 +24,9 @@ from shop.extensions import db
 from shop.timeutil import utcnow
 
 SORTS = {
-    "newest": "Newest first",
-    "price_asc": "Price: low to high",
-    "price_desc": "Price: high to low",
+    "newest": _l("Newest first"),
+    "price_asc": _l("Price: low to high"),
+    "price_desc": _l("Price: high to low"),
 }
 DEFAULT_SORT = "newest"
 

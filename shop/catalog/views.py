@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import gettext as _
 
 from shop.catalog import product_page as page
 from shop.catalog import storefront as services
 from shop.catalog.images import picture_sources
 from shop.catalog.models import ProductStatus
 from shop.catalog.product_page import AddAttempt
+from shop.i18n import locale_code
 from shop.page_cache.pages import NotKept, public_page
 from shop.provenance.services import current_batch, public_workshop
 from shop.visibility import public_view
@@ -92,7 +94,7 @@ def _product(slug: str, attempt: AddAttempt | None = None) -> str:
     workshop = public_workshop(
         item.workshop,
         current_app.config["VETTING_VISIT_INTERVAL_DAYS"],
-        current_app.config["STORE_LOCALE"],
+        locale_code(),  # the country named in the page's language
     )
     on_sale = item.status == ProductStatus.ACTIVE and not workshop.suspended
     variants = []
@@ -105,7 +107,7 @@ def _product(slug: str, attempt: AddAttempt | None = None) -> str:
                 "sku": variant.sku,
                 "gtin": variant.gtin,
                 "options": variant.options or {},
-                "label": variant.options_label or "One size",
+                "label": variant.options_label or _("One size"),
                 "price": variant.price,
                 "currency": variant.currency,
                 "stock": variant.buyable,  # what a buyer can take: held units are not

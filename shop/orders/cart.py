@@ -8,6 +8,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
@@ -103,24 +105,27 @@ def checkout_key(session: MutableMapping) -> str:
 def parse_quantity(text: str | None) -> int:
     quantity = signed_whole_number(text)  # ASCII digits only: int() would also read '٣' as 3
     if quantity is None:
-        raise CartError("Please enter a whole number of items, with the digits 0-9.")
+        raise CartError(_("Please enter a whole number of items, with the digits 0-9."))
     if not 1 <= quantity <= MAX_QUANTITY:
-        raise CartError(f"Please choose between 1 and {MAX_QUANTITY} items.")
+        raise CartError(_("Please choose between 1 and %(most)d items.", most=MAX_QUANTITY))
     return quantity
 
 
 def _buyable_problem(variant: Variant | None, quantity: int) -> str | None:
     if variant is None:
-        return "This item is no longer in the shop."
+        return _("This item is no longer in the shop.")
     product = variant.product
     if product.status != ProductStatus.ACTIVE:
-        return f"{product.name} is no longer sold."
+        return _("%(product)s is no longer sold.", product=product.name)
     if product.workshop.is_suspended:
-        return f"{product.name} can't be bought at the moment."
+        return _("%(product)s can't be bought at the moment.", product=product.name)
     if variant.buyable <= 0:
-        return f"{product.name} ({variant.options_label or variant.sku}) has sold out."
+        return _("%(product)s (%(option)s) has sold out.", product=product.name,
+                 option=variant.options_label or variant.sku)  # fmt: skip
     if quantity > variant.buyable:
-        return f"Only {variant.buyable} of {product.name} left; please lower the quantity."
+        return ngettext("Only %(num)d of %(product)s left; please lower the quantity.",
+                        "Only %(num)d of %(product)s left; please lower the quantity.",
+                        variant.buyable, product=product.name)  # fmt: skip
     return None
 
 
@@ -129,10 +134,11 @@ def order_size_problem(units: int) -> str | None:
     (MAX_UNITS_PER_ORDER): nobody can take a whole shelf off sale without paying."""
     most = current_app.config["MAX_UNITS_PER_ORDER"]
     if units > most:
-        return (
-            f"An order can hold at most {most} items while you pay, and this would make "
-            f"{units}; please lower the quantities (for a larger order, please write to us)."
-        )
+        return _(
+            "An order can hold at most %(most)d items while you pay, and this would make "
+            "%(units)d; please lower the quantities (for a larger order, please write to us).",
+            most=most, units=units,
+        )  # fmt: skip
     return None
 
 
@@ -196,7 +202,7 @@ def add(session: MutableMapping, variant_id: int, quantity: int) -> Variant:
     if problem:
         raise CartError(problem)
     if variant_id not in cart and len(cart) >= MAX_LINES:
-        raise CartError(f"A cart holds at most {MAX_LINES} different items.")
+        raise CartError(_("A cart holds at most %(most)d different items.", most=MAX_LINES))
     problem = order_size_problem(sum(cart.values()) + quantity)
     if problem:
         raise CartError(problem)
@@ -208,7 +214,7 @@ def add(session: MutableMapping, variant_id: int, quantity: int) -> Variant:
 def set_quantity(session: MutableMapping, variant_id: int, quantity: int) -> None:
     cart = read(session)
     if variant_id not in cart:
-        raise CartError("That item is not in your cart.")
+        raise CartError(_("That item is not in your cart."))
     _release_ran_out(variant_id)
     problem = _buyable_problem(
         load_variants([variant_id]).get(variant_id), quantity
@@ -237,7 +243,7 @@ def price(session: MutableMapping, currency: str) -> PricedCart:
     lines = []
     for variant_id, quantity in cart.items():
         if variant_id not in variants:
-            messages.append("An item in your cart is no longer in the shop and was removed.")
+            messages.append(_("An item in your cart is no longer in the shop and was removed."))
             continue
         variant, image_key, image_widths = variants[variant_id]
         lines.append(

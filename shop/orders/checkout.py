@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -107,16 +109,25 @@ def _check_hold_limits(
     elsewhere = _held(mine if user_id is None else or_(mine, Order.user_id == user_id), now)
     if elsewhere + units > per_buyer:
         raise CheckoutError(
-            f"{elsewhere} items are already held for another unpaid order of yours, and at most "
-            f"{per_buyer} can be held for you at once; please pay for that order first, or wait "
-            "until its hold runs out."
+            ngettext(
+                "%(num)d items are already held for another unpaid order of yours, and at most "
+                "%(most)d can be held for you at once; please pay for that order first, or wait "
+                "until its hold runs out.",
+                "%(num)d items are already held for another unpaid order of yours, and at most "
+                "%(most)d can be held for you at once; please pay for that order first, or wait "
+                "until its hold runs out.",
+                elsewhere,
+                most=per_buyer,
+            )
         )
     per_address = current_app.config["MAX_HELD_UNITS_PER_ADDRESS"]
     if client and _held(Order.client_digest == client, now) + units > per_address:
         raise CheckoutError(
-            "Too many items are held for unpaid orders placed from your network just now, so "
-            "this order was not placed and nothing is held. Please pay for an order you "
-            "left unpaid, or try again in a few minutes."
+            _(
+                "Too many items are held for unpaid orders placed from your network just now, "
+                "so this order was not placed and nothing is held. Please pay for an order you "
+                "left unpaid, or try again in a few minutes."
+            )
         )
 
 
@@ -153,14 +164,14 @@ def place_order(
                keep_started_payments=True)  # fmt: skip
     priced = carts.price(cart, currency)
     if priced.is_empty:
-        raise CheckoutError("Your cart is empty.")
+        raise CheckoutError(_("Your cart is empty."))
     if priced.problems:
         raise CheckoutError(" ".join(priced.problems))
     method = next((m for m in shipping_methods() if m.code == buyer.shipping_method), None)
     if method is None:
-        raise CheckoutError("Please choose a shipping method.")
+        raise CheckoutError(_("Please choose a shipping method."))
     if {line.currency for line in priced.lines} != {priced.currency}:
-        raise CheckoutError("Your cart mixes currencies; please contact us.")
+        raise CheckoutError(_("Your cart mixes currencies; please contact us."))
     _check_hold_limits(priced.item_count, key, user_id, client, now)
 
     variant_ids = sorted(line.variant_id for line in priced.lines)
@@ -201,9 +212,16 @@ def place_order(
         if level is None:
             available = stock_level(variant_id).available
             if available <= 0:
-                raise CheckoutError(f"Sorry, {line.product_name} has just sold out.")
+                raise CheckoutError(
+                    _("Sorry, %(product)s has just sold out.", product=line.product_name)
+                )
             raise CheckoutError(
-                f"Sorry, only {available} of {line.product_name} left; please lower the quantity."
+                ngettext(
+                    "Sorry, only %(num)d of %(product)s left; please lower the quantity.",
+                    "Sorry, only %(num)d of %(product)s left; please lower the quantity.",
+                    available,
+                    product=line.product_name,
+                )
             )
         movements.append(
             {"variant_id": variant_id, "quantity": -line.quantity, "kind": StockMovementKind.RESERVATION,

@@ -6,11 +6,13 @@ each beside its field and in the error summary at the top of the page."""
 from __future__ import annotations
 
 from flask import current_app, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, Email, InputRequired, Length, Optional
 
+from shop.i18n import locale_code
 from shop.money import money_text
 from shop.orders import addresses
 from shop.orders.checkout import ShippingMethod
@@ -22,7 +24,10 @@ def _choices(pairs) -> list[SelectChoice]:
 
 
 def _length(label: str, most: int) -> Length:
-    return Length(max=most, message=f"{label} must be {most} characters or fewer")
+    return Length(
+        max=most,
+        message=_("%(field)s must be %(num)d characters or fewer", field=label, num=most),
+    )
 
 
 def country_for(prefill: dict[str, str]) -> str:
@@ -46,21 +51,23 @@ def prefill() -> dict[str, str]:
 def build(country: str, methods: list[ShippingMethod], data: dict[str, str]) -> FlaskForm:
     """The form for `country`. Its fields are made in the order the page shows them, which
     is the order the error summary lists their problems in."""
-    codes = addresses.countries(current_app.config["STORE_LOCALE"])
+    codes = addresses.countries(locale_code())  # named in the page's language
+    email, country_label, full_name = _("Email"), _("Country"), _("Full name")
     fields = {
-        "email": StringField("Email", [
-            InputRequired("Enter your email address"),
-            Email("Enter an email address in the right format, like name@example.com"),
-            _length("Email", 254), OneLine("Email"),
+        "email": StringField(email, [
+            InputRequired(_("Enter your email address")),
+            Email(_("Enter an email address in the right format, like name@example.com")),
+            _length(email, 254), OneLine(email),
         ]),
         "country": SelectField(
-            "Country", choices=_choices([("", "Choose a country"), *codes]), validate_choice=False,
-            validators=[InputRequired("Choose a country"),
-                        AnyOf([code for code, _ in codes], "Choose a country from the list")],
+            country_label, choices=_choices([("", _("Choose a country")), *codes]),
+            validate_choice=False,
+            validators=[InputRequired(_("Choose a country")),
+                        AnyOf([code for code, _name in codes], _("Choose a country from the list"))],
         ),
         "name": StringField(
-            "Full name",
-            [InputRequired("Enter your full name"), _length("Full name", 200), OneLine("Full name")],
+            full_name,
+            [InputRequired(_("Enter your full name")), _length(full_name, 200), OneLine(full_name)],
         ),
     }  # fmt: skip
     specs = addresses.form_fields(country)
@@ -68,8 +75,7 @@ def build(country: str, methods: list[ShippingMethod], data: dict[str, str]) -> 
         checks = [InputRequired(spec.missing) if spec.required else Optional(),
                   _length(spec.label, spec.max_length), OneLine(spec.label)]  # fmt: skip
         if spec.choices:
-            placeholder = f"Choose {addresses.article_and_noun(spec.label)}"
-            choices = _choices([("", placeholder), *spec.choices])
+            choices = _choices([("", spec.choose), *spec.choices])
             fields[spec.name] = SelectField(
                 spec.label, checks, choices=choices, validate_choice=False
             )
@@ -77,10 +83,11 @@ def build(country: str, methods: list[ShippingMethod], data: dict[str, str]) -> 
             fields[spec.name] = StringField(spec.label, checks)
     currency = current_app.config["STORE_CURRENCY"]
     fields["shipping_method"] = RadioField(
-        "Shipping", validate_choice=False,
-        choices=_choices((m.code, f"{m.label}: {money_text(m.price, currency)}") for m in methods),
-        validators=[InputRequired("Choose a shipping method"),
-                    AnyOf([m.code for m in methods], "Choose a shipping method")],
+        _("Shipping"), validate_choice=False,
+        choices=_choices((m.code, _("%(method)s: %(price)s", method=m.label,
+                                    price=money_text(m.price, currency))) for m in methods),
+        validators=[InputRequired(_("Choose a shipping method")),
+                    AnyOf([m.code for m in methods], _("Choose a shipping method"))],
     )  # fmt: skip
     form_class = type("CheckoutForm", (FlaskForm,), fields)
     defaults = {"country": country, "shipping_method": methods[0].code if methods else None}

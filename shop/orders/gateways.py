@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from flask import Flask, current_app
+from flask_babel import gettext as _
 
 DUMMY_PAYING_CARD = "4242424242424242"
 DUMMY_DECLINED_CARD = "4000000000000002"
@@ -114,13 +115,16 @@ class DummyGateway:
             return GatewayEvent(event_id, "payment_succeeded", reference, amount, currency)
         if digits == DUMMY_DECLINED_CARD:
             return GatewayEvent(
-                event_id, "payment_failed", reference, failure="Your card was declined."
+                event_id, "payment_failed", reference, failure=_("Your card was declined.")
             )
         return GatewayEvent(
             event_id,
             "payment_failed",
             reference,
-            failure="This is the test mode: use 4242 4242 4242 4242 to pay, or 4000 0000 0000 0002 to see a decline.",
+            failure=_(
+                "This is the test mode: use 4242 4242 4242 4242 to pay, or 4000 0000 0000 0002 "
+                "to see a decline."
+            ),
         )
 
     def cancel_payment(self, *, reference: str) -> bool:
@@ -163,7 +167,9 @@ class StripeGateway:
                 options={"idempotency_key": f"order-{order_id}-pi"},
             )
         except self._stripe.StripeError as exc:
-            raise GatewayError("The payment service is not answering; please try again.") from exc
+            raise GatewayError(
+                _("The payment service is not answering; please try again.")
+            ) from exc
         return PaymentStart(reference=intent.id, client_secret=intent.client_secret or "")
 
     def cancel_payment(self, *, reference: str) -> bool:
@@ -177,11 +183,11 @@ class StripeGateway:
         except self._stripe.InvalidRequestError:
             pass  # not cancelable in its state: ask which state
         except self._stripe.StripeError as exc:
-            raise GatewayError("The payment service is not answering.") from exc
+            raise GatewayError(_("The payment service is not answering.")) from exc
         try:
             return self.client.v1.payment_intents.retrieve(reference).status == "canceled"
         except self._stripe.StripeError as exc:
-            raise GatewayError("The payment service is not answering.") from exc
+            raise GatewayError(_("The payment service is not answering.")) from exc
 
     def refund(
         self, *, reference: str, amount: int, idempotency_key: str, metadata: dict[str, str]
@@ -193,8 +199,9 @@ class StripeGateway:
             )
         except self._stripe.StripeError as exc:
             raise GatewayError(
-                f"Stripe refused the refund: {exc.user_message or exc.__class__.__name__}"
-            ) from exc
+                _("Stripe refused the refund: %(why)s",
+                  why=exc.user_message or exc.__class__.__name__)
+            ) from exc  # fmt: skip
         return _gateway_refund(refund.to_dict())
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> GatewayEvent:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import exists, func, select, update
 
 from shop.catalog.models import StockMovementKind
@@ -215,16 +216,21 @@ def why_not_cancellable(order: Order) -> str | None:
     if status == OrderStatus.PENDING_PAYMENT:
         return None
     if status == OrderStatus.CANCELLED:
-        return f"Order {number} is cancelled already."
+        return _("Order %(number)s is cancelled already.", number=number)
     if status == OrderStatus.EXPIRED:
-        return (
-            f"Order {number} expired unpaid, so it is closed already: its held units went "
-            "back on sale."
+        return _(
+            "Order %(number)s expired unpaid, so it is closed already: its held units went "
+            "back on sale.",
+            number=number,
         )
     if order.refund_status == RefundStatus.FULL:
-        return f"Order {number} was paid and refunded in full: there is nothing to cancel."
-    done = "was shipped" if status == OrderStatus.FULFILLED else f"is {status.label.lower()}"
-    return f"Order {number} {done}, so it cannot be cancelled: refund it instead."
+        return _("Order %(number)s was paid and refunded in full: there is nothing to cancel.",
+                 number=number)  # fmt: skip
+    if status == OrderStatus.FULFILLED:
+        return _("Order %(number)s was shipped, so it cannot be cancelled: refund it instead.",
+                 number=number)  # fmt: skip
+    return _("Order %(number)s is %(status)s, so it cannot be cancelled: refund it instead.",
+             number=number, status=status.label.lower())  # fmt: skip
 
 
 def cancel_unpaid(order: Order) -> None:

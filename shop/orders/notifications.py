@@ -7,6 +7,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -43,7 +44,11 @@ def _fresh(order_id: int) -> Order:
 def confirmation_message(order: Order, message_id: str | None = None) -> EmailMessage:
     return build(
         order.email,
-        f"Your order {order.number} from {current_app.config['STORE_NAME']}",
+        _(
+            "Your order %(number)s from %(store)s",
+            number=order.number,
+            store=current_app.config["STORE_NAME"],
+        ),
         "order_confirmation",
         message_id=message_id,
         order=order,
@@ -70,7 +75,7 @@ def payment_waiting_after_commit(order: Order) -> None:
 def payment_waiting_message(order: Order, message_id: str | None = None) -> EmailMessage:
     return build(
         order.email,
-        f"Order {order.number} is waiting for payment",
+        _("Order %(number)s is waiting for payment", number=order.number),
         "payment_waiting",
         message_id=message_id,
         order=order,
@@ -118,7 +123,7 @@ def _send_shipping_notice(job: JobRun) -> None:
     order = _fresh(job.payload["order_id"])
     message = build(
         order.email,
-        f"Order {order.number} is on its way",
+        _("Order %(number)s is on its way", number=order.number),
         "shipping_notice",
         message_id=jobs.message_id(job),
         order=order,
@@ -137,7 +142,11 @@ def refund_message(refund_id: int, message_id: str | None = None) -> EmailMessag
     order = _fresh(refund.order_id)
     return build(
         order.email,
-        f"Refund of {money_text(refund.amount, order.currency)} on order {order.number}",
+        _(
+            "Refund of %(amount)s on order %(number)s",
+            amount=money_text(refund.amount, order.currency),
+            number=order.number,
+        ),
         "refund_notice",
         message_id=message_id,
         order=order,

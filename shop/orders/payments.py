@@ -4,6 +4,7 @@ an order marked paid exactly once with its units traced to batches."""
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -59,9 +60,13 @@ def refuse_unsellable(order: Order) -> None:
     cancel_started_payments(order)  # a pay page opened before may still be open
     names = ", ".join(sorted({line.product_name for line in lines}))
     raise PaymentRefused(
-        f"Sorry: {names} can no longer be bought, so order {order.number} was cancelled "
-        "before any payment was taken. Nothing was charged; the other items are back in "
-        "the shop if you would like to order them again."
+        _(
+            "Sorry: %(products)s can no longer be bought, so order %(number)s was cancelled "
+            "before any payment was taken. Nothing was charged; the other items are back in "
+            "the shop if you would like to order them again.",
+            products=names,
+            number=order.number,
+        )
     )
 
 

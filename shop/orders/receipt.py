@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from shop.orders.checkout import shipping_label
 from shop.orders.models import Order, OrderStatus, RefundStatus
 from shop.orders.states import PAID_STATES
@@ -18,15 +21,18 @@ from shop.timeutil import as_utc
 
 # How each gateway takes the money, in the buyer's words.
 PAYMENT_METHODS = {
-    "dummy": "Card (test mode: no money moved)",
-    "stripe": "Card, through Stripe",
+    "dummy": _l("Card (test mode: no money moved)"),
+    "stripe": _l("Card, through Stripe"),
 }
 UNPAID = {
-    OrderStatus.PENDING_PAYMENT: "Not paid yet",
-    OrderStatus.CANCELLED: "Not paid: the order was cancelled",
-    OrderStatus.EXPIRED: "Not paid: the order was not paid in time",
+    OrderStatus.PENDING_PAYMENT: _l("Not paid yet"),
+    OrderStatus.CANCELLED: _l("Not paid: the order was cancelled"),
+    OrderStatus.EXPIRED: _l("Not paid: the order was not paid in time"),
 }
-REFUNDED = {RefundStatus.PARTIAL: "partly refunded", RefundStatus.FULL: "refunded in full"}
+PAID_REFUNDED = {
+    RefundStatus.PARTIAL: _l("Paid, partly refunded"),
+    RefundStatus.FULL: _l("Paid, refunded in full"),
+}
 
 
 @dataclass(frozen=True)
@@ -41,16 +47,15 @@ class Receipt:
 
 def payment_status(order: Order) -> str:
     if order.status not in PAID_STATES:
-        return UNPAID.get(order.status, "Not paid")
-    refunded = REFUNDED.get(order.refund_status)
-    return f"Paid, {refunded}" if refunded else "Paid"
+        return str(UNPAID.get(order.status) or _("Not paid"))
+    return str(PAID_REFUNDED.get(order.refund_status) or _("Paid"))
 
 
 def receipt(order: Order) -> Receipt:
     return Receipt(
         placed_at=as_utc(order.created_at),
         paid_at=as_utc(order.paid_at) if order.paid_at else None,
-        payment_method=PAYMENT_METHODS.get(order.gateway, "Card"),
+        payment_method=str(PAYMENT_METHODS.get(order.gateway) or _("Card")),
         payment_status=payment_status(order),
         amount=order.total,
         shipping_method=shipping_label(order.shipping_method),

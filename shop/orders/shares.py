@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import distinct, func, select
 
 from shop.extensions import db
@@ -51,16 +53,20 @@ class WorkshopShare:
     amount: int
     makers: int  # distinct makers credited; 0 when the units had no recorded makers
 
-    @property
-    def recipients(self) -> str:
-        """Whose accounts the amount went to, as a buyer reads it. A head count only from
+    def told(self, amount: str) -> str:
+        """Where `amount` (this share, formatted) went, as a buyer reads it: "$4.20 to the
+        training accounts of 5 makers at Sunrise Sewing". A head count only from
         PUBLIC_MIN_TRAINEES up, as on /impact: "$1.90 to 1 maker" would tell one
         person's earnings from one item."""
         if not self.makers:
-            return "training fund"
+            return _("%(amount)s to the training fund at %(workshop)s", amount=amount,
+                     workshop=self.workshop)  # fmt: skip
         if self.makers < PUBLIC_MIN_TRAINEES:
-            return "makers' training accounts"
-        return f"training accounts of {self.makers} makers"
+            return _("%(amount)s to the makers' training accounts at %(workshop)s",
+                     amount=amount, workshop=self.workshop)  # fmt: skip
+        return ngettext("%(amount)s to the training accounts of %(num)d maker at %(workshop)s",
+                        "%(amount)s to the training accounts of %(num)d makers at %(workshop)s",
+                        self.makers, amount=amount, workshop=self.workshop)  # fmt: skip
 
 
 def training_shares(order: Order) -> list[WorkshopShare]:

@@ -20,9 +20,12 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from babel.dates import format_time
+from flask_babel import gettext as _
 from sqlalchemy import exists, select, update
 
 from shop.extensions import db
+from shop.i18n import locale_code
 from shop.orders import cart as carts
 from shop.orders.addresses import COLUMNS
 from shop.orders.checkout import looks_like_token
@@ -156,8 +159,11 @@ def reopen(session: MutableMapping, order: Order, stopped: Iterable[str] = ()) -
     is (ChangeRefused), as a new checkout keeps it (shop.orders.holds.end_unpaid)."""
     if order.status in PAID_STATES:
         raise ChangeRefused(
-            f"Order {order.number} is paid already, so it can't be changed here. If something "
-            "is wrong with it, please write to us."
+            _(
+                "Order %(number)s is paid already, so it can't be changed here. If something "
+                "is wrong with it, please write to us.",
+                number=order.number,
+            )
         )
     lines = [(line.variant_id, line.quantity) for line in order.lines]  # before end_unpaid
     if order.status == OrderStatus.PENDING_PAYMENT:  # reloads the order (populate_existing)
@@ -177,9 +183,15 @@ def reopen(session: MutableMapping, order: Order, stopped: Iterable[str] = ()) -
                    keep_started_payments=True)  # fmt: skip
         if order.status == OrderStatus.PENDING_PAYMENT:  # kept: a payment may take money
             raise ChangeRefused(
-                f"Your payment for order {order.number} is already under way, so the order "
-                "can't be changed now. If the payment does not go through, its items are "
-                f"released at {order.reserved_until:%H:%M} UTC and nothing is charged."
+                _(
+                    "Your payment for order %(number)s is already under way, so the order "
+                    "can't be changed now. If the payment does not go through, its items are "
+                    "released at %(time)s UTC and nothing is charged.",
+                    number=order.number,
+                    time=format_time(
+                        order.reserved_until, "HH:mm", tzinfo=UTC, locale=locale_code()
+                    ),
+                )
             )
     cart = carts.read(session)
     for variant_id, quantity in lines:
@@ -194,11 +206,12 @@ def reopen(session: MutableMapping, order: Order, stopped: Iterable[str] = ()) -
 def closed_message(order: Order) -> str:
     """Why an order that was not paid can no longer be paid for."""
     if order.status == OrderStatus.EXPIRED:
-        return (
-            f"Order {order.number} was not paid in time, so its items went back on sale and "
-            "nothing was charged."
+        return _(
+            "Order %(number)s was not paid in time, so its items went back on sale and "
+            "nothing was charged.",
+            number=order.number,
         )
-    return f"Order {order.number} was cancelled, and nothing was charged for it."
+    return _("Order %(number)s was cancelled, and nothing was charged for it.", number=order.number)
 
 
 __all__ = [

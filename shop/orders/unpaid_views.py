@@ -4,6 +4,7 @@ order back to the checkout (shop.orders.unpaid says what it does)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, session, url_for
+from flask_babel import gettext as _
 
 from shop.database import begin_writing
 from shop.extensions import db
@@ -33,8 +34,8 @@ def change_details(token: str):
         try:
             stopped = [ref for ref in started if gateway().cancel_payment(reference=ref)]
         except GatewayError:
-            flash("The payment service is not answering, so your order was not changed. "
-                  "Please try again in a moment.", "error")  # fmt: skip
+            flash(_("The payment service is not answering, so your order was not changed. "
+                    "Please try again in a moment."), "error")  # fmt: skip
             return redirect(url_for("orders.pay", token=token))
         begin_writing()
         found = _locked(token)
@@ -44,6 +45,6 @@ def change_details(token: str):
         flash(str(exc), "error")
         still_open = found.status == OrderStatus.PENDING_PAYMENT
         return redirect(url_for("orders.pay" if still_open else "orders.order", token=token))
-    flash(f"Order {found.number} is cancelled and its items are back in your cart: change "
-          "what you need and place the order again.", "success")  # fmt: skip
+    flash(_("Order %(number)s is cancelled and its items are back in your cart: change "
+            "what you need and place the order again.", number=found.number), "success")  # fmt: skip
     return redirect(url_for("orders.checkout"))

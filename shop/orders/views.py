@@ -21,6 +21,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from shop.catalog import product_page, storefront
@@ -68,7 +70,7 @@ def cart_add():
         if chosen:
             variant_id = storefront.variant_id_for_choice(back, chosen)
             if variant_id is None:
-                raise carts.CartError("We don't make that combination. Please choose another.")
+                raise carts.CartError(_("We don't make that combination. Please choose another."))
         else:
             variant_id = _variant_id()
         field = "quantity"
@@ -84,7 +86,11 @@ def cart_add():
             str(exc), field, typed[: product_page.TYPED_KEEP], chosen, variant_id
         )
         return product_with_problem(back, attempt), 422
-    flash(f"Added {quantity} × {variant.product.name} to your cart.", "success")
+    flash(
+        _("Added %(quantity)s × %(product)s to your cart.", quantity=quantity,
+          product=variant.product.name),
+        "success",
+    )  # fmt: skip
     return redirect(url_for("orders.cart"))
 
 
@@ -102,7 +108,7 @@ def cart_update():
 @bp.post("/cart/remove")
 def cart_remove():
     carts.remove(session, _variant_id())
-    flash("Removed from your cart.", "success")
+    flash(_("Removed from your cart."), "success")
     return redirect(url_for("orders.cart"))
 
 
@@ -131,17 +137,17 @@ def _order_placed(response) -> bool:
 
 def _too_many_checkouts():
     return make_response(render_template(
-        "error.html", code=429, title="Too many checkouts",
-        message="Too many orders were started from here in a short time, so this one was not "
-        "placed and nothing is held. If you left an order unpaid, you can still pay for it "
-        "from its page; otherwise please try again later.",
+        "error.html", code=429, title=_("Too many checkouts"),
+        message=_("Too many orders were started from here in a short time, so this one was "
+                  "not placed and nothing is held. If you left an order unpaid, you can still "
+                  "pay for it from its page; otherwise please try again later."),
     ), 429)  # fmt: skip
 
 
 @bp.route("/checkout", methods=["GET", "POST"])
 # Orders placed count (a form sent back with mistakes does not), limits from
 # CHECKOUT_LIMIT_PER_*; each checkout takes its slot before placing (shop.rate_limits).
-@counted(_checkout_counters, counts=_order_placed, action="orders", refused=_too_many_checkouts)
+@counted(_checkout_counters, counts=_order_placed, action=_l("orders"), refused=_too_many_checkouts)
 def checkout():
     if not carts.read(session):
         # The cart page says it is empty (or offers the unpaid order, for a buyer Back
@@ -245,7 +251,7 @@ def _not_payable(found: Order):
     link): say why, plainly."""
     if found.status in PAID_STATES:
         unpaid.forget(session, found.token)
-        flash(f"Order {found.number} is paid already: thank you.", "success")
+        flash(_("Order %(number)s is paid already: thank you.", number=found.number), "success")
         return redirect(url_for("orders.order", token=found.token))
     if request.method == "POST":  # a card sent from an old tab: the page below says why
         return redirect(url_for("orders.pay", token=found.token))
@@ -287,7 +293,7 @@ def _pay_with_dummy(found: Order, dummy: DummyGateway):
             )
             confirm_after_commit(found)
             unpaid.forget(session, found.token)
-            flash("Thank you: your payment went through.", "success")
+            flash(_("Thank you: your payment went through."), "success")
             return redirect(url_for("orders.order", token=found.token))
         payments.payment_failed(found, reason=event.failure)
         keep_on_refusal()  # the declined attempt is on record
