@@ -31,7 +31,12 @@ def compile_catalogs(folder: Path = TRANSLATIONS, *, quiet: bool = False) -> lis
         temporary.replace(mo_path)
         written.append(mo_path)
         if not quiet:
-            done = sum(1 for message in catalog if message.id and message.string)
+            done = sum(
+                1
+                for message in catalog
+                if message.id
+                and all(message.string if isinstance(message.string, tuple) else [message.string])
+            )
             print(f"compiled {po_path.relative_to(ROOT)}: {done} messages", file=sys.stderr)
     return written
 

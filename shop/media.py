@@ -351,7 +351,9 @@ def check_media_store() -> None:
     """media_ready() as a readiness check that raises when the store does not answer
     (shop.readiness.register_check(app, "media", check_media_store))."""
     if not media_ready():
-        raise MediaError("the media store is not ready")
+        raise MediaError(
+            "the media store is not ready"
+        )  # not shown: a readiness probe's reason, for operators
 
 
 def serve_media(filename: str) -> Response:

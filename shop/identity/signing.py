@@ -18,7 +18,9 @@ from joserfc.errors import SecurityWarning
 from shop.identity import did, keys
 
 ALGORITHM = "EdDSA"
-warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
+warnings.filterwarnings(
+    "ignore", message="EdDSA is deprecated", category=SecurityWarning
+)  # not shown: a warning filter's pattern
 
 
 def payload_bytes(payload: dict) -> bytes:

@@ -67,7 +67,9 @@ def init_monitoring(app: Flask, kinds: Callable[[], Iterable[str]]) -> None:
 
     def queue_answers() -> None:
         if queue_depth() is None:
-            raise ConnectionError("the queue engine did not answer")
+            raise ConnectionError(
+                "the queue engine did not answer"
+            )  # not shown: a readiness probe's reason, for operators
 
     readiness.register_check(app, "queue", queue_answers)
     metrics.register_source(

@@ -81,7 +81,7 @@ def enqueue(kind: str, *, after_seconds: float = 0, **ids: object) -> Job:
     ids (JSON values), never addresses or names: the handler reads what it needs when it
     runs."""
     if kind not in _handlers:
-        raise JobError(f"no handler for jobs of kind {kind!r}")
+        raise JobError(f"no handler for jobs of kind {kind!r}")  # not shown: a programming error
     run_after = utcnow() + timedelta(seconds=max(after_seconds, 0))
     job = Job(
         kind=kind, payload=ids, status=PENDING, attempts=0, run_after=run_after, last_error=""

@@ -230,7 +230,7 @@ def why_not_cancellable(order: Order) -> str | None:
         return _("Order %(number)s was shipped, so it cannot be cancelled: refund it instead.",
                  number=number)  # fmt: skip
     return _("Order %(number)s is %(status)s, so it cannot be cancelled: refund it instead.",
-             number=number, status=status.label.lower())  # fmt: skip
+             number=number, status=str(status.shown).lower())  # fmt: skip
 
 
 def cancel_unpaid(order: Order) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
@@ -39,10 +40,16 @@ class OrderStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """In English, for records and the command line."""
         return {
             "pending_payment": "Waiting for payment",
             "fulfilled": "Shipped",
         }.get(self.value, self.value.replace("_", " ").capitalize())
+
+    @property
+    def shown(self) -> str:
+        """In the reader's language, for pages and messages."""
+        return _SHOWN[self]
 
 
 class RefundStatus(enum.StrEnum):
@@ -54,9 +61,28 @@ class RefundStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """In English, for records and the command line."""
         return {"none": "Not refunded", "partial": "Partly refunded", "full": "Refunded in full"}[
             self.value
         ]
+
+    @property
+    def shown(self) -> str:
+        """In the reader's language, for pages and messages."""
+        return _SHOWN[self]
+
+
+_SHOWN = {
+    OrderStatus.PENDING_PAYMENT: _l("Waiting for payment"),
+    OrderStatus.PAID: _l("Paid"),
+    OrderStatus.FULFILLED: _l("Shipped"),
+    OrderStatus.COMPLETED: _l("Completed"),
+    OrderStatus.CANCELLED: _l("Cancelled"),
+    OrderStatus.EXPIRED: _l("Expired"),
+    RefundStatus.NONE: _l("Not refunded"),
+    RefundStatus.PARTIAL: _l("Partly refunded"),
+    RefundStatus.FULL: _l("Refunded in full"),
+}
 
 
 class ReservationStatus(enum.StrEnum):

@@ -140,7 +140,7 @@ def refund_plan(
     if order.status not in PAID_STATES:
         raise RefundError(
             _("Order %(number)s is %(status)s; only paid orders can be refunded.",
-              number=order.number, status=str(order.status.label).lower())
+              number=order.number, status=str(order.status.shown).lower())
         )  # fmt: skip
     claimed = claimed or Claimed()
     lines = {line.id: line for line in order.lines}
@@ -193,7 +193,7 @@ def unsold_plan(
     if line_amounts is not None:
         raise RefundError(
             _("Order %(number)s is %(status)s and was never sold: only its whole payment can "
-              "be refunded.", number=order.number, status=str(order.status.label).lower())
+              "be refunded.", number=order.number, status=str(order.status.shown).lower())
         )  # fmt: skip
     left = paid - order.refunded_amount - claimed.total
     if left <= 0:

@@ -34,7 +34,7 @@ def why_not_shippable(order: Order) -> str | None:
         return _(
             "Order %(number)s is %(status)s: it cannot be shipped now.",
             number=order.number,
-            status=str(order.status.label).lower(),
+            status=str(order.status.shown).lower(),
         )
     return None
 

@@ -38,5 +38,7 @@ def trainee_account(trainee_id: int, *, lock: bool = False) -> LedgerAccount:
         ensure_accounts(trainee_ids={trainee_id})
         account = _read_trainee_account(trainee_id, lock)
     if account is None:
-        raise LedgerError(f"no account for trainee {trainee_id}")
+        raise LedgerError(
+            f"no account for trainee {trainee_id}"
+        )  # not shown: an invariant of the ledger
     return account

@@ -85,7 +85,7 @@ class WithdrawalForm(PrefixedForm):
     rate_date = DateField(_l("Date of the rate"), validators=[Optional()],
                           invalid_value_message=_l("Enter the rate's date, like 2026-11-30."))  # fmt: skip
     purpose = SelectField(
-        _l("Purpose"), choices=[SelectChoice(p.value, p.label) for p in WithdrawalPurpose],
+        _l("Purpose"), choices=[SelectChoice(p.value, p.shown) for p in WithdrawalPurpose],
         validators=[required(_l("Choose what the money is for."))],
         invalid_choice_message=_l("Choose what the money is for."),
     )  # fmt: skip

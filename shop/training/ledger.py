@@ -183,7 +183,9 @@ def ensure_accounts(trainee_ids: Iterable[int] = (), workshop_ids: Iterable[int]
     )
     if no_trainee or no_workshop:
         owners = [f"no trainee {t}" for t in no_trainee] + [f"no workshop {w}" for w in no_workshop]
-        raise LedgerError(f"cannot open an account: {', '.join(owners)}")
+        raise LedgerError(
+            f"cannot open an account: {', '.join(owners)}"
+        )  # not shown: an invariant of the ledger
     currency = store_currency()
     raced: set[str] = set()
     for code in sorted(missing):
@@ -205,12 +207,16 @@ def ensure_accounts(trainee_ids: Iterable[int] = (), workshop_ids: Iterable[int]
         except IntegrityError as exc:
             savepoint.rollback()
             if not _is_unique_violation(exc):
-                raise LedgerError(f"cannot open the account {code}: {exc.orig}") from exc
+                raise LedgerError(
+                    f"cannot open the account {code}: {exc.orig}"
+                ) from exc  # not shown: an invariant of the ledger
             raced.add(code)
         else:
             savepoint.commit()
     if raced and (still_missing := raced - _codes_opened(raced)):
-        raise LedgerError(f"cannot open the account {', '.join(sorted(still_missing))}")
+        raise LedgerError(
+            f"cannot open the account {', '.join(sorted(still_missing))}"
+        )  # not shown: an invariant of the ledger
 
 
 def lock_accounts(
@@ -261,13 +267,19 @@ def post(transfers: Sequence[PlannedTransfer], accounts: dict[int, LedgerAccount
     moves: dict[int, _Movement] = defaultdict(_Movement)
     for t in transfers:
         if t.amount <= 0:
-            raise LedgerError(f"transfer {t.idempotency_key}: the amount must be positive")
+            raise LedgerError(
+                f"transfer {t.idempotency_key}: the amount must be positive"
+            )  # not shown: an invariant of the ledger
         for account_id in (t.debit, t.credit):
             if account_id not in accounts:
-                raise LedgerError(f"transfer {t.idempotency_key}: account {account_id} not locked")
+                raise LedgerError(
+                    f"transfer {t.idempotency_key}: account {account_id} not locked"
+                )  # not shown: an invariant of the ledger
         pair = {accounts[t.debit].currency, accounts[t.credit].currency}
         if len(pair) != 1 or (currency and pair != {currency}):
-            raise LedgerError(f"transfer {t.idempotency_key}: currencies differ {sorted(pair)}")
+            raise LedgerError(
+                f"transfer {t.idempotency_key}: currencies differ {sorted(pair)}"
+            )  # not shown: an invariant of the ledger
         currency = pair.pop()
         moves[t.debit].debits += t.amount
         moves[t.credit].credits += t.amount

@@ -41,7 +41,7 @@ class AccountKind(enum.StrEnum):
     @property
     def label(self) -> str:
         """For people (the reconciliation page), in the reader's language."""
-        return str(_ACCOUNT_KIND_LABELS[self.value])
+        return _ACCOUNT_KIND_LABELS[self.value]
 
 
 _ACCOUNT_KIND_LABELS = {
@@ -65,7 +65,7 @@ class TransferKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return str(_TRANSFER_KIND_LABELS[self.value])
+        return _TRANSFER_KIND_LABELS[self.value]
 
 
 _TRANSFER_KIND_LABELS = {
@@ -162,12 +162,26 @@ class WithdrawalPurpose(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """In English, for records: the ledger's memo, the audit log."""
         return {
             "course_fees": "Course fees",
             "school_fees": "School fees",
             "materials": "Materials or tools",
             "business": "Starting a business",
         }[self.value]
+
+    @property
+    def shown(self) -> str:
+        """In the reader's language, for pages and the form."""
+        return _PURPOSES_SHOWN[self.value]
+
+
+_PURPOSES_SHOWN = {
+    "course_fees": _l("Course fees"),
+    "school_fees": _l("School fees"),
+    "materials": _l("Materials or tools"),
+    "business": _l("Starting a business"),
+}
 
 
 class StaffRequest:
@@ -206,7 +220,7 @@ class WithdrawalStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return str(_REQUEST_STATUS_LABELS[self.value])
+        return _REQUEST_STATUS_LABELS[self.value]
 
 
 # A withdrawal's and a correction's status, as staff read it.
@@ -281,7 +295,7 @@ class CorrectionStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return str(_REQUEST_STATUS_LABELS[self.value])
+        return _REQUEST_STATUS_LABELS[self.value]
 
 
 class CorrectionRequest(StaffRequest, db.Model):
@@ -313,7 +327,7 @@ class GoalStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return str(_GOAL_STATUS_LABELS[self.value])
+        return _GOAL_STATUS_LABELS[self.value]
 
 
 _GOAL_STATUS_LABELS = {"open": _l("Open"), "reached": _l("Reached"), "dropped": _l("Dropped")}

@@ -255,7 +255,7 @@ def confirm_withdrawal(withdrawal_id: int):
         action_url=url_for("staff.decide_withdrawal", withdrawal_id=w.id, decision="approve"),
         back_url=url_for("staff.withdrawals"),
         token=confirmation_token("withdrawal.approve", w.id, w.amount),
-        facts=[(_("Purpose"), w.purpose.label), (_("Details"), w.details or "—"),
+        facts=[(_("Purpose"), w.purpose.shown), (_("Details"), w.details or "—"),
                (_("Requested"), _("%(day)s by %(person)s", day=current_app.jinja_env.filters["day"](w.requested_at), person=w.requested_by.label)),
                (_("Balance now"), money_text(balance, w.currency)),
                (_("Balance after"), money_text(balance - w.amount, w.currency)),

@@ -87,7 +87,13 @@ PYTHON_NOT_SHOWN = (
     "verification/fetch.py",
     "verification/jose.py",
     "verification/status_list.py",
+    # The transparency log's answers are for verifier programs (JSON and plain text).
+    "transparency/proofs.py",
+    "transparency/views.py",
 )
+# A comment on a message's line that says no person reads it (an invariant broken, a
+# readiness probe's reason), so it stays English.
+NOT_SHOWN_MARK = "# not shown:"
 # Functions and classes whose string arguments are shown to people.
 SHOWN_CALLS = {"flash", "error_answer", "abort", "ValidationError", "StopValidation"}
 SHOWN_KEYWORDS = {
@@ -100,7 +106,6 @@ SHOWN_KEYWORDS = {
     "hint",
     "invalid_choice_message",
     "invalid_value_message",
-    "summary",
 }
 NOT_SHOWN_ERRORS = {
     "ValueError",
@@ -135,13 +140,16 @@ def words_left(text: str) -> str:
     for name in sorted(ALLOWED, key=len, reverse=True):
         text = text.replace(name, " ")
     text = re.sub(r"&[a-z]+;|&#\d+;", " ", text)
+    text = re.sub(r"(?<![\w/])/[\w\-./]*", " ", text)  # a path on the store, like /pages/
+    text = re.sub(r"[\w\-]+=\"[^\"]*\"", " ", text)  # attributes a macro writes into a tag
     return text.strip() if LETTER.search(text) else ""
 
 
 # --- Templates ------------------------------------------------------------------------
 
 _TRANS = re.compile(r"{%-?\s*(?:trans|pluralize)\b.*?{%-?\s*endtrans\s*-?%}", re.S)
-_JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
+_STATEMENT = re.compile(r"{%.*?%}|{#.*?#}", re.S)
+_EXPRESSION = re.compile(r"{{.*?}}", re.S)
 
 
 class _Text(HTMLParser):
@@ -173,16 +181,23 @@ class _Text(HTMLParser):
 
 
 def _blank_tags(source: str) -> str:
-    """Jinja tags and trans blocks replaced by a NUL each, line breaks kept."""
+    """Trans blocks and expressions replaced by a NUL each, statements and comments by
+    nothing (so `<td{% if bad %} class="x"{% endif %}>` stays one tag), lines kept."""
 
-    def keep_lines(match: re.Match) -> str:
-        return "\x00" + "\n" * match.group(0).count("\n")
+    def keep_lines(mark: str):
+        return lambda match: mark + "\n" * match.group(0).count("\n")
 
-    return _JINJA.sub(keep_lines, _TRANS.sub(keep_lines, source))
+    source = re.sub(r"(</?){{.*?}}", r"\1x", source)  # a tag named by a variable
+    source = _TRANS.sub(keep_lines("\x00"), source)
+    source = _STATEMENT.sub(keep_lines(""), source)
+    return _EXPRESSION.sub(keep_lines("\x00"), source)
 
 
 _ENV = Environment(extensions=["jinja2.ext.i18n"])  # noqa: S701 (parsed, never rendered)
-_NOT_WORDS = re.compile(r"[\w.\-/:#%@?=&\[\]{}()*,;|]+")  # endpoint names, classes, formats
+# As Flask-Babel installs it: a trans tag's arguments (a command, a file name put into a
+# sentence) are the gettext call's, inserted as they are.
+_ENV.newstyle_gettext = True  # type: ignore[attr-defined]
+_NOT_WORDS = re.compile(r"[\w.\-/:#%@?=&\[\]{}()*,;|\"']+")  # endpoint names, classes, formats
 _NO_WORDS_CALLS = {"url_for", "site_url", "public_url", "format", "format_date", "include",
                    "get", "startswith", "endswith", "replace", "split", "join", "strftime"}  # fmt: skip
 _CAPITALISED = re.compile(r"[A-Z][a-z]+(?:[ '’][A-Za-z]+)*[.!?]?")
@@ -208,6 +223,8 @@ def _expression_strings(source: str) -> list[tuple[int, str]]:
         if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
             quiet = quiet or node.node.attr in _NO_WORDS_CALLS
         if isinstance(node, nodes.Include | nodes.Import | nodes.FromImport | nodes.Extends):
+            return
+        if isinstance(node, nodes.Compare):  # `e.address == 'command line'`: a value
             return
         text = node.value if isinstance(node, nodes.Const) else None
         shown = isinstance(text, str) and text not in KEPT_CONSTANTS
@@ -285,7 +302,9 @@ def _shown_arguments(call: ast.Call) -> list[ast.expr]:
 
 
 def python_problems(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source, filename=str(path))
+    lines = source.splitlines()
     where = path.relative_to(ROOT)
     found = []
     for node in ast.walk(tree):
@@ -304,6 +323,9 @@ def python_problems(path: Path) -> list[str]:
                 elif isinstance(value, ast.List | ast.Tuple):
                     candidates = list(value.elts)
         for candidate in candidates:
+            span = lines[node.lineno - 1 : (node.end_lineno or node.lineno)]
+            if any(NOT_SHOWN_MARK in line for line in span):
+                continue
             text = _text(candidate)
             if (text is not None and words_left(text) and " " in text.strip()) or (
                 text is not None and _CAPITALISED.fullmatch(text.strip())
