@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from shop.accounts.models import User
 from shop.extensions import db
-from shop.training import four_eyes
+from shop.training import four_eyes, memos
 from shop.training.accounts import SOURCE, TrainingError, trainee_account
 from shop.training.ledger import LedgerError
 from shop.training.models import CorrectionRequest, CorrectionStatus, TransferKind
@@ -80,7 +80,7 @@ def approve_correction(correction_id: int, approver: User) -> CorrectionRequest:
         correction, approver, system_code=SOURCE, into_trainee=correction.amount > 0,
         amount=abs(correction.amount), kind=TransferKind.CORRECTION,
         key=f"correction:{correction.request_key}", cause_type="correction",
-        memo=f"Correction: {correction.reason}",
+        memo=memos.correction(correction.reason),
         too_low=_(
             "The balance is now lower than this correction takes back, so nothing was "
             "posted. Reject it, or propose a smaller one."

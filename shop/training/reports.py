@@ -21,6 +21,7 @@ from shop.extensions import db
 from shop.money import money_text
 from shop.provenance.models import Trainee, Workshop
 from shop.timeutil import today
+from shop.training import memos
 from shop.training.exchange import Exchange
 from shop.training.models import (
     AccountKind,
@@ -137,6 +138,10 @@ class StatementLine:
     running_balance: int
     log_index: int | None = None  # its entry in the transparency log (None: not yet there)
     exchange: Exchange | None = None  # a withdrawal paid in another currency: both amounts
+
+    @property
+    def memo_shown(self) -> str:
+        return memos.shown(self.memo)
 
     @property
     def has_receipt(self) -> bool:  # a credit in the log: a receipt to print for her

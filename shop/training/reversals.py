@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from shop.extensions import db
 from shop.money import allocate, refunded_part
 from shop.orders.signals import RefundedLine
+from shop.training import memos
 from shop.training.ledger import PlannedTransfer, ensure_accounts, lock_accounts, post
 from shop.training.models import AccountKind, LedgerAccount, Transfer, TransferKind
 
@@ -98,9 +99,9 @@ def reverse_for_refund(event: RefundedLine) -> int:
         taken = min(amount, max(accounts[account_id].balance, 0))
         transfers += _maker_and_store_parts(
             f"reversal:{event.refund_id}:{event.line_id}:{account_id}",
-            (taken, (account_id, by_code[SOURCE]), "Refund: share reversed"),
+            (taken, (account_id, by_code[SOURCE]), memos.SHARE_REVERSED),
             (amount - taken, (by_code[REFUND_LOSS], by_code[SOURCE]),
-             "Refund: already withdrawn for training, borne by the store"),
+             memos.BORNE_BY_THE_STORE),
             kind=TransferKind.REFUND_REVERSAL, line_id=event.line_id, account_id=account_id,
         )  # fmt: skip
     post(transfers, accounts)
@@ -131,9 +132,9 @@ def undo_for_failed_refund(event: RefundedLine) -> int:
         transfers += _maker_and_store_parts(
             f"{prefix}{account_id}",
             (to_maker, (by_code[SOURCE], account_id),
-             "Refund failed at the payment gateway: share restored"),
+             memos.SHARE_RESTORED),
             (amount - to_maker, (by_code[SOURCE], by_code[REFUND_LOSS]),
-             "Refund failed at the payment gateway: the store's loss restored"),
+             memos.LOSS_RESTORED),
             kind=TransferKind.REVERSAL_UNDONE, line_id=event.line_id, account_id=account_id,
         )  # fmt: skip
     post(transfers, accounts)

@@ -15,6 +15,7 @@ from shop.extensions import db
 from shop.money import allocate
 from shop.orders.signals import PaidOrder
 from shop.provenance.models import BatchMaker
+from shop.training import memos
 from shop.training.accounts import SOURCE
 from shop.training.ledger import PlannedTransfer, ensure_accounts, lock_accounts, pool_code, post
 from shop.training.models import TransferKind
@@ -85,7 +86,7 @@ def credit_sale_shares(event: PaidOrder) -> int:
                     idempotency_key=f"sale:{line.line_id}:{account_id}",
                     cause_type="order_line",
                     cause_id=line.line_id,
-                    memo=f"Sale share: {line.product_name}",
+                    memo=memos.sale_share(line.product_name),
                     subject_account_id=account_id,
                 )
             )

@@ -404,7 +404,7 @@ def statement_csv(trainee_id: int):
             [
                 line.at.date().isoformat(),
                 line.kind.label,
-                line.memo,
+                line.memo_shown,
                 major(line.amount),
                 major(line.running_balance),
                 account.currency,

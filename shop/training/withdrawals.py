@@ -13,7 +13,7 @@ from shop.accounts.models import User
 from shop.extensions import db
 from shop.money import money_text
 from shop.provenance.models import Trainee
-from shop.training import exchange, four_eyes
+from shop.training import exchange, four_eyes, memos
 from shop.training.accounts import WITHDRAWALS, TrainingError, trainee_account
 from shop.training.models import (
     TransferKind,
@@ -178,7 +178,7 @@ def approve_withdrawal(withdrawal_id: int, approver: User) -> Withdrawal:
     four_eyes.approve(
         withdrawal, approver, system_code=WITHDRAWALS, into_trainee=False,
         amount=withdrawal.amount, kind=TransferKind.WITHDRAWAL, key=f"withdrawal:{withdrawal.id}",
-        cause_type="withdrawal", memo=f"{withdrawal.purpose.label}: paid to {withdrawal.payee}",
+        cause_type="withdrawal", memo=memos.withdrawal(withdrawal.purpose, withdrawal.payee),
         too_low=_("The balance is now lower than this withdrawal, so nothing was paid. "
                   "Reject it, or wait for more sales."),
         approved=WithdrawalStatus.APPROVED,

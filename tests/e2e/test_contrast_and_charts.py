@@ -138,7 +138,8 @@ CHART_AUDIT = """() => {
       t => svg.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING);
     const rows = tables.flatMap(t => [...t.querySelectorAll('tr')].map(r => r.textContent.replace(/\\s+/g, ' ')));
     for (const bar of svg.querySelectorAll('rect title')) {
-      const [month, amount] = bar.textContent.split(': ');
+      // "month: amount", with the language's own colon (Khmer writes ៖).
+      const [month, amount] = bar.textContent.split(/[:\u17d6] /);
       if (amount.match(/[1-9]/) && !rows.some(r => r.includes(month) && r.includes(amount)))
         problems.push(`no table row gives ${bar.textContent}`);
     }
