@@ -37,8 +37,8 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale, lazy_gettext
-from flask_login import current_user
+from flask_babel import force_locale, lazy_gettext, refresh
+from flask_login import current_user, user_logged_in, user_logged_out
 
 from shop.extensions import babel
 
@@ -90,9 +90,26 @@ def _chosen() -> str:
     if code not in LANGUAGES:
         code = request.cookies.get(COOKIE)
     if code not in LANGUAGES:
-        code = request.accept_languages.best_match(list(LANGUAGES)) or SOURCE
+        code = _accepted()
     g.shop_language = code
     return code
+
+
+def _accepted() -> str:
+    """The browser's first language we have, by its own order of preference: "en-GB,
+    km;q=0.8" is English (a regional English is English), not Khmer."""
+    for tag, _quality in request.accept_languages:  # highest quality first
+        primary = tag.split("-")[0].split("_")[0].lower()
+        if primary in LANGUAGES:
+            return primary
+    return SOURCE
+
+
+def forget_chosen(*_args, **_kwargs) -> None:
+    """Choose afresh: who is signed in just changed, and with it, maybe, the language
+    (a message flashed on signing in speaks the account's language)."""
+    g.pop("shop_language", None)
+    refresh()  # Flask-Babel keeps the locale it chose for the request
 
 
 def current_language() -> Language:
@@ -127,14 +144,6 @@ def language_choices() -> list[tuple[str, str]]:
     return [(language.code, language.name) for language in LANGUAGES.values()]
 
 
-def _local_path(target: str | None) -> str:
-    """Where to go back to: a path on this store only (never another host)."""
-    target = (target or "").strip()
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 def _without_lang(path: str, args) -> str:
     kept = [(key, value) for key, value in args.items(multi=True) if key != QUERY]
     return f"{path}?{urlencode(kept)}" if kept else path
@@ -145,7 +154,7 @@ def switch():
     """Remember a language and go back. The account's choice is saved here (a view of
     its own: one unit of work, committed like any other request)."""
     from shop.accounts.services import save_language
-    from shop.web import error_answer
+    from shop.web import error_answer, safe_next
 
     code = request.args.get(QUERY, "")
     if code not in LANGUAGES:
@@ -156,7 +165,7 @@ def switch():
         )
     if _signed_in():
         save_language(current_user, code)
-    response = redirect(_local_path(request.args.get("next")), 303)
+    response = redirect(safe_next(request.args.get("next")) or "/", 303)
     response.set_cookie(
         COOKIE, code, max_age=COOKIE_SECONDS, samesite="Lax",
         secure=current_app.config.get("SESSION_COOKIE_SECURE", False), httponly=True,
@@ -174,6 +183,8 @@ def init_i18n(app: Flask) -> None:
     # (babel.cfg), so a message is one sentence however the template wraps it.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.register_blueprint(bp)
+    user_logged_in.connect(forget_chosen, app)
+    user_logged_out.connect(forget_chosen, app)
 
     @app.after_request
     def switch_by_query(response):

@@ -21,6 +21,14 @@ class MoneyError(ValueError):
     """An amount or currency that cannot be used as money."""
 
 
+def as_sentence(problem: object) -> str:
+    """A problem worded mid-sentence ("an amount is required") as a sentence beside a
+    field: capitalised, with the full stop of the reader's language (Khmer ends a sentence
+    with ។, Hindi and Bengali with ।)."""
+    text = str(problem)
+    return _("%(problem)s.", problem=f"{text[:1].upper()}{text[1:]}")
+
+
 @cache
 def _currencies() -> frozenset[str]:
     # Babel builds a fresh set of every code on each call: once per process is enough.

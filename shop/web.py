@@ -341,6 +341,29 @@ def major(amount: int, currency: str | None = None) -> str:
     return str(Decimal(amount).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
 
 
+# --- Where to go back to --------------------------------------------------------------
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None (no open redirects): sign-in's
+    `next` and the language menu's. A control character or space anywhere refuses it:
+    browsers drop tabs and line breaks, so `/<TAB>/evil.example` would lead away."""
+    if not target:
+        return None
+    target = target.strip()
+    parts = urlsplit(target)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith(("//", "/\\"))
+    ):
+        return None
+    if "\\" in target or any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    return target
+
+
 # --- Numbers and characters from the address bar -------------------------------------
 
 # Ids and counts live in 32-bit integer columns (PostgreSQL's `integer`); a larger number

@@ -1,5 +1,5 @@
 """The emails an account holder gets, each sent by a job after the commit that called
-for it. The job carries the user's id; the address and the link are read and made when
+for it, in the language the account chose (English if none). The job carries the user's id; the address and the link are read and made when
 it runs (a reset link made then is as fresh as the send)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from shop import jobs, mail
 from shop.accounts import services as accounts
 from shop.accounts.models import User
 from shop.extensions import db
+from shop.i18n import force_language
 from shop.jobs.outbox import JobRun, end_reading
 from shop.mail import build
 from shop.web import public_url
@@ -47,21 +48,25 @@ def _user(job: JobRun) -> User:
 @jobs.handler(REGISTRATION)
 def _registration(job: JobRun) -> None:
     user = _user(job)
+    with force_language(user.language):
+        message = _registration_message(job, user)
+    end_reading()
+    mail.deliver(message)
+
+
+def _registration_message(job: JobRun, user: User):
     if job.payload.get("new"):
-        message = build(
+        return build(
             user.email, _("Choose a password for your account"), "finish_registration",
             message_id=jobs.message_id(job),
             link=password_link(user), minutes=accounts.RESET_MINUTES,
         )  # fmt: skip
-    else:
-        message = build(
-            user.email, _("Someone tried to register with your address"), "already_registered",
-            message_id=jobs.message_id(job),
-            sign_in_link=public_url("accounts.login"),
-            forgot_link=public_url("accounts.forgot_password"),
-        )  # fmt: skip
-    end_reading()
-    mail.deliver(message)
+    return build(
+        user.email, _("Someone tried to register with your address"), "already_registered",
+        message_id=jobs.message_id(job),
+        sign_in_link=public_url("accounts.login"),
+        forgot_link=public_url("accounts.forgot_password"),
+    )  # fmt: skip
 
 
 @jobs.handler(PASSWORD_RESET)
@@ -69,10 +74,12 @@ def _password_reset(job: JobRun) -> None:
     user = _user(job)
     if not user.active:
         return  # closed since it was asked for: no link to an account that cannot sign in
-    message = build(
-        user.email, _("Reset your password"), "password_reset", message_id=jobs.message_id(job),
-        minutes=accounts.RESET_MINUTES, link=password_link(user),
-    )  # fmt: skip
+    with force_language(user.language):  # staff read it in the language they chose
+        message = build(
+            user.email, _("Reset your password"), "password_reset",
+            message_id=jobs.message_id(job),
+            minutes=accounts.RESET_MINUTES, link=password_link(user),
+        )  # fmt: skip
     end_reading()
     mail.deliver(message)
 
@@ -82,10 +89,11 @@ def _verification(job: JobRun) -> None:
     user = _user(job)
     if user.email_verified_at is not None:
         return  # confirmed meanwhile (an earlier link): nothing left to confirm
-    message = build(
-        user.email, _("Confirm your email address"), "verify_email", message_id=jobs.message_id(job),
-        email=user.email,
-        link=public_url("accounts.verify", token=accounts.verification_token(user)),
-    )  # fmt: skip
+    with force_language(user.language):
+        message = build(
+            user.email, _("Confirm your email address"), "verify_email",
+            message_id=jobs.message_id(job), email=user.email,
+            link=public_url("accounts.verify", token=accounts.verification_token(user)),
+        )  # fmt: skip
     end_reading()
     mail.deliver(message)

@@ -4,7 +4,6 @@ guest orders. Registration and passwords are in password_views."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -29,7 +28,7 @@ from shop.orders.unpaid import PREFILL_KEY
 from shop.orders.unpaid import SESSION_KEY as UNPAID_ORDER_KEY
 from shop.rate_limits import limited_per_address
 from shop.unit_of_work import abandon
-from shop.web import page_number
+from shop.web import page_number, safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -63,24 +62,6 @@ def load_user(user_id: str) -> User | None:
     if user is None or user.session_version != int(found[2] or 1):
         return None
     return user
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` when it is a path on this site, else None (no open redirects)."""
-    if not target:
-        return None
-    target = target.strip()
-    parts = urlsplit(target)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not target.startswith("/")
-        or target.startswith(("//", "/\\"))
-    ):
-        return None
-    if any(ch in target for ch in "\\\r\n\t"):
-        return None
-    return target
 
 
 class LoginForm(FlaskForm):

@@ -17,7 +17,7 @@ from shop.catalog import admin_services as catalog
 from shop.catalog.models import ProductStatus
 from shop.csv_import import FieldError, key_values
 from shop.form_problems import at_most, required, stop_if_blank
-from shop.money import MoneyError, parse_major, parse_percent_bps
+from shop.money import MoneyError, as_sentence, parse_major, parse_percent_bps
 
 SLUG = Regexp(
     r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
@@ -38,7 +38,7 @@ class PercentField(StringField):
         try:
             self.bps = parse_percent_bps(self.data)
         except MoneyError as exc:
-            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+            raise ValidationError(as_sentence(exc)) from None
 
 
 class MoneyField(StringField):
@@ -51,7 +51,7 @@ class MoneyField(StringField):
         try:
             self.cents = parse_major(self.data, current_app.config["STORE_CURRENCY"])
         except MoneyError as exc:
-            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+            raise ValidationError(as_sentence(exc)) from None
 
 
 class OptionsField(StringField):

@@ -41,6 +41,7 @@ from shop.extensions import db
 from shop.form_problems import add_problem, sentence
 from shop.list_args import ListArgs
 from shop.media import MediaUnavailable
+from shop.money import as_sentence
 from shop.unit_of_work import abandon
 from shop.web import page_number
 
@@ -185,7 +186,7 @@ def variant_price(variant_id: int):
     except CatalogError as exc:
         abandon()
         found = _product_or_404(product_id)
-        row = {"id": variant_id, "field": exc.field, "message": f"{str(exc)[:1].upper()}{str(exc)[1:]}.",
+        row = {"id": variant_id, "field": exc.field, "message": as_sentence(exc),
                "typed": {name: (request.form.get(name) or "")[:300] for name in ("options", "price", "gtin")}}  # fmt: skip
         return _product_page(found, _edit_form(found), 400, row=row)
     flash(_("Variant saved. Orders already placed keep the price they were placed at."), "success")

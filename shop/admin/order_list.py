@@ -21,8 +21,8 @@ from shop.orders.models import Order, OrderLine, OrderStatus, RefundStatus
 TO_SHIP = "to_ship"  # a status filter of its own: paid, not shipped, not refunded in full
 THUMBNAILS_PER_ORDER = 4
 
-STATUSES = {TO_SHIP: _l("To ship")} | {s.value: s.label for s in OrderStatus}
-REFUNDS = {s.value: s.label for s in RefundStatus}
+STATUSES = {TO_SHIP: _l("To ship")} | {s.value: s.shown for s in OrderStatus}
+REFUNDS = {s.value: s.shown for s in RefundStatus}
 # The order's life, for sorting by status (the values' alphabet means nothing).
 _LIFE = case(*((Order.status == s, i) for i, s in enumerate(OrderStatus)), else_=len(OrderStatus))
 SORTS = {

@@ -37,7 +37,7 @@ from shop.confirmations import (
 from shop.extensions import db
 from shop.form_problems import at_most, required
 from shop.list_args import ListArgs
-from shop.money import MoneyError, money_text, parse_major
+from shop.money import MoneyError, as_sentence, money_text, parse_major
 from shop.orders import refund_plans
 from shop.orders.gateways import GatewayError, gateway
 from shop.orders.holds import cancel_unpaid, why_not_cancellable
@@ -233,7 +233,7 @@ def _refund_asked(found: Order, form: RefundForm) -> tuple[dict[int, int] | None
                 if cents:
                     amounts[line.id] = cents
     except MoneyError as exc:
-        return f"{str(exc)[:1].upper()}{str(exc)[1:]}."
+        return as_sentence(exc)
     if form.everything.data:
         return None, True  # everything left, shipping included
     if not amounts and not form.include_shipping.data:

@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
 from shop.form_problems import required, stop_if_blank
-from shop.money import MAX_MINOR_UNITS, MoneyError, parse_major
+from shop.money import MAX_MINOR_UNITS, MoneyError, as_sentence, parse_major
 from shop.training.accounts import TrainingError
 from shop.training.exchange import MAX_LOCAL_MINOR_UNITS, parse_rate
 from shop.training.models import GoalStatus, WithdrawalPurpose
@@ -45,7 +45,7 @@ class MoneyField(StringField):
         try:
             cents = parse_major(text[1:] if negative else text, currency, maximum=maximum)
         except MoneyError as exc:
-            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+            raise ValidationError(as_sentence(exc)) from None
         self.cents = -cents if negative else cents
 
 

@@ -146,3 +146,23 @@ def test_translations_keep_the_placeholders_and_markup(language):
             if tags(text) != tags(original):
                 wrong.append((message.id, f"markup {dict(tags(text))}"))
     assert not wrong, f"{len(wrong)} in {language}: {wrong[:5]}"
+
+
+_TRANS_BLOCK = re.compile(r"{%-?\s*trans\b([^%]*)%}(.*?){%-?\s*endtrans\s*-?%}", re.S)
+_PLURALIZE = re.compile(r"{%-?\s*pluralize\s*(\w*)\s*-?%}")
+
+
+def test_every_plural_block_counts_by_its_number():
+    """Jinja counts a {% trans %} block's plural by its FIRST variable unless pluralize
+    names one: `{% trans url=link, count=minutes %}` counted by the link, which English
+    never shows (it picks by n != 1 on a string) and Khmer, Hindi and Bengali fail on."""
+    wrong = []
+    for path in unmarked.template_paths():
+        for block in _TRANS_BLOCK.finditer(path.read_text(encoding="utf-8")):
+            pluralize = _PLURALIZE.search(block.group(2))
+            if not pluralize or pluralize.group(1):
+                continue
+            names = re.findall(r"(\w+)\s*=(?!=)", block.group(1))
+            if names and names[0] != "count":
+                wrong.append(f"{path.relative_to(ROOT)}: counted by {names[0]}")
+    assert wrong == []

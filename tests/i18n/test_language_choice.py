@@ -64,6 +64,9 @@ def test_accept_language_picks_when_nothing_else_does(client):
         client.get(PAGE, headers={"Accept-Language": "hi-IN,hi;q=0.9,en;q=0.5"}), "hi"
     )
     assert in_language(client.get(PAGE, headers={"Accept-Language": "fr-FR,de;q=0.8"}), "en")
+    # the browser's order counts: a regional English first is English
+    assert in_language(client.get(PAGE, headers={"Accept-Language": "en-GB,km;q=0.8"}), "en")
+    assert in_language(client.get(PAGE, headers={"Accept-Language": "en-IN,bn;q=0.1"}), "en")
     assert in_language(client.get(PAGE), "en")
     client.set_cookie("lang", "km")  # the browser's own choice comes first
     assert in_language(client.get(PAGE, headers={"Accept-Language": "bn"}), "km")
@@ -108,6 +111,10 @@ def test_language_with_an_unknown_lang_is_refused_and_changes_nothing(app, ctx):
         "/\\evil.example",
         "\\/evil.example",
         " //evil.example",
+        "/\t/evil.example",  # browsers drop the tab: //evil.example
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "/\x7f/evil.example",
         "javascript:alert(1)",
         "evil.example",
         "",
@@ -141,6 +148,8 @@ def test_a_staff_members_choice_is_saved_on_the_account_and_follows_them(app, ct
     second.post("/login", data={"email": person.email, "password": PASSWORD})
     page = second.get("/staff/trainees", headers={"Accept-Language": "bn"})
     assert in_language(page, "km")
+    with force_language("km"):  # the sign-in's own message already in her language
+        assert html.escape(gettext("You are signed in.")) in page.get_data(as_text=True)
 
     # the menu (a plain GET form) changes the account's choice too
     assert second.get("/language?lang=en&next=/staff/trainees").status_code == 303
@@ -192,3 +201,23 @@ def test_machine_answers_are_the_same_in_every_language(app, ctx, path):
         asked = reader.get(path, query_string={"lang": code})
         assert asked.status_code == 200 and asked.get_data() == plain.get_data(), (path, code)
         assert "Content-Language" not in asked.headers
+
+
+@pytest.mark.parametrize("language", ["km", "hi", "bn"])
+def test_a_staff_members_emails_come_in_the_language_she_chose(app, ctx, language):
+    """The worker has no visitor to ask: the account's own choice names the language."""
+    from tests.orders.test_payments import outbox_messages
+
+    person = f.user("staff", password="a password 12")
+    person.language = language
+    db.session.commit()
+    before = len(outbox_messages(app))
+    app.test_client().post("/password/forgot", data={"email": person.email})
+    sent = outbox_messages(app)[before:]
+    assert len(sent) == 1
+    with force_language(language):
+        subject = gettext("Reset your password")
+    assert subject != "Reset your password"
+    assert sent[0]["Subject"] == subject
+    html_body = sent[0].get_body(("html",)).get_content()
+    assert f'<html lang="{language}"' in html_body
