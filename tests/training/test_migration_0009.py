@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
 
 from shop import create_app
 from shop.config import config_for_tests
 from shop.extensions import db
 from shop.training.models import LedgerAccount
 from tests import factories as f
+from tests.migrating import refused
 
 PROPOSAL = text(
     "INSERT INTO correction_requests (trainee_id, account_id, amount, currency, reason, "
@@ -37,15 +37,6 @@ def _staff_at_this_revision(email: str) -> int:
     """A user written in the columns of this revision (the model has later ones)."""
     db.session.execute(USER, {"email": email})
     return db.session.scalar(text("SELECT id FROM users WHERE email = :e"), {"e": email})
-
-
-def _refused(statement, values) -> bool:
-    try:
-        with db.session.begin_nested():
-            db.session.execute(statement, values)
-    except DBAPIError:
-        return True
-    return False
 
 
 def test_migration_0009_proposals_and_codes_whatever_their_case(database, tmp_path, capfd):
@@ -77,12 +68,12 @@ def test_migration_0009_proposals_and_codes_whatever_their_case(database, tmp_pa
         db.session.commit()
         row = {"trainee": twin_id, "account": account, "amount": -50, "key": "k1",
                "by": proposer_id, "decider": None}  # fmt: skip
-        assert not _refused(PROPOSAL, row)
-        assert _refused(PROPOSAL, {**row, "key": "k1"})  # one proposal per form
-        assert _refused(PROPOSAL, {**row, "key": "k2", "decider": proposer_id})  # four eyes
-        assert not _refused(PROPOSAL, {**row, "key": "k3", "decider": decider_id})
-        assert _refused(PROPOSAL, {**row, "key": "k4", "amount": 0})
-        assert _refused(TRAINEE, {"code": "ab-2", "w": workshop_id})
+        assert not refused(PROPOSAL, row)
+        assert refused(PROPOSAL, {**row, "key": "k1"})  # one proposal per form
+        assert refused(PROPOSAL, {**row, "key": "k2", "decider": proposer_id})  # four eyes
+        assert not refused(PROPOSAL, {**row, "key": "k3", "decider": decider_id})
+        assert refused(PROPOSAL, {**row, "key": "k4", "amount": 0})
+        assert refused(TRAINEE, {"code": "ab-2", "w": workshop_id})
         db.session.commit()
         db.session.close()
 

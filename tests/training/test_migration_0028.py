@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, select, text
-from sqlalchemy.exc import DBAPIError
 
 from shop import create_app
 from shop.config import config_for_tests
 from shop.extensions import db
 from shop.training.models import LedgerAccount, Withdrawal
 from tests import factories as f
+from tests.migrating import refused
 
 OLD = text(  # the columns of revision 0027
     "INSERT INTO withdrawals (trainee_id, account_id, amount, currency, purpose, payee, "
@@ -30,15 +30,6 @@ NEW = text(
     "'2026-11-30', '')"
 )
 LOCAL = {"local_currency", "local_amount", "rate", "rate_source", "rate_date"}
-
-
-def _refused(values) -> bool:
-    try:
-        with db.session.begin_nested():
-            db.session.execute(NEW, values)
-    except DBAPIError:
-        return True
-    return False
 
 
 def test_migration_0028_keeps_old_withdrawals_and_guards_the_rate(database, tmp_path, capfd):
@@ -65,15 +56,15 @@ def test_migration_0028_keeps_old_withdrawals_and_guards_the_rate(database, tmp_
 
         riel = {**ids, "amount": 10_000, "cur": "KHR", "local": 41_000_000, "rate": "4100",
                 "source": "ABA Bank board rate", "day": "2026-11-30"}  # fmt: skip
-        assert not _refused(riel)
-        assert _refused({**riel, "source": None})  # a rate needs its source
-        assert _refused({**riel, "day": None})  # and its date
-        assert _refused({**riel, "rate": None})  # a source and date need a rate
-        assert _refused({**riel, "local": 0})
-        assert _refused({**riel, "cur": "USD"})  # no rate between USD and USD
+        assert not refused(NEW, riel)
+        assert refused(NEW, {**riel, "source": None})  # a rate needs its source
+        assert refused(NEW, {**riel, "day": None})  # and its date
+        assert refused(NEW, {**riel, "rate": None})  # a source and date need a rate
+        assert refused(NEW, {**riel, "local": 0})
+        assert refused(NEW, {**riel, "cur": "USD"})  # no rate between USD and USD
         plain = {**riel, "cur": "USD", "rate": None, "source": None, "day": None}
-        assert _refused({**plain, "local": 10_001})  # without a rate, the amount is the amount
-        assert not _refused({**plain, "local": 10_000})
+        assert refused(NEW, {**plain, "local": 10_001})  # without a rate, the amount is the amount
+        assert not refused(NEW, {**plain, "local": 10_000})
         db.session.commit()
         db.session.close()
 
