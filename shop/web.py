@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import re
@@ -234,6 +235,15 @@ def _on_base(app: Flask, base: str, endpoint: str, values: dict) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+@functools.cache
+def _narrow_months_differ(locale: str) -> bool:
+    """Whether a reader can tell the months apart by their one-letter names. English's
+    J F M A M J J A S O N D is a convention its readers know; Khmer's ម ក ម ម ... and
+    Hindi's three अ are not: those charts number their months on a small screen."""
+    names = [format_date(date(2026, month, 1), "MMMMM", locale=locale) for month in range(1, 13)]
+    return len(set(names)) == 12 or locale.startswith("en")
+
+
 def template_helpers(app: Flask) -> None:
     from shop.typography import whole_words
 
@@ -257,9 +267,11 @@ def template_helpers(app: Flask) -> None:
 
     @app.template_filter("short_month")
     def short_month_filter(value: str, narrow: bool = False) -> str:
-        """'2026-03' -> 'Mar' (narrow: 'M', for a chart on a small screen)."""
-        pattern = "MMMMM" if narrow else "MMM"
-        return format_date(date.fromisoformat(f"{value}-01"), pattern, locale=locale())
+        """'2026-03' -> 'Mar' (narrow: 'M', for a chart on a small screen; the month's
+        number where the language's one-letter names repeat, as Khmer's five "ម")."""
+        code = locale()
+        pattern = ("MMMMM" if _narrow_months_differ(code) else "M") if narrow else "MMM"
+        return format_date(date.fromisoformat(f"{value}-01"), pattern, locale=code)
 
     @app.template_filter("day")
     def day_filter(value: date | None) -> str:

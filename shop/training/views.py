@@ -403,7 +403,7 @@ def statement_csv(trainee_id: int):
         (
             [
                 line.at.date().isoformat(),
-                line.kind.value,  # a code, the same in every language
+                line.kind.label,
                 line.memo_shown,
                 major(line.amount),
                 major(line.running_balance),

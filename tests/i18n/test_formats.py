@@ -97,7 +97,13 @@ def test_dates_and_the_charts_months_are_in_the_readers_language(app, ctx, code)
     assert months and len(narrow) == len(months)
     this_month = today().replace(day=1)
     assert format_date(this_month, "MMM", locale=locale) in months
-    assert format_date(this_month, "MMMMM", locale=locale) in narrow
+    letters = {format_date(date(2026, m, 1), "MMMMM", locale=locale) for m in range(1, 13)}
+    if code in ("en", "bn"):  # one letter (or two) a month, told apart
+        assert format_date(this_month, "MMMMM", locale=locale) in narrow
+    else:  # Khmer's and Hindi's one-letter months repeat (five ម, three अ): numbered
+        assert len(letters) < 12
+        assert narrow == [str(int(label)) for label in narrow]
+        assert str(this_month.month) in narrow
     if code != "en":
         assert not ENGLISH_MONTHS & set(months), months
     assert format_date(this_month, "MMMM y", locale=locale) in page  # the statement's memo
@@ -116,21 +122,30 @@ def test_csv_downloads_keep_machine_readable_numbers_in_every_language(app, ctx)
         for path in (f"/staff/trainees/{trainee.id}/statement.csv", "/staff/balances.csv"):
             answer = client.get(path)
             assert answer.status_code == 200 and answer.mimetype == "text/csv"
-            downloads[code, path] = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+            downloads[code, path] = list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
     statement = downloads["en", f"/staff/trainees/{trainee.id}/statement.csv"]
-    assert [(r["amount"], r["balance"]) for r in statement] == [
+    header = statement[0]
+    assert [(r[header.index("amount")], r[header.index("balance")]) for r in statement[1:]] == [
         ("100.00", "100.00"), ("-12.34", "87.66")
     ]  # fmt: skip
     for (code, path), rows in downloads.items():
         english = downloads["en", path]
-        assert [list(r) for r in rows] == [list(r) for r in english], (code, path)
-        for row, english_row in zip(rows, english, strict=True):
+        columns = english[0]
+        # The header row is in the reader's language (a translated word per column, the
+        # same number of columns); the cells people compute with are the same everywhere.
+        assert len(rows[0]) == len(columns), (code, path)
+        if code != "en":
+            assert rows[0] != columns, (code, path)
+        assert len(rows) == len(english), (code, path)
+        for row, english_row in zip(rows[1:], english[1:], strict=True):
             for column in ("amount", "balance", "earned", "date", "last_credit", "currency"):
-                if column in row:
-                    assert row[column] == english_row[column], (code, path, column)
+                if column in columns:
+                    at = columns.index(column)
+                    assert row[at] == english_row[at], (code, path, column)
             for column in ("amount", "balance", "earned"):
-                if column in row:
-                    assert MACHINE_NUMBER.fullmatch(row[column]), (code, path, row[column])
+                if column in columns:
+                    assert MACHINE_NUMBER.fullmatch(row[columns.index(column)]), (code, path)
             for column in ("date", "last_credit"):
-                if row.get(column):
-                    assert re.fullmatch(r"\d{4}-\d\d-\d\d", row[column])
+                if column in columns and row[columns.index(column)]:
+                    value = row[columns.index(column)]
+                    assert re.fullmatch(r"\d{4}-\d\d-\d\d", value)
