@@ -29,6 +29,7 @@ from shop.training.views import (
     _refuse,
     _trainee_or_404,
     confirm_refused,
+    decision_refused,
     nowrap,
 )
 from shop.unit_of_work import abandon
@@ -107,7 +108,7 @@ def decide_correction(correction_id: int, decision: str):
     form = DecisionForm()
     back = _back_url(db.session.get(CorrectionRequest, correction_id), request.form.get("back", ""))
     if not form.validate_on_submit():
-        flash(_("The form expired; please try again."), "error")
+        flash(decision_refused(form), "error")
         return redirect(back)
     try:
         if decision == "approve":

@@ -45,8 +45,11 @@ from shop.training.accounts import TrainingError
 MAX_LOCAL_MINOR_UNITS = 10**15
 # A rate: at most 12 digits before the point and 10 after ("4100", "83.25", "0.000244").
 _RATE = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,10}))?", re.ASCII)
-# A rate further than this from the last one recorded for its currency asks to be confirmed.
+# A rate further than this from the last one paid in its currency asks to be confirmed.
 CONFIRM_ABOVE = Fraction(1, 10)
+# The oldest a rate may be, in days before today: a withdrawal is paid at the day's rate,
+# and a rate dated months back (or mistyped as 1900) is no rate of the day it is paid.
+MAX_RATE_AGE_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,12 @@ def latest_rate_day() -> date:
     (UTC+14), so a rate read this morning in Phnom Penh or Kolkata is never 'future'
     while it is still yesterday in UTC."""
     return (utcnow() + timedelta(hours=14)).date()
+
+
+def earliest_rate_day() -> date:
+    """The earliest date a rate may bear: MAX_RATE_AGE_DAYS before today (UTC; east of it,
+    where the store's staff are, the day started earlier, so the limit is a little kinder)."""
+    return utcnow().date() - timedelta(days=MAX_RATE_AGE_DAYS)
 
 
 def moved_too_far(rate: Decimal, previous: Decimal) -> bool:

@@ -1,5 +1,5 @@
 """The withdrawal form's pages about money in another currency: the confirmation a rate
-more than 10 % from the last one asks for (the store's confirmation pattern,
+more than 10 % from the last one paid asks for (the store's confirmation pattern,
 shop/confirmations.py: a page stating what will be recorded, one button carrying a signed
 token used once), and the approval page's facts about the two amounts."""
 
@@ -24,7 +24,7 @@ from shop.i18n import locale_code
 from shop.money import money_text
 from shop.provenance.models import Trainee
 from shop.training.exchange import Exchange, change_percent, parse_rate
-from shop.training.models import Withdrawal
+from shop.training.models import Withdrawal, WithdrawalPurpose
 from shop.training.withdrawals import RateNeedsConfirmation
 from shop.unit_of_work import abandon
 from shop.web import major
@@ -32,17 +32,29 @@ from shop.web import major
 ACTION = "withdrawal.rate"
 
 
+def _bound(form, trainee_id: int) -> dict:
+    """What a rate confirmation states and binds: everything the page shows and the
+    withdrawal records (details aside, a free note), as the form sent it."""
+    day = form.rate_date.data
+    return {"trainee": trainee_id, "currency": form.currency.data, "amount": form.amount.cents,
+            "rate": (form.rate.data or "").strip(), "rate_source": (form.rate_source.data or "").strip(),
+            "rate_date": day.isoformat() if day else "", "payee": (form.payee.data or "").strip(),
+            "purpose": form.purpose.data}  # fmt: skip
+
+
 def exchange_args(form, trainee_id: int) -> dict:
     """What the withdrawal form says of the currency and rate, as request_withdrawal takes
     it, with the rate the request's confirmation (if it carries one) confirmed. Raises
-    ConfirmationRefused when that confirmation is bad, used, or for another request."""
+    ConfirmationRefused when that confirmation is bad, used, or for another request: one
+    stated for another trainee, amount, currency, rate source or date, payee or purpose.
+    (Another rate is no confirmation of it: request_withdrawal asks again.)"""
     asked = {"currency": form.currency.data, "rate": form.rate.data or "",
              "rate_source": form.rate_source.data or "", "rate_date": form.rate_date.data}  # fmt: skip
     confirmed = None
     if request.form.get(FIELD):
-        confirmation = use_confirmation(ACTION, trainee_id)
-        said = confirmation.details
-        if (said.get("currency"), said.get("amount")) != (form.currency.data, form.amount.cents):
+        said = use_confirmation(ACTION, trainee_id).details
+        sent = _bound(form, trainee_id)
+        if any(said.get(key) != value for key, value in sent.items() if key != "rate"):
             raise ConfirmationRefused(NOT_THIS)
         confirmed = said.get("rate")
     return {**asked, "confirmed_rate": confirmed}
@@ -62,7 +74,7 @@ def confirm_rate(trainee: Trainee, form, asked: RateNeedsConfirmation):
     change = change_percent(parse_rate(asked.rate), parse_rate(previous.rate))
     extra = {f.name: f.current_token if f.type == "CSRFTokenField" else
              (f.raw_data[0] if f.raw_data else "") for f in form}  # fmt: skip
-    details = {"currency": local, "amount": form.amount.cents, "rate": asked.rate}
+    details = _bound(form, trainee.id)
     rate, percent = (
         _rate_text(asked.rate, currency, local),
         format_decimal(abs(change), locale=locale_code()),
@@ -89,9 +101,19 @@ def confirm_rate(trainee: Trainee, form, asked: RateNeedsConfirmation):
         token=confirmation_token(ACTION, trainee.id, asked.converted, details),
         facts=[
             (_("Amount paid"), money_text(form.amount.cents, local)),
-            (_("Rate typed"), _rate_text(asked.rate, currency, local)),
             (
-                _("Last rate recorded"),
+                _("Rate typed"),
+                _(
+                    "%(rate)s (%(source)s, %(day)s)",
+                    rate=_rate_text(asked.rate, currency, local),
+                    source=details["rate_source"],
+                    day=_shown_day(form.rate_date.data),
+                ),
+            ),
+            (_("Paid to"), details["payee"]),
+            (_("Purpose"), WithdrawalPurpose(form.purpose.data).shown),
+            (
+                _("Last rate paid"),
                 _(
                     "%(rate)s (%(source)s, %(day)s)",
                     rate=_rate_text(previous.rate, currency, local),
@@ -113,8 +135,12 @@ def confirm_rate(trainee: Trainee, form, asked: RateNeedsConfirmation):
     return page
 
 
+def _shown_day(day) -> str:
+    return format_date(day, "d MMM y", locale=locale_code()) if day else ""
+
+
 def _day(w: Withdrawal) -> str:
-    return format_date(w.rate_date, "d MMM y", locale=locale_code()) if w.rate_date else ""
+    return _shown_day(w.rate_date)
 
 
 def exchange_facts(w: Withdrawal) -> list[tuple[str, str]]:

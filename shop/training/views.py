@@ -230,6 +230,14 @@ def nowrap(text: str) -> Markup:
     return Markup('<span class="nowrap">{}</span>').format(text)
 
 
+def decision_refused(form: DecisionForm) -> str:
+    """Why a decision's form was refused: its note's own message (too long), or, when the
+    CSRF check failed (or anything else), that the form expired."""
+    if form.note.errors and "csrf_token" not in form.errors:
+        return str(form.note.errors[0])
+    return _("The form expired; please try again.")
+
+
 def confirm_refused(exc: ConfirmationRefused, back_url: str):
     return refused_page(exc, area="staff", back_url=back_url, back_label=_("Back to the list"))
 
@@ -270,7 +278,7 @@ def confirm_withdrawal(withdrawal_id: int):
 def decide_withdrawal(withdrawal_id: int, decision: str):
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash(_("The form expired; please try again."), "error")
+        flash(decision_refused(form), "error")
         return redirect(url_for("staff.withdrawals"))
     try:
         if decision == "approve":

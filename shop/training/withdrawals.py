@@ -7,6 +7,7 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from shop.accounts.models import User
@@ -24,7 +25,7 @@ from shop.training.models import (
 
 
 class RateNeedsConfirmation(TrainingError):
-    """The typed rate is more than 10 % from the last one recorded for its currency:
+    """The typed rate is more than 10 % from the last one paid in its currency (previous_rate):
     nothing is written until staff confirm it (shop/training/rate_confirmation.py)."""
 
     def __init__(self, message: str, *, rate: str, previous: Withdrawal, converted: int):
@@ -47,17 +48,19 @@ def withdrawal_currencies(account_currency: str) -> list[str]:
 
 
 def previous_rate(local_currency: str, currency: str) -> Withdrawal | None:
-    """The latest withdrawal, any trainee's, recorded at a rate from `currency` to
-    `local_currency` and not rejected (a rejected one may have been turned down for its rate)."""
+    """The rate a new one is compared with: the latest APPROVED withdrawal's, any trainee's,
+    at a rate from `currency` to `local_currency`, latest by the rate's date, then by id.
+    Only a paid rate counts: one still waiting for approval may be mistyped (and would make
+    the right rate look wrong), a rejected one may have been turned down for its rate."""
     return db.session.scalars(
         select(Withdrawal)
         .where(
             Withdrawal.local_currency == local_currency,
             Withdrawal.currency == currency,
             Withdrawal.rate.is_not(None),
-            Withdrawal.status != WithdrawalStatus.REJECTED,
+            Withdrawal.status == WithdrawalStatus.APPROVED,
         )
-        .order_by(Withdrawal.id.desc())
+        .order_by(Withdrawal.rate_date.desc(), Withdrawal.id.desc())
         .limit(1)
     ).first()
 
@@ -72,7 +75,7 @@ def request_withdrawal(
     `payee`. In another currency, at `rate` (local units for one unit of the account's
     currency, as typed) from `rate_source` on `rate_date`: the ledger will post the
     converted amount (shop/training/exchange.py). A rate more than 10 % from the last one
-    for its currency raises RateNeedsConfirmation unless `confirmed_rate` is that rate."""
+    paid in its currency (previous_rate) raises RateNeedsConfirmation unless `confirmed_rate` is that rate."""
     payee = payee.strip()
     if amount <= 0:
         raise TrainingError(_("The amount must be more than zero."), "amount")
@@ -130,6 +133,14 @@ def _checked_rate(amount: int, rate: str | None, source: str, rate_date: date | 
         raise TrainingError(_("Enter the rate's date, like 2026-11-30."), "rate_date")
     if rate_date > exchange.latest_rate_day():
         raise TrainingError(_("The rate's date cannot be in the future."), "rate_date")
+    if rate_date < exchange.earliest_rate_day():
+        raise TrainingError(
+            ngettext("A rate more than %(num)d day old is not today's rate: enter the rate of "
+                     "the day you pay, with its date.",
+                     "A rate more than %(num)d days old is not today's rate: enter the rate of "
+                     "the day you pay, with its date.", exchange.MAX_RATE_AGE_DAYS),
+            "rate_date",
+        )  # fmt: skip
     return exact
 
 

@@ -12,10 +12,13 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from shop.extensions import db
+from shop.timeutil import today
 from shop.training.accounts import TrainingError
+from shop.training.exchange import MAX_RATE_AGE_DAYS
 from shop.training.models import Transfer, Withdrawal, WithdrawalPurpose, WithdrawalStatus
 from shop.training.services import (
     RateNeedsConfirmation,
@@ -28,7 +31,10 @@ from tests.confirming import confirmation_form, confirmed
 from tests.conftest import client_as
 from tests.training.conftest import balance_of, one_maker_sale, sign_in
 
-RATE_DAY = date(2026, 11, 30)
+# Yesterday: a rate is at most MAX_RATE_AGE_DAYS old, so the tests' rate follows the calendar.
+RATE_DAY = date.today() - timedelta(days=1)
+RATE_DATE = RATE_DAY.isoformat()  # as the form sends it
+SHOWN_DAY = format_date(RATE_DAY, "d MMM y", locale="en")  # as the pages say it: 30 Nov 2026
 
 
 @pytest.fixture
@@ -123,6 +129,8 @@ def _future() -> date:
         ({"currency": "KHR", "rate": "4100", "source": "  "}, "rate_source", "where the rate"),
         ({"currency": "KHR", "rate": "4100", "day": None}, "rate_date", "rate's date"),
         ({"currency": "KHR", "rate": "4100", "day": "future"}, "rate_date", "future"),
+        ({"currency": "KHR", "rate": "4100", "day": "91 days"}, "rate_date", "90 days old"),
+        ({"currency": "KHR", "rate": "4100", "day": date(1900, 1, 1)}, "rate_date", "90 days old"),
         ({"currency": "EUR", "rate": "0.95"}, "currency", "currencies listed"),
         ({"currency": "KHR", "rate": "4100", "amount": 10**15 + 1}, "amount", "too large"),
         ({"currency": "KHR", "rate": "4100", "amount": 82_100_000}, "amount", "$200.24"),
@@ -137,6 +145,8 @@ def test_refused_inputs_change_nothing(maker, people, asked, field, message):
     amount = asked.pop("amount", 410_000)
     if asked.get("day") == "future":
         asked["day"] = _future()
+    if asked.get("day") == "91 days":
+        asked["day"] = today() - timedelta(days=MAX_RATE_AGE_DAYS + 1)
     before = _count()
     with pytest.raises(TrainingError) as refused:
         _ask(maker, requester, amount, **asked)
@@ -144,6 +154,12 @@ def test_refused_inputs_change_nothing(maker, people, asked, field, message):
     assert message in str(refused.value)
     db.session.rollback()
     assert _count() == before and balance_of(maker) == 20_000
+
+
+def test_a_rate_at_most_ninety_days_old_is_taken(maker, people):
+    requester, _approver = people
+    day = today() - timedelta(days=MAX_RATE_AGE_DAYS)  # exactly 90 days old: still taken
+    assert _ask(maker, requester, 410_000, "KHR", "4100", day=day).rate_date == day
 
 
 def test_the_balance_rule_counts_the_converted_amount_of_waiting_withdrawals(maker, people):
@@ -160,8 +176,9 @@ def test_the_balance_rule_counts_the_converted_amount_of_waiting_withdrawals(mak
 @pytest.mark.parametrize(("second", "asks"), [("4360", False), ("4440", True),
                                               ("3640", False), ("3560", True)])  # fmt: skip
 def test_a_rate_further_than_ten_percent_from_the_last_asks_first(maker, people, second, asks):
-    requester, _approver = people
-    _ask(maker, requester, 410_000, "KHR", "4000")  # the first rate for KHR asks nothing
+    requester, approver = people
+    first = _ask(maker, requester, 410_000, "KHR", "4000")  # the first rate for KHR asks nothing
+    approve_withdrawal(first.id, approver)  # paid: the rate the next ones are compared with
     db.session.commit()
     before = _count()
     if not asks:
@@ -179,11 +196,13 @@ def test_a_rate_further_than_ten_percent_from_the_last_asks_first(maker, people,
         _ask(maker, requester, 410_000, "KHR", "5000", confirmed_rate=second)
 
 
-def test_the_last_rate_is_any_trainees_in_that_currency_and_never_a_rejected_one(maker, people):
+def test_the_last_rate_is_the_last_paid_any_trainees_in_that_currency(maker, people):
     requester, approver = people
     other, _product, _order = one_maker_sale(stock=5, sold=1, price=200_000, bps=1000)
     first = _ask(maker, requester, 410_000, "KHR", "4100")
-    _ask(maker, requester, 1_000_000, "INR", "83.25")  # another currency: its own last rate
+    approve_withdrawal(first.id, approver)
+    paid_inr = _ask(maker, requester, 1_000_000, "INR", "83.25")  # another currency: its own
+    approve_withdrawal(paid_inr.id, approver)
     db.session.commit()
     with pytest.raises(RateNeedsConfirmation):  # the other trainee's request compares too
         request_withdrawal(trainee_id=other.id, amount=410_000, purpose=WithdrawalPurpose.MATERIALS,
@@ -192,17 +211,53 @@ def test_the_last_rate_is_any_trainees_in_that_currency_and_never_a_rejected_one
     db.session.rollback()
     mistyped = _ask(maker, requester, 410_000, "KHR", "41000", confirmed_rate="41000")
     reject_withdrawal(mistyped.id, approver, "the rate was mistyped")
-    assert first.status == WithdrawalStatus.REQUESTED
     # 41000 was rejected: 4150 is compared with 4100, and passes
     assert _ask(maker, requester, 410_000, "KHR", "4150").amount == 98  # 4,100 / 4,150 riel
 
 
+def test_a_rate_waiting_for_approval_is_no_reference(maker, people):
+    """The reviewer's case: a request at 5000 KHR (its jump from 4100 confirmed) waits for
+    approval; the right rate, 4100.5, is still compared with 4100, the last one paid."""
+    requester, approver = people
+    paid = _ask(maker, requester, 410_000, "KHR", "4100")
+    approve_withdrawal(paid.id, approver)
+    waiting = _ask(maker, requester, 410_000, "KHR", "5000", confirmed_rate="5000")
+    db.session.commit()
+    assert waiting.status == WithdrawalStatus.REQUESTED
+    assert _ask(maker, requester, 410_000, "KHR", "4100.5").rate == "4100.5"  # asks nothing
+    with pytest.raises(RateNeedsConfirmation) as asked:  # 5000 still asks: 4100 was paid
+        _ask(maker, requester, 410_000, "KHR", "5000")
+    assert asked.value.previous.id == paid.id
+
+
+def test_the_last_rate_paid_is_the_latest_by_the_rates_date(maker, people):
+    requester, approver = people
+    recent = _ask(maker, requester, 410_000, "KHR", "4100")
+    late_entry = _ask(maker, requester, 410_000, "KHR", "3000", confirmed_rate="3000",
+                      day=RATE_DAY - timedelta(days=20))  # fmt: skip  # an old invoice, paid now
+    approve_withdrawal(recent.id, approver)
+    approve_withdrawal(late_entry.id, approver)
+    db.session.commit()
+    # late_entry has the higher id, but its rate is older: 4100 is the last rate paid
+    assert _ask(maker, requester, 410_000, "KHR", "4150").rate == "4150"
+    with pytest.raises(RateNeedsConfirmation) as asked:
+        _ask(maker, requester, 410_000, "KHR", "3050")
+    assert asked.value.previous.id == recent.id
+
+
 def _form(currency="KHR", amount="4100000.00", rate="4100", source="ABA Bank board rate",
-          day="2026-11-30") -> dict:  # fmt: skip
+          day=RATE_DATE) -> dict:  # fmt: skip
     return {"withdrawal-currency": currency, "withdrawal-amount": amount,
             "withdrawal-rate": rate, "withdrawal-rate_source": source,
             "withdrawal-rate_date": day, "withdrawal-purpose": "school_fees",
             "withdrawal-payee": "Phnom Penh Secondary School"}  # fmt: skip
+
+
+def _pay_the_last(approver) -> None:
+    """Approve the latest withdrawal: its rate becomes the last rate paid."""
+    w = db.session.scalars(select(Withdrawal).order_by(Withdrawal.id.desc())).first()
+    approve_withdrawal(w.id, approver)
+    db.session.commit()
 
 
 @pytest.fixture
@@ -214,18 +269,25 @@ def clients(app, maker, people):
     return a, b
 
 
-def test_the_form_asks_to_confirm_a_rate_that_moved_and_saves_once_confirmed(maker, clients):
+def test_the_form_asks_to_confirm_a_rate_that_moved_and_saves_once_confirmed(
+    maker, people, clients
+):
     requester, _ = clients
     url = f"/staff/trainees/{maker.id}/withdrawals"
     first = requester.post(url, data=_form(amount="410000.00", rate="4000"))
     assert first.status_code == 302  # the first rate for KHR: saved, nothing asked
     assert _count() == 1
+    _pay_the_last(people[1])
 
-    asked = requester.post(url, data=_form(amount="410000.00", rate="4440"))
+    asked = requester.post(url, data=_form(amount="410000.00", rate="4440",
+                                           source="Wing board rate"))  # fmt: skip
     page = html.unescape(asked.get_data(as_text=True))
     assert asked.status_code == 200
     assert "Record this withdrawal at 1 USD = 4440 KHR, 11 % above the last rate?" in page
-    assert "1 USD = 4000 KHR (ABA Bank board rate, 30 Nov 2026)" in page
+    assert f"1 USD = 4000 KHR (ABA Bank board rate, {SHOWN_DAY})" in page
+    assert "Last rate paid" in page and "Last rate recorded" not in page
+    assert f"1 USD = 4440 KHR (Wing board rate, {SHOWN_DAY})" in page  # the source and date typed
+    assert "Phnom Penh Secondary School" in page
     assert "$92.34" in page  # 410,000 / 4,440 = 92.342… USD
     assert _count() == 1  # nothing written while it waits
 
@@ -252,10 +314,40 @@ def test_the_form_asks_to_confirm_a_rate_that_moved_and_saves_once_confirmed(mak
     assert _count() == 2
 
 
-def test_a_nine_percent_move_is_saved_straight_away(maker, clients):
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"withdrawal-rate_source": "made up"},
+        {"withdrawal-rate_date": (RATE_DAY - timedelta(days=3)).isoformat()},
+        {"withdrawal-payee": "Someone else"},
+        {"withdrawal-purpose": "materials"},
+        {"trainee": "other"},
+    ],
+    ids=["source", "date", "payee", "purpose", "trainee"],
+)
+def test_a_rate_confirmation_is_refused_for_anything_else_than_it_showed(
+    maker, people, clients, changed
+):
     requester, _ = clients
     url = f"/staff/trainees/{maker.id}/withdrawals"
     assert requester.post(url, data=_form(amount="410000.00", rate="4000")).status_code == 302
+    _pay_the_last(people[1])
+    action, fields = confirmation_form(requester.post(url, data=_form(amount="410000.00",
+                                                                      rate="4440")))  # fmt: skip
+    if changed == {"trainee": "other"}:
+        other, _product, _order = one_maker_sale(stock=5, sold=1, price=200_000, bps=1000)
+        db.session.commit()
+        action, changed = f"/staff/trainees/{other.id}/withdrawals", {}
+    sent = requester.post(action, data={**fields, **changed})
+    assert sent.status_code == 400 and "made for something else" in sent.get_data(as_text=True)
+    assert _count() == 1
+
+
+def test_a_nine_percent_move_is_saved_straight_away(maker, people, clients):
+    requester, _ = clients
+    url = f"/staff/trainees/{maker.id}/withdrawals"
+    assert requester.post(url, data=_form(amount="410000.00", rate="4000")).status_code == 302
+    _pay_the_last(people[1])
     assert requester.post(url, data=_form(amount="410000.00", rate="4360")).status_code == 302
     assert _count() == 2
 
@@ -288,12 +380,32 @@ def test_the_form_says_what_is_wrong_beside_the_field_and_writes_nothing(
     assert _count() == 0 and balance_of(maker) == 20_000
 
 
+def test_a_rate_of_1900_is_refused_beside_the_date_field(maker, clients):
+    requester, _ = clients
+    answer = requester.post(f"/staff/trainees/{maker.id}/withdrawals",
+                            data=_form(day="1900-01-01"))  # fmt: skip
+    page = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 400 and _count() == 0
+    beside = re.search(r'id="withdrawal-rate_date-error">(.*?)</p>', page, re.S)
+    assert beside is not None
+    assert ("A rate more than 90 days old is not today's rate: enter the rate of the day you "
+            "pay, with its date.") in beside.group(1)  # fmt: skip
+
+
+def test_the_amount_hint_holds_in_any_currency(maker, clients):
+    _, approver = clients
+    page = html.unescape(approver.get(f"/staff/trainees/{maker.id}").get_data(as_text=True))
+    assert ("In the currency chosen above. Converted to the account’s currency, at most the "
+            "balance less withdrawals waiting for approval.") in page  # fmt: skip
+    assert "At most the balance less" not in page
+
+
 def test_the_pages_and_the_csv_show_both_amounts(maker, clients):
     requester, approver = clients
     url = f"/staff/trainees/{maker.id}/withdrawals"
     made = requester.post(url, data=_form("INR", "10000.00", "83.25", "SBI TT buying rate"))
     assert made.status_code == 302
-    shown = "₹10,000.00 at 1 USD = 83.25 INR (SBI TT buying rate, 30 Nov 2026) = $120.12"
+    shown = f"₹10,000.00 at 1 USD = 83.25 INR (SBI TT buying rate, {SHOWN_DAY}) = $120.12"
     w = db.session.scalars(select(Withdrawal)).one()
 
     waiting = html.unescape(approver.get("/staff/withdrawals").get_data(as_text=True))
@@ -305,7 +417,7 @@ def test_the_pages_and_the_csv_show_both_amounts(maker, clients):
         approver.get(f"/staff/withdrawals/{w.id}/approve").get_data(as_text=True)
     )
     assert "Pay $120.12 to Phnom Penh Secondary School" in confirm
-    assert "1 USD = 83.25 INR (SBI TT buying rate, 30 Nov 2026)" in confirm
+    assert f"1 USD = 83.25 INR (SBI TT buying rate, {SHOWN_DAY})" in confirm
     assert "as $120.12" in confirm and "pay the school or supplier ₹10,000.00." in confirm
     paid = confirmed(approver, f"/staff/withdrawals/{w.id}/approve", follow_redirects=True)
     assert "Withdrawal approved" in paid.get_data(as_text=True)
@@ -321,7 +433,7 @@ def test_the_pages_and_the_csv_show_both_amounts(maker, clients):
     paid_out = [r for r in rows if r["kind"] == "Withdrawal"]
     assert [(r["amount"], r["currency"], r["local_currency"], r["local_amount"], r["rate"],
              r["rate_source"], r["rate_date"]) for r in paid_out] == [
-        ("-120.12", "USD", "INR", "10000.00", "83.25", "SBI TT buying rate", "2026-11-30")
+        ("-120.12", "USD", "INR", "10000.00", "83.25", "SBI TT buying rate", RATE_DATE)
     ]  # fmt: skip
     sale = next(r for r in rows if r["kind"] == "Sale share")
     assert (sale["local_currency"], sale["rate"]) == ("", "")
@@ -338,6 +450,8 @@ def test_the_rate_confirmation_carries_the_forms_csrf_token(csrf_app):
     url = f"/staff/trainees/{trainee_id}/withdrawals"
     data = {**_form(amount="410000.00", rate="4000"), "withdrawal-csrf_token": token.group(1)}
     assert client.post(url, data=data).status_code == 302
+    with csrf_app.app_context():
+        _pay_the_last(f.user("staff"))
     asked = client.post(url, data={**data, "withdrawal-rate": "4440"})
     action, fields = confirmation_form(asked)
     assert "withdrawal-csrf_token" in fields and "csrf_token" in fields
