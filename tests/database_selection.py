@@ -4,16 +4,17 @@
 CI runs the suite on SQLite and again on PostgreSQL; a test that never reaches the
 database under test (a pure function, a template, a store of its own on a SQLite file,
 a browser test's seeded SQLite store) checks the same thing both times, so CI's
-PostgreSQL run keeps `using` and the tests `not-using` run once, in the other stream.
+PostgreSQL run keeps `using`, and the tests `not-using` run once, on SQLite.
 
 The database under test is reached in one way only: through TEST_DATABASE_URL, which the
 suite reads in `empty_database` (the `database`, `database_url` -> `migrated_app` -> `app`
 fixtures, tests/media's `store_database`) and in `committed_app`, or in a test module that
 reads it itself (a store in a subprocess, a second machine). So a test uses it when the
 source of any fixture it needs (directly or through other fixtures), of its own module,
-or of a function or class of the tests that any of these calls (followed through its
-calls), names TEST_DATABASE_URL, empty_database or committed_app. Reading more than needed only keeps a test in the `using` set: the
-rule errs towards running a test on PostgreSQL too.
+or of a function, class or module of the tests that any of these uses (followed through
+what it calls) names TEST_DATABASE_URL, empty_database or committed_app. Reading more
+than needed only keeps a test in the `using` set: the rule errs towards running a test
+on PostgreSQL too.
 """
 
 from __future__ import annotations
@@ -60,8 +61,11 @@ def _code_names(code) -> set[str]:
 def _reaches_database(thing, seen: set) -> bool:
     """Whether `thing` (a function or class of the tests) names the database under test,
     or calls a function or class of the tests that does."""
+    inner = getattr(getattr(thing, "hypothesis", None), "inner_test", None)
+    if inner is not None:
+        thing = inner  # a hypothesis test: its own body, not the wrapper hypothesis made
     if inspect.isfunction(thing):
-        thing = inspect.unwrap(thing)  # a hypothesis test: its own body
+        thing = inspect.unwrap(thing)
     if id(thing) in seen:
         return False
     seen.add(id(thing))
@@ -73,11 +77,16 @@ def _reaches_database(thing, seen: set) -> bool:
     code, scope = getattr(thing, "__code__", None), getattr(thing, "__globals__", {})
     if code is None:
         return True  # cannot read it: count it as using the database
-    helpers = (scope.get(name) for name in _code_names(code))
+    helpers = [scope.get(name) for name in _code_names(code)]
     return any(
         (inspect.isfunction(value) or inspect.isclass(value))
         and str(getattr(value, "__module__", "")).startswith("tests")
         and _reaches_database(value, seen)
+        for value in helpers
+    ) or any(  # a module of the tests used by name (`helpers.make()`): all of it counts
+        inspect.ismodule(value)
+        and value.__name__.startswith("tests")
+        and _names_the_database(_source_of(value))
         for value in helpers
     )
 
