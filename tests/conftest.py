@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 from shop import create_app
 from shop.config import config_for_tests
 from shop.extensions import db
+from tests.database_selection import pytest_addoption, pytest_collection_modifyitems  # noqa: F401
 
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 
