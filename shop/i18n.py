@@ -39,6 +39,7 @@ from flask import (
 )
 from flask_babel import force_locale, lazy_gettext, refresh
 from flask_login import current_user, user_logged_in, user_logged_out
+from werkzeug.exceptions import HTTPException
 
 from shop.extensions import babel
 
@@ -98,7 +99,9 @@ def _chosen() -> str:
 def _accepted() -> str:
     """The browser's first language we have, by its own order of preference: "en-GB,
     km;q=0.8" is English (a regional English is English), not Khmer."""
-    for tag, _quality in request.accept_languages:  # highest quality first
+    for tag, quality in request.accept_languages:  # highest quality first
+        if quality <= 0:  # q=0: "not this one"
+            continue
         primary = tag.split("-")[0].split("_")[0].lower()
         if primary in LANGUAGES:
             return primary
@@ -144,6 +147,21 @@ def language_choices() -> list[tuple[str, str]]:
     return [(language.code, language.name) for language in LANGUAGES.values()]
 
 
+def menu_back() -> str:
+    """Where the header's menu comes back to: this page's address (a kept public page names
+    its path only, the same for every visitor). The answer to a form (a POST) comes back to
+    the page a GET of its address shows, or home when that address takes no GET."""
+    if g.get("shop_page_shell"):
+        return request.path
+    if request.method in ("GET", "HEAD"):
+        return request.full_path.rstrip("?")
+    try:
+        current_app.create_url_adapter(request).match(request.path, method="GET")
+    except HTTPException:  # 405, or a redirect: no page to come back to
+        return "/"
+    return request.path
+
+
 def _without_lang(path: str, args) -> str:
     kept = [(key, value) for key, value in args.items(multi=True) if key != QUERY]
     return f"{path}?{urlencode(kept)}" if kept else path
@@ -154,6 +172,7 @@ def switch():
     """Remember a language and go back. The account's choice is saved here (a view of
     its own: one unit of work, committed like any other request)."""
     from shop.accounts.services import save_language
+    from shop.database import begin_writing
     from shop.web import error_answer, safe_next
 
     code = request.args.get(QUERY, "")
@@ -163,8 +182,13 @@ def switch():
             lazy_gettext("That language is not one we have"),
             lazy_gettext("Choose English, Khmer, Hindi or Bengali from the menu."),
         )
-    if _signed_in():
-        save_language(current_user, code)
+    # A HEAD asks what a GET would answer and changes nothing; a GET of a signed-in user
+    # writes, so on SQLite it takes the write lock when it begins (waiting for another
+    # writer under the busy timeout, never failing on an upgrade it cannot get).
+    if request.method == "GET":
+        begin_writing()
+        if _signed_in():
+            save_language(current_user, code)
     response = redirect(safe_next(request.args.get("next")) or "/", 303)
     response.set_cookie(
         COOKIE, code, max_age=COOKIE_SECONDS, samesite="Lax",
@@ -225,4 +249,5 @@ def init_i18n(app: Flask) -> None:
         return {
             "page_language": current_language(),
             "languages": LANGUAGES.values(),
+            "language_menu_back": menu_back,
         }

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 from flask import (
     Blueprint,
@@ -281,6 +281,16 @@ def template_helpers(app: Flask) -> None:
     def utc_time_filter(value: datetime | None) -> str:
         """A moment's time of day in UTC, '14:05' (the page says "UTC" beside it)."""
         return format_time(value, "HH:mm", tzinfo=UTC, locale=locale()) if value else ""
+
+    @app.template_filter("utc_moment")
+    def utc_moment_filter(value: datetime | str | None) -> str:
+        """A moment (a datetime, or the log's ISO text '2026-12-01T02:11:42Z') as the
+        reader's locale writes a date and time, in UTC: 'Dec 1, 2026, 2:11:42 AM UTC'."""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (
+            f"{format_datetime(value, 'medium', tzinfo=UTC, locale=locale())} UTC" if value else ""
+        )
 
     @app.template_filter("country")
     def country_filter(code: str | None) -> str:

@@ -221,3 +221,28 @@ def test_a_staff_members_emails_come_in_the_language_she_chose(app, ctx, languag
     assert sent[0]["Subject"] == subject
     html_body = sent[0].get_body(("html",)).get_content()
     assert f'<html lang="{language}"' in html_body
+
+
+def test_a_head_request_changes_no_ones_language(app, ctx):
+    client = client_as(app, "staff")
+    answer = client.head("/language?lang=bn&next=/staff/trainees")
+    assert answer.status_code == 303
+    assert db.session.get(User, client.person.id).language in (None, "")
+
+
+def test_a_language_refused_with_q_zero_is_not_chosen(client):
+    assert in_language(client.get(PAGE, headers={"Accept-Language": "km;q=0, en;q=0.5"}), "en")
+    assert in_language(client.get(PAGE, headers={"Accept-Language": "km;q=0"}), "en")
+
+
+def test_the_menu_on_the_answer_to_a_form_comes_back_to_a_page(app, ctx):
+    """A form's answer (a refused withdrawal request) has a POST-only address: the menu
+    must not lead there (405) but to a page."""
+    trainee = f.trainee(f.workshop())
+    db.session.commit()
+    client = client_as(app, "staff")
+    answer = client.post(f"/staff/trainees/{trainee.id}/withdrawals", data={})
+    assert answer.status_code == 400
+    back = re.search(r'name="next" value="([^"]*)"', answer.get_data(as_text=True)).group(1)
+    switched = client.get("/language", query_string={"lang": "hi", "next": html.unescape(back)})
+    assert client.get(switched.headers["Location"]).status_code == 200
