@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -16,6 +17,7 @@ from shop.admin.blueprint import bp
 from shop.admin.order_views import NoteForm, _order_or_404, _order_page
 from shop.extensions import db
 from shop.form_problems import add_problem
+from shop.i18n import force_language
 from shop.orders.models import LineAllocation, Order, OrderLine
 from shop.orders.notes import NoteRefused, add_note
 from shop.orders.shipping import (
@@ -139,8 +141,15 @@ def packing_slips():
     printed = [o for o in orders if why_no_packing_slip(o) is None]
     left_out = [why for o in orders if (why := why_no_packing_slip(o))] + _unknown(ids, orders)
     return render_template(
-        "admin/packing_slips.html", orders=printed, left_out=left_out, back=_back()
-    )
+        "admin/packing_slips.html", slips=[_slip(o) for o in printed], left_out=left_out,
+        back=_back(),
+    )  # fmt: skip
+
+
+def _slip(order: Order) -> Markup:
+    """One slip, in the language the buyer shopped in: it goes in her parcel."""
+    with force_language(order.language):
+        return Markup(render_template("admin/_packing_slip.html", order=order))  # noqa: S704 (rendered by Jinja, escaped)
 
 
 @bp.post("/orders/<int:order_id>/notes")

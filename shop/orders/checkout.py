@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from shop.catalog.models import StockMovement, StockMovementKind
 from shop.catalog.services import change_stock, stock_level
 from shop.extensions import db
+from shop.i18n import current_language
 from shop.orders import cart as carts
 from shop.orders.holds import cancel_unpaid, end_unpaid, release_expired
 from shop.orders.models import (
@@ -198,6 +199,7 @@ def place_order(
         shipping=method.price,
         total=priced.subtotal + method.price,
         gateway=gateway_name,
+        language=current_language().code,
         created_at=now,  # the hold's clock (holds.hold_for_payment) starts here
         reserved_until=now + timedelta(minutes=minutes),
     )

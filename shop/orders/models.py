@@ -134,6 +134,9 @@ class Order(db.Model):
     shipping: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
     refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    # The language the buyer shopped in (shop/i18n.py): her emails and the packing slip in
+    # her parcel speak it. None: English (orders placed before languages).
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     gateway: Mapped[str] = mapped_column(String(20))
     # Set when a payment report did not match the order; staff must look.
     review_reason: Mapped[str] = mapped_column(Text, default="")

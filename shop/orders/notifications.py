@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from shop import jobs, mail
 from shop.accounts.mailbox_limits import may_email
 from shop.extensions import db
+from shop.i18n import force_language
 from shop.jobs.outbox import JobRun, end_reading
 from shop.mail import build
 from shop.money import money_text
@@ -42,6 +43,11 @@ def _fresh(order_id: int) -> Order:
 
 
 def confirmation_message(order: Order, message_id: str | None = None) -> EmailMessage:
+    with force_language(order.language):  # every buyer's email: in the order's language
+        return _confirmation_message(order, message_id)
+
+
+def _confirmation_message(order: Order, message_id: str | None) -> EmailMessage:
     return build(
         order.email,
         _(
@@ -73,6 +79,11 @@ def payment_waiting_after_commit(order: Order) -> None:
 
 
 def payment_waiting_message(order: Order, message_id: str | None = None) -> EmailMessage:
+    with force_language(order.language):
+        return _payment_waiting_message(order, message_id)
+
+
+def _payment_waiting_message(order: Order, message_id: str | None) -> EmailMessage:
     return build(
         order.email,
         _("Order %(number)s is waiting for payment", number=order.number),
@@ -121,14 +132,15 @@ def _send_confirmation(job: JobRun) -> None:
 @jobs.handler(SHIPPING_NOTICE)
 def _send_shipping_notice(job: JobRun) -> None:
     order = _fresh(job.payload["order_id"])
-    message = build(
-        order.email,
-        _("Order %(number)s is on its way", number=order.number),
-        "shipping_notice",
-        message_id=jobs.message_id(job),
-        order=order,
-        link=order_link(order),
-    )
+    with force_language(order.language):
+        message = build(
+            order.email,
+            _("Order %(number)s is on its way", number=order.number),
+            "shipping_notice",
+            message_id=jobs.message_id(job),
+            order=order,
+            link=order_link(order),
+        )
     end_reading()
     mail.deliver(message)
 
@@ -140,6 +152,11 @@ def refund_message(refund_id: int, message_id: str | None = None) -> EmailMessag
     if refund is None or refund.amount <= 0:
         return None
     order = _fresh(refund.order_id)
+    with force_language(order.language):
+        return _refund_message(order, refund, message_id)
+
+
+def _refund_message(order: Order, refund: Refund, message_id: str | None) -> EmailMessage:
     return build(
         order.email,
         _(
