@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import selectinload
@@ -61,12 +62,23 @@ class BuyerDetails:
     sorting_code: str = ""
 
 
+# The default methods' names (shop/config.py) in the reader's language; a name an operator
+# wrote into SHIPPING_RATES is shown as written (no catalog knows it).
+_DEFAULT_NAMES = {
+    "Standard post (7 to 14 days)": _l("Standard post (7 to 14 days)"),
+    "Express courier (3 to 5 days)": _l("Express courier (3 to 5 days)"),
+}
+
+
 def shipping_methods() -> list[ShippingMethod]:
     """From SHIPPING_RATES: 'code:Label:cents,…'."""
     methods = []
     for item in current_app.config["SHIPPING_RATES"].split(","):
         code, label, cents = item.split(":")
-        methods.append(ShippingMethod(code.strip(), label.strip(), int(cents)))
+        label = label.strip()
+        methods.append(
+            ShippingMethod(code.strip(), str(_DEFAULT_NAMES.get(label, label)), int(cents))
+        )
     return methods
 
 
