@@ -1,3 +1,4 @@
+import fcntl
 import logging
 import warnings
 from contextlib import contextmanager
@@ -100,8 +101,19 @@ def one_upgrader_at_a_time(connection):
     """Every machine runs `db upgrade` as it starts (`make serve`); two at once on a fresh
     PostgreSQL would both create the tables, and one would fail. A session-level advisory
     lock makes the second wait for the first to commit; it then reads the version table
-    afresh, finds it at head and has nothing to do. SQLite needs none: its write lock
-    already lets one writer through at a time, and it is one machine's database."""
+    afresh, finds it at head and has nothing to do. SQLite (one machine's database) takes
+    turns on a lock file beside the database: its own write lock is not enough, as alembic
+    commits there revision by revision (no transactional DDL), so a second upgrader could
+    read the version between two of the first one's revisions and run one again."""
+    if connection.dialect.name == "sqlite":
+        database = connection.engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.upgrade-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # let go when the file closes
+            yield
+        return
     if connection.dialect.name != "postgresql":
         yield
         return
