@@ -34,7 +34,6 @@ from flask import (
     has_request_context,
     redirect,
     request,
-    session,
     url_for,
 )
 from flask_babel import force_locale, lazy_gettext, refresh
@@ -42,6 +41,7 @@ from flask_login import current_user, user_logged_in, user_logged_out
 from werkzeug.exceptions import HTTPException
 
 from shop.extensions import babel
+from shop.sessions import signed_in
 
 
 @dataclass(frozen=True)
@@ -69,15 +69,6 @@ QUERY = "lang"
 bp = Blueprint("language", __name__)
 
 
-def _signed_in() -> bool:
-    """Whether a user may be signed in, without loading one for a visitor who cannot be
-    (most visitors: no session user and no remember cookie); see page_cache._roles."""
-    if "_login_user" in g or "_user_id" in session:
-        return current_user.is_authenticated
-    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-    return remember in request.cookies and current_user.is_authenticated
-
-
 def _chosen() -> str:
     if g.get("shop_forced_language"):
         return g.shop_forced_language
@@ -86,7 +77,7 @@ def _chosen() -> str:
     if "shop_language" in g:
         return g.shop_language
     code = None
-    if _signed_in():
+    if signed_in():
         code = current_user.language
     if code not in LANGUAGES:
         code = request.cookies.get(COOKIE)
@@ -117,7 +108,7 @@ def forget_chosen(*_args, **_kwargs) -> None:
 
 def current_language() -> Language:
     """The language this page is written in (its menu, <html lang> and dir)."""
-    return LANGUAGES[g.get("shop_forced_language") or _chosen()]
+    return LANGUAGES[_chosen()]
 
 
 def locale_code(language: Language | None = None) -> str:
@@ -187,7 +178,7 @@ def switch():
     # writer under the busy timeout, never failing on an upgrade it cannot get).
     if request.method == "GET":
         begin_writing()
-        if _signed_in():
+        if signed_in():
             save_language(current_user, code)
     response = redirect(safe_next(request.args.get("next")) or "/", 303)
     response.set_cookie(

@@ -10,7 +10,7 @@ in the session, no cookie is set and no `Vary: Cookie` is added.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 MARK = "same_for_everyone"
@@ -30,3 +30,17 @@ class PublicAnswersSessionInterface(SecureCookieSessionInterface):
 
 def init_sessions(app: Flask) -> None:
     app.session_interface = PublicAnswersSessionInterface()
+
+
+def signed_in() -> bool:
+    """Whether a user is signed in, without loading one for a visitor who cannot be. Most
+    visitors are anonymous: flask-login finds a user only in the session or its remember
+    cookie (the store registers no request loader), so without either there is none to
+    load, and loading nobody still cost a hash of the visitor's address and user agent on
+    every page view."""
+    from flask_login import current_user
+
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    if "_login_user" not in g and "_user_id" not in session and remember not in request.cookies:
+        return False
+    return current_user.is_authenticated

@@ -44,6 +44,7 @@ from shop.breaker import redis_breaker
 from shop.extensions import db
 from shop.page_cache import version
 from shop.page_cache.store import PageStore
+from shop.sessions import signed_in
 from shop.timeutil import utcnow
 
 # HTML comments: anything a user typed is escaped on the way into a page, so no product
@@ -116,17 +117,8 @@ def _release(app: Flask, root: Path) -> str:
 
 
 def _roles() -> tuple | None:
-    """The signed-in visitor's roles, or None. Most visitors are anonymous: flask-login
-    finds a user only in the session or its remember cookie (the store registers no
-    request loader), so without either there is none to load, and loading nobody still
-    cost a hash of the visitor's address and user agent on every page view."""
-    if (
-        "_login_user" not in g
-        and "_user_id" not in session
-        and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
-    ):
-        return None
-    return tuple(sorted(current_user.role_names)) if current_user.is_authenticated else None
+    """The signed-in visitor's roles, or None (most visitors: anonymous)."""
+    return tuple(sorted(current_user.role_names)) if signed_in() else None
 
 
 def _visitor() -> tuple:
